@@ -1,0 +1,75 @@
+"""The variables a message template sees, built from current data at send time.
+
+Rendering at send time (not at planning time) means a corrected name, a new staff member or a
+moved sparring session is what the recipient reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from scheduler.programme import Programme
+from scheduler.recipients import Recipient
+from store.models import Match, OutboxMessage, SparringSession
+
+
+def build_context(
+    match: Match,
+    programme: Programme,
+    recipient: Recipient,
+    row: OutboxMessage,
+    *,
+    session_row: SparringSession | None = None,
+    survey_url: str | None = None,
+    unsubscribe_url: str | None = None,
+    bot_hint: str | None = None,
+) -> dict[str, Any]:
+    zone = ZoneInfo(recipient.timezone or "Europe/Copenhagen")
+    extra = row.context or {}
+    staff = match.staff
+    session: dict[str, Any] | None = None
+    if session_row is not None:
+        session = {
+            "starts_at": session_row.starts_at.astimezone(zone),
+            "meeting_link": session_row.meeting_link,
+        }
+    elif extra.get("session_starts_at"):
+        session = {
+            "starts_at": datetime.fromisoformat(extra["session_starts_at"]).astimezone(zone),
+            "meeting_link": None,
+        }
+    call_at = extra.get("call_at")
+    end_date = match.end_date
+    if end_date is None and programme.duration is not None:
+        end_date = match.start_date + programme.duration.delta
+    return {
+        "locale": recipient.locale,
+        "programme": {"name": programme.name, "organisation": programme.organisation},
+        "recipient": {"name": recipient.name, "kind": recipient.audience.value},
+        "family": {
+            "name": match.volunteer_family.name,
+            "contact_name": match.volunteer_family.contact_name,
+        },
+        "child": {"first_name": match.child.first_name},
+        "staff": (
+            {"name": staff.name, "phone": staff.phone, "email": staff.email} if staff is not None else None
+        ),
+        "match": {
+            "id": match.id,
+            "start_date": match.start_date,
+            "end_date": end_date,
+            "visit_weekday": match.visit_weekday,
+            "cadence": extra.get("cadence") or match.cadence.value,
+        },
+        "due": row.due_at.astimezone(zone),
+        "reminder": int(extra.get("reminder", 0)),
+        "session": session,
+        "survey_url": survey_url,
+        "wave": extra.get("wave"),
+        "call_at": datetime.fromisoformat(call_at).astimezone(zone) if call_at else None,
+        "caller": staff.name if staff is not None else programme.organisation,
+        "unsubscribe_url": unsubscribe_url,
+        "bot_hint": bot_hint,
+    }

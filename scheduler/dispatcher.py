@@ -1,0 +1,498 @@
+"""The dispatcher: claims due outbox rows, renders them, sends them, records the outcome.
+
+Delivery is at most once to people. A row is claimed (``planned -> sending``, committed) before
+anything is sent; a row still ``sending`` after the lease must have been in flight when a process
+died, so it becomes ``unknown`` and goes to staff: it is never re-sent blindly (healthchecks'
+``sendalerts`` claims alerts the same way). On PostgreSQL, replicas claim with
+``FOR UPDATE SKIP LOCKED`` and never wait for each other.
+
+Transient errors retry with exponential backoff and jitter up to ``max_attempts``; permanent ones
+stop at once, mark the address as failed, fall back to the recipient's next channel and tell
+staff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time as clock
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from scheduler.channels.base import Button, Channel, ChannelError, OutgoingMessage
+from scheduler.context import build_context
+from scheduler.escalations import raise_escalation
+from scheduler.programme import Programme
+from scheduler.recipients import Recipient, resolve
+from scheduler.render import TemplateMissing, render
+from scheduler.rules import next_allowed
+from scheduler.surveys import invitation_for, secret_for
+from store.models import (
+    Audience,
+    Channel as ChannelName,
+    ContactPerson,
+    Match,
+    OutboxMessage,
+    OutboxStatus,
+    Severity,
+    SparringSession,
+    SurveyInvitation,
+    Visit,
+    VolunteerFamily,
+)
+from store.queries import insert_ignore
+
+log = logging.getLogger(__name__)
+
+ButtonsHook = Callable[[OutboxMessage, Match], tuple[tuple[Button, ...], ...]]
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    unknown: int = 0
+    deferred: int = 0
+    fallbacks: int = 0
+
+    def add(self, other: DispatchStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Job:
+    row_id: int
+    channel: str
+    message: OutgoingMessage
+    stored_body: str
+    subject: str | None
+    secret_parts: tuple[str, ...] = ()
+
+
+@dataclass
+class _Outcome:
+    job: _Job
+    provider_id: str | None = None
+    segments: int | None = None
+    error: ChannelError | None = None
+    latency_ms: int = 0
+
+
+@dataclass
+class Dispatcher:
+    factory: sessionmaker[Session]
+    programmes: Mapping[str, Programme]
+    channels: Mapping[str, Channel]
+    sandbox: frozenset[str] = frozenset()
+    public_url: str | None = None
+    secret: str | None = None
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    max_attempts: int = 5
+    lease: timedelta = timedelta(minutes=5)
+    batch_size: int = 200
+    concurrency: int = 16
+    buttons: ButtonsHook | None = None
+    rng: random.Random = field(default_factory=random.Random)
+
+    # -- the cycle -------------------------------------------------------------------------
+
+    async def run_once(self, now: datetime, max_batches: int | None = None) -> DispatchStats:
+        """Recover stale claims, expire stale rows, then drain everything due at ``now``."""
+        stats = DispatchStats()
+        with self.factory() as session, session.begin():
+            stats.unknown += self.recover(session, now)
+            stats.expired += self.expire(session, now)
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            ids = self.claim(now)
+            if not ids:
+                break
+            batches += 1
+            stats.claimed += len(ids)
+            stats.add(await self.send_batch(ids, now))
+        return stats
+
+    def recover(self, session: Session, now: datetime) -> int:
+        """Rows left in ``sending`` past the lease: their fate is unknown; tell staff."""
+        stale = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - self.lease)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in stale:
+            row.status = OutboxStatus.UNKNOWN
+            row.last_error = "the sending process stopped mid-send; not re-sent to avoid a duplicate"
+            match = session.get(Match, row.match_id) if row.match_id else None
+            raise_escalation(
+                session, match, "delivery_unknown", now=now,
+                evidence={"outbox_id": row.id, "touchpoint": row.touchpoint_id, "channel": row.channel.value},
+                suggested_action="Check with the recipient whether the message arrived; resend by hand if not.",
+            )
+        return len(stale)
+
+    def expire(self, session: Session, now: datetime) -> int:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PLANNED,
+                OutboxMessage.expires_at.is_not(None),
+                OutboxMessage.expires_at <= now,
+            )
+            .values(status=OutboxStatus.EXPIRED, last_error="expired before it could be sent", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+    def claim(self, now: datetime) -> list[int]:
+        """Atomically move up to ``batch_size`` due rows to ``sending``; return their ids."""
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == OutboxStatus.PLANNED,
+                OutboxMessage.due_at <= now,
+                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+            )
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        with self.factory() as session, session.begin():
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due.scalar_subquery()))
+                .where(OutboxMessage.status == OutboxStatus.PLANNED)
+                .values(
+                    status=OutboxStatus.SENDING,
+                    claimed_by=self.worker_id[:64],
+                    claimed_at=now,
+                    attempts=OutboxMessage.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+            return [row[0] for row in result]
+
+    async def send_batch(self, ids: list[int], now: datetime) -> DispatchStats:
+        stats = DispatchStats()
+        with self.factory() as session, session.begin():
+            jobs = self._prepare(session, ids, now, stats)
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def run(job: _Job) -> _Outcome:
+            async with semaphore:
+                return await self._send(job)
+
+        outcomes = await asyncio.gather(*(run(job) for job in jobs))
+        with self.factory() as session, session.begin():
+            for outcome in outcomes:
+                self._record(session, outcome, now, stats)
+        return stats
+
+    # -- preparing -------------------------------------------------------------------------
+
+    def _prepare(self, session: Session, ids: list[int], now: datetime, stats: DispatchStats) -> list[_Job]:
+        rows = list(
+            session.scalars(
+                select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.due_at)
+            )
+        )
+        match_ids = {r.match_id for r in rows if r.match_id}
+        matches = {
+            m.id: m
+            for m in session.scalars(
+                select(Match)
+                .where(Match.id.in_(match_ids))
+                .options(
+                    selectinload(Match.volunteer_family),
+                    selectinload(Match.contacts),
+                    selectinload(Match.child),
+                    selectinload(Match.staff),
+                    selectinload(Match.programme),
+                )
+            )
+        }
+        secret = None
+        jobs: list[_Job] = []
+        for row in rows:
+            match = matches.get(row.match_id or 0)
+            if match is None:
+                self._finish(row, OutboxStatus.CANCELLED, "the match no longer exists", stats)
+                continue
+            programme = self.programmes.get(match.programme.slug)
+            recipient = resolve(match, row.audience.value, row.recipient_id)
+            if programme is None or recipient is None:
+                self._finish(row, OutboxStatus.CANCELLED, "programme or recipient no longer exists", stats)
+                continue
+            if recipient.opted_out and not row.essential:
+                self._finish(row, OutboxStatus.CANCELLED, "the recipient opted out", stats)
+                continue
+            if self._answered(session, row):
+                self._finish(row, OutboxStatus.CANCELLED, "already answered", stats)
+                continue
+            address = recipient.addresses.get(row.channel.value)
+            if address is None:
+                # The address failed or was removed after planning: try the next channel.
+                self._fallback(session, row, match, programme, recipient, now, stats, "address no longer usable")
+                self._finish(row, OutboxStatus.FAILED, "address no longer usable", stats)
+                continue
+            zone = ZoneInfo(recipient.timezone or "Europe/Copenhagen")
+            allowed = next_allowed(now, row.channel.value, programme, zone)
+            if allowed > now:
+                # A retry or a fallback landed in quiet hours: wait, without using up an attempt.
+                row.status = OutboxStatus.PLANNED
+                row.due_at = allowed
+                row.attempts = max(row.attempts - 1, 0)
+                stats.deferred += 1
+                continue
+            survey_url = None
+            secret_parts: tuple[str, ...] = ()
+            if row.kind == "survey" and row.audience == Audience.CONTACT_PERSON:
+                if secret is None:
+                    secret = secret_for(session, self.secret)
+                context = row.context or {}
+                invitation, token = invitation_for(
+                    session, match.id, row.recipient_id, str(context.get("survey")),
+                    str(context.get("wave")), now, secret,
+                )
+                if invitation.sent_at is None:
+                    invitation.sent_at = now
+                survey_url = f"{self.public_url or 'http://127.0.0.1:8000'}/s/{token}"
+                secret_parts = (token,)
+            session_row = None
+            session_id = (row.context or {}).get("session_id")
+            if session_id:
+                session_row = session.get(SparringSession, int(session_id))
+            context = build_context(match, programme, recipient, row, session_row=session_row, survey_url=survey_url)
+            try:
+                rendered = render(row.template, row.channel.value, row.locale.value, context)
+            except (TemplateMissing, Exception) as exc:  # a broken template is a bug: never retry it
+                log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
+                self._finish(row, OutboxStatus.FAILED, f"rendering failed: {type(exc).__name__}", stats)
+                raise_escalation(
+                    session, match, "delivery_failed", now=now,
+                    evidence={"outbox_id": row.id, "touchpoint": row.touchpoint_id, "error": "template"},
+                    suggested_action="Tell the administrator: a message template failed to render.",
+                )
+                continue
+            buttons = self.buttons(row, match) if self.buttons and row.channel == ChannelName.TELEGRAM else ()
+            message = OutgoingMessage(
+                to=address,
+                body=rendered.body,
+                subject=rendered.subject,
+                html=rendered.html,
+                locale=row.locale.value,
+                essential=row.essential,
+                buttons=buttons,
+                status_callback=f"{self.public_url}/twilio/status" if self.public_url else None,
+                gather_action=f"{self.public_url}/twilio/gather/{row.id}" if self.public_url else None,
+                reference=str(row.id),
+            )
+            stored = rendered.body
+            for part in secret_parts:
+                stored = stored.replace(part, "[link]")
+            jobs.append(_Job(row.id, row.channel.value, message, stored, rendered.subject, secret_parts))
+        return jobs
+
+    def _answered(self, session: Session, row: OutboxMessage) -> bool:
+        """A prompt or reminder whose question was answered meanwhile is not sent."""
+        if row.kind == "visit_prompt":
+            day = row.occurrence_key.split(":", 1)[0]
+            try:
+                planned = date.fromisoformat(day)
+            except ValueError:
+                return False
+            return (
+                session.scalars(
+                    select(Visit.id).where(Visit.match_id == row.match_id, Visit.planned_date == planned)
+                ).first()
+                is not None
+            )
+        if row.kind == "survey" and int((row.context or {}).get("reminder", 0)) > 0:
+            context = row.context or {}
+            return (
+                session.scalars(
+                    select(SurveyInvitation.id).where(
+                        SurveyInvitation.match_id == row.match_id,
+                        SurveyInvitation.contact_person_id == row.recipient_id,
+                        SurveyInvitation.survey_id == str(context.get("survey")),
+                        SurveyInvitation.wave == str(context.get("wave")),
+                        SurveyInvitation.completed_at.is_not(None),
+                    )
+                ).first()
+                is not None
+            )
+        return False
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _send(self, job: _Job) -> _Outcome:
+        channel = self.channels.get(job.channel)
+        started = clock.perf_counter()
+        if channel is None:
+            error = ChannelError(f"channel {job.channel} is not configured", permanent=True, code="not_configured")
+            return _Outcome(job, error=error)
+        try:
+            result = await channel.send(job.message)
+        except ChannelError as exc:
+            return _Outcome(job, error=exc, latency_ms=int((clock.perf_counter() - started) * 1000))
+        except Exception as exc:  # an unexpected failure: transient, and logged with its type only
+            log.exception("outbox %s: channel %s raised", job.row_id, job.channel)
+            return _Outcome(
+                job,
+                error=ChannelError(f"unexpected {type(exc).__name__}", permanent=False),
+                latency_ms=int((clock.perf_counter() - started) * 1000),
+            )
+        return _Outcome(
+            job, result.provider_id, result.segments, latency_ms=int((clock.perf_counter() - started) * 1000)
+        )
+
+    # -- recording -------------------------------------------------------------------------
+
+    def _record(self, session: Session, outcome: _Outcome, now: datetime, stats: DispatchStats) -> None:
+        row = session.get(OutboxMessage, outcome.job.row_id)
+        if row is None:
+            return
+        row.latency_ms = outcome.latency_ms
+        row.body = outcome.job.stored_body
+        row.subject = outcome.job.subject
+        if outcome.error is None:
+            row.status = OutboxStatus.SENT
+            row.sent_at = now
+            row.provider_id = outcome.provider_id
+            row.segments = outcome.segments
+            row.sandbox = outcome.job.channel in self.sandbox
+            row.last_error = None
+            stats.sent += 1
+            return
+        error = outcome.error
+        row.last_error = str(error)[:500]
+        match = session.get(Match, row.match_id) if row.match_id else None
+        if not error.permanent and row.attempts < self.max_attempts:
+            row.status = OutboxStatus.PLANNED
+            row.next_attempt_at = now + self._backoff(row.attempts, error.retry_after)
+            stats.retried += 1
+            return
+        self._finish(row, OutboxStatus.FAILED, row.last_error, stats)
+        if match is None:
+            return
+        programme = self.programmes.get(match.programme.slug)
+        recipient = resolve(match, row.audience.value, row.recipient_id)
+        rule = "delivery_failed"
+        if error.permanent:
+            self._mark_address(session, row)
+            if row.channel == ChannelName.TELEGRAM and row.audience == Audience.VOLUNTEER_FAMILY:
+                rule = "bot_blocked"
+            recipient = resolve(match, row.audience.value, row.recipient_id)
+            if programme is not None and recipient is not None:
+                self._fallback(session, row, match, programme, recipient, now, stats, str(error))
+        raise_escalation(
+            session, match, rule, now=now, severity=Severity.NORMAL,
+            evidence={
+                "outbox_id": row.id, "touchpoint": row.touchpoint_id, "channel": row.channel.value,
+                "code": error.code, "permanent": error.permanent, "attempts": row.attempts,
+            },
+            suggested_action="Check the contact details with the family and correct them.",
+        )
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        base = min(30 * 2 ** max(attempts - 1, 0), 3600)
+        seconds = base * self.rng.uniform(0.8, 1.2)
+        if retry_after is not None:
+            seconds = max(seconds, retry_after)
+        return timedelta(seconds=seconds)
+
+    def _finish(self, row: OutboxMessage, status: OutboxStatus, reason: str | None, stats: DispatchStats) -> None:
+        row.status = status
+        row.last_error = reason[:500] if reason else None
+        if status == OutboxStatus.FAILED:
+            stats.failed += 1
+        elif status == OutboxStatus.CANCELLED:
+            stats.cancelled += 1
+
+    def _mark_address(self, session: Session, row: OutboxMessage) -> None:
+        """A permanent failure: stop using this address until someone corrects it."""
+        person: VolunteerFamily | ContactPerson | None = None
+        if row.audience == Audience.VOLUNTEER_FAMILY:
+            person = session.get(VolunteerFamily, row.recipient_id)
+        elif row.audience == Audience.CONTACT_PERSON:
+            person = session.get(ContactPerson, row.recipient_id)
+        if person is None:
+            return
+        if row.channel in (ChannelName.SMS, ChannelName.VOICE):
+            person.phone_failed = True
+        elif row.channel == ChannelName.EMAIL:
+            person.email_failed = True
+        elif row.channel == ChannelName.TELEGRAM and isinstance(person, VolunteerFamily):
+            person.telegram_blocked = True
+
+    def _fallback(
+        self, session: Session, row: OutboxMessage, match: Match, programme: Programme,
+        recipient: Recipient, now: datetime, stats: DispatchStats, reason: str,
+    ) -> None:
+        """Queue the same message on the recipient's next usable channel."""
+        if ":fb-" in row.idempotency_key and row.idempotency_key.count(":fb-") >= 3:
+            return
+        try:
+            touchpoint = programme.touchpoint(row.touchpoint_id)
+            channels = [str(c) for c in touchpoint.channels]
+        except KeyError:
+            channels = []
+        for extra in ("telegram", "sms", "email"):
+            if extra not in channels and row.kind in {"message"} and row.essential:
+                channels.append(extra)
+        channel = recipient.choose(channels, exclude=(row.channel.value,))
+        if channel is None:
+            return
+        zone = ZoneInfo(recipient.timezone or "Europe/Copenhagen")
+        inserted = insert_ignore(
+            session,
+            OutboxMessage,
+            [
+                {
+                    "idempotency_key": f"{row.idempotency_key}:fb-{channel}"[:200],
+                    "match_id": row.match_id,
+                    "touchpoint_id": row.touchpoint_id,
+                    "occurrence_key": row.occurrence_key,
+                    "kind": row.kind,
+                    "template": row.template,
+                    "audience": row.audience,
+                    "recipient_id": row.recipient_id,
+                    "channel": channel,
+                    "locale": row.locale,
+                    "essential": row.essential,
+                    "due_at": next_allowed(now, channel, programme, zone),
+                    "expires_at": row.expires_at,
+                    "status": OutboxStatus.PLANNED,
+                    "plan_version": row.plan_version,
+                    "context": row.context,
+                    "last_error": f"fallback after {row.channel.value}: {reason}"[:500],
+                }
+            ],
+            "idempotency_key",
+        )
+        stats.fallbacks += inserted
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def summary(stats: DispatchStats) -> dict[str, Any]:
+    return {k: v for k, v in stats.__dict__.items() if v}

@@ -1,0 +1,43 @@
+"""When a message may go out: quiet hours per channel and Danish public holidays.
+
+Rules are evaluated on the recipient's wall clock. A send that falls outside its window moves to
+the next allowed moment; nothing is dropped here (expiry is the dispatcher's business).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduler.programme import Programme, QuietHours
+from scheduler.timeline import holiday_name, localize
+
+
+def allowed_window(quiet: QuietHours, day: datetime) -> tuple[datetime, datetime] | None:
+    """The local sending window on ``day``'s date, or None on a public holiday."""
+    if holiday_name(day.date()):
+        return None
+    start, end = quiet.window(weekend=day.weekday() >= 5)
+    return (datetime.combine(day.date(), start), datetime.combine(day.date(), end))
+
+
+def next_allowed(moment: datetime, channel: str, programme: Programme, zone: ZoneInfo) -> datetime:
+    """The first moment at or after ``moment`` (aware) when ``channel`` may deliver, in UTC."""
+    quiet = programme.quiet_hours_for(channel)
+    if quiet is None:
+        return moment.astimezone(UTC)
+    local = moment.astimezone(zone).replace(tzinfo=None)
+    for _ in range(30):  # never more than a few days in practice (Easter, Christmas)
+        window = allowed_window(quiet, local)
+        if window is not None:
+            start, end = window
+            if local < start:
+                return localize(start, zone).astimezone(UTC)
+            if local < end:
+                return localize(local, zone).astimezone(UTC)
+        local = datetime.combine(local.date() + timedelta(days=1), datetime.min.time())
+    raise RuntimeError("no sending window within 30 days; check the quiet hours")
+
+
+def is_allowed(moment: datetime, channel: str, programme: Programme, zone: ZoneInfo) -> bool:
+    return next_allowed(moment, channel, programme, zone) <= moment.astimezone(UTC)

@@ -1,0 +1,113 @@
+"""The command line, as a staff member or an operator uses it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.models import MatchPause, MatchStatus, OutboxMessage, OutboxStatus
+from tests.cast import make_match
+from venskab.cli import main
+from venskab.cli.common import AppContext
+
+
+def cli(db_url: str, *args: str, now: datetime | None = None) -> Result:
+    app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, now_override=now)
+    return CliRunner().invoke(main, list(args), obj=app)
+
+
+def test_plan_shows_the_hjem_til_os_year_in_danish(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        match_id = make_match(session).id
+    result = cli(db_url, "plan", str(match_id), now=datetime(2026, 2, 1, tzinfo=UTC))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+
+    def line(text: str) -> str:
+        return next(x for x in lines if text in x)
+
+    assert line("Ring til forælder/kontaktperson").startswith("10. mar. 2026")
+    assert line("Børnebesøg").startswith("2. jul. 2026")
+    assert line("Fremtidsaftale").startswith("4. jan. 2027")
+    assert line("Farvelhilsen til venskabsfamilien").startswith("2. mar. 2027")
+    assert line("Spørgeskema ved afslutning").startswith("2. mar. 2027")
+    assert len([x for x in lines if "Invitation til sparring" in x]) == 6
+    assert "Besøg hver mandag, 52 gange" in result.output
+
+
+def test_plan_speaks_english_too(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        match_id = make_match(session).id
+    result = cli(db_url, "plan", str(match_id), "--lang", "en", now=datetime(2026, 2, 1, tzinfo=UTC))
+    assert result.exit_code == 0
+    assert "Child visit" in result.output and "2 Jul 2026" in result.output
+    assert "Visit every Monday, 52 times" in result.output
+
+
+def test_an_unknown_match_id_is_a_clear_error_with_status_2(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    for args in (["plan", "999"], ["match", "show", "999"], ["match", "end", "999", "--by", "term"]):
+        result = cli(db_url, *args)
+        assert result.exit_code == 2, args
+        assert "there is no match with id 999" in result.output
+
+
+def test_match_list_and_show_leave_out_contact_details(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    listed = cli(db_url, "match", "list")
+    shown = cli(db_url, "match", "show", "1") if "1 " in listed.output else None
+    assert listed.exit_code == 0 and "Barn A" in listed.output and "hjem-til-os" in listed.output
+    assert shown is not None and shown.exit_code == 0
+    for secret in ("+4520123411", "+4520123421", "example.org"):
+        assert secret not in listed.output + shown.output
+
+
+def test_pause_resume_and_end_change_the_match(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        match_id = str(make_match(session).id)
+    assert cli(db_url, "match", "pause", match_id, "--from", "2026-07-01", "--reason", "sommerferie").exit_code == 0
+    assert cli(db_url, "match", "resume", match_id, "--on", "2026-08-03").exit_code == 0
+    bad = cli(db_url, "match", "pause", match_id, "--from", "2026-07-10", "--to", "2026-07-05")
+    assert bad.exit_code == 2 and "first day back" in bad.output
+    ended = cli(db_url, "match", "end", match_id, "--on", "2026-09-14", "--by", "volunteer_family")
+    assert ended.exit_code == 0, ended.output
+    again = cli(db_url, "match", "end", match_id, "--on", "2026-09-15", "--by", "term")
+    assert again.exit_code == 2 and "already ended" in again.output
+    with session_factory() as session:
+        pause = session.scalars(select(MatchPause)).one()
+        assert (pause.start_date, pause.end_date) == (date(2026, 7, 1), date(2026, 8, 3))
+        from store.models import Match
+
+        match = session.get(Match, int(match_id))
+        assert match is not None and match.status == MatchStatus.ENDED
+        assert match.end_date == date(2026, 9, 14)
+
+
+def test_a_bad_date_is_refused_and_nothing_changes(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        match_id = str(make_match(session).id)
+    result = cli(db_url, "match", "pause", match_id, "--from", "1st of July")
+    assert result.exit_code == 2 and "--from" in result.output
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(MatchPause)) == 0
+
+
+def test_tick_plans_and_sends_as_of_the_given_moment(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    result = cli(db_url, "tick", "--now", "2026-03-02T18:05")
+    assert result.exit_code == 0, result.output
+    assert "planned 1 matches" in result.output
+    again = cli(db_url, "tick", "--now", "2026-03-02T18:05")
+    assert "0 messages added" in again.output and "dispatched 0" in again.output
+    with session_factory() as session:
+        sent = session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT)).all()
+    assert {m.touchpoint_id for m in sent} == {"welcome", "sparring-invite"}
+
+
+def test_tick_refuses_a_moment_that_is_not_iso(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    result = cli(db_url, "tick", "--now", "next tuesday")
+    assert result.exit_code == 2 and "ISO" in result.output

@@ -1,0 +1,152 @@
+"""The dispatcher through the sandbox channels: at most once, crash recovery, expiry, answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.channels.sandbox import SandboxChannel
+from scheduler.dispatcher import Dispatcher
+from scheduler.planner import plan_all
+from scheduler.surveys import find_by_token
+from store.models import (
+    Escalation,
+    OutboxMessage,
+    OutboxStatus,
+    Visit,
+    VisitStatus,
+)
+from tests.cast import PROGRAMMES, make_match
+
+START = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def dispatcher(factory: sessionmaker[Session], worker: str = "w1") -> Dispatcher:
+    channels = {name: SandboxChannel(name) for name in ("sms", "email", "telegram", "voice")}
+    return Dispatcher(
+        factory, PROGRAMMES, channels, sandbox=frozenset(channels), public_url="https://venskab.example.org",
+        worker_id=worker, secret="test-secret",
+    )
+
+
+def rows(factory: sessionmaker[Session], **where: object) -> list[OutboxMessage]:
+    with factory() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.due_at, OutboxMessage.id)
+        for name, value in where.items():
+            query = query.where(getattr(OutboxMessage, name) == value)
+        return list(session.scalars(query))
+
+
+async def test_a_due_message_is_sent_once_and_only_once(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    plan_all(engine, session_factory, PROGRAMMES, START)
+    at = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)  # 18:05 in Copenhagen: the welcome is due
+    first = await dispatcher(session_factory).run_once(at)
+    second = await dispatcher(session_factory, "w2").run_once(at)
+    assert first.sent >= 1 and second.claimed == 0
+    welcome = rows(session_factory, touchpoint_id="welcome")
+    assert [(w.status, w.attempts, w.sandbox) for w in welcome] == [(OutboxStatus.SENT, 1, True)]
+    assert welcome[0].body and "Barn A" in welcome[0].body
+    assert welcome[0].provider_id and welcome[0].provider_id.startswith("sandbox-")
+
+
+async def test_a_message_left_sending_by_a_crash_becomes_unknown_and_goes_to_staff(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    plan_all(engine, session_factory, PROGRAMMES, START)
+    at = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)
+    claimed = dispatcher(session_factory, "dead").claim(at)  # claimed, then the process died
+    assert claimed
+    later = at + timedelta(minutes=10)
+    stats = await dispatcher(session_factory, "w2").run_once(later)
+    assert stats.unknown == len(claimed) and stats.sent == 0
+    assert {r.status for r in rows(session_factory) if r.id in claimed} == {OutboxStatus.UNKNOWN}
+    with session_factory() as session:
+        escalation = session.scalars(select(Escalation)).one()
+    assert escalation.rule == "delivery_unknown"
+    assert {e["outbox_id"] for e in escalation.evidence} == set(claimed)
+
+
+async def test_a_stale_weekly_prompt_expires_after_downtime_but_a_farewell_is_still_sent(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session, start=date(2025, 3, 3), created_at=datetime(2025, 3, 1, tzinfo=UTC))
+    # Planned up to 14 days before the anniversary, then the system was down for three weeks.
+    plan_all(engine, session_factory, PROGRAMMES, datetime(2026, 2, 17, 12, tzinfo=UTC))
+    back = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    plan_all(engine, session_factory, PROGRAMMES, back)
+    await dispatcher(session_factory).run_once(back)
+    prompts = rows(session_factory, touchpoint_id="weekly-visit")
+    assert prompts and {p.status for p in prompts} == {OutboxStatus.EXPIRED}
+    farewell = rows(session_factory, touchpoint_id="farewell-family")
+    assert [f.status for f in farewell] == [OutboxStatus.SENT]
+
+
+async def test_a_visit_prompt_is_not_sent_when_the_visit_was_already_reported(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        match = make_match(session)
+        session.add(Visit(match_id=match.id, planned_date=date(2026, 3, 9), status=VisitStatus.VISITED))
+    plan_all(engine, session_factory, PROGRAMMES, START)
+    stats = await dispatcher(session_factory).run_once(datetime(2026, 3, 10, 20, tzinfo=UTC))
+    prompts = rows(session_factory, touchpoint_id="weekly-visit")
+    assert {(p.occurrence_key, p.status) for p in prompts} == {
+        ("2026-03-09", OutboxStatus.CANCELLED),
+        ("2026-03-09:r1", OutboxStatus.CANCELLED),
+    }
+    assert stats.cancelled >= 2
+
+
+async def test_a_survey_link_is_personal_and_not_stored_in_the_outbox(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    plan_all(engine, session_factory, PROGRAMMES, START)
+    sent: list[str] = []
+
+    class Recording(SandboxChannel):
+        async def send(self, message):  # type: ignore[no-untyped-def]
+            sent.append(message.body)
+            return await super().send(message)
+
+    d = dispatcher(session_factory)
+    d.channels = {**d.channels, "sms": Recording("sms")}
+    await d.run_once(datetime(2026, 3, 3, 9, 30, tzinfo=UTC))
+    survey = rows(session_factory, touchpoint_id="baseline-survey", occurrence_key="1")[0]
+    assert survey.status == OutboxStatus.SENT
+    body = next(b for b in sent if "/s/" in b)
+    token = body.split("/s/", 1)[1].split()[0]
+    assert len(token) >= 22  # at least 128 bits
+    assert token not in (survey.body or "") and "[link]" in (survey.body or "")
+    with session_factory() as session:
+        invitation = find_by_token(session, token)
+        assert invitation is not None and invitation.match_id == survey.match_id
+        assert find_by_token(session, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+
+
+async def test_retries_wait_and_quiet_hours_defer_without_using_an_attempt(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    plan_all(engine, session_factory, PROGRAMMES, START)
+    # A survey SMS due at 10:00 that is retried late in the evening must wait for the morning.
+    with session_factory.begin() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.touchpoint_id == "baseline-survey", OutboxMessage.occurrence_key == "1")
+            .values(due_at=datetime(2026, 3, 3, 20, 30, tzinfo=UTC))
+        )
+    stats = await dispatcher(session_factory).run_once(datetime(2026, 3, 3, 20, 30, tzinfo=UTC))
+    survey = rows(session_factory, touchpoint_id="baseline-survey", occurrence_key="1")[0]
+    assert stats.deferred == 1
+    assert survey.status == OutboxStatus.PLANNED and survey.attempts == 0
+    assert survey.due_at == datetime(2026, 3, 4, 7, tzinfo=UTC)  # 08:00 in Copenhagen
