@@ -54,7 +54,9 @@ def build_context(
         },
         "child": {"first_name": match.child.first_name},
         "staff": (
-            {"name": staff.name, "phone": staff.phone, "email": staff.email} if staff is not None else None
+            {"name": staff.name, "phone": staff.phone, "email": staff.email}
+            if staff is not None
+            else None
         ),
         "match": {
             "id": match.id,

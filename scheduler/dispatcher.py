@@ -33,12 +33,11 @@ from scheduler.context import build_context
 from scheduler.escalations import raise_escalation
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve
-from scheduler.render import TemplateMissing, render
+from scheduler.render import render
 from scheduler.rules import next_allowed
 from scheduler.surveys import invitation_for, secret_for
 from store.models import (
     Audience,
-    Channel as ChannelName,
     ContactPerson,
     Match,
     OutboxMessage,
@@ -48,6 +47,9 @@ from store.models import (
     SurveyInvitation,
     Visit,
     VolunteerFamily,
+)
+from store.models import (
+    Channel as ChannelName,
 )
 from store.queries import insert_ignore
 
@@ -90,6 +92,11 @@ class _Outcome:
     segments: int | None = None
     error: ChannelError | None = None
     latency_ms: int = 0
+    in_doubt: bool = False  # the provider may or may not have sent it
+
+
+# A timeout after the request went out says nothing about whether the provider sent the message.
+AMBIGUOUS = {"timeout"}
 
 
 @dataclass
@@ -105,6 +112,7 @@ class Dispatcher:
     lease: timedelta = timedelta(minutes=5)
     batch_size: int = 200
     concurrency: int = 16
+    record_every: int = 25
     buttons: ButtonsHook | None = None
     rng: random.Random = field(default_factory=random.Random)
 
@@ -199,11 +207,24 @@ class Dispatcher:
             async with semaphore:
                 return await self._send(job)
 
-        outcomes = await asyncio.gather(*(run(job) for job in jobs))
+        # Outcomes are recorded in small groups as they arrive, not once per batch: if this
+        # process dies, only the messages in flight (and the last group) are left in doubt.
+        done: list[_Outcome] = []
+        flushed_at = clock.monotonic()
+        for next_done in asyncio.as_completed([run(job) for job in jobs]):
+            done.append(await next_done)
+            if len(done) >= self.record_every or clock.monotonic() - flushed_at > 1.0:
+                self._record_all(done, now, stats)
+                done, flushed_at = [], clock.monotonic()
+        self._record_all(done, now, stats)
+        return stats
+
+    def _record_all(self, outcomes: list[_Outcome], now: datetime, stats: DispatchStats) -> None:
+        if not outcomes:
+            return
         with self.factory() as session, session.begin():
             for outcome in outcomes:
                 self._record(session, outcome, now, stats)
-        return stats
 
     # -- preparing -------------------------------------------------------------------------
 
@@ -282,7 +303,7 @@ class Dispatcher:
             context = build_context(match, programme, recipient, row, session_row=session_row, survey_url=survey_url)
             try:
                 rendered = render(row.template, row.channel.value, row.locale.value, context)
-            except (TemplateMissing, Exception) as exc:  # a broken template is a bug: never retry it
+            except Exception as exc:  # a missing or broken template is a bug: never retry it
                 log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
                 self._finish(row, OutboxStatus.FAILED, f"rendering failed: {type(exc).__name__}", stats)
                 raise_escalation(
@@ -348,10 +369,14 @@ class Dispatcher:
         if channel is None:
             error = ChannelError(f"channel {job.channel} is not configured", permanent=True, code="not_configured")
             return _Outcome(job, error=error)
+        attempt_began = datetime.now(UTC)
         try:
             result = await channel.send(job.message)
         except ChannelError as exc:
-            return _Outcome(job, error=exc, latency_ms=int((clock.perf_counter() - started) * 1000))
+            latency = int((clock.perf_counter() - started) * 1000)
+            if exc.code in AMBIGUOUS:
+                return await self._reconcile(channel, job, exc, attempt_began, latency)
+            return _Outcome(job, error=exc, latency_ms=latency)
         except Exception as exc:  # an unexpected failure: transient, and logged with its type only
             log.exception("outbox %s: channel %s raised", job.row_id, job.channel)
             return _Outcome(
@@ -362,6 +387,25 @@ class Dispatcher:
         return _Outcome(
             job, result.provider_id, result.segments, latency_ms=int((clock.perf_counter() - started) * 1000)
         )
+
+    async def _reconcile(
+        self, channel: Channel, job: _Job, error: ChannelError, since: datetime, latency: int
+    ) -> _Outcome:
+        """Ask the provider whether a timed-out message went out before deciding to retry.
+
+        A channel that cannot be asked leaves the message in doubt: staff decide, we never
+        resend blindly.
+        """
+        find = getattr(channel, "find", None)
+        if find is None:
+            return _Outcome(job, error=error, latency_ms=latency, in_doubt=True)
+        try:
+            found = await find(job.message, since)
+        except ChannelError:
+            return _Outcome(job, error=error, latency_ms=latency, in_doubt=True)
+        if found is not None:
+            return _Outcome(job, found.provider_id, found.segments, latency_ms=latency)
+        return _Outcome(job, error=error, latency_ms=latency)  # not sent: safe to retry
 
     # -- recording -------------------------------------------------------------------------
 
@@ -384,6 +428,16 @@ class Dispatcher:
         error = outcome.error
         row.last_error = str(error)[:500]
         match = session.get(Match, row.match_id) if row.match_id else None
+        if outcome.in_doubt:
+            row.status = OutboxStatus.UNKNOWN
+            stats.unknown += 1
+            raise_escalation(
+                session, match, "delivery_unknown", now=now,
+                evidence={"outbox_id": row.id, "touchpoint": row.touchpoint_id,
+                          "channel": row.channel.value, "code": error.code},
+                suggested_action="Check with the recipient whether the message arrived; resend by hand if not.",
+            )
+            return
         if not error.permanent and row.attempts < self.max_attempts:
             row.status = OutboxStatus.PLANNED
             row.next_attempt_at = now + self._backoff(row.attempts, error.retry_after)
@@ -427,20 +481,7 @@ class Dispatcher:
             stats.cancelled += 1
 
     def _mark_address(self, session: Session, row: OutboxMessage) -> None:
-        """A permanent failure: stop using this address until someone corrects it."""
-        person: VolunteerFamily | ContactPerson | None = None
-        if row.audience == Audience.VOLUNTEER_FAMILY:
-            person = session.get(VolunteerFamily, row.recipient_id)
-        elif row.audience == Audience.CONTACT_PERSON:
-            person = session.get(ContactPerson, row.recipient_id)
-        if person is None:
-            return
-        if row.channel in (ChannelName.SMS, ChannelName.VOICE):
-            person.phone_failed = True
-        elif row.channel == ChannelName.EMAIL:
-            person.email_failed = True
-        elif row.channel == ChannelName.TELEGRAM and isinstance(person, VolunteerFamily):
-            person.telegram_blocked = True
+        mark_address_failed(session, row)
 
     def _fallback(
         self, session: Session, row: OutboxMessage, match: Match, programme: Programme,
@@ -490,8 +531,25 @@ class Dispatcher:
         stats.fallbacks += inserted
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+def mark_address_failed(session: Session, row: OutboxMessage) -> None:
+    """A permanent failure: stop using this address until someone corrects it."""
+    person: VolunteerFamily | ContactPerson | None = None
+    if row.audience == Audience.VOLUNTEER_FAMILY:
+        person = session.get(VolunteerFamily, row.recipient_id)
+    elif row.audience == Audience.CONTACT_PERSON:
+        person = session.get(ContactPerson, row.recipient_id)
+    if person is None:
+        return
+    if row.channel in (ChannelName.SMS, ChannelName.VOICE):
+        person.phone_failed = True
+    elif row.channel == ChannelName.EMAIL:
+        person.email_failed = True
+    elif row.channel == ChannelName.TELEGRAM and isinstance(person, VolunteerFamily):
+        person.telegram_blocked = True
+    if row.match_id is not None:
+        match = session.get(Match, row.match_id)
+        if match is not None:
+            match.plan_version += 1  # re-plan pending messages onto a channel that works
 
 
 def summary(stats: DispatchStats) -> dict[str, Any]:

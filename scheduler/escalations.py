@@ -47,7 +47,9 @@ def raise_escalation(
     match_id = match.id if match is not None else None
     existing = session.scalars(
         select(Escalation).where(
-            Escalation.match_id == match_id if match_id is not None else Escalation.match_id.is_(None),
+            Escalation.match_id == match_id
+            if match_id is not None
+            else Escalation.match_id.is_(None),
             Escalation.rule == rule,
             Escalation.status == EscalationStatus.OPEN,
         )
@@ -70,5 +72,7 @@ def raise_escalation(
     )
     session.add(escalation)
     session.flush()
-    record(session, "system", "escalation.open", "escalation", escalation.id, rule=rule, match=match_id)
+    record(
+        session, "system", "escalation.open", "escalation", escalation.id, rule=rule, match=match_id
+    )
     return escalation

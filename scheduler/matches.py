@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.programme import CadenceName, Programme
+from scheduler.sparring import materialise
 from scheduler.timeline import MatchFacts, Pause, SparringDate, sparring_dates
 from store.audit import record
 from store.models import (
@@ -126,10 +127,20 @@ def correct_start(session: Session, match: Match, start: date, actor: str) -> No
     record(session, actor, "match.correct_start", "match", match.id, old=old.isoformat(), new=start.isoformat())
 
 
-def facts_for(session: Session, match: Match, programme: Programme) -> MatchFacts:
-    """The plain facts the pure timeline needs, read from the database."""
+def facts_for(
+    session: Session,
+    match: Match,
+    programme: Programme,
+    sparring: tuple[SparringDate, ...] | None = None,
+) -> MatchFacts:
+    """The plain facts the pure timeline needs, read from the database.
+
+    ``sparring``: the sessions of the match's programme and region, when the caller has them
+    already (the planner looks them up once per programme and region, not once per match).
+    """
     zone_name = match.volunteer_family.timezone or "Europe/Copenhagen"
-    zone = ZoneInfo(zone_name)
+    if sparring is None:
+        sparring = sparring_for(session, match, programme, ZoneInfo(zone_name))
     return MatchFacts(
         start_date=match.start_date,
         visit_weekday=match.visit_weekday,
@@ -138,21 +149,38 @@ def facts_for(session: Session, match: Match, programme: Programme) -> MatchFact
         pauses=tuple(Pause(p.start_date, p.end_date) for p in match.pauses),
         end_date=match.end_date,
         ended_by=match.ended_by.value if match.ended_by else None,
-        sparring=sparring_for(session, match, programme, zone),
+        sparring=sparring,
     )
 
 
 def sparring_for(session: Session, match: Match, programme: Programme, zone: ZoneInfo) -> tuple[SparringDate, ...]:
-    """Sessions from the programme's rule, replaced by any session staff created on that date."""
+    """The sessions a match can be invited to, from its start to its (planned) end."""
     last = match.end_date or (
         match.start_date + programme.duration.delta if programme.duration else match.start_date + timedelta(days=800)
     )
-    dates = {s.key: s for s in sparring_dates(programme, match.start_date, last, zone)}
+    return sparring_window(session, match.programme_id, match.region, programme, zone, match.start_date, last)
+
+
+def sparring_window(
+    session: Session, programme_id: int, region: str, programme: Programme, zone: ZoneInfo,
+    first: date, last: date,
+) -> tuple[SparringDate, ...]:
+    """Sessions from the programme's rule between two dates, replaced by any session staff
+    created on the same date (for the programme, in the region or for all regions).
+
+    The rule's sessions are materialised as rows first (idempotently), so every session has an
+    id that invitations and RSVPs can refer to. On one date a regional session wins over one for
+    all regions, and a later one over an earlier one.
+    """
+    materialise(session, programme_id, sparring_dates(programme, first, last, zone))
+    dates: dict[str, SparringDate] = {}
     stored = session.scalars(
-        select(SparringSession).where(
-            SparringSession.programme_id == match.programme_id,
-            SparringSession.region.in_(["", match.region]),
+        select(SparringSession)
+        .where(
+            SparringSession.programme_id == programme_id,
+            SparringSession.region.in_(["", region]),
         )
+        .order_by(SparringSession.region, SparringSession.id)
     )
     for row in stored:
         local = row.starts_at.astimezone(zone)

@@ -13,7 +13,7 @@ receive the welcome message of its first day.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,11 +23,11 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from scheduler.escalations import raise_escalation
-from scheduler.matches import facts_for
+from scheduler.matches import facts_for, sparring_window
 from scheduler.programme import AudienceName, Kind, Programme, Touchpoint
 from scheduler.recipients import Recipient, recipients_for
 from scheduler.rules import next_allowed
-from scheduler.timeline import Occurrence, localize, occurrences
+from scheduler.timeline import Occurrence, SparringDate, localize, occurrences
 from store.models import (
     Audience,
     Match,
@@ -44,7 +44,13 @@ log = logging.getLogger(__name__)
 HORIZON = timedelta(days=14)
 PLANNER_LOCK = 0x76656E73  # "vens": one planner at a time across replicas (PostgreSQL)
 CHUNK = 500
+DAY = timedelta(days=1)
 NOT_IN_PLAN = "no longer in the plan"
+# How far back a pass looks for what is not yet planned (catch-up after downtime): older sends
+# would have expired, and older tasks are overdue history rather than work to create now.
+LOOKBACK = timedelta(days=60)
+# Reminders and call announcements lie at most this far from their touchpoint's occurrence.
+REMINDER_REACH = timedelta(days=35)
 
 
 @dataclass
@@ -59,7 +65,15 @@ class PlanStats:
     locked_out: bool = False
 
     def __iadd__(self, other: PlanStats) -> PlanStats:
-        for name in ("matches", "skipped", "added", "updated", "cancelled", "tasks_added", "tasks_cancelled"):
+        for name in (
+            "matches",
+            "skipped",
+            "added",
+            "updated",
+            "cancelled",
+            "tasks_added",
+            "tasks_cancelled",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
 
@@ -70,7 +84,9 @@ class _Desired:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def message_key(match_id: int, touchpoint_id: str, occurrence: str, audience: str, recipient_id: int) -> str:
+def message_key(
+    match_id: int, touchpoint_id: str, occurrence: str, audience: str, recipient_id: int
+) -> str:
     return f"m{match_id}:{touchpoint_id}:{occurrence}:{audience[0]}{recipient_id}"
 
 
@@ -123,7 +139,8 @@ def plan_all(
                 if not batch:
                     break
                 last_id = batch[-1].id
-                total += plan_batch(session, batch, programmes, now, horizon, force)
+                with session.no_autoflush:
+                    total += plan_batch(session, batch, programmes, now, horizon, force)
     return total
 
 
@@ -157,7 +174,8 @@ def plan_batch(
             OutboxMessage.match_id.in_(ids),
             or_(
                 OutboxMessage.status == OutboxStatus.PLANNED,
-                (OutboxMessage.status == OutboxStatus.CANCELLED) & (OutboxMessage.last_error == NOT_IN_PLAN),
+                (OutboxMessage.status == OutboxStatus.CANCELLED)
+                & (OutboxMessage.last_error == NOT_IN_PLAN),
             ),
         )
     ):
@@ -172,12 +190,28 @@ def plan_batch(
 
     new_messages: list[dict[str, Any]] = []
     new_tasks: list[dict[str, Any]] = []
+    sparring: dict[tuple[int, str, str], tuple[SparringDate, ...]] = {}
     for match in todo:
         programme = programmes.get(match.programme.slug)
         if programme is None:
-            log.warning("match %s: programme %r has no file; not planned", match.id, match.programme.slug)
+            log.warning(
+                "match %s: programme %r has no file; not planned", match.id, match.programme.slug
+            )
             continue
-        desired = desired_for(session, match, programme, now, horizon)
+        zone = match.volunteer_family.timezone or "Europe/Copenhagen"
+        group = (match.programme_id, match.region, zone)
+        if group not in sparring:
+            # One look-up per programme, region and zone, wide enough for every match in it.
+            sparring[group] = sparring_window(
+                session,
+                match.programme_id,
+                match.region,
+                programme,
+                ZoneInfo(zone),
+                now.date() - timedelta(days=400),
+                now.date() + timedelta(days=400),
+            )
+        desired = desired_for(session, match, programme, now, horizon, sparring[group])
         stats.matches += 1
         for key, row in pending[match.id].items():
             want = desired.messages.pop(key, None)
@@ -185,7 +219,11 @@ def plan_batch(
                 row.status = OutboxStatus.CANCELLED
                 row.last_error = NOT_IN_PLAN
                 stats.cancelled += 1
-            elif (row.due_at, row.channel, row.expires_at) != (want["due_at"], want["channel"], want["expires_at"]):
+            elif (row.due_at, row.channel, row.expires_at) != (
+                want["due_at"],
+                want["channel"],
+                want["expires_at"],
+            ):
                 _apply(row, want)
                 stats.updated += 1
         for key, row in revivable[match.id].items():
@@ -213,7 +251,15 @@ def plan_batch(
 
 
 def _apply(row: OutboxMessage, want: dict[str, Any]) -> None:
-    for name in ("due_at", "expires_at", "channel", "status", "plan_version", "context", "last_error"):
+    for name in (
+        "due_at",
+        "expires_at",
+        "channel",
+        "status",
+        "plan_version",
+        "context",
+        "last_error",
+    ):
         setattr(row, name, want[name])
 
 
@@ -225,44 +271,84 @@ def _escalate_unreachable(
     if not failed:
         return
     existing = set(
-        session.scalars(select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(list(failed))))
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.idempotency_key.in_(list(failed))
+            )
+        )
     )
     by_id = {m.id: m for m in matches}
     for key, row in failed.items():
         if key in existing:
             continue
         raise_escalation(
-            session, by_id.get(row["match_id"]), "delivery_failed", now=now,
-            evidence={"touchpoint": row["touchpoint_id"], "audience": row["audience"].value,
-                      "error": "no usable address"},
-            suggested_action="Add a phone number, an email address or link Telegram for this person.",
+            session,
+            by_id.get(row["match_id"]),
+            "delivery_failed",
+            now=now,
+            evidence={
+                "touchpoint": row["touchpoint_id"],
+                "audience": row["audience"].value,
+                "error": "no usable address",
+            },
+            suggested_action="Add a phone number or an email address, or link Telegram.",
         )
 
 
 def desired_for(
-    session: Session, match: Match, programme: Programme, now: datetime, horizon: timedelta
+    session: Session,
+    match: Match,
+    programme: Programme,
+    now: datetime,
+    horizon: timedelta,
+    sparring: tuple[SparringDate, ...] | None = None,
 ) -> _Desired:
     """What the plan wants to exist for this match between its creation and ``now + horizon``."""
-    facts = facts_for(session, match, programme)
+    facts = facts_for(session, match, programme, sparring)
     zone = ZoneInfo(facts.timezone)
     until = now + horizon
-    start = match.created_at or now
+    start = max(match.created_at or now, now - LOOKBACK)
+    since = (start - REMINDER_REACH).astimezone(zone).date()
     desired = _Desired()
-    for occ in occurrences(programme, facts, now, horizon=until.astimezone(zone).date() + timedelta(days=1)):
+    audiences: dict[AudienceName, list[Recipient]] = {}
+
+    def people(audience: AudienceName) -> list[Recipient]:
+        if audience not in audiences:
+            audiences[audience] = recipients_for(match, audience)
+        return audiences[audience]
+
+    for occ in occurrences(
+        programme,
+        facts,
+        now,
+        horizon=until.astimezone(zone).date() + timedelta(days=1),
+        since=since,
+    ):
         tp = occ.touchpoint
+        if occ.due_utc > until or occ.due_utc < start - REMINDER_REACH:
+            continue  # neither it nor any of its reminders or announcements falls in the window
         if tp.is_task:
             _plan_task(desired, match, tp, occ, start, until)
             if tp.announce is not None and tp.counterpart is not None:
-                _plan_announcement(desired, match, programme, tp, occ, zone, start, until, now)
+                _plan_announcement(
+                    desired, match, programme, tp, occ, zone, start, until, now, people
+                )
             continue
-        for recipient in recipients_for(match, tp.audience):
+        for recipient in people(tp.audience):
             if recipient.opted_out and not tp.essential:
                 continue
             _plan_message(desired, match, programme, tp, occ, recipient, zone, start, until, now)
     return desired
 
 
-def _plan_task(desired: _Desired, match: Match, tp: Touchpoint, occ: Occurrence, start: datetime, until: datetime) -> None:
+def _plan_task(
+    desired: _Desired,
+    match: Match,
+    tp: Touchpoint,
+    occ: Occurrence,
+    start: datetime,
+    until: datetime,
+) -> None:
     if not start <= occ.due_utc <= until:
         return
     locale = match.staff.locale.value if match.staff else "da"
@@ -281,24 +367,54 @@ def _plan_task(desired: _Desired, match: Match, tp: Touchpoint, occ: Occurrence,
 
 
 def _plan_announcement(
-    desired: _Desired, match: Match, programme: Programme, tp: Touchpoint, occ: Occurrence,
-    zone: ZoneInfo, start: datetime, until: datetime, now: datetime,
+    desired: _Desired,
+    match: Match,
+    programme: Programme,
+    tp: Touchpoint,
+    occ: Occurrence,
+    zone: ZoneInfo,
+    start: datetime,
+    until: datetime,
+    now: datetime,
+    people: Callable[[AudienceName], list[Recipient]],
 ) -> None:
     """Tell the person who will be called when: unannounced calls felt "artificial" (001:1437)."""
     assert tp.announce is not None and tp.counterpart is not None
     due = localize(occ.due.replace(tzinfo=None) - tp.announce.delta, zone)
-    for recipient in recipients_for(match, tp.counterpart):
+    for recipient in people(tp.counterpart):
         _add_message(
-            desired, match, programme, tp, occ, recipient, zone, start, until, now,
-            key_suffix=":announce", template="call_announcement", kind=Kind.MESSAGE.value,
-            due=due, expires=occ.due, channels=("sms", "email", "telegram"), essential=True,
+            desired,
+            match,
+            programme,
+            tp,
+            occ,
+            recipient,
+            zone,
+            start,
+            until,
+            now,
+            key_suffix=":announce",
+            template="call_announcement",
+            kind=Kind.MESSAGE.value,
+            due=due,
+            expires=occ.due,
+            channels=("sms", "email", "telegram"),
+            essential=True,
             context={"call_at": occ.due.isoformat()},
         )
 
 
 def _plan_message(
-    desired: _Desired, match: Match, programme: Programme, tp: Touchpoint, occ: Occurrence,
-    recipient: Recipient, zone: ZoneInfo, start: datetime, until: datetime, now: datetime,
+    desired: _Desired,
+    match: Match,
+    programme: Programme,
+    tp: Touchpoint,
+    occ: Occurrence,
+    recipient: Recipient,
+    zone: ZoneInfo,
+    start: datetime,
+    until: datetime,
+    now: datetime,
 ) -> None:
     context: dict[str, Any] = {"reminder": 0}
     if occ.session is not None:
@@ -312,32 +428,86 @@ def _plan_message(
     if occ.extra.get("cadence"):
         context["cadence"] = occ.extra["cadence"]
     _add_message(
-        desired, match, programme, tp, occ, recipient, zone, start, until, now,
-        key_suffix="", template=tp.template_name, kind=tp.kind.value, due=occ.due,
-        expires=occ.expires, channels=tuple(str(c) for c in tp.channels), essential=tp.essential,
+        desired,
+        match,
+        programme,
+        tp,
+        occ,
+        recipient,
+        zone,
+        start,
+        until,
+        now,
+        key_suffix="",
+        template=tp.template_name,
+        kind=tp.kind.value,
+        due=occ.due,
+        expires=occ.expires,
+        channels=tuple(str(c) for c in tp.channels),
+        essential=tp.essential,
         context=context,
     )
     for number, reminder in enumerate(tp.reminders, start=1):
         if reminder.staff_task:
             continue  # created when due, only if still unanswered (see scheduler.followup)
-        due = localize(occ.due.replace(tzinfo=None) + reminder.after.delta, zone)
+        fixed = reminder.after.fixed
+        if fixed is not None and not start - DAY <= occ.due_utc + fixed <= until + DAY:
+            continue  # far outside the window whatever DST does: skip the time-zone work
+        due = localize(reminder.after.add(occ.due.replace(tzinfo=None)), zone)
         expires = None
         if tp.expiry is not None:
-            expires = localize(due.replace(tzinfo=None) + tp.expiry.delta, zone)
-        channels = (str(reminder.channel),) if reminder.channel else tuple(str(c) for c in tp.channels)
+            expires = localize(tp.expiry.add(due.replace(tzinfo=None)), zone)
+        # The reminder's own channel first; without that address, the touchpoint's channels.
+        channels = tuple(
+            dict.fromkeys(
+                [
+                    *([str(reminder.channel)] if reminder.channel else []),
+                    *(str(c) for c in tp.channels),
+                ]
+            )
+        )
         _add_message(
-            desired, match, programme, tp, occ, recipient, zone, start, until, now,
-            key_suffix=f":r{number}", template=tp.template_name, kind=tp.kind.value, due=due,
-            expires=expires, channels=channels, essential=tp.essential,
+            desired,
+            match,
+            programme,
+            tp,
+            occ,
+            recipient,
+            zone,
+            start,
+            until,
+            now,
+            key_suffix=f":r{number}",
+            template=tp.template_name,
+            kind=tp.kind.value,
+            due=due,
+            expires=expires,
+            channels=channels,
+            essential=tp.essential,
             context={**context, "reminder": number},
         )
 
 
 def _add_message(
-    desired: _Desired, match: Match, programme: Programme, tp: Touchpoint, occ: Occurrence,
-    recipient: Recipient, zone: ZoneInfo, start: datetime, until: datetime, now: datetime, *,
-    key_suffix: str, template: str, kind: str, due: datetime, expires: datetime | None,
-    channels: tuple[str, ...], essential: bool, context: dict[str, Any],
+    desired: _Desired,
+    match: Match,
+    programme: Programme,
+    tp: Touchpoint,
+    occ: Occurrence,
+    recipient: Recipient,
+    zone: ZoneInfo,
+    start: datetime,
+    until: datetime,
+    now: datetime,
+    *,
+    key_suffix: str,
+    template: str,
+    kind: str,
+    due: datetime,
+    expires: datetime | None,
+    channels: tuple[str, ...],
+    essential: bool,
+    context: dict[str, Any],
 ) -> None:
     due_utc = due.astimezone(UTC)
     if not start <= due_utc <= until:

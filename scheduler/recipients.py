@@ -19,7 +19,9 @@ class Recipient:
     preferred: str | None = None
     opted_out: bool = False
 
-    def choose(self, channels: tuple[ChannelName, ...] | list[str], exclude: tuple[str, ...] = ()) -> str | None:
+    def choose(
+        self, channels: tuple[ChannelName, ...] | list[str], exclude: tuple[str, ...] = ()
+    ) -> str | None:
         """The first usable channel: the person's own preference if the touchpoint allows it."""
         allowed = [str(c) for c in channels if str(c) not in exclude]
         if self.preferred in allowed and self.preferred in self.addresses:
@@ -40,8 +42,12 @@ def family_recipient(family: VolunteerFamily) -> Recipient:
     if family.email and not family.email_failed:
         addresses[Channel.EMAIL] = family.email
     return Recipient(
-        AudienceName.VOLUNTEER_FAMILY, family.id, family.contact_name, family.locale.value,
-        family.timezone, addresses,
+        AudienceName.VOLUNTEER_FAMILY,
+        family.id,
+        family.contact_name,
+        family.locale.value,
+        family.timezone,
+        addresses,
     )
 
 
@@ -53,8 +59,14 @@ def contact_recipient(contact: ContactPerson) -> Recipient:
     if contact.email and not contact.email_failed:
         addresses[Channel.EMAIL] = contact.email
     return Recipient(
-        AudienceName.CONTACT_PERSON, contact.id, contact.name, contact.locale.value, contact.timezone,
-        addresses, preferred=contact.preferred_channel.value, opted_out=contact.opted_out,
+        AudienceName.CONTACT_PERSON,
+        contact.id,
+        contact.name,
+        contact.locale.value,
+        contact.timezone,
+        addresses,
+        preferred=contact.preferred_channel.value,
+        opted_out=contact.opted_out,
     )
 
 
@@ -64,7 +76,9 @@ def staff_recipient(staff: Staff) -> Recipient:
         addresses[Channel.TELEGRAM] = str(staff.telegram_chat_id)
     if staff.email:
         addresses[Channel.EMAIL] = staff.email
-    return Recipient(AudienceName.STAFF, staff.id, staff.name, staff.locale.value, staff.timezone, addresses)
+    return Recipient(
+        AudienceName.STAFF, staff.id, staff.name, staff.locale.value, staff.timezone, addresses
+    )
 
 
 def recipients_for(match: Match, audience: AudienceName) -> list[Recipient]:

@@ -23,7 +23,9 @@ LINK_LIFETIME = timedelta(days=90)
 
 
 def _token(secret: str, invitation_id: int, nonce: str) -> str:
-    digest = hmac.new(secret.encode(), f"survey:{invitation_id}:{nonce}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode(), f"survey:{invitation_id}:{nonce}".encode(), hashlib.sha256
+    ).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
@@ -36,7 +38,12 @@ def secret_for(session: Session, override: str | None = None) -> str:
 
 
 def invitation_for(
-    session: Session, match_id: int, contact_id: int, survey: str, wave: str, now: datetime,
+    session: Session,
+    match_id: int,
+    contact_id: int,
+    survey: str,
+    wave: str,
+    now: datetime,
     secret: str,
 ) -> tuple[SurveyInvitation, str]:
     """The invitation and its link token, created on first use."""
@@ -50,8 +57,12 @@ def invitation_for(
     ).first()
     if invitation is None:
         invitation = SurveyInvitation(
-            match_id=match_id, contact_person_id=contact_id, survey_id=survey, wave=wave,
-            nonce=secrets.token_hex(16), token_hash=f"pending-{secrets.token_hex(16)}",
+            match_id=match_id,
+            contact_person_id=contact_id,
+            survey_id=survey,
+            wave=wave,
+            nonce=secrets.token_hex(16),
+            token_hash=f"pending-{secrets.token_hex(16)}",
             expires_at=now + LINK_LIFETIME,
         )
         session.add(invitation)

@@ -136,7 +136,9 @@ def effective_end(programme: Programme, facts: MatchFacts) -> date | None:
     return planned_end(programme, facts)
 
 
-def sparring_dates(programme: Programme, first: date, last: date, zone: ZoneInfo) -> tuple[SparringDate, ...]:
+def sparring_dates(
+    programme: Programme, first: date, last: date, zone: ZoneInfo
+) -> tuple[SparringDate, ...]:
     """Expand the programme's sparring rule to the sessions between ``first`` and ``last``."""
     if programme.sparring is None:
         return ()
@@ -157,17 +159,28 @@ def occurrences(
     facts: MatchFacts,
     now: datetime,
     horizon: date | None = None,
+    since: date | None = None,
 ) -> list[Occurrence]:
     """Every touchpoint occurrence for the match, past and upcoming, sorted by due time.
 
     ``horizon`` bounds repetitions of an open-ended programme (default: a year past both the
     start and ``now``). Occurrences are not filtered by ``now``: a plan shows the past too.
+    ``since`` lets a caller that only needs recent and upcoming occurrences (the planner) skip
+    repetitions before that day; one-off touchpoints are always included.
     """
-    return _Timeline(programme, facts, now, horizon).build()
+    return _Timeline(programme, facts, now, horizon, since).build()
 
 
 class _Timeline:
-    def __init__(self, programme: Programme, facts: MatchFacts, now: datetime, horizon: date | None) -> None:
+    def __init__(
+        self,
+        programme: Programme,
+        facts: MatchFacts,
+        now: datetime,
+        horizon: date | None,
+        since: date | None = None,
+    ) -> None:
+        self.since = since
         self.programme = programme
         self.facts = facts
         self.zone = facts.zone
@@ -180,7 +193,9 @@ class _Timeline:
             if self.end is not None:
                 horizon = self.end + timedelta(days=90)
             else:
-                horizon = max(facts.start_date + relativedelta(years=1), today + relativedelta(years=1))
+                horizon = max(
+                    facts.start_date + relativedelta(years=1), today + relativedelta(years=1)
+                )
         self.horizon = horizon
         # Follow-up happens inside the match's life: up to, not including, the end day.
         self.cutoff = self.end if self.end is not None else horizon + timedelta(days=1)
@@ -198,6 +213,14 @@ class _Timeline:
             self._cache[tp.id] = list(self._generate(tp))
         return self._cache[tp.id]
 
+    def _first(self, tp: Touchpoint) -> Occurrence | None:
+        """The very first occurrence, ignoring ``since`` (an anchor for other touchpoints)."""
+        since, self.since = self.since, None
+        try:
+            return next(iter(self._generate(tp)), None)
+        finally:
+            self.since = since
+
     # -- anchors ---------------------------------------------------------------------------
 
     def _generate(self, tp: Touchpoint) -> Iterator[Occurrence]:
@@ -207,7 +230,10 @@ class _Timeline:
         elif anchor == "match_end":
             if self.end is None or (self.ended_early and tp.skip_if_ended_early):
                 return
-            if tp.min_match_days is not None and (self.end - self.facts.start_date).days < tp.min_match_days:
+            if (
+                tp.min_match_days is not None
+                and (self.end - self.facts.start_date).days < tp.min_match_days
+            ):
                 return
             yield from self._from_base(tp, self.end, bounded=False)
         elif anchor == "early_end":
@@ -220,9 +246,9 @@ class _Timeline:
             yield from self._sparring(tp)
         else:
             target = self.programme.touchpoint(anchor.split(":", 1)[1])
-            first = self._for(target)
-            if first:
-                yield from self._from_base(tp, first[0].day, bounded=True)
+            first = self._first(target)
+            if first is not None:
+                yield from self._from_base(tp, first.day, bounded=True)
 
     def _sparring(self, tp: Touchpoint) -> Iterator[Occurrence]:
         last = min(self.cutoff - timedelta(days=1), self.horizon)
@@ -250,6 +276,8 @@ class _Timeline:
             return
         first = self._apply(tp, base)
         if tp.repeat is None:
+            if self.since is not None and not self.since <= first.date() <= self.horizon:
+                return  # outside the caller's window: skip the time-zone work
             if not bounded or first.date() < self.cutoff:
                 yield self._occurrence(tp, "1", self._shift(tp, first))
             return
@@ -264,7 +292,9 @@ class _Timeline:
             if index:
                 # Multiply from the first occurrence, never add step by step: 31 Jan + 1 month
                 # is 28 Feb, and 28 Feb + 1 month would drift to 28 Mar instead of 31 Mar.
-                moment = datetime.combine(first.date() + _times(repeat.every.delta, index), first.time())
+                moment = datetime.combine(
+                    first.date() + _times(repeat.every.delta, index), first.time()
+                )
             if moment.date() > last:
                 break
             yield self._occurrence(tp, str(index + 1), self._shift(tp, moment))
@@ -273,12 +303,19 @@ class _Timeline:
     def _visits(self, tp: Touchpoint, earliest: date) -> Iterator[Occurrence]:
         day = earliest + timedelta(days=(self.facts.visit_weekday - earliest.weekday()) % 7)
         step = timedelta(days=_STEP_DAYS[self.cadence])
+        if self.since is not None and day < self.since:
+            # Jump ahead by whole steps, so the visit rhythm (e.g. every other week) is kept.
+            skipped = (self.since - day).days // step.days
+            day += step * skipped
         at = self._time(tp)
         last = min(self.cutoff - timedelta(days=1), self.horizon)
         while day <= last:
             if not any(p.covers(day) for p in self.facts.pauses):
                 yield self._occurrence(
-                    tp, day.isoformat(), datetime.combine(day, at), extra={"cadence": self.cadence.value}
+                    tp,
+                    day.isoformat(),
+                    datetime.combine(day, at),
+                    extra={"cadence": self.cadence.value},
                 )
             day += step
 
@@ -290,7 +327,7 @@ class _Timeline:
         return DEFAULT_TIME
 
     def _apply(self, tp: Touchpoint, base: datetime) -> datetime:
-        moment = base + tp.offset.delta
+        moment = tp.offset.add(base)
         if tp.at is not None and tp.anchor == "sparring_session":
             moment = datetime.combine(moment.date(), tp.at)
         return moment
@@ -314,7 +351,7 @@ class _Timeline:
             due = naive_or_aware.astimezone(self.zone)
         expires = None
         if tp.expiry is not None:
-            expires = localize(due.replace(tzinfo=None) + tp.expiry.delta, self.zone)
+            expires = localize(tp.expiry.add(due.replace(tzinfo=None)), self.zone)
         return Occurrence(tp, key, due, expires, session, extra or {})
 
 

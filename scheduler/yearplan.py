@@ -82,15 +82,29 @@ def fmt_date(day: date | datetime, locale: str, style: str = "long") -> str:
 
 def fmt_weekday(weekday: int, locale: str) -> str:
     # 2024-01-01 was a Monday
-    return format_date(date(2024, 1, 1 + weekday), "EEEE", locale=BABEL_LOCALES.get(locale, "da_DK"))
+    return format_date(
+        date(2024, 1, 1 + weekday), "EEEE", locale=BABEL_LOCALES.get(locale, "da_DK")
+    )
 
 
 def year_plan(
-    programme: Programme, facts: MatchFacts, now: datetime, locale: str = "da", fold_visits: bool = True
+    programme: Programme,
+    facts: MatchFacts,
+    now: datetime,
+    locale: str = "da",
+    fold_visits: bool = True,
 ) -> list[PlanRow]:
     occs = occurrences(programme, facts, now)
     rows: list[PlanRow] = [
-        PlanRow(facts.start_date, "", WORDS["start"][locale], "", None, None, facts.start_date <= now.date())
+        PlanRow(
+            facts.start_date,
+            "",
+            WORDS["start"][locale],
+            "",
+            None,
+            None,
+            facts.start_date <= now.date(),
+        )
     ]
     visits: dict[str, list[Occurrence]] = {}
     for occ in occs:
@@ -100,12 +114,18 @@ def year_plan(
             continue
         what = label(tp, locale)
         if occ.session is not None:
-            what = f"{what} ({WORDS['session'][locale]} {fmt_date(occ.session.starts_at, locale, 'long')} " \
-                   f"{WORDS['at'][locale]} {format_time(occ.session.starts_at, 'HH:mm')})"
+            starts = occ.session.starts_at
+            at = f"{WORDS['at'][locale]} {format_time(starts, 'HH:mm')}"
+            when = f"{fmt_date(starts, locale, 'long')} {at}"
+            what = f"{what} ({WORDS['session'][locale]} {when})"
         who = AUDIENCE[tp.audience.value][locale]
         if tp.counterpart is not None:
             who = f"{who} → {AUDIENCE[tp.counterpart.value][locale]}"
-        rows.append(PlanRow(occ.day, format_time(occ.due, "HH:mm"), what, who, tp.id, occ.key, occ.is_past(now)))
+        rows.append(
+            PlanRow(
+                occ.day, format_time(occ.due, "HH:mm"), what, who, tp.id, occ.key, occ.is_past(now)
+            )
+        )
     for tp_id, items in visits.items():
         tp = programme.touchpoint(tp_id)
         first, last = items[0], items[-1]
@@ -115,11 +135,18 @@ def year_plan(
         else:
             every = WORDS["every_other" if cadence == "biweekly" else "every"][locale]
             what = f"{label(tp, locale)} {every} {fmt_weekday(facts.visit_weekday, locale)}"
-        what = f"{what}, {len(items)} {WORDS['times'][locale]} ({fmt_date(first.day, locale, 'medium')} – " \
-               f"{fmt_date(last.day, locale, 'medium')})"
+        span = f"{fmt_date(first.day, locale, 'medium')} – {fmt_date(last.day, locale, 'medium')}"
+        what = f"{what}, {len(items)} {WORDS['times'][locale]} ({span})"
         rows.append(
-            PlanRow(first.day, format_time(first.due, "HH:mm"), what, AUDIENCE[tp.audience.value][locale],
-                    tp.id, None, first.is_past(now))
+            PlanRow(
+                first.day,
+                format_time(first.due, "HH:mm"),
+                what,
+                AUDIENCE[tp.audience.value][locale],
+                tp.id,
+                None,
+                first.is_past(now),
+            )
         )
     end = effective_end(programme, facts)
     if end is not None:

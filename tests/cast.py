@@ -42,23 +42,41 @@ def make_match(
 ) -> Match:
     rows = sync_programmes(session, PROGRAMMES.values())
     procesleder = Staff(
-        name="Procesleder", role=StaffRole.PROCESLEDER, email="procesleder@example.org",
-        phone="+4520123401", region="Hovedstaden",
+        name="Procesleder",
+        role=StaffRole.PROCESLEDER,
+        email="procesleder@example.org",
+        phone="+4520123401",
+        region="Hovedstaden",
     )
     family = VolunteerFamily(
-        name="Familien Eksempel", contact_name="Kontaktvoksen", phone="+4520123411",
-        email=family_email, telegram_chat_id=telegram_chat_id, region="Hovedstaden",
+        name="Familien Eksempel",
+        contact_name="Kontaktvoksen",
+        phone="+4520123411",
+        email=family_email,
+        telegram_chat_id=telegram_chat_id,
+        region="Hovedstaden",
     )
     parent = ContactPerson(
-        name="Forælder", phone="+4520123421", email="foraelder@example.org",
-        preferred_channel=parent_channel, locale=parent_locale, opted_out=parent_opted_out,
+        name="Forælder",
+        phone="+4520123421",
+        email="foraelder@example.org",
+        preferred_channel=parent_channel,
+        locale=parent_locale,
+        opted_out=parent_opted_out,
     )
     match = Match(
-        programme=rows[programme], child=Child(first_name="Barn A", birth_year=2018),
-        volunteer_family=family, staff=procesleder, region="Hovedstaden", start_date=start,
-        visit_weekday=weekday, visit_time=time(15, 30),
+        programme=rows[programme],
+        child=Child(first_name="Barn A", birth_year=2018),
+        volunteer_family=family,
+        staff=procesleder,
+        region="Hovedstaden",
+        start_date=start,
+        visit_weekday=weekday,
+        visit_time=time(15, 30),
         cadence=cadence or Cadence(PROGRAMMES[programme].cadence.value),
-        status=MatchStatus.ACTIVE, contacts=[parent], created_at=created_at,
+        status=MatchStatus.ACTIVE,
+        contacts=[parent],
+        created_at=created_at,
     )
     session.add(match)
     session.flush()

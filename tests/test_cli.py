@@ -19,7 +19,9 @@ def cli(db_url: str, *args: str, now: datetime | None = None) -> Result:
     return CliRunner().invoke(main, list(args), obj=app)
 
 
-def test_plan_shows_the_hjem_til_os_year_in_danish(db_url: str, session_factory: sessionmaker[Session]) -> None:
+def test_plan_shows_the_hjem_til_os_year_in_danish(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         match_id = make_match(session).id
     result = cli(db_url, "plan", str(match_id), now=datetime(2026, 2, 1, tzinfo=UTC))
@@ -41,20 +43,30 @@ def test_plan_shows_the_hjem_til_os_year_in_danish(db_url: str, session_factory:
 def test_plan_speaks_english_too(db_url: str, session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
         match_id = make_match(session).id
-    result = cli(db_url, "plan", str(match_id), "--lang", "en", now=datetime(2026, 2, 1, tzinfo=UTC))
+    result = cli(
+        db_url, "plan", str(match_id), "--lang", "en", now=datetime(2026, 2, 1, tzinfo=UTC)
+    )
     assert result.exit_code == 0
     assert "Child visit" in result.output and "2 Jul 2026" in result.output
     assert "Visit every Monday, 52 times" in result.output
 
 
-def test_an_unknown_match_id_is_a_clear_error_with_status_2(db_url: str, session_factory: sessionmaker[Session]) -> None:
-    for args in (["plan", "999"], ["match", "show", "999"], ["match", "end", "999", "--by", "term"]):
+def test_an_unknown_match_id_is_a_clear_error_with_status_2(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    for args in (
+        ["plan", "999"],
+        ["match", "show", "999"],
+        ["match", "end", "999", "--by", "term"],
+    ):
         result = cli(db_url, *args)
         assert result.exit_code == 2, args
         assert "there is no match with id 999" in result.output
 
 
-def test_match_list_and_show_leave_out_contact_details(db_url: str, session_factory: sessionmaker[Session]) -> None:
+def test_match_list_and_show_leave_out_contact_details(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         make_match(session)
     listed = cli(db_url, "match", "list")
@@ -65,10 +77,17 @@ def test_match_list_and_show_leave_out_contact_details(db_url: str, session_fact
         assert secret not in listed.output + shown.output
 
 
-def test_pause_resume_and_end_change_the_match(db_url: str, session_factory: sessionmaker[Session]) -> None:
+def test_pause_resume_and_end_change_the_match(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         match_id = str(make_match(session).id)
-    assert cli(db_url, "match", "pause", match_id, "--from", "2026-07-01", "--reason", "sommerferie").exit_code == 0
+    assert (
+        cli(
+            db_url, "match", "pause", match_id, "--from", "2026-07-01", "--reason", "sommerferie"
+        ).exit_code
+        == 0
+    )
     assert cli(db_url, "match", "resume", match_id, "--on", "2026-08-03").exit_code == 0
     bad = cli(db_url, "match", "pause", match_id, "--from", "2026-07-10", "--to", "2026-07-05")
     assert bad.exit_code == 2 and "first day back" in bad.output
@@ -86,7 +105,9 @@ def test_pause_resume_and_end_change_the_match(db_url: str, session_factory: ses
         assert match.end_date == date(2026, 9, 14)
 
 
-def test_a_bad_date_is_refused_and_nothing_changes(db_url: str, session_factory: sessionmaker[Session]) -> None:
+def test_a_bad_date_is_refused_and_nothing_changes(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         match_id = str(make_match(session).id)
     result = cli(db_url, "match", "pause", match_id, "--from", "1st of July")
@@ -95,7 +116,9 @@ def test_a_bad_date_is_refused_and_nothing_changes(db_url: str, session_factory:
         assert session.scalar(select(func.count()).select_from(MatchPause)) == 0
 
 
-def test_tick_plans_and_sends_as_of_the_given_moment(db_url: str, session_factory: sessionmaker[Session]) -> None:
+def test_tick_plans_and_sends_as_of_the_given_moment(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         make_match(session)
     result = cli(db_url, "tick", "--now", "2026-03-02T18:05")
@@ -104,10 +127,14 @@ def test_tick_plans_and_sends_as_of_the_given_moment(db_url: str, session_factor
     again = cli(db_url, "tick", "--now", "2026-03-02T18:05")
     assert "0 messages added" in again.output and "dispatched 0" in again.output
     with session_factory() as session:
-        sent = session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT)).all()
+        sent = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT)
+        ).all()
     assert {m.touchpoint_id for m in sent} == {"welcome", "sparring-invite"}
 
 
-def test_tick_refuses_a_moment_that_is_not_iso(db_url: str, session_factory: sessionmaker[Session]) -> None:
+def test_tick_refuses_a_moment_that_is_not_iso(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     result = cli(db_url, "tick", "--now", "next tuesday")
     assert result.exit_code == 2 and "ISO" in result.output

@@ -26,8 +26,13 @@ START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 def dispatcher(factory: sessionmaker[Session], worker: str = "w1") -> Dispatcher:
     channels = {name: SandboxChannel(name) for name in ("sms", "email", "telegram", "voice")}
     return Dispatcher(
-        factory, PROGRAMMES, channels, sandbox=frozenset(channels), public_url="https://venskab.example.org",
-        worker_id=worker, secret="test-secret",
+        factory,
+        PROGRAMMES,
+        channels,
+        sandbox=frozenset(channels),
+        public_url="https://venskab.example.org",
+        worker_id=worker,
+        secret="test-secret",
     )
 
 
@@ -39,7 +44,9 @@ def rows(factory: sessionmaker[Session], **where: object) -> list[OutboxMessage]
         return list(session.scalars(query))
 
 
-async def test_a_due_message_is_sent_once_and_only_once(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+async def test_a_due_message_is_sent_once_and_only_once(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         make_match(session)
     plan_all(engine, session_factory, PROGRAMMES, START)
@@ -93,7 +100,9 @@ async def test_a_visit_prompt_is_not_sent_when_the_visit_was_already_reported(
 ) -> None:
     with session_factory.begin() as session:
         match = make_match(session)
-        session.add(Visit(match_id=match.id, planned_date=date(2026, 3, 9), status=VisitStatus.VISITED))
+        session.add(
+            Visit(match_id=match.id, planned_date=date(2026, 3, 9), status=VisitStatus.VISITED)
+        )
     plan_all(engine, session_factory, PROGRAMMES, START)
     stats = await dispatcher(session_factory).run_once(datetime(2026, 3, 10, 20, tzinfo=UTC))
     prompts = rows(session_factory, touchpoint_id="weekly-visit")
@@ -142,7 +151,10 @@ async def test_retries_wait_and_quiet_hours_defer_without_using_an_attempt(
     with session_factory.begin() as session:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.touchpoint_id == "baseline-survey", OutboxMessage.occurrence_key == "1")
+            .where(
+                OutboxMessage.touchpoint_id == "baseline-survey",
+                OutboxMessage.occurrence_key == "1",
+            )
             .values(due_at=datetime(2026, 3, 3, 20, 30, tzinfo=UTC))
         )
     stats = await dispatcher(session_factory).run_once(datetime(2026, 3, 3, 20, 30, tzinfo=UTC))

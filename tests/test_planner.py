@@ -23,11 +23,15 @@ from tests.cast import PROGRAMMES, make_match
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-def plan(engine: Engine, factory: sessionmaker[Session], now: datetime = NOW, days: int = 14) -> object:
+def plan(
+    engine: Engine, factory: sessionmaker[Session], now: datetime = NOW, days: int = 14
+) -> object:
     return plan_all(engine, factory, PROGRAMMES, now, horizon=timedelta(days=days))
 
 
-def outbox(factory: sessionmaker[Session], status: OutboxStatus | None = OutboxStatus.PLANNED) -> list[OutboxMessage]:
+def outbox(
+    factory: sessionmaker[Session], status: OutboxStatus | None = OutboxStatus.PLANNED
+) -> list[OutboxMessage]:
     with factory() as session:
         query = select(OutboxMessage).order_by(OutboxMessage.due_at, OutboxMessage.idempotency_key)
         if status is not None:
@@ -35,34 +39,47 @@ def outbox(factory: sessionmaker[Session], status: OutboxStatus | None = OutboxS
         return list(session.scalars(query))
 
 
-def test_planning_twice_inserts_nothing_twice(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_planning_twice_inserts_nothing_twice(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         make_match(session)
     first = plan(engine, session_factory)
     rows = outbox(session_factory, None)
-    again = plan_all(engine, session_factory, PROGRAMMES, NOW, horizon=timedelta(days=14), force=True)
+    again = plan_all(
+        engine, session_factory, PROGRAMMES, NOW, horizon=timedelta(days=14), force=True
+    )
     assert first.added == len(rows) > 0  # type: ignore[attr-defined]
     assert again.added == 0 and again.cancelled == 0 and again.updated == 0
     assert len(outbox(session_factory, None)) == len(rows)
     assert len({r.idempotency_key for r in rows}) == len(rows)
 
 
-def test_it_plans_the_first_two_weeks_of_a_hjem_til_os_match(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_it_plans_the_first_two_weeks_of_a_hjem_til_os_match(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         make_match(session)
     plan(engine, session_factory)
-    planned = {(r.touchpoint_id, r.occurrence_key, r.audience.value, r.channel.value) for r in outbox(session_factory)}
+    planned = {
+        (r.touchpoint_id, r.occurrence_key, r.audience.value, r.channel.value)
+        for r in outbox(session_factory)
+    }
     assert ("welcome", "1", "volunteer_family", "telegram") in planned
     assert ("baseline-survey", "1", "contact_person", "sms") in planned
     assert ("weekly-visit", "2026-03-09", "volunteer_family", "telegram") in planned
     assert ("first-visit-call", "1:announce", "contact_person", "sms") in planned
     with session_factory() as session:
         tasks = {t.touchpoint_id: t for t in session.scalars(select(Task))}
-    assert tasks["first-visit-call"].due_at == datetime(2026, 3, 10, 9, tzinfo=UTC)  # 10:00 in Copenhagen
+    assert tasks["first-visit-call"].due_at == datetime(
+        2026, 3, 10, 9, tzinfo=UTC
+    )  # 10:00 in Copenhagen
     assert tasks["first-meeting"].status == TaskStatus.OPEN
 
 
-def test_a_corrected_start_date_leaves_exactly_the_new_plan(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_a_corrected_start_date_leaves_exactly_the_new_plan(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         match_id = make_match(session).id
     plan(engine, session_factory)
@@ -75,7 +92,9 @@ def test_a_corrected_start_date_leaves_exactly_the_new_plan(engine: Engine, sess
         ("baseline-survey", "1", datetime(2026, 3, 5, 9, tzinfo=UTC)),
         ("baseline-survey", "1:r1", datetime(2026, 3, 12, 9, tzinfo=UTC)),
     ]
-    assert {(r.touchpoint_id, r.occurrence_key) for r in outbox(session_factory, OutboxStatus.CANCELLED)} == {
+    assert {
+        (r.touchpoint_id, r.occurrence_key) for r in outbox(session_factory, OutboxStatus.CANCELLED)
+    } == {
         ("sparring-invite", "2026-03-03"),  # the session is now before the match starts
         ("weekly-visit", "2026-03-09"),
         ("weekly-visit", "2026-03-09:r1"),
@@ -83,16 +102,24 @@ def test_a_corrected_start_date_leaves_exactly_the_new_plan(engine: Engine, sess
     }
 
 
-def test_a_start_moved_by_a_week_cancels_the_old_prompts_and_adds_new_ones(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_a_start_moved_by_a_week_cancels_the_old_prompts_and_adds_new_ones(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         match_id = make_match(session).id
     plan(engine, session_factory, days=21)
     with session_factory.begin() as session:
         ops.correct_start(session, ops.get_match(session, match_id), date(2026, 3, 9), "test")
     plan(engine, session_factory, days=21)
-    visits = sorted(r.occurrence_key for r in outbox(session_factory) if r.touchpoint_id == "weekly-visit")
+    visits = sorted(
+        r.occurrence_key for r in outbox(session_factory) if r.touchpoint_id == "weekly-visit"
+    )
     assert visits == ["2026-03-16", "2026-03-16:r1"]
-    gone = {r.occurrence_key for r in outbox(session_factory, OutboxStatus.CANCELLED) if r.touchpoint_id == "weekly-visit"}
+    gone = {
+        r.occurrence_key
+        for r in outbox(session_factory, OutboxStatus.CANCELLED)
+        if r.touchpoint_id == "weekly-visit"
+    }
     assert gone == {"2026-03-09", "2026-03-09:r1"}
 
 
@@ -100,12 +127,21 @@ def test_a_match_ended_early_cancels_what_remains_and_adds_the_early_end_steps(
     engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
     with session_factory.begin() as session:
-        match_id = make_match(session, start=date(2026, 1, 5), created_at=datetime(2026, 1, 1, tzinfo=UTC)).id
+        match_id = make_match(
+            session, start=date(2026, 1, 5), created_at=datetime(2026, 1, 1, tzinfo=UTC)
+        ).id
     now = datetime(2026, 3, 10, 12, tzinfo=UTC)
     plan(engine, session_factory, now=now)
     assert any(r.touchpoint_id == "weekly-visit" for r in outbox(session_factory))
     with session_factory.begin() as session:
-        ops.end(session, ops.get_match(session, match_id), date(2026, 3, 10), EndedBy.VOLUNTEER_FAMILY, "", "test")
+        ops.end(
+            session,
+            ops.get_match(session, match_id),
+            date(2026, 3, 10),
+            EndedBy.VOLUNTEER_FAMILY,
+            "",
+            "test",
+        )
     plan(engine, session_factory, now=now)
     prompts = [r for r in outbox(session_factory) if r.touchpoint_id == "weekly-visit"]
     # Monday 9 March was the last visit before the end; nothing on or after 10 March remains.
@@ -124,13 +160,17 @@ def test_a_pause_cancels_prompts_inside_it_and_resuming_brings_them_back(
         match_id = make_match(session).id
     plan(engine, session_factory, days=21)
     with session_factory.begin() as session:
-        ops.pause(session, ops.get_match(session, match_id), date(2026, 3, 9), None, "holiday", "test")
+        ops.pause(
+            session, ops.get_match(session, match_id), date(2026, 3, 9), None, "holiday", "test"
+        )
     plan(engine, session_factory, days=21)
     assert not [r for r in outbox(session_factory) if r.touchpoint_id == "weekly-visit"]
     with session_factory.begin() as session:
         ops.resume(session, ops.get_match(session, match_id), date(2026, 3, 16), "test")
     plan(engine, session_factory, days=21)
-    visits = sorted(r.occurrence_key for r in outbox(session_factory) if r.touchpoint_id == "weekly-visit")
+    visits = sorted(
+        r.occurrence_key for r in outbox(session_factory) if r.touchpoint_id == "weekly-visit"
+    )
     assert visits == ["2026-03-16", "2026-03-16:r1"]
 
 
@@ -145,20 +185,35 @@ def test_nothing_from_before_the_match_entered_the_system_is_planned(
     assert "weekly-visit" in keys
 
 
-def test_an_opted_out_parent_gets_only_essential_messages(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_an_opted_out_parent_gets_only_essential_messages(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
-        make_match(session, start=date(2026, 2, 2), created_at=datetime(2026, 1, 1, tzinfo=UTC), parent_opted_out=True)
+        make_match(
+            session,
+            start=date(2026, 2, 2),
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            parent_opted_out=True,
+        )
     plan(engine, session_factory, now=datetime(2027, 2, 25, tzinfo=UTC))
-    to_parent = {r.touchpoint_id for r in outbox(session_factory) if r.audience.value == "contact_person"}
+    to_parent = {
+        r.touchpoint_id for r in outbox(session_factory) if r.audience.value == "contact_person"
+    }
     assert "farewell-parent" in to_parent  # essential
     assert "end-survey" not in to_parent
 
 
-def test_a_sunday_evening_sms_waits_for_the_morning(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_a_sunday_evening_sms_waits_for_the_morning(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory.begin() as session:
         make_match(session, weekday=6, telegram_chat_id=None)  # Sunday visits, no Telegram: SMS
     plan(engine, session_factory, days=21)
-    prompt = next(r for r in outbox(session_factory) if r.touchpoint_id == "weekly-visit" and r.channel == Channel.SMS)
+    prompt = next(
+        r
+        for r in outbox(session_factory)
+        if r.touchpoint_id == "weekly-visit" and r.channel == Channel.SMS
+    )
     assert prompt.occurrence_key == "2026-03-15"
     # SMS at weekends only 10:00-18:00: the 19:00 prompt goes on Monday at 08:00 local.
     assert prompt.due_at == datetime(2026, 3, 16, 7, tzinfo=UTC)
@@ -176,5 +231,9 @@ def test_a_family_without_any_usable_address_is_raised_to_staff_once(
         escalations = list(session.scalars(select(Escalation)))
     assert [e.rule for e in escalations] == ["delivery_failed"]
     assert len(escalations[0].evidence) == len(
-        [r for r in outbox(session_factory, OutboxStatus.FAILED) if r.audience.value == "volunteer_family"]
+        [
+            r
+            for r in outbox(session_factory, OutboxStatus.FAILED)
+            if r.audience.value == "volunteer_family"
+        ]
     )

@@ -72,7 +72,9 @@ BAD_CASES = [
 
 
 @pytest.mark.parametrize(("label", "text", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
-def test_it_reports_a_malformed_programme_precisely(tmp_path: Path, label: str, text: str, expected: str) -> None:
+def test_it_reports_a_malformed_programme_precisely(
+    tmp_path: Path, label: str, text: str, expected: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ProgrammeError) as caught:
         load_programme(path)
@@ -82,7 +84,9 @@ def test_it_reports_a_malformed_programme_precisely(tmp_path: Path, label: str, 
 
 def test_programme_check_exits_2_and_names_the_culprit(tmp_path: Path) -> None:
     good = write(tmp_path, GOOD, "good.yaml")
-    bad = write(tmp_path, GOOD.replace("audience: volunteer_family", "audience: neighbours"), "bad.yaml")
+    bad = write(
+        tmp_path, GOOD.replace("audience: volunteer_family", "audience: neighbours"), "bad.yaml"
+    )
     result = CliRunner().invoke(main, ["programme", "check", str(good), str(bad)])
     assert result.exit_code == 2
     assert "good.yaml: ok" in result.output

@@ -20,13 +20,18 @@ pytestmark = pytest.mark.slow
 def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("VENSKAB_", "TELEGRAM_", "TWILIO_", "SMTP_", "MAIL_"))
     }
     env["VENSKAB_HTTP_PORT"] = str(port)
     venskab = Path(sys.executable).parent / "venskab"
     process = subprocess.Popen(
-        [str(venskab), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [str(venskab), "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     output: list[str] = []

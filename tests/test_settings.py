@@ -26,14 +26,19 @@ BAD = [
     ({"VENSKAB_TIMEZONE": "Europe/Aarhus"}, "VENSKAB_TIMEZONE: unknown time zone"),
     ({"VENSKAB_DATABASE_URL": "mysql://x/y"}, "VENSKAB_DATABASE_URL: expected sqlite"),
     ({"VENSKAB_PUBLIC_URL": "venskab.example.org"}, "VENSKAB_PUBLIC_URL: expected a URL"),
-    ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set"),
+    (
+        {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32},
+        "TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set",
+    ),
     ({"SMTP_HOST": "mail.example.org"}, "MAIL_FROM: required when SMTP_HOST is set"),
     ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS: expected true or false"),
     ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN: expected the form"),
 ]
 
 
-@pytest.mark.parametrize(("env", "message"), BAD, ids=[m.split(":")[0] + " " + m.split(": ")[1][:20] for _, m in BAD])
+@pytest.mark.parametrize(
+    ("env", "message"), BAD, ids=[m.split(":")[0] + " " + m.split(": ")[1][:20] for _, m in BAD]
+)
 def test_a_bad_setting_names_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
         load_settings(env)
@@ -58,6 +63,8 @@ def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
 
 
 def test_a_bad_setting_stops_a_command_with_exit_status_2() -> None:
-    result = CliRunner().invoke(main, ["match", "list"], obj=AppContext(env={"VENSKAB_HTTP_PORT": "x"}))
+    result = CliRunner().invoke(
+        main, ["match", "list"], obj=AppContext(env={"VENSKAB_HTTP_PORT": "x"})
+    )
     assert result.exit_code == 2
     assert "VENSKAB_HTTP_PORT" in result.output

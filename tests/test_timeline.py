@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -21,8 +22,12 @@ def programme(*touchpoints: dict[str, Any], **extra: Any) -> Any:
 
 
 VISIT = {
-    "id": "visit", "kind": "visit_prompt", "repeat": "visits", "offset": "1w",
-    "audience": "volunteer_family", "channels": ["telegram"],
+    "id": "visit",
+    "kind": "visit_prompt",
+    "repeat": "visits",
+    "offset": "1w",
+    "audience": "volunteer_family",
+    "channels": ["telegram"],
 }
 
 
@@ -41,7 +46,9 @@ DST_CASES = [
 
 
 @pytest.mark.parametrize(("label", "day", "utc_hour"), DST_CASES, ids=[c[0] for c in DST_CASES])
-def test_it_keeps_the_weekly_prompt_at_19_local_across_dst(label: str, day: date, utc_hour: int) -> None:
+def test_it_keeps_the_weekly_prompt_at_19_local_across_dst(
+    label: str, day: date, utc_hour: int
+) -> None:
     prog = programme(VISIT)
     facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0)
     by_day = {d.date(): d for d in due(prog, facts, "visit")}
@@ -52,7 +59,12 @@ def test_it_keeps_the_weekly_prompt_at_19_local_across_dst(label: str, day: date
 # -- calendar months from the end of a month ---------------------------------------------------
 
 MONTH_CASES = [
-    ("31 January + 1 month is the last day of February", date(2026, 1, 31), "1mo", date(2026, 2, 28)),
+    (
+        "31 January + 1 month is the last day of February",
+        date(2026, 1, 31),
+        "1mo",
+        date(2026, 2, 28),
+    ),
     ("31 January + 4 months is 31 May", date(2026, 1, 31), "4mo", date(2026, 5, 31)),
     ("31 January + 3 months is 30 April", date(2026, 1, 31), "3mo", date(2026, 4, 30)),
     ("29 February + 1 year is 28 February", date(2028, 2, 29), "1y", date(2029, 2, 28)),
@@ -61,14 +73,25 @@ MONTH_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "start", "offset", "expected"), MONTH_CASES, ids=[c[0] for c in MONTH_CASES])
-def test_it_counts_calendar_months_from_month_ends(label: str, start: date, offset: str, expected: date) -> None:
+@pytest.mark.parametrize(
+    ("label", "start", "offset", "expected"), MONTH_CASES, ids=[c[0] for c in MONTH_CASES]
+)
+def test_it_counts_calendar_months_from_month_ends(
+    label: str, start: date, offset: str, expected: date
+) -> None:
     prog = parse_programme(
         {
-            "id": "t", "name": "T", "duration": "2y",
+            "id": "t",
+            "name": "T",
+            "duration": "2y",
             "touchpoints": [
-                {"id": "x", "kind": "message", "offset": offset, "audience": "volunteer_family",
-                 "channels": ["sms"]}
+                {
+                    "id": "x",
+                    "kind": "message",
+                    "offset": offset,
+                    "audience": "volunteer_family",
+                    "channels": ["sms"],
+                }
             ],
         }
     )
@@ -78,27 +101,49 @@ def test_it_counts_calendar_months_from_month_ends(label: str, start: date, offs
 
 def test_it_repeats_monthly_from_the_first_occurrence_without_drifting() -> None:
     prog = programme(
-        {"id": "call", "kind": "message", "offset": "1mo", "repeat": {"every": "1mo", "count": 4},
-         "audience": "volunteer_family", "channels": ["sms"]}
+        {
+            "id": "call",
+            "kind": "message",
+            "offset": "1mo",
+            "repeat": {"every": "1mo", "count": 4},
+            "audience": "volunteer_family",
+            "channels": ["sms"],
+        }
     )
     facts = MatchFacts(start_date=date(2025, 12, 31), visit_weekday=0)
     assert [d.date() for d in due(prog, facts, "call")] == [
-        date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30),
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
     ]
 
 
 # -- cadences ----------------------------------------------------------------------------------
 
 CADENCE_CASES = [
-    ("weekly on the agreed weekday", "weekly", 3, [date(2026, 3, 11), date(2026, 3, 18), date(2026, 3, 25)]),
+    (
+        "weekly on the agreed weekday",
+        "weekly",
+        3,
+        [date(2026, 3, 11), date(2026, 3, 18), date(2026, 3, 25)],
+    ),
     ("every other week", "biweekly", 3, [date(2026, 3, 11), date(2026, 3, 25), date(2026, 4, 8)]),
-    ("2-3 times a month: one prompt a week", "two_three_monthly", 3,
-     [date(2026, 3, 11), date(2026, 3, 18), date(2026, 3, 25)]),
+    (
+        "2-3 times a month: one prompt a week",
+        "two_three_monthly",
+        3,
+        [date(2026, 3, 11), date(2026, 3, 18), date(2026, 3, 25)],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("label", "cadence", "n", "expected"), CADENCE_CASES, ids=[c[0] for c in CADENCE_CASES])
-def test_it_prompts_on_the_programmes_cadence(label: str, cadence: str, n: int, expected: list[date]) -> None:
+@pytest.mark.parametrize(
+    ("label", "cadence", "n", "expected"), CADENCE_CASES, ids=[c[0] for c in CADENCE_CASES]
+)
+def test_it_prompts_on_the_programmes_cadence(
+    label: str, cadence: str, n: int, expected: list[date]
+) -> None:
     prog = programme(VISIT, cadence=cadence)
     facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=2)  # Wednesday
     assert [d.date() for d in due(prog, facts, "visit")][:n] == expected, label
@@ -106,16 +151,20 @@ def test_it_prompts_on_the_programmes_cadence(label: str, cadence: str, n: int, 
 
 def test_the_first_visit_is_on_the_agreed_weekday_a_week_after_the_first_meeting() -> None:
     prog = programme(VISIT)
-    facts = MatchFacts(start_date=date(2026, 3, 5), visit_weekday=0)  # Thursday start, Monday visits
+    facts = MatchFacts(
+        start_date=date(2026, 3, 5), visit_weekday=0
+    )  # Thursday start, Monday visits
     assert due(prog, facts, "visit")[0].date() == date(2026, 3, 16)
 
 
 # -- paused and resumed ------------------------------------------------------------------------
 
+
 def test_a_paused_match_gets_no_visit_prompts_during_the_pause() -> None:
     prog = programme(VISIT)
     facts = MatchFacts(
-        start_date=date(2026, 6, 1), visit_weekday=0,
+        start_date=date(2026, 6, 1),
+        visit_weekday=0,
         pauses=(Pause(date(2026, 7, 1), date(2026, 8, 3)),),  # summer holiday; back on 3 August
     )
     days = [d.date() for d in due(prog, facts, "visit")]
@@ -126,14 +175,19 @@ def test_a_paused_match_gets_no_visit_prompts_during_the_pause() -> None:
 
 def test_an_open_pause_stops_prompts_until_resumed() -> None:
     prog = programme(VISIT)
-    facts = MatchFacts(start_date=date(2026, 6, 1), visit_weekday=0, pauses=(Pause(date(2026, 7, 1)),))
+    facts = MatchFacts(
+        start_date=date(2026, 6, 1), visit_weekday=0, pauses=(Pause(date(2026, 7, 1)),)
+    )
     assert max(d.date() for d in due(prog, facts, "visit")) == date(2026, 6, 29)
 
 
 # -- ended early -------------------------------------------------------------------------------
 
 EARLY = MatchFacts(
-    start_date=date(2026, 3, 2), visit_weekday=0, end_date=date(2026, 9, 14), ended_by="volunteer_family"
+    start_date=date(2026, 3, 2),
+    visit_weekday=0,
+    end_date=date(2026, 9, 14),
+    ended_by="volunteer_family",
 )
 
 
@@ -152,14 +206,24 @@ def test_a_match_ended_early_by_the_family_gets_the_extra_child_visit() -> None:
 
 
 def test_an_early_end_by_the_childs_family_gets_no_extra_child_visit() -> None:
-    facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0, end_date=date(2026, 9, 14),
-                       ended_by="child_family")
-    assert "early-end-child-visit" not in {o.touchpoint.id for o in occurrences(HJEM_TIL_OS, facts, NOW)}
+    facts = MatchFacts(
+        start_date=date(2026, 3, 2),
+        visit_weekday=0,
+        end_date=date(2026, 9, 14),
+        ended_by="child_family",
+    )
+    assert "early-end-child-visit" not in {
+        o.touchpoint.id for o in occurrences(HJEM_TIL_OS, facts, NOW)
+    }
 
 
 def test_a_match_that_lasted_under_three_months_gets_no_end_survey() -> None:
-    facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0, end_date=date(2026, 4, 20),
-                       ended_by="volunteer_family")
+    facts = MatchFacts(
+        start_date=date(2026, 3, 2),
+        visit_weekday=0,
+        end_date=date(2026, 4, 20),
+        ended_by="volunteer_family",
+    )
     assert "end-survey" not in {o.touchpoint.id for o in occurrences(HJEM_TIL_OS, facts, NOW)}
 
 
@@ -173,9 +237,16 @@ HOLIDAY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "start", "expected"), HOLIDAY_CASES, ids=[c[0] for c in HOLIDAY_CASES])
-def test_a_staff_task_on_a_public_holiday_moves_to_the_next_working_day(label: str, start: date, expected: date) -> None:
-    occs = {o.touchpoint.id: o for o in occurrences(HJEM_TIL_OS, MatchFacts(start_date=start, visit_weekday=0), NOW)}
+@pytest.mark.parametrize(
+    ("label", "start", "expected"), HOLIDAY_CASES, ids=[c[0] for c in HOLIDAY_CASES]
+)
+def test_a_staff_task_on_a_public_holiday_moves_to_the_next_working_day(
+    label: str, start: date, expected: date
+) -> None:
+    occs = {
+        o.touchpoint.id: o
+        for o in occurrences(HJEM_TIL_OS, MatchFacts(start_date=start, visit_weekday=0), NOW)
+    }
     assert occs["future-agreement"].day == expected, label
 
 
@@ -187,6 +258,7 @@ def test_visit_prompts_stay_on_the_visit_day_even_on_a_holiday() -> None:
 
 
 # -- the Hjem til Os year, as the issue describes it ------------------------------------------
+
 
 def test_the_hjem_til_os_year_plan_from_monday_2_march_2026() -> None:
     facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0)
@@ -202,7 +274,7 @@ def test_the_hjem_til_os_year_plan_from_monday_2_march_2026() -> None:
     assert first["farewell-parent"].day == date(2027, 3, 2)
     assert first["end-survey"].day == date(2027, 3, 2)
     sessions = sorted({o.session.starts_at.date() for o in occs if o.session is not None})
-    gaps = {(b - a).days for a, b in zip(sessions, sessions[1:], strict=False)}
+    gaps = {(b - a).days for a, b in pairwise(sessions)}
     assert len(sessions) == 6 and gaps <= {56, 63, 70}  # every other month
     visits = [o for o in occs if o.touchpoint.id == "weekly-visit"]
     assert len(visits) == 52 and visits[-1].day < date(2027, 3, 2)
@@ -212,5 +284,7 @@ def test_the_timeline_reads_no_clock_only_now() -> None:
     facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0)
     a = occurrences(HJEM_TIL_OS, facts, datetime(2026, 1, 1, tzinfo=UTC))
     b = occurrences(HJEM_TIL_OS, facts, datetime(2026, 5, 1, tzinfo=UTC))
-    assert [(o.touchpoint.id, o.key, o.due) for o in a] == [(o.touchpoint.id, o.key, o.due) for o in b]
+    assert [(o.touchpoint.id, o.key, o.due) for o in a] == [
+        (o.touchpoint.id, o.key, o.due) for o in b
+    ]
     assert [o.is_past(datetime(2026, 5, 1, tzinfo=UTC)) for o in b].count(True) > 0

@@ -1,0 +1,130 @@
+"""Email over SMTP: a plain-text body with an optional HTML alternative."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+import aiosmtplib
+
+from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
+
+
+def _domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"
+
+
+def build_email(message: OutgoingMessage, from_addr: str) -> EmailMessage:
+    """The MIME message for ``message``: text, HTML alternative and the headers we always set."""
+    mail = EmailMessage()
+    mail["From"] = from_addr
+    mail["To"] = message.to
+    mail["Subject"] = message.subject or ""
+    mail["Date"] = format_datetime(datetime.now(UTC))
+    mail["Message-ID"] = make_msgid(domain=_domain(from_addr))
+    mail["Content-Language"] = message.locale
+    # RFC 3834: stops out-of-office replies from coming back to an unattended sender.
+    mail["Auto-Submitted"] = "auto-generated"
+    if message.reference:
+        mail["X-Venskab-Reference"] = message.reference
+    if not message.essential and message.unsubscribe_url:
+        # RFC 8058 one-click unsubscribe; large mailbox providers require it for bulk mail.
+        mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    mail.set_content(message.body)
+    if message.html:
+        mail.add_alternative(message.html, subtype="html")
+    return mail
+
+
+def smtp_error(exc: BaseException) -> ChannelError | None:
+    """Translate an SMTP failure; None for exceptions that are not about SMTP.
+
+    5xx about the recipient is permanent; 4xx, timeouts and connection problems are transient.
+    Authentication and sender refusals are our configuration, so they never disable an address.
+    Server texts often quote the address, so only codes go into the message.
+    """
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refused.code for refused in exc.recipients]
+        code = max(codes) if codes else 0
+        if codes and all(c >= 500 for c in codes):
+            return ChannelError(
+                f"the mail server refused the recipient ({code})", permanent=True, code=str(code)
+            )
+        return ChannelError(
+            f"the mail server deferred the recipient ({code})", permanent=False, code=str(code)
+        )
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPSenderRefused):
+        return ChannelError(
+            f"the mail server refused our login or sender ({exc.code})",
+            permanent=False,
+            code=str(exc.code),
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return ChannelError(
+            f"the mail server answered {exc.code}",
+            permanent=exc.code >= 500,
+            code=str(exc.code),
+        )
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return ChannelError("timed out talking to the mail server", permanent=False, code="timeout")
+    if isinstance(exc, aiosmtplib.SMTPException | OSError):
+        return ChannelError(
+            f"could not talk to the mail server ({type(exc).__name__})",
+            permanent=False,
+            code="connection",
+        )
+    return None
+
+
+class EmailChannel:
+    """Sends one email per message with aiosmtplib; returns the Message-ID."""
+
+    name = "email"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        from_addr: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+        timeout: float = 30,
+        *,
+        use_tls: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.from_addr = from_addr
+        self.username = username
+        self.password = password
+        self.starttls = starttls
+        self.use_tls = use_tls
+        self.timeout = timeout
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        mail = build_email(message, self.from_addr)
+        try:
+            await aiosmtplib.send(
+                mail,
+                sender=parseaddr(self.from_addr)[1],
+                recipients=[message.to],
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                use_tls=self.use_tls,
+                start_tls=False if self.use_tls else self.starttls,
+                timeout=self.timeout,
+            )
+        except Exception as exc:
+            error = smtp_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        return SendResult(provider_id=str(mail["Message-ID"]))
+
+    async def close(self) -> None:
+        """Nothing to release: every send opens and closes its own SMTP connection."""

@@ -1,0 +1,32 @@
+"""A channel that sends nothing, so the embedded default runs without any credentials.
+
+It records nothing itself either: the outbox row, marked sent with the sandbox id, is the
+record (the staff chat sandbox reads it from there).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from scheduler.channels.base import OutgoingMessage, SendResult
+from scheduler.sms import segments as count_segments
+
+CHANNEL_NAMES = ("sms", "email", "telegram", "voice")
+
+
+class SandboxChannel:
+    """Accepts every message for channel ``name`` and returns ``sandbox-<hex>`` as its id."""
+
+    def __init__(self, name: str) -> None:
+        if name not in CHANNEL_NAMES:
+            raise ValueError(
+                f"unknown channel {name!r}; expected one of {', '.join(CHANNEL_NAMES)}"
+            )
+        self.name = name
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        segments = max(1, count_segments(message.body).segments) if self.name == "sms" else None
+        return SendResult(provider_id=f"sandbox-{uuid.uuid4().hex}", segments=segments)
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,289 @@
+"""SMS through Twilio, paced to the sender's segment rate.
+
+Also home of the Twilio plumbing the voice channel shares: the async client that can be pointed
+at another server (``api_url``, for the test fake or a proxy) and the error classification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
+from scheduler.sms import segments as count_segments
+
+DEFAULT_TIMEOUT = 30.0
+
+# Twilio error codes that say "this address will never work": stop, disable it, fall back.
+# https://www.twilio.com/docs/api/errors
+PERMANENT_TWILIO_CODES: dict[int, str] = {
+    21211: "invalid 'To' number",
+    21217: "'To' number does not appear to be valid",
+    21408: "no permission to send to this region",
+    21610: "recipient has unsubscribed (STOP)",
+    21612: "cannot route to this number",
+    21614: "'To' number is not a mobile number",
+    13224: "invalid number for a call",
+    13225: "forbidden number for a call",
+    21215: "no permission to call this region",
+}
+
+_MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
+
+
+class RedirectingHttpClient(AsyncTwilioHttpClient):
+    """Twilio's aiohttp client, sending ``https://*.twilio.com`` requests to ``api_url``.
+
+    The SDK hard-codes its hosts; a custom HTTP client is Twilio's documented way to send its
+    requests elsewhere. It also applies the default timeout, which the stock async client
+    does not pass on to aiohttp (a hung connection would otherwise wait forever).
+
+    Credentials go into the Authorization header here: the stock client passes them as
+    aiohttp's ``BasicAuth``, which aiohttp deprecates for removal in 4.0.
+    """
+
+    def __init__(self, api_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.api_url = api_url.rstrip("/") if api_url else None
+
+    def rewrite(self, url: str) -> str:
+        if self.api_url is None:
+            return url
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host != "twilio.com" and not host.endswith(".twilio.com"):
+            return url
+        rest = url[len(f"{parts.scheme}://{parts.netloc}") :]
+        return self.api_url + rest
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        headers = dict(headers or {})
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        return await super().request(
+            method,
+            self.rewrite(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=timeout if timeout is not None else self.timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+class TwilioConnection:
+    """A Twilio REST client built on first use, inside the running event loop.
+
+    aiohttp binds its session to the loop that creates it, so the client cannot be built in a
+    synchronous constructor. :meth:`close` closes the session.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        api_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.account_sid = account_sid
+        self._auth_token = auth_token
+        self._api_url = api_url
+        self._timeout = timeout
+        self._client: Client | None = None
+        self._http: RedirectingHttpClient | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._http = RedirectingHttpClient(self._api_url, self._timeout)
+            self._client = Client(
+                self.account_sid,
+                self._auth_token,
+                http_client=self._http,
+            )
+        return self._client
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = None
+        self._client = None
+
+
+def twilio_error(exc: BaseException, what: str) -> ChannelError | None:
+    """Translate an exception from a Twilio call into a :class:`ChannelError`.
+
+    Returns None for exceptions that are not about talking to Twilio (programming errors),
+    which the caller should let propagate. Twilio's own error messages can quote the phone
+    number, so only codes and statuses go into ours.
+    """
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        status = int(getattr(exc, "status", 0) or 0)
+        code = getattr(exc, "code", None)
+        if code in PERMANENT_TWILIO_CODES:
+            return ChannelError(
+                f"Twilio refused the {what}: error {code}, {PERMANENT_TWILIO_CODES[code]}",
+                permanent=True,
+                code=str(code),
+            )
+        label = str(code) if code else f"http_{status}"
+        if status == 429:
+            return ChannelError(
+                f"Twilio is rate limiting (HTTP 429, error {code})", permanent=False, code=label
+            )
+        if status >= 500:
+            return ChannelError(
+                f"Twilio server error (HTTP {status}, error {code})", permanent=False, code=label
+            )
+        if status in (401, 403):
+            # Our credentials, not the recipient's address: never disable the address for it.
+            return ChannelError(
+                f"Twilio rejected the credentials (HTTP {status}, error {code})",
+                permanent=False,
+                code=label,
+            )
+        # Any other refusal is about this request (length, sender, account), not the address.
+        # Retrying is unlikely to help; the dispatcher's retry budget ends it and staff see it.
+        return ChannelError(
+            f"Twilio refused the {what} (HTTP {status}, error {code})", permanent=False, code=label
+        )
+    if isinstance(exc, TimeoutError):
+        return ChannelError(
+            f"timed out talking to Twilio ({what})", permanent=False, code="timeout"
+        )
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return ChannelError(
+            f"could not reach Twilio ({type(exc).__name__})", permanent=False, code="connection"
+        )
+    return None
+
+
+class SegmentPacer:
+    """Spaces sends so that on average at most ``rate`` segments leave per second.
+
+    A message of *n* segments takes the next free slot and pushes the slot after it by
+    ``n / rate`` seconds. Unlike a token bucket (e.g. aiolimiter, whose capacity equals its
+    rate) there is no initial burst, and a message may have more segments than the rate. The
+    slot is taken before the wait, so concurrent senders queue up fairly without a lock.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("the segment rate must be positive")
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next_free = float("-inf")
+
+    async def wait(self, segments: int) -> None:
+        now = self._clock()
+        start = max(now, self._next_free)
+        self._next_free = start + max(1, segments) / self.rate
+        if start > now:
+            await self._sleep(start - now)
+
+
+class SmsChannel:
+    """Sends SMS with Twilio ``messages.create``; returns the message SID and segment count.
+
+    ``from_`` is an E.164 number, an alphanumeric sender, or a messaging service SID (MG...).
+    Twilio queues what it cannot send at once (1 segment/s per long code); pacing here keeps that
+    queue short, so an expiry or a cancel still means something.
+    """
+
+    name = "sms"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_: str,
+        api_url: str | None = None,
+        segments_per_second: float = 1.0,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.from_ = from_
+        self.twilio = TwilioConnection(account_sid, auth_token, api_url, timeout)
+        self.pacer = SegmentPacer(segments_per_second)
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        local_segments = max(1, count_segments(message.body).segments)
+        await self.pacer.wait(local_segments)
+        params: dict[str, Any] = {"to": message.to, "body": message.body}
+        if _MESSAGING_SERVICE_SID.fullmatch(self.from_):
+            params["messaging_service_sid"] = self.from_
+        else:
+            params["from_"] = self.from_
+        if message.status_callback:
+            params["status_callback"] = message.status_callback
+        try:
+            created = await self.twilio.client.messages.create_async(**params)
+        except Exception as exc:
+            error = twilio_error(exc, "message")
+            if error is None:
+                raise
+            raise error from exc
+        # Twilio's count is authoritative; a messaging service reports 0 until a sender is picked.
+        reported = created.num_segments
+        billed = int(reported) if reported and reported.isdigit() and int(reported) > 0 else None
+        return SendResult(provider_id=created.sid, segments=billed or local_segments)
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
+        """After a timeout: did Twilio accept this message anyway?
+
+        A timed-out request may still have been sent, and a blind retry would send it twice.
+        Twilio has no idempotency key for messages, so look for one to the same number with the
+        same text, created since the attempt began. Raises :class:`ChannelError` when Twilio
+        cannot be asked either.
+        """
+        params: dict[str, Any] = {"to": message.to, "limit": 50}
+        if not _MESSAGING_SERVICE_SID.fullmatch(self.from_):
+            params["from_"] = self.from_
+        try:
+            found = await self.twilio.client.messages.list_async(**params)
+        except Exception as exc:
+            error = twilio_error(exc, "message lookup")
+            if error is None:
+                raise
+            raise error from exc
+        for candidate in found:
+            created = candidate.date_created
+            if candidate.body == message.body and (created is None or created >= since - timedelta(minutes=1)):
+                reported = candidate.num_segments
+                segments = int(reported) if reported and reported.isdigit() else None
+                return SendResult(provider_id=candidate.sid, segments=segments)
+        return None
+
+    async def close(self) -> None:
+        await self.twilio.close()

@@ -1,0 +1,227 @@
+"""Telegram through python-telegram-bot: text with an optional inline keyboard."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import BaseRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
+
+# BadRequest descriptions that mean the chat itself is gone or unreachable for good.
+_PERMANENT_BAD_REQUESTS = (
+    "chat not found",
+    "user not found",
+    "peer_id_invalid",
+    "user is deactivated",
+    "chat_write_forbidden",
+    "have no rights to send a message",
+)
+
+
+class ChatRateLimiter(AIORateLimiter):
+    """PTB's AIORateLimiter (30 requests/s overall, 20/min per group) plus a private-chat limit.
+
+    AIORateLimiter only throttles groups and channels (negative ids). Telegram also asks bots
+    not to send more than about one message per second to one private chat; this adds that,
+    as a small bucket (``per_chat_burst`` messages, refilled at ``per_chat_rate`` per second) so
+    a reply followed by an edit is not delayed.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_chat_rate: float = 1.0,
+        per_chat_burst: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._per_chat_rate = per_chat_rate
+        self._per_chat_burst = per_chat_burst
+        self._chat_limiters: dict[int, AsyncLimiter] = {}
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._chat_limiters) > 1024:
+            # Forget idle chats (a full bucket means nothing is owed).
+            for key, idle in list(self._chat_limiters.items()):
+                if key != chat_id and idle.has_capacity(idle.max_rate):
+                    del self._chat_limiters[key]
+        found = self._chat_limiters.get(chat_id)
+        if found is None:
+            found = AsyncLimiter(self._per_chat_burst, self._per_chat_burst / self._per_chat_rate)
+            self._chat_limiters[chat_id] = found
+        return found
+
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        chat_id: Any = data.get("chat_id")
+        try:
+            chat_id = int(chat_id)
+        except (TypeError, ValueError):
+            chat_id = None
+        if chat_id is None or chat_id < 0 or not self._per_chat_rate:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+        async with self._chat_limiter(chat_id):
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+
+
+def make_bot(
+    token: str,
+    api_url: str | None = None,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: AIORateLimiter | None = None,
+) -> ExtBot[Any]:
+    """An ExtBot with rate limiting, talking to ``api_url`` (a fake or a local Bot API server).
+
+    ``get_updates_request`` stays separate from ``request``: PTB gives long polling its own
+    one-connection pool, so a pending ``getUpdates`` never blocks a send. The rate limiter
+    does not retry on RetryAfter (``max_retries=0``): the error reaches the caller, and the
+    dispatcher reschedules the send with ``retry_after``.
+    """
+    base: dict[str, Any] = {}
+    if api_url:
+        api_url = api_url.rstrip("/")
+        base = {"base_url": f"{api_url}/bot", "base_file_url": f"{api_url}/file/bot"}
+    return ExtBot(
+        token,
+        request=request,
+        get_updates_request=get_updates_request,
+        rate_limiter=rate_limiter if rate_limiter is not None else ChatRateLimiter(),
+        **base,
+    )
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    # PTB 22 warns when retry_after is read as a number; both forms are handled here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return _seconds(exc.retry_after)
+
+
+def telegram_error(exc: BaseException) -> ChannelError | None:
+    """Translate a PTB exception; None for exceptions that are not about Telegram."""
+    if isinstance(exc, RetryAfter):
+        seconds = _retry_after(exc)
+        return ChannelError(
+            f"Telegram flood control: retry after {seconds:g} s",
+            permanent=False,
+            code="retry_after",
+            retry_after=seconds,
+        )
+    if isinstance(exc, Forbidden):
+        return ChannelError(
+            "Telegram refused: the bot is blocked or cannot write to this chat",
+            permanent=True,
+            code="forbidden",
+        )
+    if isinstance(exc, ChatMigrated):
+        return ChannelError("Telegram: the chat has moved", permanent=True, code="chat_migrated")
+    if isinstance(exc, BadRequest):
+        description = exc.message.lower()
+        for phrase in _PERMANENT_BAD_REQUESTS:
+            if phrase in description:
+                return ChannelError(
+                    f"Telegram refused the chat: {phrase}",
+                    permanent=True,
+                    code=phrase.replace(" ", "_"),
+                )
+        # Anything else is about the request (markup, length, entities), not the address.
+        return ChannelError(
+            "Telegram refused the request (bad request)", permanent=False, code="bad_request"
+        )
+    if isinstance(exc, InvalidToken):
+        return ChannelError(
+            "Telegram rejected the bot token", permanent=False, code="invalid_token"
+        )
+    if isinstance(exc, TimedOut):
+        return ChannelError("timed out talking to Telegram", permanent=False, code="timeout")
+    if isinstance(exc, NetworkError):
+        return ChannelError("could not reach Telegram", permanent=False, code="network")
+    if isinstance(exc, TelegramError):
+        return ChannelError(
+            f"Telegram error ({type(exc).__name__})", permanent=False, code="telegram"
+        )
+    return None
+
+
+def _chat_id(to: str) -> int | str:
+    try:
+        return int(to)
+    except ValueError:
+        return to  # "@channelname"
+
+
+class TelegramChannel:
+    """Sends a text message, with the inline keyboard from ``message.buttons``, via ``bot``.
+
+    The bot is usually shared with the PTB Application. ``close()`` shuts it down only when
+    ``owns_bot`` is true; otherwise the Application's shutdown does that.
+    """
+
+    name = "telegram"
+
+    def __init__(self, bot: Bot, *, owns_bot: bool = False) -> None:
+        self.bot = bot
+        self.owns_bot = owns_bot
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        markup = None
+        if message.buttons:
+            markup = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url)
+                        for b in row
+                    ]
+                    for row in message.buttons
+                ]
+            )
+        try:
+            # initialize() is idempotent: it fetches getMe once and sets up the HTTP pools.
+            await self.bot.initialize()
+            sent = await self.bot.send_message(
+                _chat_id(message.to), message.body, reply_markup=markup
+            )
+        except Exception as exc:
+            error = telegram_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        return SendResult(provider_id=str(sent.message_id))
+
+    async def close(self) -> None:
+        if self.owns_bot:
+            await self.bot.shutdown()

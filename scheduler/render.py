@@ -1,0 +1,209 @@
+"""Render a message template for one channel and locale.
+
+Templates live in ``templates/<template>/``:
+
+- ``sms.<locale>.j2``, ``telegram.<locale>.j2``, ``voice.<locale>.j2``: plain text;
+- ``email.subject.<locale>.j2``, ``email.<locale>.j2`` (plain text) and
+  ``email.<locale>.html.j2`` (HTML) for email.
+
+Only ``.html.j2`` files are autoescaped: a child's name such as ``<b>Ali & Co</b>`` is escaped in
+the HTML part and left as it is in SMS, Telegram and the plain-text part, where escaping would
+show ``&amp;`` to the reader. Undefined variables raise (``StrictUndefined``), so a typo in a
+template fails in the tests instead of sending a message with a hole in it.
+
+Filters and globals (all follow the context's ``locale``, "da" or "en"):
+
+- ``date(value, format="long")``: a date or datetime through Babel; ``"full"`` gives
+  "onsdag den 24. december 2025", ``"day"`` the same without the year; other values are Babel
+  patterns;
+- ``time(value)``: "19:00";
+- ``weekday(n)``: the weekday name for 0 = Monday .. 6 = Sunday ("mandag", "Monday");
+- ``possessive(name)``: "Barn A" -> "Barn As" (da) or "Barn A's" (en).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import datetime as DateTime
+from datetime import time as Time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from babel.dates import format_date, format_time, get_day_names
+
+from scheduler import sms
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+CHANNELS = ("sms", "telegram", "voice", "email")
+BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
+# Dates without the year, for messages about the coming days.
+_DAY_PATTERNS = {"da_DK": "EEEE 'den' d. MMMM", "en_GB": "EEEE d MMMM"}
+_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+_LOCALE = re.compile(r"^[a-z]{2}$")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: str  # SMS/Telegram/voice text, or the email's plain-text part
+    subject: str | None = None  # email only
+    html: str | None = None  # email only
+
+
+class TemplateMissing(LookupError):
+    """No template file for this template, channel and locale; the message names the path."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no message template at {path}")
+        self.path = path
+
+
+def _babel_locale(locale: Any) -> str:
+    if not isinstance(locale, str) or not locale:
+        raise ValueError(f"expected a locale such as 'da' or 'en' in the context, got {locale!r}")
+    return BABEL_LOCALES.get(locale, locale)
+
+
+def _current_locale(context: jinja2.runtime.Context) -> str:
+    return _babel_locale(context.get("locale"))
+
+
+@jinja2.pass_context
+def _date(context: jinja2.runtime.Context, value: Date | DateTime, format: str = "long") -> str:
+    locale = _current_locale(context)
+    if not isinstance(value, Date):
+        raise TypeError(f"date() expects a date or datetime, got {value!r}")
+    if format == "day":
+        format = _DAY_PATTERNS.get(locale, "EEEE d MMMM")
+    # An aware datetime keeps its own zone: the dispatcher already gives it in the recipient's.
+    return format_date(value, format, locale=locale)
+
+
+@jinja2.pass_context
+def _time(context: jinja2.runtime.Context, value: DateTime | Time) -> str:
+    if not isinstance(value, DateTime | Time):
+        raise TypeError(f"time() expects a datetime or time, got {value!r}")
+    # "HH:mm" in both locales: Danish CLDR would write "19.00", which readers of SMS and
+    # Telegram take for a date or a price less readily than "19:00".
+    return format_time(value, "HH:mm", locale=_current_locale(context))
+
+
+@jinja2.pass_context
+def _weekday(context: jinja2.runtime.Context, number: int) -> str:
+    if not isinstance(number, int) or not 0 <= number <= 6:
+        raise ValueError(f"weekday() expects 0 (Monday) to 6 (Sunday), got {number!r}")
+    return str(get_day_names("wide", locale=_current_locale(context))[number])
+
+
+@jinja2.pass_context
+def _possessive(context: jinja2.runtime.Context, name: str) -> str:
+    locale = _current_locale(context)
+    if locale.startswith("da"):
+        # Danish: an apostrophe only after s, x and z ("Lukas'", "Barn As").
+        return f"{name}'" if name[-1:].lower() in {"s", "x", "z"} else f"{name}s"
+    return f"{name}'" if name[-1:].lower() == "s" else f"{name}'s"
+
+
+def _autoescape(name: str | None) -> bool:
+    # An explicit rule instead of select_autoescape(["html"]): that one looks at the final
+    # extension only, so it would not escape "email.da.html.j2" at all. Only *.html.j2 is HTML.
+    return name is not None and name.endswith(".html.j2")
+
+
+@lru_cache(maxsize=8)
+def environment(directory: Path | None = None) -> jinja2.Environment:
+    """The Jinja2 environment for ``directory`` (default :data:`TEMPLATES_DIR`), built once."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory or TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    helpers = {"date": _date, "time": _time, "weekday": _weekday, "possessive": _possessive}
+    env.filters.update(helpers)
+    env.globals.update(helpers)
+    return env
+
+
+def template_files(template: str, channel: str, locale: str) -> dict[str, str]:
+    """The template names (relative to the templates directory) one message is made of.
+
+    Keys: ``body`` always, ``subject`` and ``html`` for email.
+    """
+    if not _NAME.match(template):
+        raise ValueError(f"template names use a-z, 0-9 and _, got {template!r}")
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+    if not _LOCALE.match(locale):
+        raise ValueError(f"expected a two-letter locale such as 'da' or 'en', got {locale!r}")
+    if channel == "email":
+        return {
+            "subject": f"{template}/email.subject.{locale}.j2",
+            "body": f"{template}/email.{locale}.j2",
+            "html": f"{template}/email.{locale}.html.j2",
+        }
+    return {"body": f"{template}/{channel}.{locale}.j2"}
+
+
+def available(template: str, channel: str, locale: str, directory: Path | None = None) -> bool:
+    """True when every file the message needs exists (for email: subject, text and HTML)."""
+    root = directory or TEMPLATES_DIR
+    try:
+        names = template_files(template, channel, locale)
+    except ValueError:
+        return False
+    return all((root / name).is_file() for name in names.values())
+
+
+def _tidy(text: str) -> str:
+    text = _TRAILING_SPACE.sub("\n", text.replace("\r\n", "\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def render(
+    template: str,
+    channel: str,
+    locale: str,
+    context: Mapping[str, Any],
+    directory: Path | None = None,
+) -> Rendered:
+    """Render ``template`` for ``channel`` in ``locale`` with ``context``.
+
+    The text is trimmed, runs of blank lines are collapsed to one, and an SMS body is
+    normalised to GSM-7 (:func:`scheduler.sms.normalise`). An email subject is one line.
+
+    Raises :class:`TemplateMissing` naming the missing file, ``jinja2.UndefinedError`` when a
+    template uses a variable the context does not have, and ``ValueError`` for a malformed
+    template, channel or locale name.
+    """
+    root = directory or TEMPLATES_DIR
+    names = template_files(template, channel, locale)
+    for name in names.values():
+        if not (root / name).is_file():
+            raise TemplateMissing(root / name)
+    env = environment(directory)
+    values = {**context, "locale": locale}
+
+    def run(name: str) -> str:
+        try:
+            return env.get_template(name).render(values)
+        except jinja2.TemplateNotFound as exc:  # e.g. an {% extends %} target is missing
+            raise TemplateMissing(root / (exc.name or name)) from exc
+
+    body = _tidy(run(names["body"]))
+    if channel == "sms":
+        body = sms.normalise(body)
+    if channel != "email":
+        return Rendered(body=body)
+    # One line: a line break in a header would start a new header.
+    subject = " ".join(run(names["subject"]).split())
+    return Rendered(body=body, subject=subject, html=_tidy(run(names["html"])))

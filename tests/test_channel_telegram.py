@@ -1,0 +1,177 @@
+"""The Telegram channel through python-telegram-bot to the fake Bot API server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from itertools import pairwise
+
+import pytest
+from telegram.request import HTTPXRequest
+
+from scheduler.channels import Button, ChannelError, OutgoingMessage, TelegramChannel, make_bot
+from scheduler.channels.telegram import ChatRateLimiter
+from tests.fakes.telegram import FakeTelegram
+
+PARENT_CHAT = 4242
+VOLUNTEER_CHAT = 4343
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+        server.assert_no_violations()
+
+
+@pytest.fixture
+async def channel(fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
+    channel = TelegramChannel(make_bot(fake.token, api_url=fake.url), owns_bot=True)
+    yield channel
+    await channel.close()
+
+
+async def test_it_sends_a_message_with_an_inline_keyboard(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    message = OutgoingMessage(
+        to=str(PARENT_CHAT),
+        body="Har I mødtes i denne uge?",
+        buttons=(
+            (
+                Button("Ja", callback_data="visit:17:yes"),
+                Button("Nej", callback_data="visit:17:no"),
+            ),
+            (Button("Læs mere", url="https://venskab.example.org/guide"),),
+        ),
+    )
+
+    result = await channel.send(message)
+
+    ((_, params),) = fake.sent("sendMessage")
+    assert params["chat_id"] == PARENT_CHAT
+    assert params["text"] == "Har I mødtes i denne uge?"
+    assert params["reply_markup"] == {
+        "inline_keyboard": [
+            [
+                {"text": "Ja", "callback_data": "visit:17:yes"},
+                {"text": "Nej", "callback_data": "visit:17:no"},
+            ],
+            [{"text": "Læs mere", "url": "https://venskab.example.org/guide"}],
+        ]
+    }
+    sent = next(c for c in fake.calls if c.method == "sendMessage")
+    assert result.provider_id == str(sent.result["message_id"])
+
+
+async def test_it_sends_plain_text_without_a_keyboard(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body="Tak for i dag"))
+
+    ((_, params),) = fake.sent("sendMessage")
+    assert "reply_markup" not in params
+
+
+async def test_it_treats_a_blocked_bot_as_permanent(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    fake.blocked_chats.add(PARENT_CHAT)
+
+    with pytest.raises(ChannelError) as caught:
+        await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body="Hej"))
+
+    assert caught.value.permanent
+    assert caught.value.code == "forbidden"
+
+
+async def test_it_treats_an_injected_403_as_permanent(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    fake.fail_next(
+        "sendMessage", error_code=403, description="Forbidden: bot was blocked by the user"
+    )
+
+    with pytest.raises(ChannelError) as caught:
+        await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body="Hej"))
+
+    assert caught.value.permanent
+
+
+async def test_it_treats_an_unknown_chat_as_permanent(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    fake.unknown_chats.add(VOLUNTEER_CHAT)
+
+    with pytest.raises(ChannelError) as caught:
+        await channel.send(OutgoingMessage(to=str(VOLUNTEER_CHAT), body="Hej"))
+
+    assert caught.value.permanent
+    assert caught.value.code == "chat_not_found"
+    assert str(VOLUNTEER_CHAT) not in str(caught.value)
+
+
+async def test_it_treats_flood_control_as_transient_with_retry_after(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    fake.fail_next("sendMessage", retry_after=3)
+
+    with pytest.raises(ChannelError) as caught:
+        await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body="Hej"))
+
+    assert not caught.value.permanent
+    assert caught.value.retry_after == 3
+
+
+async def test_it_treats_a_server_error_as_transient(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    fake.fail_next("sendMessage", status=500)
+
+    with pytest.raises(ChannelError) as caught:
+        await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body="Hej"))
+
+    assert not caught.value.permanent
+    assert caught.value.code == "network"
+
+
+async def test_it_treats_a_timeout_as_transient(fake: FakeTelegram) -> None:
+    bot = make_bot(fake.token, api_url=fake.url, request=HTTPXRequest(read_timeout=0.2))
+    channel = TelegramChannel(bot, owns_bot=True)
+    fake.fail_next("sendMessage", delay=1.0)
+    try:
+        with pytest.raises(ChannelError) as caught:
+            await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body="Hej"))
+    finally:
+        await channel.close()
+
+    assert not caught.value.permanent
+    assert caught.value.code == "timeout"
+
+
+async def test_it_spaces_messages_to_one_chat(fake: FakeTelegram) -> None:
+    limiter = ChatRateLimiter(per_chat_rate=20, per_chat_burst=1)
+    bot = make_bot(fake.token, api_url=fake.url, rate_limiter=limiter)
+    channel = TelegramChannel(bot, owns_bot=True)
+    try:
+        for n in range(4):
+            await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body=f"Besked {n}"))
+    finally:
+        await channel.close()
+
+    arrivals = [c.received_at for c in fake.calls if c.method == "sendMessage"]
+    assert all(later - earlier >= 1 / 20 - 0.01 for earlier, later in pairwise(arrivals))
+
+
+def test_a_button_refuses_callback_data_over_64_bytes() -> None:
+    Button("Ja", callback_data="x" * 64)
+    with pytest.raises(ValueError, match="64"):
+        Button("Ja", callback_data="x" * 65)
+    with pytest.raises(ValueError):
+        Button("Ja", callback_data="æ" * 33)  # 66 bytes in UTF-8
+
+
+def test_a_button_needs_exactly_one_of_callback_data_and_url() -> None:
+    with pytest.raises(ValueError):
+        Button("Ja")
+    with pytest.raises(ValueError):
+        Button("Ja", callback_data="a", url="https://venskab.example.org")

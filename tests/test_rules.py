@@ -1,0 +1,125 @@
+"""When a message may go out: quiet hours per channel, weekends, Danish public holidays, DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduler.rules import next_allowed
+from tests.cast import PROGRAMMES
+
+CPH = ZoneInfo("Europe/Copenhagen")
+PROGRAMME = PROGRAMMES["hjem-til-os"]
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=CPH)  # type: ignore[misc]
+
+
+CASES = [
+    (
+        "an SMS inside weekday hours goes at once",
+        "sms",
+        local(2026, 3, 3, 10, 0),
+        local(2026, 3, 3, 10, 0),
+    ),
+    (
+        "an SMS at 21:00 on a Tuesday waits for 08:00",
+        "sms",
+        local(2026, 3, 3, 21, 0),
+        local(2026, 3, 4, 8, 0),
+    ),
+    ("an SMS at 06:30 waits for 08:00", "sms", local(2026, 3, 4, 6, 30), local(2026, 3, 4, 8, 0)),
+    (
+        "an SMS on Saturday at 09:00 waits for 10:00",
+        "sms",
+        local(2026, 3, 7, 9, 0),
+        local(2026, 3, 7, 10, 0),
+    ),
+    (
+        "an SMS on Sunday at 19:00 waits for Monday 08:00",
+        "sms",
+        local(2026, 3, 8, 19, 0),
+        local(2026, 3, 9, 8, 0),
+    ),
+    (
+        "a call on Christmas Eve waits for the 27th at 10:00 (a Sunday)",
+        "voice",
+        local(2026, 12, 24, 11, 0),
+        local(2026, 12, 27, 10, 0),
+    ),
+    (
+        "an SMS on New Year's Eve waits for 2 January (1 January is a holiday)",
+        "sms",
+        local(2026, 12, 31, 12, 0),
+        local(2027, 1, 2, 10, 0),
+    ),
+    (
+        "an SMS on Constitution Day waits for the next day",
+        "sms",
+        local(2026, 6, 5, 12, 0),
+        local(2026, 6, 6, 10, 0),
+    ),
+    (
+        "an SMS on Easter Monday waits for Tuesday",
+        "sms",
+        local(2026, 4, 6, 9, 0),
+        local(2026, 4, 7, 8, 0),
+    ),
+    (
+        "Telegram has no quiet hours by default",
+        "telegram",
+        local(2026, 3, 3, 23, 0),
+        local(2026, 3, 3, 23, 0),
+    ),
+    (
+        "email has no quiet hours by default",
+        "email",
+        local(2026, 12, 24, 23, 0),
+        local(2026, 12, 24, 23, 0),
+    ),
+    (
+        "the night DST starts: 08:00 is still 08:00 local",
+        "sms",
+        local(2026, 3, 29, 2, 30),
+        local(2026, 3, 29, 10, 0),
+    ),
+    (
+        "the night DST ends: 08:00 is still 08:00 local",
+        "sms",
+        local(2026, 10, 26, 1, 0),
+        local(2026, 10, 26, 8, 0),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "channel", "wanted", "expected"), CASES, ids=[c[0] for c in CASES]
+)
+def test_it_moves_a_send_to_the_next_allowed_moment(
+    label: str, channel: str, wanted: datetime, expected: datetime
+) -> None:
+    assert next_allowed(wanted, channel, PROGRAMME, CPH) == expected.astimezone(UTC), label
+
+
+def test_a_programme_can_set_its_own_quiet_hours() -> None:
+    from scheduler.programme import parse_programme
+
+    programme = parse_programme(
+        {
+            "id": "late",
+            "name": "Late",
+            "quiet_hours": {"sms": {"weekdays": "09:00-21:30"}},
+            "touchpoints": [
+                {"id": "x", "kind": "message", "audience": "volunteer_family", "channels": ["sms"]}
+            ],
+        }
+    )
+    assert next_allowed(local(2026, 3, 3, 21, 0), "sms", programme, CPH) == local(
+        2026, 3, 3, 21, 0
+    ).astimezone(UTC)
+    assert next_allowed(local(2026, 3, 3, 8, 0), "sms", programme, CPH) == local(
+        2026, 3, 3, 9, 0
+    ).astimezone(UTC)
