@@ -29,10 +29,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from scheduler.channels.base import Button, Channel, ChannelError, OutgoingMessage
+from scheduler.alerts import staff_content
 from scheduler.context import build_context
 from scheduler.escalations import raise_escalation
+from scheduler.inbound import unsubscribe_token
 from scheduler.programme import Programme
-from scheduler.recipients import Recipient, resolve
+from scheduler.recipients import Recipient, resolve, staff_recipient
 from scheduler.render import render
 from scheduler.rules import next_allowed
 from scheduler.surveys import invitation_for, secret_for
@@ -44,6 +46,7 @@ from store.models import (
     OutboxStatus,
     Severity,
     SparringSession,
+    Staff,
     SurveyInvitation,
     Visit,
     VolunteerFamily,
@@ -252,6 +255,13 @@ class Dispatcher:
         secret = None
         jobs: list[_Job] = []
         for row in rows:
+            if row.audience == Audience.STAFF:
+                # Alerts and digests go to a staff member by id (a coordinator is not the
+                # match's own staff member), and carry their own content.
+                staff_job = self._prepare_staff(session, row, now, stats)
+                if staff_job is not None:
+                    jobs.append(staff_job)
+                continue
             match = matches.get(row.match_id or 0)
             if match is None:
                 self._finish(row, OutboxStatus.CANCELLED, "the match no longer exists", stats)
@@ -296,11 +306,29 @@ class Dispatcher:
                     invitation.sent_at = now
                 survey_url = f"{self.public_url or 'http://127.0.0.1:8000'}/s/{token}"
                 secret_parts = (token,)
+            unsubscribe_url = None
+            if (
+                row.channel == ChannelName.EMAIL
+                and not row.essential
+                and row.audience == Audience.CONTACT_PERSON
+            ):
+                # Non-essential mail to a parent carries a signed unsubscribe link (also as the
+                # RFC 8058 List-Unsubscribe header); see web.inbound.
+                contact = next((c for c in match.contacts if c.id == row.recipient_id), None)
+                if secret is None:
+                    secret = secret_for(session, self.secret)
+                unsubscribe = unsubscribe_token(secret, contact) if contact is not None else None
+                if unsubscribe is not None:
+                    unsubscribe_url = f"{self.public_url or 'http://127.0.0.1:8000'}/u/{unsubscribe}"
+                    secret_parts = (*secret_parts, unsubscribe)
             session_row = None
             session_id = (row.context or {}).get("session_id")
             if session_id:
                 session_row = session.get(SparringSession, int(session_id))
-            context = build_context(match, programme, recipient, row, session_row=session_row, survey_url=survey_url)
+            context = build_context(
+                match, programme, recipient, row, session_row=session_row, survey_url=survey_url,
+                unsubscribe_url=unsubscribe_url,
+            )
             try:
                 rendered = render(row.template, row.channel.value, row.locale.value, context)
             except Exception as exc:  # a missing or broken template is a bug: never retry it
@@ -320,6 +348,7 @@ class Dispatcher:
                 html=rendered.html,
                 locale=row.locale.value,
                 essential=row.essential,
+                unsubscribe_url=unsubscribe_url,
                 buttons=buttons,
                 status_callback=f"{self.public_url}/twilio/status" if self.public_url else None,
                 gather_action=f"{self.public_url}/twilio/gather/{row.id}" if self.public_url else None,
@@ -330,6 +359,40 @@ class Dispatcher:
                 stored = stored.replace(part, "[link]")
             jobs.append(_Job(row.id, row.channel.value, message, stored, rendered.subject, secret_parts))
         return jobs
+
+    def _prepare_staff(
+        self, session: Session, row: OutboxMessage, now: datetime, stats: DispatchStats
+    ) -> _Job | None:
+        staff = session.get(Staff, row.recipient_id)
+        if staff is None or not staff.active:
+            self._finish(row, OutboxStatus.CANCELLED, "the staff member is no longer active", stats)
+            return None
+        recipient = staff_recipient(staff)
+        address = recipient.addresses.get(row.channel.value)
+        if address is None:
+            self._finish(row, OutboxStatus.CANCELLED, "no address for this channel", stats)
+            return None
+        secret = self.secret or secret_for(session, None)
+        content = staff_content(session, row, staff, now, self.public_url, secret, self.programmes)
+        if content is None:
+            self._finish(row, OutboxStatus.CANCELLED, "nothing to tell any more", stats)
+            return None
+        try:
+            rendered = render(row.template, row.channel.value, staff.locale.value, content.context)
+        except Exception as exc:
+            log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
+            self._finish(row, OutboxStatus.FAILED, f"rendering failed: {type(exc).__name__}", stats)
+            return None
+        message = OutgoingMessage(
+            to=address, body=rendered.body, subject=rendered.subject, html=rendered.html,
+            locale=staff.locale.value, essential=True,
+            buttons=content.buttons if row.channel == ChannelName.TELEGRAM else (),
+            reference=str(row.id),
+        )
+        stored = rendered.body
+        for part in content.secrets:
+            stored = stored.replace(part, "[link]")
+        return _Job(row.id, row.channel.value, message, stored, rendered.subject, content.secrets)
 
     def _answered(self, session: Session, row: OutboxMessage) -> bool:
         """A prompt or reminder whose question was answered meanwhile is not sent."""

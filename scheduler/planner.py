@@ -13,12 +13,14 @@ receive the welcome message of its first day.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import Environment, StrictUndefined, Template
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -40,6 +42,7 @@ from store.models import (
 from store.queries import advisory_lock, insert_ignore
 
 log = logging.getLogger(__name__)
+_TITLES = Environment(undefined=StrictUndefined, autoescape=False)
 
 HORIZON = timedelta(days=14)
 PLANNER_LOCK = 0x76656E73  # "vens": one planner at a time across replicas (PostgreSQL)
@@ -352,7 +355,7 @@ def _plan_task(
     if not start <= occ.due_utc <= until:
         return
     locale = match.staff.locale.value if match.staff else "da"
-    title = tp.title.get(locale) or tp.title.get("da") or tp.id
+    title = _title(tp.title.get(locale) or tp.title.get("da") or tp.id, match)
     key = task_key(match.id, tp.id, occ.key)
     desired.tasks[key] = {
         "idempotency_key": key,
@@ -364,6 +367,18 @@ def _plan_task(
         "due_at": occ.due_utc,
         "status": TaskStatus.OPEN,
     }
+
+
+@lru_cache(maxsize=256)
+def _title_template(text: str) -> Template:
+    return _TITLES.from_string(text)
+
+
+def _title(text: str, match: Match) -> str:
+    """Task titles may use {{ sibling }} and {{ child }} (e.g. the half-price invoice)."""
+    if "{" not in text:
+        return text
+    return _title_template(text).render(sibling=match.sibling, child=match.child.first_name)
 
 
 def _plan_announcement(

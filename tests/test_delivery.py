@@ -298,3 +298,8 @@ async def test_a_voice_answer_is_recorded_only_from_a_signed_request_for_that_ca
         answer = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
         assert answer.status_code == 200 and "Tak for dit svar" in answer.text
     assert rows(session_factory, touchpoint_id="welcome")[0].context["answer"] == "2"
+    with session_factory() as session:
+        from store.models import Task
+
+        callback = session.scalars(select(Task).where(Task.idempotency_key == f"voice:{call.id}")).one()
+    assert "bad om at blive ringet op" in callback.title and callback.owner_id is not None

@@ -1,0 +1,117 @@
+"""Staff follow-up on the command line: ``escalations``, ``ack``, ``resolve``, ``tasks``, ``task``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+
+from scheduler.alerts import AckError, acknowledge, resolve
+from scheduler.tasks import OUTCOMES, TaskError, complete, open_tasks
+from store.models import Escalation, EscalationStatus, Staff
+from venskab.cli.common import AppContext, UserError, pass_app, parse_when
+
+
+def register(group: click.Group) -> None:
+    group.add_command(escalations)
+    group.add_command(ack)
+    group.add_command(resolve_command)
+    group.add_command(tasks)
+    group.add_command(task)
+
+
+def _local(moment: datetime, app: AppContext) -> str:
+    return moment.astimezone(ZoneInfo(app.settings.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Also acknowledged and resolved ones.")
+@pass_app
+def escalations(app: AppContext, show_all: bool) -> None:
+    """Open escalations, oldest first: what must reach staff."""
+    with app.transaction() as session:
+        query = select(Escalation).order_by(Escalation.created_at)
+        if not show_all:
+            query = query.where(Escalation.status == EscalationStatus.OPEN)
+        rows = list(session.scalars(query))
+        if not rows:
+            click.echo("no open escalations" if not show_all else "no escalations")
+            return
+        for e in rows:
+            flag = "URGENT " if e.severity.value == "urgent" else ""
+            click.echo(
+                f"#{e.id:<4} {_local(e.created_at, app)}  {flag}{e.status.value:<12} match {e.match_id or '-':<5} "
+                f"{e.rule}: {e.summary} ({len(e.evidence)} × evidence, level {e.level})"
+            )
+            if e.suggested_action:
+                click.echo(f"       → {e.suggested_action}")
+
+
+def _staff_id(app: AppContext, session, staff: int | None) -> int | None:  # type: ignore[no-untyped-def]
+    if staff is not None and session.get(Staff, staff) is None:
+        raise UserError(f"there is no staff member {staff}")
+    return staff
+
+
+@click.command()
+@click.argument("escalation_id", type=int)
+@click.option("--staff", type=int, help="The staff member acknowledging (their id).")
+@pass_app
+def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
+    """Acknowledge an escalation: reminders and re-escalation stop."""
+    with app.transaction() as session:
+        try:
+            acknowledge(session, escalation_id, _staff_id(app, session, staff), app.now(), via="cli")
+        except AckError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"escalation {escalation_id} acknowledged")
+
+
+@click.command("resolve")
+@click.argument("escalation_id", type=int)
+@click.option("--note", required=True, help="What was done (shown to colleagues).")
+@click.option("--staff", type=int, help="The staff member resolving it (their id).")
+@pass_app
+def resolve_command(app: AppContext, escalation_id: int, note: str, staff: int | None) -> None:
+    """Resolve an escalation with a note."""
+    with app.transaction() as session:
+        try:
+            resolve(session, escalation_id, _staff_id(app, session, staff), app.now(), note)
+        except AckError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"escalation {escalation_id} resolved")
+
+
+@click.command()
+@click.option("--staff", type=int, help="Only this staff member's tasks.")
+@pass_app
+def tasks(app: AppContext, staff: int | None) -> None:
+    """Open staff tasks, by due date (overdue ones marked with !)."""
+    now = app.now()
+    with app.transaction() as session:
+        rows = open_tasks(session, _staff_id(app, session, staff))
+        if not rows:
+            click.echo("no open tasks")
+            return
+        for t in rows:
+            mark = "!" if t.due_at < now else " "
+            click.echo(f"#{t.id:<5}{mark} {_local(t.due_at, app)}  match {t.match_id or '-':<5} {t.title}")
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--outcome", required=True, type=click.Choice(list(OUTCOMES)))
+@click.option("--note", default="", help="What happened.")
+@click.option("--to", "to", help="For rescheduled: the new time (ISO, e.g. 2026-03-12T10:00).")
+@pass_app
+def task(app: AppContext, task_id: int, outcome: str, note: str, to: str | None) -> None:
+    """Record a task's outcome: done, not reached (tries again tomorrow) or rescheduled."""
+    when = parse_when(to, app.settings.timezone) if to else None
+    with app.transaction() as session:
+        try:
+            complete(session, task_id, outcome, note, app.now(), reschedule_to=when)
+        except TaskError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"task {task_id}: {outcome}")
