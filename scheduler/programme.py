@@ -67,7 +67,8 @@ class Offset:
                     f"{value!r} is not a duration: use a number and a unit "
                     "(min, h, d, w, mo, y), e.g. 2w or 4mo or -7d"
                 )
-            total += relativedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+            amount: dict[str, int] = {_UNITS[found.group(2)]: int(found.group(1))}
+            total += relativedelta(**amount)  # type: ignore[arg-type]
         return cls(value.strip(), total)
 
     @property
@@ -89,8 +90,8 @@ class Offset:
         if fixed is not None and (
             isinstance(moment, datetime) or not (fixed.seconds or fixed.microseconds)
         ):
-            return moment + fixed  # type: ignore[return-value]
-        return moment + self.delta  # type: ignore[no-any-return]
+            return moment + fixed
+        return moment + self.delta
 
     def __str__(self) -> str:
         return self.text

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scheduler.programme import AudienceName, ChannelName
+from scheduler.programme import AudienceName
 from store.models import Channel, ContactPerson, Match, Staff, VolunteerFamily
 
 
@@ -20,7 +21,7 @@ class Recipient:
     opted_out: bool = False
 
     def choose(
-        self, channels: tuple[ChannelName, ...] | list[str], exclude: tuple[str, ...] = ()
+        self, channels: Sequence[str], exclude: tuple[str, ...] = ()
     ) -> str | None:
         """The first usable channel: the person's own preference if the touchpoint allows it."""
         allowed = [str(c) for c in channels if str(c) not in exclude]

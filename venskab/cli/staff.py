@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from scheduler.alerts import AckError, acknowledge, resolve
 from scheduler.tasks import OUTCOMES, TaskError, complete, open_tasks
@@ -49,7 +50,7 @@ def escalations(app: AppContext, show_all: bool) -> None:
                 click.echo(f"       → {e.suggested_action}")
 
 
-def _staff_id(app: AppContext, session, staff: int | None) -> int | None:  # type: ignore[no-untyped-def]
+def _staff_id(app: AppContext, session: Session, staff: int | None) -> int | None:
     if staff is not None and session.get(Staff, staff) is None:
         raise UserError(f"there is no staff member {staff}")
     return staff
