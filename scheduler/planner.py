@@ -8,37 +8,52 @@ replacements added; rows already sent are history and never touched.
 
 Nothing before ``match.created_at`` is planned: a match imported in its seventh month does not
 receive the welcome message of its first day.
+
+A pass over many matches is mostly the same work again: matches of one programme that started
+on the same day, with the same visit weekday, have the same timeline. So the planner works in
+two steps. What a timeline asks for within the window, before anyone's address or time zone
+is known (:class:`_Step`), is computed once per programme, match facts and window start
+(:class:`_PassCache`); then each match turns it into rows for its own recipients.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, StrictUndefined, Template
-from sqlalchemy import Engine, or_, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import Engine, Table, bindparam, inspect, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.escalations import raise_escalation
 from scheduler.matches import facts_for, sparring_window
 from scheduler.programme import AudienceName, Kind, Programme, Touchpoint
 from scheduler.recipients import Recipient, recipients_for
 from scheduler.rules import next_allowed
-from scheduler.timeline import Occurrence, SparringDate, localize, occurrences
+from scheduler.timeline import MatchFacts, Occurrence, SparringDate, localize, occurrences
 from store.models import (
     Audience,
+    Base,
+    Child,
+    ContactPerson,
     Match,
+    MatchPause,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
+    Staff,
     Task,
     TaskStatus,
+    VolunteerFamily,
+    match_contact,
+    utcnow,
 )
+from store.models import Programme as ProgrammeRow
 from store.queries import advisory_lock, insert_ignore
 
 log = logging.getLogger(__name__)
@@ -54,6 +69,11 @@ NOT_IN_PLAN = "no longer in the plan"
 LOOKBACK = timedelta(days=60)
 # Reminders and call announcements lie at most this far from their touchpoint's occurrence.
 REMINDER_REACH = timedelta(days=35)
+# Distinct timelines remembered during a pass (about 10 kB each): matches that share one are
+# usually planned close together, and memory stays bounded however varied the matches are.
+REMEMBERED = 4096
+NO_ADDRESS = "no usable address for any of the touchpoint's channels"
+ANNOUNCE_CHANNELS = ("sms", "email", "telegram")
 
 
 @dataclass
@@ -97,6 +117,325 @@ def task_key(match_id: int, touchpoint_id: str, occurrence: str) -> str:
     return f"m{match_id}:{touchpoint_id}:{occurrence}"
 
 
+# -- what a timeline asks for, for anyone -------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class _Send:
+    """One message of a step as it is for every recipient; the recipient's addresses and time
+    zone decide the channel and the moment it may go out."""
+
+    touchpoint_id: str
+    occurrence_key: str  # with ":r1" for a reminder, ":announce" for a call announcement
+    template: str
+    kind: str
+    due_utc: datetime
+    expires_utc: datetime | None
+    channels: tuple[str, ...]
+    essential: bool
+    context: dict[str, Any]  # shared by every row made from it: never changed in place
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class _Step:
+    """What one occurrence asks for within the window: a staff task, and messages to each
+    recipient in an audience."""
+
+    touchpoint: Touchpoint
+    occurrence: Occurrence
+    task: bool
+    audience: AudienceName | None
+    skip_opted_out: bool
+    sends: tuple[_Send, ...]
+
+
+def _steps(
+    programme: Programme, facts: MatchFacts, now: datetime, start: datetime, until: datetime
+) -> tuple[_Step, ...]:
+    """The steps of one timeline whose tasks or messages fall between ``start`` and ``until``."""
+    zone = ZoneInfo(facts.timezone)
+    since = (start - REMINDER_REACH).astimezone(zone).date()
+    steps: list[_Step] = []
+    for occ in occurrences(
+        programme,
+        facts,
+        now,
+        horizon=until.astimezone(zone).date() + timedelta(days=1),
+        since=since,
+    ):
+        tp = occ.touchpoint
+        due_utc = occ.due_utc
+        if due_utc > until or due_utc < start - REMINDER_REACH:
+            continue  # neither it nor any of its reminders or announcements falls in the window
+        if tp.is_task:
+            sends: list[_Send] = []
+            if tp.announce is not None and tp.counterpart is not None:
+                sends.append(_announcement(tp, occ, zone))
+            task = start <= due_utc <= until
+            audience, skip_opted_out = tp.counterpart, False
+        else:
+            sends = _messages(tp, occ, zone, start, until)
+            task = False
+            audience, skip_opted_out = tp.audience, not tp.essential
+        sends = [s for s in sends if start <= s.due_utc <= until]
+        if task or sends:
+            steps.append(_Step(tp, occ, task, audience, skip_opted_out, tuple(sends)))
+    return tuple(steps)
+
+
+def _announcement(tp: Touchpoint, occ: Occurrence, zone: ZoneInfo) -> _Send:
+    """Tell the person who will be called when: unannounced calls felt "artificial" (001:1437)."""
+    assert tp.announce is not None
+    due = localize(occ.due.replace(tzinfo=None) - tp.announce.delta, zone)
+    return _Send(
+        tp.id,
+        occ.key + ":announce",
+        "call_announcement",
+        Kind.MESSAGE.value,
+        due.astimezone(UTC),
+        occ.due.astimezone(UTC),
+        ANNOUNCE_CHANNELS,
+        True,
+        {"call_at": occ.due.isoformat()},
+    )
+
+
+def _messages(
+    tp: Touchpoint, occ: Occurrence, zone: ZoneInfo, start: datetime, until: datetime
+) -> list[_Send]:
+    """A touchpoint's message and its reminders (those not outside the window for sure)."""
+    context: dict[str, Any] = {"reminder": 0}
+    if occ.session is not None:
+        context["session_key"] = occ.session.key
+        context["session_starts_at"] = occ.session.starts_at.isoformat()
+        if occ.session.session_id is not None:
+            context["session_id"] = occ.session.session_id
+    if tp.wave:
+        context["wave"] = tp.wave
+        context["survey"] = tp.survey
+    if occ.extra.get("cadence"):
+        context["cadence"] = occ.extra["cadence"]
+    channels = tuple(str(c) for c in tp.channels)
+    sends = [
+        _Send(
+            tp.id,
+            occ.key,
+            tp.template_name,
+            tp.kind.value,
+            occ.due.astimezone(UTC),
+            occ.expires.astimezone(UTC) if occ.expires is not None else None,
+            channels,
+            tp.essential,
+            context,
+        )
+    ]
+    for number, reminder in enumerate(tp.reminders, start=1):
+        if reminder.staff_task:
+            continue  # created when due, only if still unanswered (see scheduler.followup)
+        fixed = reminder.after.fixed
+        if fixed is not None and not start - DAY <= occ.due_utc + fixed <= until + DAY:
+            continue  # far outside the window whatever DST does: skip the time-zone work
+        due = localize(reminder.after.add(occ.due.replace(tzinfo=None)), zone)
+        expires = None
+        if tp.expiry is not None:
+            expires = localize(tp.expiry.add(due.replace(tzinfo=None)), zone)
+        # The reminder's own channel first; without that address, the touchpoint's channels.
+        reminder_channels = tuple(
+            dict.fromkeys([*([str(reminder.channel)] if reminder.channel else []), *channels])
+        )
+        sends.append(
+            _Send(
+                tp.id,
+                f"{occ.key}:r{number}",
+                tp.template_name,
+                tp.kind.value,
+                due.astimezone(UTC),
+                expires.astimezone(UTC) if expires is not None else None,
+                reminder_channels,
+                tp.essential,
+                {**context, "reminder": number},
+            )
+        )
+    return sends
+
+
+class _Memo:
+    """A dict that forgets its oldest entries beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        try:
+            return self.values[key]
+        except KeyError:
+            if len(self.values) >= self.size:
+                del self.values[next(iter(self.values))]
+            value = self.values[key] = compute()
+            return value
+
+
+class _PassCache:
+    """What one pass computes once and uses for many matches: both are pure functions of
+    their keys, and ``now`` and the window's end are the same for the whole pass."""
+
+    def __init__(self, now: datetime, until: datetime) -> None:
+        self.now = now
+        self.until = until
+        self.plans = _Memo(REMEMBERED)
+        self.send_times = _Memo(REMEMBERED * 4)
+
+    def steps(self, programme: Programme, facts: MatchFacts, start: datetime) -> tuple[_Step, ...]:
+        return cast(
+            tuple[_Step, ...],
+            self.plans.get(
+                (programme.id, facts, start),
+                lambda: _steps(programme, facts, self.now, start, self.until),
+            ),
+        )
+
+    def send_at(self, programme: Programme, due_utc: datetime, channel: str, zone: str) -> datetime:
+        return cast(
+            datetime,
+            self.send_times.get(
+                (programme.id, due_utc, channel, zone),
+                lambda: next_allowed(due_utc, channel, programme, ZoneInfo(zone)),
+            ),
+        )
+
+
+# -- matches as the planner reads them ----------------------------------------------------------
+
+
+class _Child(NamedTuple):
+    first_name: str
+
+
+class _MatchRow:
+    """A match with its family, contacts, pauses, staff member and child, as plain rows.
+
+    The attributes have the ORM's names, so ``facts_for``, ``recipients_for`` and
+    ``raise_escalation`` read it like a :class:`Match`. It is loaded with a few Core queries per
+    chunk: building ORM objects for every match and its relations was a third of a pass, and
+    the planner only reads them (its own bookkeeping is one UPDATE per chunk).
+    """
+
+    id: int
+    programme_id: int
+    programme_slug: str | None
+    region: str
+    created_at: datetime | None
+    plan_version: int
+    planned_version: int
+    planned_until: datetime | None
+    staff_id: int | None
+    volunteer_family_id: int
+    child_first_name: str | None
+    sibling: bool
+
+    def __init__(self, columns: Mapping[str, Any]) -> None:
+        self.__dict__.update(columns)
+        self.volunteer_family: Any = None
+        self.staff: Any = None
+        self.contacts: list[Any] = []
+        self.pauses: list[Any] = []
+        self.child: _Child | None = None
+
+
+def _columns(model: type[Base]) -> list[Any]:
+    """Every column of a model, labelled with its attribute name."""
+    return [column.label(name) for name, column in inspect(model).columns.items()]
+
+
+def _load_matches(
+    session: Session, after: int, now: datetime, match_ids: list[int] | None
+) -> list[_MatchRow]:
+    """The next chunk of live matches after id ``after``, with what planning them reads."""
+    query = (
+        select(
+            *_columns(Match),
+            ProgrammeRow.slug.label("programme_slug"),
+            Child.first_name.label("child_first_name"),
+        )
+        .outerjoin(ProgrammeRow, ProgrammeRow.id == Match.programme_id)
+        .outerjoin(Child, Child.id == Match.child_id)
+        .where(Match.id > after)
+        .where(
+            or_(
+                Match.status != MatchStatus.ENDED,
+                # ended matches still have end touchpoints and reminders to plan
+                Match.end_date >= (now - timedelta(days=120)).date(),
+                Match.planned_version != Match.plan_version,
+            )
+        )
+        .order_by(Match.id)
+        .limit(CHUNK)
+    )
+    if match_ids is not None:
+        query = query.where(Match.id.in_(match_ids))
+    matches = [_MatchRow(row._asdict()) for row in session.execute(query)]
+    if not matches:
+        return matches
+    by_id = {m.id: m for m in matches}
+    families = {
+        row.id: row
+        for row in session.execute(
+            select(*_columns(VolunteerFamily)).where(
+                VolunteerFamily.id.in_({m.volunteer_family_id for m in matches})
+            )
+        )
+    }
+    staff = {
+        row.id: row
+        for row in session.execute(
+            select(*_columns(Staff)).where(
+                Staff.id.in_({m.staff_id for m in matches if m.staff_id is not None})
+            )
+        )
+    }
+    for match in matches:
+        match.volunteer_family = families.get(match.volunteer_family_id)
+        match.staff = staff.get(match.staff_id) if match.staff_id is not None else None
+        if match.child_first_name is not None:
+            match.child = _Child(match.child_first_name)
+    # In the order of the relationships (Match.contacts, Match.pauses).
+    for row in session.execute(
+        select(match_contact.c.match_id, *_columns(ContactPerson))
+        .join(match_contact, match_contact.c.contact_person_id == ContactPerson.id)
+        .where(match_contact.c.match_id.in_(by_id))
+        .order_by(ContactPerson.id)
+    ):
+        by_id[row.match_id].contacts.append(row)
+    for row in session.execute(
+        select(*_columns(MatchPause))
+        .where(MatchPause.match_id.in_(by_id))
+        .order_by(MatchPause.start_date)
+    ):
+        by_id[row.match_id].pauses.append(row)
+    return matches
+
+
+def _mark_planned(session: Session, matches: list[_MatchRow], until: datetime) -> None:
+    """Record which plan version each match was planned for, and up to when."""
+    changed = [
+        {"b_id": m.id, "b_version": m.plan_version, "b_until": until}
+        for m in matches
+        if (m.planned_version, m.planned_until) != (m.plan_version, until)
+    ]
+    if changed:
+        table = cast(Table, Match.__table__)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(planned_version=bindparam("b_version"), planned_until=bindparam("b_until")),
+            changed,
+        )
+
+
+# -- the pass -----------------------------------------------------------------------------------
+
+
 def plan_all(
     engine: Engine,
     factory: sessionmaker[Session],
@@ -112,50 +451,30 @@ def plan_all(
         if not got:
             total.locked_out = True
             return total
+        cache = _PassCache(now, now + horizon)
         last_id = 0
         while True:
             with factory() as session, session.begin():
-                query = (
-                    select(Match)
-                    .where(Match.id > last_id)
-                    .where(
-                        or_(
-                            Match.status != MatchStatus.ENDED,
-                            # ended matches still have end touchpoints and reminders to plan
-                            Match.end_date >= (now - timedelta(days=120)).date(),
-                            Match.planned_version != Match.plan_version,
-                        )
-                    )
-                    .order_by(Match.id)
-                    .limit(CHUNK)
-                    .options(
-                        selectinload(Match.volunteer_family),
-                        selectinload(Match.contacts),
-                        selectinload(Match.pauses),
-                        selectinload(Match.staff),
-                        selectinload(Match.programme),
-                    )
-                )
-                if match_ids is not None:
-                    query = query.where(Match.id.in_(match_ids))
-                batch = list(session.scalars(query))
+                batch = _load_matches(session, last_id, now, match_ids)
                 if not batch:
                     break
                 last_id = batch[-1].id
                 with session.no_autoflush:
-                    total += plan_batch(session, batch, programmes, now, horizon, force)
+                    total += plan_batch(session, batch, programmes, now, horizon, force, cache)
     return total
 
 
 def plan_batch(
     session: Session,
-    matches: list[Match],
+    matches: list[_MatchRow],
     programmes: Mapping[str, Programme],
     now: datetime,
     horizon: timedelta,
     force: bool = False,
+    cache: _PassCache | None = None,
 ) -> PlanStats:
     stats = PlanStats()
+    cache = cache or _PassCache(now, now + horizon)
     todo = [
         m
         for m in matches
@@ -193,12 +512,13 @@ def plan_batch(
 
     new_messages: list[dict[str, Any]] = []
     new_tasks: list[dict[str, Any]] = []
+    planned: list[_MatchRow] = []
     sparring: dict[tuple[int, str, str], tuple[SparringDate, ...]] = {}
     for match in todo:
-        programme = programmes.get(match.programme.slug)
+        programme = programmes.get(match.programme_slug or "")
         if programme is None:
             log.warning(
-                "match %s: programme %r has no file; not planned", match.id, match.programme.slug
+                "match %s: programme %r has no file; not planned", match.id, match.programme_slug
             )
             continue
         zone = match.volunteer_family.timezone or "Europe/Copenhagen"
@@ -214,7 +534,7 @@ def plan_batch(
                 now.date() - timedelta(days=400),
                 now.date() + timedelta(days=400),
             )
-        desired = desired_for(session, match, programme, now, horizon, sparring[group])
+        desired = desired_for(session, match, programme, now, horizon, sparring[group], cache)
         stats.matches += 1
         for key, row in pending[match.id].items():
             want = desired.messages.pop(key, None)
@@ -245,11 +565,16 @@ def plan_batch(
             elif task.due_at != want["due_at"]:
                 task.due_at = want["due_at"]
         new_tasks.extend(desired.tasks.values())
-        match.planned_version = match.plan_version
-        match.planned_until = now + horizon
+        planned.append(match)
     _escalate_unreachable(session, todo, new_messages, now)
+    # One creation time for the whole batch: with every column given, the insert can take its
+    # fast path (see insert_ignore).
+    created = utcnow()
+    for new in (*new_messages, *new_tasks):
+        new["created_at"] = new["updated_at"] = created
     stats.added += insert_ignore(session, OutboxMessage, new_messages, "idempotency_key")
     stats.tasks_added += insert_ignore(session, Task, new_tasks, "idempotency_key")
+    _mark_planned(session, planned, now + horizon)
     return stats
 
 
@@ -260,14 +585,14 @@ def _apply(row: OutboxMessage, want: dict[str, Any]) -> None:
         "channel",
         "status",
         "plan_version",
-        "context",
         "last_error",
     ):
         setattr(row, name, want[name])
+    row.context = dict(want["context"])  # its own copy: the planner shares contexts
 
 
 def _escalate_unreachable(
-    session: Session, matches: list[Match], rows: list[dict[str, Any]], now: datetime
+    session: Session, matches: list[_MatchRow], rows: list[dict[str, Any]], now: datetime
 ) -> None:
     """A message with no usable address reaches staff once, when its row is first created."""
     failed = {r["idempotency_key"]: r for r in rows if r["status"] == OutboxStatus.FAILED}
@@ -284,9 +609,10 @@ def _escalate_unreachable(
     for key, row in failed.items():
         if key in existing:
             continue
+        match = by_id.get(row["match_id"])
         raise_escalation(
             session,
-            by_id.get(row["match_id"]),
+            cast(Match | None, match),  # it has the attributes read (id, staff_id)
             "delivery_failed",
             now=now,
             evidence={
@@ -300,60 +626,36 @@ def _escalate_unreachable(
 
 def desired_for(
     session: Session,
-    match: Match,
+    match: _MatchRow,
     programme: Programme,
     now: datetime,
     horizon: timedelta,
     sparring: tuple[SparringDate, ...] | None = None,
+    cache: _PassCache | None = None,
 ) -> _Desired:
     """What the plan wants to exist for this match between its creation and ``now + horizon``."""
-    facts = facts_for(session, match, programme, sparring)
-    zone = ZoneInfo(facts.timezone)
-    until = now + horizon
+    cache = cache or _PassCache(now, now + horizon)
+    facts = facts_for(session, cast(Match, match), programme, sparring)
     start = max(match.created_at or now, now - LOOKBACK)
-    since = (start - REMINDER_REACH).astimezone(zone).date()
     desired = _Desired()
     audiences: dict[AudienceName, list[Recipient]] = {}
-
-    def people(audience: AudienceName) -> list[Recipient]:
-        if audience not in audiences:
-            audiences[audience] = recipients_for(match, audience)
-        return audiences[audience]
-
-    for occ in occurrences(
-        programme,
-        facts,
-        now,
-        horizon=until.astimezone(zone).date() + timedelta(days=1),
-        since=since,
-    ):
-        tp = occ.touchpoint
-        if occ.due_utc > until or occ.due_utc < start - REMINDER_REACH:
-            continue  # neither it nor any of its reminders or announcements falls in the window
-        if tp.is_task:
-            _plan_task(desired, match, tp, occ, start, until)
-            if tp.announce is not None and tp.counterpart is not None:
-                _plan_announcement(
-                    desired, match, programme, tp, occ, zone, start, until, now, people
-                )
+    for step in cache.steps(programme, facts, start):
+        if step.task:
+            _plan_task(desired, match, step.touchpoint, step.occurrence)
+        if not step.sends or step.audience is None:
             continue
-        for recipient in people(tp.audience):
-            if recipient.opted_out and not tp.essential:
+        if step.audience not in audiences:
+            audiences[step.audience] = recipients_for(cast(Match, match), step.audience)
+        for recipient in audiences[step.audience]:
+            if step.skip_opted_out and recipient.opted_out:
                 continue
-            _plan_message(desired, match, programme, tp, occ, recipient, zone, start, until, now)
+            zone = recipient.timezone or facts.timezone
+            for send in step.sends:
+                _add_message(desired, match, programme, send, recipient, zone, now, cache)
     return desired
 
 
-def _plan_task(
-    desired: _Desired,
-    match: Match,
-    tp: Touchpoint,
-    occ: Occurrence,
-    start: datetime,
-    until: datetime,
-) -> None:
-    if not start <= occ.due_utc <= until:
-        return
+def _plan_task(desired: _Desired, match: _MatchRow, tp: Touchpoint, occ: Occurrence) -> None:
     locale = match.staff.locale.value if match.staff else "da"
     title = _title(tp.title.get(locale) or tp.title.get("da") or tp.id, match)
     key = task_key(match.id, tp.id, occ.key)
@@ -374,188 +676,53 @@ def _title_template(text: str) -> Template:
     return _TITLES.from_string(text)
 
 
-def _title(text: str, match: Match) -> str:
+def _title(text: str, match: _MatchRow) -> str:
     """Task titles may use {{ sibling }} and {{ child }} (e.g. the half-price invoice)."""
     if "{" not in text:
         return text
+    assert match.child is not None
     return _title_template(text).render(sibling=match.sibling, child=match.child.first_name)
-
-
-def _plan_announcement(
-    desired: _Desired,
-    match: Match,
-    programme: Programme,
-    tp: Touchpoint,
-    occ: Occurrence,
-    zone: ZoneInfo,
-    start: datetime,
-    until: datetime,
-    now: datetime,
-    people: Callable[[AudienceName], list[Recipient]],
-) -> None:
-    """Tell the person who will be called when: unannounced calls felt "artificial" (001:1437)."""
-    assert tp.announce is not None and tp.counterpart is not None
-    due = localize(occ.due.replace(tzinfo=None) - tp.announce.delta, zone)
-    for recipient in people(tp.counterpart):
-        _add_message(
-            desired,
-            match,
-            programme,
-            tp,
-            occ,
-            recipient,
-            zone,
-            start,
-            until,
-            now,
-            key_suffix=":announce",
-            template="call_announcement",
-            kind=Kind.MESSAGE.value,
-            due=due,
-            expires=occ.due,
-            channels=("sms", "email", "telegram"),
-            essential=True,
-            context={"call_at": occ.due.isoformat()},
-        )
-
-
-def _plan_message(
-    desired: _Desired,
-    match: Match,
-    programme: Programme,
-    tp: Touchpoint,
-    occ: Occurrence,
-    recipient: Recipient,
-    zone: ZoneInfo,
-    start: datetime,
-    until: datetime,
-    now: datetime,
-) -> None:
-    context: dict[str, Any] = {"reminder": 0}
-    if occ.session is not None:
-        context["session_key"] = occ.session.key
-        context["session_starts_at"] = occ.session.starts_at.isoformat()
-        if occ.session.session_id is not None:
-            context["session_id"] = occ.session.session_id
-    if tp.wave:
-        context["wave"] = tp.wave
-        context["survey"] = tp.survey
-    if occ.extra.get("cadence"):
-        context["cadence"] = occ.extra["cadence"]
-    _add_message(
-        desired,
-        match,
-        programme,
-        tp,
-        occ,
-        recipient,
-        zone,
-        start,
-        until,
-        now,
-        key_suffix="",
-        template=tp.template_name,
-        kind=tp.kind.value,
-        due=occ.due,
-        expires=occ.expires,
-        channels=tuple(str(c) for c in tp.channels),
-        essential=tp.essential,
-        context=context,
-    )
-    for number, reminder in enumerate(tp.reminders, start=1):
-        if reminder.staff_task:
-            continue  # created when due, only if still unanswered (see scheduler.followup)
-        fixed = reminder.after.fixed
-        if fixed is not None and not start - DAY <= occ.due_utc + fixed <= until + DAY:
-            continue  # far outside the window whatever DST does: skip the time-zone work
-        due = localize(reminder.after.add(occ.due.replace(tzinfo=None)), zone)
-        expires = None
-        if tp.expiry is not None:
-            expires = localize(tp.expiry.add(due.replace(tzinfo=None)), zone)
-        # The reminder's own channel first; without that address, the touchpoint's channels.
-        channels = tuple(
-            dict.fromkeys(
-                [
-                    *([str(reminder.channel)] if reminder.channel else []),
-                    *(str(c) for c in tp.channels),
-                ]
-            )
-        )
-        _add_message(
-            desired,
-            match,
-            programme,
-            tp,
-            occ,
-            recipient,
-            zone,
-            start,
-            until,
-            now,
-            key_suffix=f":r{number}",
-            template=tp.template_name,
-            kind=tp.kind.value,
-            due=due,
-            expires=expires,
-            channels=channels,
-            essential=tp.essential,
-            context={**context, "reminder": number},
-        )
 
 
 def _add_message(
     desired: _Desired,
-    match: Match,
+    match: _MatchRow,
     programme: Programme,
-    tp: Touchpoint,
-    occ: Occurrence,
+    send: _Send,
     recipient: Recipient,
-    zone: ZoneInfo,
-    start: datetime,
-    until: datetime,
+    zone: str,
     now: datetime,
-    *,
-    key_suffix: str,
-    template: str,
-    kind: str,
-    due: datetime,
-    expires: datetime | None,
-    channels: tuple[str, ...],
-    essential: bool,
-    context: dict[str, Any],
+    cache: _PassCache,
 ) -> None:
-    due_utc = due.astimezone(UTC)
-    if not start <= due_utc <= until:
-        return
-    key = message_key(match.id, tp.id, occ.key + key_suffix, recipient.audience.value, recipient.id)
-    channel = recipient.choose(channels)
+    key = message_key(
+        match.id, send.touchpoint_id, send.occurrence_key, recipient.audience.value, recipient.id
+    )
+    channel = recipient.choose(send.channels)
     status = OutboxStatus.PLANNED
     error = None
     if channel is None:
-        channel = channels[0]
+        channel = send.channels[0]
         status = OutboxStatus.FAILED
-        error = "no usable address for any of the touchpoint's channels"
-    send_at = next_allowed(due_utc, channel, programme, ZoneInfo(recipient.timezone or zone.key))
-    expires_utc = expires.astimezone(UTC) if expires is not None else None
-    if status == OutboxStatus.PLANNED and expires_utc is not None and expires_utc <= now:
+        error = NO_ADDRESS
+    elif send.expires_utc is not None and send.expires_utc <= now:
         status = OutboxStatus.EXPIRED
         error = "expired before it could be sent"
     desired.messages[key] = {
         "idempotency_key": key,
         "match_id": match.id,
-        "touchpoint_id": tp.id,
-        "occurrence_key": occ.key + key_suffix,
-        "kind": kind,
-        "template": template,
+        "touchpoint_id": send.touchpoint_id,
+        "occurrence_key": send.occurrence_key,
+        "kind": send.kind,
+        "template": send.template,
         "audience": Audience(recipient.audience.value),
         "recipient_id": recipient.id,
         "channel": channel,
         "locale": recipient.locale,
-        "essential": essential,
-        "due_at": send_at,
-        "expires_at": expires_utc,
+        "essential": send.essential,
+        "due_at": cache.send_at(programme, send.due_utc, channel, zone),
+        "expires_at": send.expires_utc,
         "status": status,
         "plan_version": match.plan_version,
-        "context": context,
+        "context": send.context,
         "last_error": error,
     }

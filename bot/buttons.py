@@ -1,0 +1,148 @@
+"""Inline keyboards, as channel-neutral :class:`~scheduler.channels.base.Button` rows.
+
+:func:`buttons_for` is the dispatcher's hook: it gives an outbox message its buttons when it goes
+out by Telegram (the visit prompt's answers, a sparring invitation's RSVP, a staff alert's
+acknowledge). The bot's own replies use the other builders here, so a prompt looks the same
+whether the dispatcher or the bot sent it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from bot import callbacks as cb
+from bot.formatting import short_day
+from bot.texts import t
+from scheduler.channels.base import Button
+from store.models import Audience, Cadence, Match, OutboxMessage, SparringSession
+
+Rows = tuple[tuple[Button, ...], ...]
+
+
+def worry_row(match_id: int, locale: str) -> tuple[Button, ...]:
+    return (Button(t("btn_worry", locale), cb.make("wo", match_id)),)
+
+
+def visit_buttons(match_id: int, day: date, cadence: str, locale: str) -> Rows:
+    """Visited / cancelled / moved, or for "2-3 times a month" how many times they met."""
+    code = cb.day_code(day)
+    if cadence == Cadence.TWO_THREE_MONTHLY.value:
+        counts = tuple(
+            Button("4+" if n == 4 else str(n), cb.make("vn", match_id, code, n)) for n in range(5)
+        )
+        return (counts, worry_row(match_id, locale))
+    return (
+        (
+            Button(t("btn_visited", locale), cb.make("v", match_id, code, "y")),
+            Button(t("btn_cancelled", locale), cb.make("v", match_id, code, "c")),
+            Button(t("btn_moved", locale), cb.make("v", match_id, code, "m")),
+        ),
+        worry_row(match_id, locale),
+    )
+
+
+def mood_buttons(match_id: int, ref: str, locale: str) -> Rows:
+    """1-5 for how it went (``ref``: ``d<yyyymmdd>`` after a visit, ``t<minutes>`` any time)."""
+    faces = {1: "😟", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
+    moods = tuple(Button(f"{n} {faces[n]}", cb.make("ck", match_id, ref, n)) for n in range(1, 6))
+    return (moods, worry_row(match_id, locale))
+
+
+def no_thanks(match_id: int, locale: str) -> Rows:
+    return ((Button(t("btn_no_thanks", locale), cb.make("x", match_id)),),)
+
+
+def who_cancelled_buttons(match_id: int, day: date, locale: str) -> Rows:
+    code = cb.day_code(day)
+    names = [
+        ("cf", "btn_who_child_family"),
+        ("vf", "btn_who_volunteer_family"),
+        ("il", "btn_who_illness"),
+        ("ot", "btn_who_other"),
+    ]
+    items = [Button(t(key, locale), cb.make("cb", match_id, code, who)) for who, key in names]
+    return (tuple(items[:2]), tuple(items[2:]))
+
+
+def move_buttons(match_id: int, day: date, locale: str) -> Rows:
+    """The seven days after the planned day: most visits move a day or two."""
+    code = cb.day_code(day)
+    days = [day + timedelta(days=n) for n in range(1, 8)]
+    items = [
+        Button(short_day(d, locale), cb.make("mv", match_id, code, cb.day_code(d))) for d in days
+    ]
+    return (tuple(items[:4]), tuple(items[4:]))
+
+
+def rsvp_buttons(match_id: int, session_id: int, locale: str) -> Rows:
+    return (
+        (
+            Button(t("btn_rsvp_yes", locale), cb.make("rs", match_id, session_id, "y")),
+            Button(t("btn_rsvp_maybe", locale), cb.make("rs", match_id, session_id, "m")),
+            Button(t("btn_rsvp_no", locale), cb.make("rs", match_id, session_id, "n")),
+        ),
+    )
+
+
+def stop_buttons(match_id: int, locale: str) -> Rows:
+    return (
+        (Button(t("btn_stop_yes", locale), cb.make("st", match_id, "y")),),
+        (Button(t("btn_stop_no", locale), cb.make("st", match_id, "n")),),
+    )
+
+
+def pick_buttons(matches: Iterable[Match], what: str) -> Rows:
+    return tuple(
+        (Button(f"{m.child.first_name} ({m.programme.name})", cb.make("pk", m.id, what)),)
+        for m in matches
+    )
+
+
+def language_buttons() -> Rows:
+    return ((Button("Dansk", cb.make("lg", "da")), Button("English", cb.make("lg", "en"))),)
+
+
+def ack_buttons(escalation_ids: Iterable[int], locale: str) -> Rows:
+    return tuple((Button(t("btn_ack", locale, id=i), cb.make("ack", i)),) for i in escalation_ids)
+
+
+def buttons_for(row: OutboxMessage, match: Match) -> Rows:
+    """The dispatcher's hook: buttons for an outbox message that goes out by Telegram."""
+    locale = row.locale.value
+    context = row.context or {}
+    if row.kind == "visit_prompt" and row.audience == Audience.VOLUNTEER_FAMILY:
+        try:
+            day = date.fromisoformat(row.occurrence_key.split(":", 1)[0])
+        except ValueError:
+            return ()
+        cadence = str(context.get("cadence") or match.cadence.value)
+        return visit_buttons(match.id, day, cadence, locale)
+    if row.kind == "sparring_invite" and row.audience == Audience.VOLUNTEER_FAMILY:
+        session_id = context.get("session_id") or _session_id(match, context)
+        return rsvp_buttons(match.id, int(session_id), locale) if session_id else ()
+    if row.audience == Audience.STAFF and context.get("escalation_id"):
+        return ack_buttons([int(context["escalation_id"])], locale)
+    return ()
+
+
+def _session_id(match: Match, context: dict[str, object]) -> int | None:
+    """Rows planned before sessions had ids: find the session by its start."""
+    session = object_session(match)
+    starts = context.get("session_starts_at")
+    if session is None or not isinstance(starts, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(starts)
+    except ValueError:
+        return None
+    return session.scalars(
+        select(SparringSession.id).where(
+            SparringSession.programme_id == match.programme_id,
+            SparringSession.region.in_(["", match.region]),
+            SparringSession.starts_at == moment,
+        )
+    ).first()

@@ -1,0 +1,241 @@
+"""What every handler shares: who is writing, which match, the open question, and replying.
+
+Handlers are thin: they read the update, do their work inside one short transaction (never
+holding it across a network call), and send what :class:`Outcome` says afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    User,
+)
+from telegram.error import BadRequest
+from telegram.ext import ExtBot
+
+from bot.buttons import Rows
+from bot.formatting import chunks
+from bot.texts import t
+from store.models import Match, MatchStatus, Staff, VolunteerFamily
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+# An open question older than this no longer catches the next message: a text written days
+# later is a new message to staff, not the answer to "why was the visit cancelled?".
+PENDING_TTL = timedelta(hours=24)
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+
+
+@dataclass(frozen=True)
+class Reply:
+    chat_id: int
+    text: str
+    markup: Markup | None = None
+
+
+@dataclass
+class Outcome:
+    """What a handler decided, sent after its transaction has committed.
+
+    For a button press: ``toast`` answers the callback query, ``edit`` replaces the pressed
+    message's text and buttons (``markup``; None removes them), ``expired`` answers "this button
+    has expired" and changes nothing. ``replies`` are new messages.
+    """
+
+    locale: str = "da"
+    toast: str | None = None
+    edit: str | None = None
+    markup: InlineKeyboardMarkup | None = None
+    keep_message: bool = True
+    expired: bool = False
+    replies: list[Reply] = field(default_factory=list)
+
+
+_UNSET: Any = object()
+
+
+class Who:
+    """The family and/or staff member linked to a chat, and the language to answer in.
+
+    The staff member is looked up only when asked for: most updates come from families.
+    """
+
+    def __init__(self, session: Session, chat_id: int, user: User | None) -> None:
+        self._session = session
+        self._chat_id = chat_id
+        self._staff: Staff | None = _UNSET
+        self.family: VolunteerFamily | None = session.scalars(
+            select(VolunteerFamily).where(VolunteerFamily.telegram_chat_id == chat_id)
+        ).first()
+        if self.family is not None:
+            self.locale = self.family.locale.value
+        elif self.staff is not None:
+            self.locale = self.staff.locale.value
+        else:
+            self.locale = user_locale(user)
+
+    @property
+    def staff(self) -> Staff | None:
+        if self._staff is _UNSET:
+            self._staff = self._session.scalars(
+                select(Staff).where(Staff.telegram_chat_id == self._chat_id)
+            ).first()
+        return self._staff
+
+    @property
+    def linked(self) -> bool:
+        return self.family is not None or self.staff is not None
+
+
+def user_locale(user: User | None) -> str:
+    code = (user.language_code or "") if user else ""
+    if not code or code.lower().startswith(("da", "nb", "nn", "no", "sv")):
+        return "da"
+    return "en"
+
+
+def who_is(session: Session, chat_id: int, user: User | None = None) -> Who:
+    return Who(session, chat_id, user)
+
+
+# One query with joins for what every reply needs (pauses load lazily, for plans only).
+_MATCH_OPTIONS = (
+    joinedload(Match.child),
+    joinedload(Match.staff),
+    joinedload(Match.programme),
+    joinedload(Match.volunteer_family),
+)
+
+
+def family_matches(session: Session, family: VolunteerFamily, *, live_only: bool) -> list[Match]:
+    """The family's matches, ongoing ones first; without ``live_only`` ended ones follow."""
+    query = select(Match).where(Match.volunteer_family_id == family.id).options(*_MATCH_OPTIONS)
+    matches = list(session.scalars(query.order_by(Match.id)).unique())
+    live = [m for m in matches if m.status != MatchStatus.ENDED]
+    if live_only:
+        return live
+    ended = sorted(
+        (m for m in matches if m.status == MatchStatus.ENDED),
+        key=lambda m: m.end_date or m.start_date,
+        reverse=True,
+    )
+    return live + ended
+
+
+def owned_match(session: Session, chat_id: int, match_id: int | None) -> Match | None:
+    """The match, if the family linked to ``chat_id`` is its volunteer family; else None."""
+    if match_id is None:
+        return None
+    match = session.get(Match, match_id)
+    if match is None:
+        return None
+    # Usually already in the session (the chat's family was looked up first): no query.
+    family = session.get(VolunteerFamily, match.volunteer_family_id)
+    if family is None or family.telegram_chat_id != chat_id:
+        return None
+    return match
+
+
+def staff_name(match: Match, locale: str) -> str:
+    return match.staff.name if match.staff is not None else t("your_case_lead", locale)
+
+
+# -- the open question -------------------------------------------------------------------------
+
+
+def set_pending(chat_data: dict[str, Any], kind: str, now: datetime, **fields: Any) -> None:
+    chat_data[PENDING] = {"kind": kind, "since": now.isoformat(), **fields}
+
+
+def get_pending(chat_data: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    pending = chat_data.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        since = datetime.fromisoformat(str(pending.get("since")))
+    except ValueError:
+        return None
+    if now - since > PENDING_TTL:
+        return None
+    return pending
+
+
+def clear_pending(chat_data: dict[str, Any]) -> None:
+    chat_data.pop(PENDING, None)
+
+
+# -- sending -----------------------------------------------------------------------------------
+
+
+def inline(rows: Rows) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row]
+            for row in rows
+        ]
+    )
+
+
+def worry_keyboard(locale: str) -> ReplyKeyboardMarkup:
+    """The always-visible "I'm worried about something" button under the chat."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(t("btn_worry", locale))]], resize_keyboard=True, is_persistent=True
+    )
+
+
+async def send(bot: ExtBot[Any], reply: Reply) -> None:
+    """Send a reply, split into messages Telegram accepts; buttons go with the last part."""
+    parts = chunks(reply.text)
+    for index, part in enumerate(parts):
+        markup = reply.markup if index == len(parts) - 1 else None
+        await bot.send_message(reply.chat_id, part, reply_markup=markup)
+
+
+async def deliver(bot: ExtBot[Any], query: CallbackQuery | None, outcome: Outcome) -> None:
+    """Carry out ``outcome``: answer the button press, edit its message, send the replies."""
+    if query is not None:
+        if outcome.expired:
+            await query.answer(t("expired", outcome.locale))
+            return
+        await query.answer(outcome.toast)
+        if outcome.edit is not None or not outcome.keep_message:
+            await _edit(bot, query, outcome)
+    for reply in outcome.replies:
+        await send(bot, reply)
+
+
+async def _edit(bot: ExtBot[Any], query: CallbackQuery, outcome: Outcome) -> None:
+    message = query.message
+    if message is None or not hasattr(message, "chat"):
+        return
+    try:
+        if outcome.edit is not None:
+            await bot.edit_message_text(
+                chunks(outcome.edit)[0],
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                reply_markup=outcome.markup,
+            )
+        else:
+            await bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+            )
+    except BadRequest:
+        # The message is too old to edit, or already looks like this: say it in a new one.
+        if outcome.edit is not None:
+            await send(bot, Reply(message.chat.id, outcome.edit, outcome.markup))

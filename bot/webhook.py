@@ -1,0 +1,53 @@
+"""Telegram updates by webhook, through the web app (PTB's ``customwebhookbot`` pattern).
+
+Telegram sends each update as a POST with the secret we gave ``setWebhook`` in the
+``X-Telegram-Bot-Api-Secret-Token`` header. A request without the right secret gets 403 and is
+not read. An accepted update is queued for the running bot application and answered at once;
+the handlers run as they do for polling.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import WEBHOOK_PATH
+
+if TYPE_CHECKING:
+    from venskab.cli.common import AppContext
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1_000_000  # Telegram's updates are a few kilobytes
+
+
+def telegram_route(app: AppContext, bot_app: Application[Any, Any, Any, Any, Any, Any]) -> Route:
+    secret = app.settings.telegram_webhook_secret
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            return PlainTextResponse("Forbidden", status_code=403)
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return PlainTextResponse("Too large", status_code=413)
+        try:
+            data = json.loads(await request.body())
+            update = Update.de_json(data, bot_app.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError):
+            update = None
+        if update is None:
+            log.warning("webhook: a request that is not a Telegram update")
+            return PlainTextResponse("Bad Request", status_code=400)
+        await bot_app.update_queue.put(update)
+        return Response(status_code=200)
+
+    return Route(WEBHOOK_PATH, receive, methods=["POST"])

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, migrations and queries. Imports nothing else of ours."""

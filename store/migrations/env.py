@@ -1,0 +1,28 @@
+"""Alembic environment: runs against the engine handed over in ``config.attributes``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine, create_engine
+
+from store.models import Base
+
+config = context.config
+engine: Engine | None = config.attributes.get("engine")
+if engine is None:  # plain `alembic` command line: the URL comes from alembic.ini / -x url=
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    )
+    if not url:
+        raise SystemExit("give the database as: alembic -x url=sqlite:///venskab.db upgrade head")
+    engine = create_engine(url)
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite cannot ALTER most things: batch mode copies the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()

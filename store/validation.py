@@ -1,0 +1,64 @@
+"""Validation of the personal contact data we store: phone numbers, emails, names.
+
+Raised errors are :class:`InvalidValue` with a message fit to show the person who typed it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+# A Danish CPR number: DDMMYY-SSSS or DDMMYYSSSS. We never store one; free text is redacted.
+CPR_PATTERN = re.compile(r"(?<!\d)([0-3]\d[01]\d\d\d)[- ]?(\d{4})(?!\d)")
+
+
+class InvalidValue(ValueError):
+    """A value a person entered is not acceptable; the message says why."""
+
+
+def normalise_phone(raw: str, region: str = "DK") -> str:
+    """Return the number in E.164 (+4512345678) or raise :class:`InvalidValue`."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidValue("phone number is empty")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue("not a valid phone number (check the digits and the country code)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    """Return the normalised address or raise :class:`InvalidValue`."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidValue("email address is empty")
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidValue(f"not a valid email address: {exc}") from exc
+
+
+def contains_cpr(text: str) -> bool:
+    return bool(CPR_PATTERN.search(text or ""))
+
+
+def redact_cpr(text: str) -> str:
+    """Replace anything shaped like a CPR number with a marker."""
+    return CPR_PATTERN.sub("[CPR removed]", text)
+
+
+def check_child_name(raw: str) -> str:
+    """A child is stored by first name or pseudonym only: one or two short words, no digits."""
+    text = " ".join((raw or "").split())
+    if not text:
+        raise InvalidValue("the child's first name or pseudonym is empty")
+    if contains_cpr(text) or any(ch.isdigit() for ch in text):
+        raise InvalidValue("the child's name must not contain digits (never a CPR number)")
+    if len(text) > 40 or len(text.split()) > 2:
+        raise InvalidValue("give the child's first name or a pseudonym only (at most two words)")
+    return text

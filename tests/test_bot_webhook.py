@@ -1,0 +1,130 @@
+"""Webhook mode: with a public URL and a secret, updates arrive through the web app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.cast import make_match
+from tests.conftest import free_port
+from tests.fakes.telegram import FakeTelegram
+from tests.test_bot_support import (  # noqa: F401  (fixtures)
+    FAMILY_CHAT,
+    VISIT_EVENING,
+    BotHarness,
+    Clock,
+    app_context,
+    fake,
+    snapshot,
+)
+from web.app import create_app
+
+SECRET = "s3cret-Webhook_token"
+PUBLIC = "https://venskab.example.org"
+
+
+@pytest.fixture
+def webhook(
+    fake: FakeTelegram, db_url: str, engine: Engine, session_factory: sessionmaker[Session]
+) -> Iterator[tuple[BotHarness, str]]:
+    app = app_context(
+        db_url, engine, fake, VENSKAB_PUBLIC_URL=PUBLIC, TELEGRAM_WEBHOOK_SECRET=SECRET
+    )
+    harness = BotHarness(fake, app, Clock(VISIT_EVENING)).start()
+    port = free_port()
+    web = create_app(app, bot_app=harness.application)
+    server = uvicorn.Server(
+        uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+
+    async def serve() -> asyncio.Task[None]:
+        # The web server runs in the bot's event loop, as in `venskab run`.
+        return asyncio.get_running_loop().create_task(server.serve())
+
+    task = harness.call(serve())
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the web server did not start"
+        time.sleep(0.01)
+    try:
+        yield harness, f"http://127.0.0.1:{port}/telegram/webhook"
+    finally:
+        server.should_exit = True
+
+        async def finish() -> None:
+            await task
+
+        harness.call(finish())
+        harness.close()
+
+
+def post(url: str, update: dict[str, Any], secret: str | None) -> httpx.Response:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    return httpx.post(url, content=json.dumps(update), headers=headers, timeout=5)
+
+
+def wait_for_reply(fake: FakeTelegram, count: int) -> list[str]:
+    deadline = time.monotonic() + 5
+    while len(fake.sent("sendMessage")) < count:
+        assert time.monotonic() < deadline, "no reply"
+        time.sleep(0.01)
+    return [params["text"] for _, params in fake.sent("sendMessage")]
+
+
+def test_it_registers_the_webhook_instead_of_polling(
+    webhook: tuple[BotHarness, str], fake: FakeTelegram
+) -> None:
+    assert fake.webhook_url == f"{PUBLIC}/telegram/webhook"
+    (call,) = [c for c in fake.calls if c.method == "setWebhook"]
+    assert call.params["secret_token"] == SECRET
+    assert not [c for c in fake.calls if c.method == "getUpdates"]
+
+
+def test_an_update_with_the_right_secret_is_handled(
+    webhook: tuple[BotHarness, str], fake: FakeTelegram, session_factory: sessionmaker[Session]
+) -> None:
+    _, url = webhook
+    with session_factory.begin() as session:
+        make_match(session)
+
+    response = post(url, fake.message_update(FAMILY_CHAT, "/help", push=False), SECRET)
+
+    assert response.status_code == 200
+    assert "/checkin – fortæl, hvordan det går" in wait_for_reply(fake, 1)[0]
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x"])
+def test_a_wrong_or_missing_secret_gets_403_and_nothing_happens(
+    webhook: tuple[BotHarness, str], fake: FakeTelegram, session_factory: sessionmaker[Session],
+    secret: str | None,
+) -> None:
+    _, url = webhook
+    with session_factory.begin() as session:
+        make_match(session)
+    before = snapshot(session_factory)
+
+    response = post(url, fake.message_update(FAMILY_CHAT, "Hej", push=False), secret)
+    time.sleep(0.1)
+
+    assert response.status_code == 403
+    assert fake.sent("sendMessage") == []
+    assert snapshot(session_factory) == before
+
+
+def test_a_body_that_is_not_an_update_is_refused(webhook: tuple[BotHarness, str]) -> None:
+    _, url = webhook
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+    broken = httpx.post(url, content=b"{not json", headers=headers, timeout=5)
+    listed = httpx.post(url, content=b"[1, 2]", headers=headers, timeout=5)
+
+    assert (broken.status_code, listed.status_code) == (400, 400)

@@ -1,0 +1,90 @@
+"""What every command shares: settings, the database, and errors that exit with status 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.programme import PROGRAMMES_DIR, Programme, ProgrammeError, load_all
+from store.db import make_engine, make_session_factory, upgrade
+from venskab.settings import Settings, SettingsError, load_settings
+
+
+class UserError(click.ClickException):
+    """Bad input from the person at the keyboard: one clear message, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"venskab: {self.format_message()}", err=True)
+
+
+@dataclass
+class AppContext:
+    """Built once per command; everything is created on first use."""
+
+    env: dict[str, str] | None = None
+    now_override: datetime | None = None
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        try:
+            return load_settings(self.env)
+        except SettingsError as exc:
+            raise UserError(f"setting {exc}") from exc
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def programmes(self) -> dict[str, Programme]:
+        try:
+            return load_all(self.settings.programmes_dir or PROGRAMMES_DIR)
+        except ProgrammeError as exc:
+            raise UserError(str(exc)) from exc
+
+    def upgrade(self) -> None:
+        upgrade(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    def now(self) -> datetime:
+        return self.now_override or datetime.now(UTC)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+
+def parse_when(value: str, zone_name: str) -> datetime:
+    """An ISO date or date-time; without an offset it is read in the configured zone."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise UserError(f"{value!r} is not an ISO date or time such as 2026-03-02T19:00") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone_name))
+    return parsed.astimezone(UTC)

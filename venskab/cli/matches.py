@@ -1,0 +1,249 @@
+"""Matches: ``match list|show|pause|resume|end`` and ``plan``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from scheduler import matches as ops
+from scheduler.matches import MatchError, facts_for, local_today
+from scheduler.yearplan import fmt_date, fmt_weekday, year_plan
+from store.models import (
+    EndedBy,
+    Match,
+    MatchStatus,
+    OutboxMessage,
+    Task,
+)
+from venskab.cli.common import AppContext, UserError, pass_app
+
+STATUSES = [s.value for s in MatchStatus]
+
+
+def register(group: click.Group) -> None:
+    group.add_command(match)
+    group.add_command(plan)
+
+
+def _date(value: str | None, app: AppContext, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UserError(f"{name}: {value!r} is not a date such as 2026-07-01") from exc
+
+
+def _load(session: Session, match_id: int) -> Match:
+    try:
+        return ops.get_match(session, match_id)
+    except MatchError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+    return "\n".join(lines)
+
+
+@click.group()
+def match() -> None:
+    """List, show, pause, resume and end matches."""
+
+
+@match.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only matches with this status.")
+@click.option("--programme", "programme_slug", help="Only matches of this programme (its id).")
+@pass_app
+def match_list(app: AppContext, status: str | None, programme_slug: str | None) -> None:
+    """One line per match."""
+    with app.transaction() as session:
+        query = (
+            select(Match)
+            .order_by(Match.id)
+            .options(
+                selectinload(Match.programme),
+                selectinload(Match.child),
+                selectinload(Match.volunteer_family),
+                selectinload(Match.staff),
+            )
+        )
+        if status:
+            query = query.where(Match.status == MatchStatus(status))
+        rows = []
+        for m in session.scalars(query):
+            if programme_slug and m.programme.slug != programme_slug:
+                continue
+            rows.append(
+                [
+                    str(m.id),
+                    m.programme.slug,
+                    m.child.first_name,
+                    m.volunteer_family.name,
+                    m.start_date.isoformat(),
+                    fmt_weekday(m.visit_weekday, "en"),
+                    m.status.value,
+                    m.staff.name if m.staff else "-",
+                ]
+            )
+    if not rows:
+        click.echo("no matches")
+        return
+    click.echo(
+        _table(
+            rows,
+            ["id", "programme", "child", "volunteer family", "start", "weekday", "status", "staff"],
+        )
+    )
+
+
+@match.command("show")
+@click.argument("match_id", type=int)
+@pass_app
+def match_show(app: AppContext, match_id: int) -> None:
+    """Everything about one match, without contact details."""
+    with app.transaction() as session:
+        m = _load(session, match_id)
+        click.echo(
+            f"Match {m.id}: {m.child.first_name} ({m.child.birth_year or 'age unknown'}) "
+            f"with {m.volunteer_family.name}"
+        )
+        click.echo(f"  programme     {m.programme.name}")
+        click.echo(f"  status        {m.status.value}")
+        click.echo(f"  start         {m.start_date.isoformat()}")
+        click.echo(
+            f"  visits        {m.cadence.value} on {fmt_weekday(m.visit_weekday, 'en')}"
+            + (f" at {m.visit_time.strftime('%H:%M')}" if m.visit_time else "")
+        )
+        click.echo(f"  staff         {m.staff.name if m.staff else '-'}")
+        click.echo(f"  contacts      {', '.join(c.name for c in m.contacts) or '-'}")
+        click.echo(
+            f"  telegram      {'linked' if m.volunteer_family.telegram_chat_id else 'not linked'}"
+        )
+        for p in m.pauses:
+            until = p.end_date.isoformat() if p.end_date else "open"
+            click.echo(f"  pause         {p.start_date.isoformat()} to {until}")
+        if m.end_date:
+            by = m.ended_by.value if m.ended_by else "?"
+            reason = f" ({m.end_reason})" if m.end_reason else ""
+            click.echo(f"  ended         {m.end_date.isoformat()} by {by}{reason}")
+        counts = dict(
+            session.execute(
+                select(OutboxMessage.status, func.count())
+                .where(OutboxMessage.match_id == m.id)
+                .group_by(OutboxMessage.status)
+            ).all()
+        )
+        if counts:
+            click.echo(
+                "  messages      " + ", ".join(f"{k.value} {v}" for k, v in sorted(counts.items()))
+            )
+        tasks = session.scalars(
+            select(Task).where(Task.match_id == m.id).order_by(Task.due_at)
+        ).all()
+        open_tasks = [t for t in tasks if t.status.value == "open"]
+        if open_tasks:
+            click.echo("  open tasks")
+            for t in open_tasks[:10]:
+                click.echo(f"    {t.due_at.date().isoformat()}  {t.title}")
+
+
+@match.command("pause")
+@click.argument("match_id", type=int)
+@click.option("--from", "start", required=True, help="First day of the pause (YYYY-MM-DD).")
+@click.option("--to", "end", help="First day back (YYYY-MM-DD); leave out for an open pause.")
+@click.option("--reason", default="", help="Short reason, e.g. summer holiday.")
+@pass_app
+def match_pause(app: AppContext, match_id: int, start: str, end: str | None, reason: str) -> None:
+    """Pause visit prompts and missed-visit rules (e.g. summer holiday)."""
+    start_day = _date(start, app, "--from")
+    assert start_day is not None
+    with app.transaction() as session:
+        m = _load(session, match_id)
+        try:
+            ops.pause(session, m, start_day, _date(end, app, "--to"), reason, "cli")
+        except MatchError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"match {match_id} paused from {start}" + (f" until {end}" if end else ""))
+
+
+@match.command("resume")
+@click.argument("match_id", type=int)
+@click.option("--on", "on", help="First day back (default today).")
+@pass_app
+def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
+    """End the current pause."""
+    with app.transaction() as session:
+        m = _load(session, match_id)
+        day = _date(on, app, "--on") or local_today(app.now(), app.settings.timezone)
+        try:
+            ops.resume(session, m, day, "cli")
+        except MatchError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"match {match_id} resumes on {day.isoformat()}")
+
+
+@match.command("end")
+@click.argument("match_id", type=int)
+@click.option("--on", "on", help="The last day (default today).")
+@click.option(
+    "--by",
+    "ended_by",
+    required=True,
+    type=click.Choice([e.value for e in EndedBy]),
+    help="Who ended it; 'term' when the programme's year ran out.",
+)
+@click.option("--reason", default="", help="Short reason (no personal details).")
+@pass_app
+def match_end(app: AppContext, match_id: int, on: str | None, ended_by: str, reason: str) -> None:
+    """End a match: what remains is cancelled and the programme's early-end steps follow."""
+    with app.transaction() as session:
+        m = _load(session, match_id)
+        day = _date(on, app, "--on") or local_today(app.now(), app.settings.timezone)
+        try:
+            ops.end(session, m, day, EndedBy(ended_by), reason, "cli")
+        except MatchError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"match {match_id} ended on {day.isoformat()} ({ended_by})")
+
+
+@click.command()
+@click.argument("match_id", type=int)
+@click.option("--lang", "locale", type=click.Choice(["da", "en"]), default="da", show_default=True)
+@click.option(
+    "--all-visits", is_flag=True, help="List every visit prompt instead of one summary line."
+)
+@pass_app
+def plan(app: AppContext, match_id: int, locale: str, all_visits: bool) -> None:
+    """The match's year plan (årshjul): what happens when, past and upcoming."""
+    now = app.now()
+    with app.transaction() as session:
+        m = _load(session, match_id)
+        programme = app.programmes.get(m.programme.slug)
+        if programme is None:
+            raise UserError(
+                f"match {match_id}: programme {m.programme.slug!r} has no file in programmes/"
+            )
+        facts = facts_for(session, m, programme)
+        rows = year_plan(programme, facts, now, locale, fold_visits=not all_visits)
+        title = f"{programme.name}: {m.child.first_name} & {m.volunteer_family.name}"
+    header = {"da": ["dato", "kl.", "hvad", "hvem", ""], "en": ["date", "time", "what", "who", ""]}[
+        locale
+    ]
+    done = {"da": "✓", "en": "✓"}[locale]
+    table = [
+        [fmt_date(r.day, locale, "medium"), r.time, r.what, r.who, done if r.past else ""]
+        for r in rows
+    ]
+    click.echo(title)
+    click.echo(_table(table, header))

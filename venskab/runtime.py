@@ -1,0 +1,256 @@
+"""The runtime: one asyncio process that runs everything.
+
+- an APScheduler ``AsyncIOScheduler`` that only *wakes things up* (plan, dispatch); the durable
+  truth is in our tables, never in a job store;
+- uvicorn serving the Starlette app (webhooks, survey pages, the sandbox outbox);
+- the Telegram bot, when a token is configured (polling, or webhook through the web app).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scheduler.channels.base import Channel
+from scheduler.dispatcher import Dispatcher, DispatchStats
+from scheduler.matches import sync_programmes
+from scheduler.planner import PlanStats, plan_all
+from venskab.cli.common import AppContext
+
+log = logging.getLogger("venskab")
+
+DISPATCH_EVERY = timedelta(seconds=15)
+PLAN_EVERY = timedelta(minutes=5)
+
+
+def build_channels(app: AppContext) -> tuple[dict[str, Channel], frozenset[str]]:
+    """Live channels where credentials are set; the sandbox (records, sends nothing) elsewhere."""
+    from scheduler.channels.sandbox import SandboxChannel
+
+    settings = app.settings
+    channels: dict[str, Channel] = {}
+    sandbox: set[str] = set()
+    if settings.sms_configured:
+        from scheduler.channels.sms import SmsChannel
+        from scheduler.channels.voice import VoiceChannel
+
+        assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
+        channels["sms"] = SmsChannel(
+            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from,
+            api_url=settings.twilio_api_url,
+        )
+        channels["voice"] = VoiceChannel(
+            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from,
+            api_url=settings.twilio_api_url,
+        )
+    if settings.email_configured:
+        from scheduler.channels.email import EmailChannel
+
+        assert settings.smtp_host and settings.mail_from
+        channels["email"] = EmailChannel(
+            settings.smtp_host, settings.smtp_port, settings.mail_from,
+            username=settings.smtp_username, password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    if settings.telegram_configured:
+        from scheduler.channels.telegram import TelegramChannel, make_bot
+
+        assert settings.telegram_bot_token
+        channels["telegram"] = TelegramChannel(make_bot(settings.telegram_bot_token, settings.telegram_api_url))
+    for name in ("sms", "voice", "email", "telegram"):
+        if name not in channels:
+            channels[name] = SandboxChannel(name)
+            sandbox.add(name)
+    return channels, frozenset(sandbox)
+
+
+@dataclass
+class TickResult:
+    plan: PlanStats
+    dispatch: DispatchStats
+    escalations: int = 0
+
+    def describe(self) -> str:
+        p, d = self.plan, self.dispatch
+        if p.locked_out:
+            planned = "planning: another replica holds the planner lock"
+        else:
+            planned = (
+                f"planned {p.matches} matches: {p.added} messages added, {p.updated} moved, "
+                f"{p.cancelled} cancelled; {p.tasks_added} tasks added, {p.tasks_cancelled} cancelled"
+            )
+        sent = (
+            f"dispatched {d.claimed}: {d.sent} sent, {d.retried} to retry, {d.failed} failed, "
+            f"{d.expired} expired, {d.cancelled} cancelled, {d.deferred} deferred to allowed hours, "
+            f"{d.unknown} in doubt"
+        )
+        watched = f"escalations with news: {self.escalations}"
+        return f"{planned}\n{watched}\n{sent}"
+
+
+@dataclass
+class Runtime:
+    app: AppContext
+    channels: dict[str, Channel] = field(default_factory=dict)
+    sandbox: frozenset[str] = frozenset()
+    _dispatcher: Dispatcher | None = None
+    _synced: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            self.channels, self.sandbox = build_channels(self.app)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            from bot.buttons import buttons_for  # visit-prompt answers, sparring RSVPs
+
+            self._dispatcher = Dispatcher(
+                self.app.session_factory, self.app.programmes, self.channels, sandbox=self.sandbox,
+                public_url=self.app.settings.public_url, buttons=buttons_for,
+            )
+        return self._dispatcher
+
+    def sync(self) -> None:
+        if not self._synced:
+            with self.app.transaction() as session:
+                sync_programmes(session, self.app.programmes.values())
+            self._synced = True
+
+    def plan(self, now: datetime, horizon_days: int = 14) -> PlanStats:
+        self.sync()
+        return plan_all(
+            self.app.engine, self.app.session_factory, self.app.programmes, now,
+            horizon=timedelta(days=horizon_days),
+        )
+
+    async def dispatch(self, now: datetime) -> DispatchStats:
+        return await self.dispatcher.run_once(now)
+
+    def follow_up(self, now: datetime) -> int:
+        """Staff follow-up: watch rules, alerts and re-escalation, the daily digest.
+        Returns how many escalations got news."""
+        from scheduler import alerts, digest, watch
+
+        with self.app.transaction() as session:
+            news = watch.evaluate(session, self.app.programmes, now)
+            alerts.notify(session, now, self.app.programmes, self.app.settings.timezone)
+            digest.plan_digests(session, now)
+        return news
+
+    def survey_ladder(self, now: datetime) -> int:
+        """The survey reminder ladder's last step: a staff call task for each survey still
+        unanswered when its call is due. Returns how many tasks were created."""
+        from scheduler import followup
+
+        return followup.run(self.app.session_factory, self.app.programmes, now).tasks
+
+    def sparring_reminders(self, now: datetime) -> int:
+        """The day-before reminder, with the meeting link, to families who said yes."""
+        from scheduler.sparring import plan_reminders
+
+        with self.app.transaction() as session:
+            return plan_reminders(session, self.app.programmes, now)
+
+    async def tick(self, now: datetime, horizon_days: int = 14) -> TickResult:
+        plan = await asyncio.to_thread(self.plan, now, horizon_days)
+        await asyncio.to_thread(self.sparring_reminders, now)
+        await asyncio.to_thread(self.survey_ladder, now)
+        news = await asyncio.to_thread(self.follow_up, now)
+        dispatch = await self.dispatch(now)
+        return TickResult(plan, dispatch, news)
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+
+
+def _banner(app: AppContext, runtime: Runtime, seeded: bool) -> str:
+    settings = app.settings
+    url = f"http://{settings.http_host}:{settings.http_port}"
+    database = settings.database_url
+    if "@" in database:  # never print a password
+        scheme, rest = database.split("://", 1)
+        database = f"{scheme}://…@{rest.split('@', 1)[1]}"
+    lines = [
+        "venskab is running.",
+        f"  database   {database}" + ("  (demo data seeded just now)" if seeded else ""),
+        f"  programmes {', '.join(sorted(app.programmes))}",
+    ]
+    for name, mode in settings.describe_channels().items():
+        note = "records messages in the outbox, sends nothing" if mode == "sandbox" else "sends for real"
+        lines.append(f"  {name:<10} {mode}: {note}")
+    lines.append(f"  web        {url}/  (the outbox: what was sent, or would have been)")
+    lines.append("  year plan  .venv/bin/venskab plan 1   (and: venskab match list)")
+    lines.append("Stop with Ctrl+C.")
+    return "\n".join(lines)
+
+
+async def serve(app: AppContext, seed_demo: bool = True) -> None:
+    """Run until interrupted."""
+    import uvicorn
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from venskab.demo import replay, seed_if_empty
+    from web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "alembic", "httpx", "telegram.ext"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = app.settings
+    await asyncio.to_thread(app.upgrade)
+    runtime = Runtime(app)
+    runtime.sync()
+    seeded = False
+    if seed_demo and settings.is_sqlite:
+        seeded = await asyncio.to_thread(seed_if_empty, app, datetime.now(UTC))
+        if seeded:
+            print("Seeding demo data and replaying its past through the sandbox…", flush=True)
+            await replay(app, datetime.now(UTC))
+
+    bot_app: Any = None
+    if settings.telegram_configured:
+        from bot.app import build_application, start_bot, stop_bot
+
+        bot_app = build_application(app)
+
+    web = create_app(app, runtime=runtime, bot_app=bot_app)
+    config = uvicorn.Config(web, host=settings.http_host, port=settings.http_port, log_level="warning",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+
+    lock = asyncio.Lock()
+
+    async def wake() -> None:
+        # Overlapping wake-ups would only contend for the same rows: skip instead of queueing.
+        if lock.locked():
+            return
+        async with lock:
+            try:
+                result = await runtime.tick(datetime.now(UTC))
+                if result.dispatch.claimed or result.plan.added:
+                    log.info(result.describe().replace("\n", "; "))
+            except Exception:
+                log.exception("tick failed; will try again")
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(wake, "interval", seconds=DISPATCH_EVERY.total_seconds(), id="tick",
+                      max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+    scheduler.start()
+
+    if bot_app is not None:
+        await start_bot(bot_app, settings)  # by webhook when configured, else long polling
+
+    print(_banner(app, runtime, seeded), flush=True)
+    try:
+        # uvicorn handles SIGINT/SIGTERM (and re-raises them once it has stopped serving).
+        await server.serve()
+    finally:
+        scheduler.shutdown(wait=False)
+        if bot_app is not None:
+            await stop_bot(bot_app)
+        await runtime.close()
+        print("venskab stopped.", flush=True)

@@ -1,0 +1,214 @@
+"""Settings from environment variables, parsed strictly in one place.
+
+Every setting is read here and nowhere else. A secret may also come from a file named by
+``NAME_FILE`` (Docker and systemd credentials). A bad value raises :class:`SettingsError`,
+which names the variable and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_DATABASE_URL = "sqlite:///./venskab.db"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "Europe/Copenhagen"
+    public_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    telegram_bot_token: str | None = None
+    telegram_api_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_api_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str | None = None
+    programmes_dir: Path | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host and self.mail_from)
+
+    @property
+    def telegram_configured(self) -> bool:
+        return bool(self.telegram_bot_token)
+
+    @property
+    def webhook_mode(self) -> bool:
+        """Telegram updates arrive by webhook when a public URL and a secret are set."""
+        return bool(self.public_url and self.telegram_webhook_secret)
+
+    def describe_channels(self) -> dict[str, str]:
+        """Which channels send for real and which record into the sandbox."""
+        return {
+            "telegram": "live" if self.telegram_configured else "sandbox",
+            "sms": "live" if self.sms_configured else "sandbox",
+            "voice": "live" if self.sms_configured else "sandbox",
+            "email": "live" if self.email_configured else "sandbox",
+        }
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    file_name = env.get(f"{name}_FILE")
+    if value not in (None, "") and file_name:
+        raise SettingsError(f"{name} and {name}_FILE are both set: choose one")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE: cannot read {file_name!r} ({exc.strerror})") from exc
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _url(name: str, value: str | None, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise SettingsError(
+            f"{name}: expected a URL starting with {' or '.join(schemes)}://, got {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def _int(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    if not re.fullmatch(r"\d+", value):
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}")
+    number = int(value)
+    if not low <= number <= high:
+        raise SettingsError(f"{name}: expected a number from {low} to {high}, got {number}")
+    return number
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {value!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every setting; raise :class:`SettingsError` on the first bad one."""
+    env = os.environ if env is None else env
+
+    database_url = _raw(env, "VENSKAB_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if database_url.startswith("postgresql://"):
+        # SQLAlchemy 2.1's default PostgreSQL driver is psycopg 3; say so explicitly.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    if not (database_url.startswith("sqlite") or database_url.startswith("postgresql+psycopg://")):
+        raise SettingsError(
+            "VENSKAB_DATABASE_URL: expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, "
+            f"got a URL starting with {database_url.split(':', 1)[0]!r}"
+        )
+
+    timezone = _raw(env, "VENSKAB_TIMEZONE") or "Europe/Copenhagen"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"VENSKAB_TIMEZONE: unknown time zone {timezone!r}") from exc
+
+    smtp_port = _int("SMTP_PORT", _raw(env, "SMTP_PORT"), 587, 1, 65535)
+    http_port = _int("VENSKAB_HTTP_PORT", _raw(env, "VENSKAB_HTTP_PORT"), 8000, 0, 65535)
+
+    twilio = {
+        "TWILIO_ACCOUNT_SID": _raw(env, "TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": _raw(env, "TWILIO_AUTH_TOKEN"),
+        "TWILIO_FROM": _raw(env, "TWILIO_FROM"),
+    }
+    given = [name for name, value in twilio.items() if value]
+    if given and len(given) != len(twilio):
+        missing = [name for name in twilio if name not in given]
+        raise SettingsError(f"{missing[0]}: required when {given[0]} is set (Twilio SMS and voice)")
+    sid = twilio["TWILIO_ACCOUNT_SID"]
+    if sid and not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
+        raise SettingsError("TWILIO_ACCOUNT_SID: expected AC followed by 32 hexadecimal digits")
+    twilio_from = twilio["TWILIO_FROM"]
+    if twilio_from and not re.fullmatch(
+        r"(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32}|[A-Za-z0-9 ]{1,11})", twilio_from
+    ):
+        raise SettingsError(
+            "TWILIO_FROM: expected an E.164 number (+4512345678), a messaging service SID (MG...) "
+            "or an alphanumeric sender of at most 11 characters"
+        )
+
+    smtp_host = _raw(env, "SMTP_HOST")
+    mail_from = _raw(env, "MAIL_FROM")
+    if smtp_host and not mail_from:
+        raise SettingsError("MAIL_FROM: required when SMTP_HOST is set")
+    if mail_from and "@" not in mail_from:
+        raise SettingsError(f"MAIL_FROM: expected an email address, got {mail_from!r}")
+
+    token = _raw(env, "TELEGRAM_BOT_TOKEN")
+    if token and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", token):
+        raise SettingsError(
+            "TELEGRAM_BOT_TOKEN: expected the form 123456:ABC... given by @BotFather"
+        )
+    webhook_secret = _raw(env, "TELEGRAM_WEBHOOK_SECRET")
+    if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+        raise SettingsError(
+            "TELEGRAM_WEBHOOK_SECRET: expected 1-256 characters of A-Z, a-z, 0-9, _ and -"
+        )
+
+    programmes_dir = _raw(env, "VENSKAB_PROGRAMMES_DIR")
+
+    return Settings(
+        database_url=database_url,
+        timezone=timezone,
+        public_url=_url("VENSKAB_PUBLIC_URL", _raw(env, "VENSKAB_PUBLIC_URL")),
+        http_host=_raw(env, "VENSKAB_HTTP_HOST") or "127.0.0.1",
+        http_port=http_port,
+        telegram_bot_token=token,
+        telegram_api_url=_url("TELEGRAM_API_URL", _raw(env, "TELEGRAM_API_URL")),
+        telegram_webhook_secret=webhook_secret,
+        twilio_account_sid=sid,
+        twilio_auth_token=twilio["TWILIO_AUTH_TOKEN"],
+        twilio_from=twilio_from,
+        twilio_api_url=_url("TWILIO_API_URL", _raw(env, "TWILIO_API_URL")),
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_username=_raw(env, "SMTP_USERNAME"),
+        smtp_password=_raw(env, "SMTP_PASSWORD"),
+        smtp_starttls=_bool("SMTP_STARTTLS", _raw(env, "SMTP_STARTTLS"), True),
+        mail_from=mail_from,
+        programmes_dir=Path(programmes_dir) if programmes_dir else None,
+    )

@@ -1,0 +1,162 @@
+"""What comes in from parents: Twilio's inbound SMS webhook and the email unsubscribe link.
+
+``POST /twilio/sms``: Twilio posts every SMS sent to our number. The request must carry a valid
+``X-Twilio-Signature`` for the public URL Twilio called; anything else gets 403 before the
+database is touched. The answer is TwiML: the reply SMS, if any (see :mod:`scheduler.inbound`).
+Configure it in the Twilio console as the number's "A message comes in" webhook
+(``VENSKAB_PUBLIC_URL/twilio/sms``, HTTP POST).
+
+``/u/<token>``: the unsubscribe link in non-essential email. GET shows a page that asks to
+confirm (mail scanners follow links, so a GET changes nothing); POST unsubscribes. The same URL
+takes the RFC 8058 one-click POST (``List-Unsubscribe=One-Click``) that mail programs send from
+the ``List-Unsubscribe`` header. The token is signed; a token that does not verify shows a page
+that says nothing about anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from scheduler.inbound import contact_for_unsubscribe, handle_sms, organisation_of, set_opt_out
+from scheduler.survey_defs import default_surveys
+from scheduler.surveys import secret_for
+from web.app import public_url_for
+from web.surveys import SECURITY_HEADERS, message_page, unknown_page
+
+if TYPE_CHECKING:
+    from venskab.cli.common import AppContext
+    from venskab.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+UNSUBSCRIBE: dict[str, dict[str, str]] = {
+    "da": {
+        "confirm_title": "Afmeld beskeder",
+        "confirm": "Vil du afmelde beskeder fra {org}, som ikke er nødvendige, fx spørgeskemaer og "
+        "påmindelser? Beskeder om aftaler for dit barn får du stadig.",
+        "button": "Afmeld",
+        "done_title": "Du er afmeldt",
+        "done": "Du får ikke længere spørgeskemaer og påmindelser fra {org}. Beskeder om aftaler "
+        "for dit barn får du stadig.",
+        "undo": "Fortryd og tilmeld igen",
+        "back_title": "Du er tilmeldt igen",
+        "back": "Du får igen beskeder fra {org}.",
+    },
+    "en": {
+        "confirm_title": "Unsubscribe",
+        "confirm": "Do you want to stop messages from {org} that are not necessary, such as "
+        "questionnaires and reminders? You will still get messages about your child's "
+        "arrangements.",
+        "button": "Unsubscribe",
+        "done_title": "You have unsubscribed",
+        "done": "You will no longer get questionnaires and reminders from {org}. You will still "
+        "get messages about your child's arrangements.",
+        "undo": "Undo and subscribe again",
+        "back_title": "You are subscribed again",
+        "back": "You will get messages from {org} again.",
+    },
+}
+
+
+def inbound_routes(app: AppContext, runtime: Runtime | None = None) -> list[Route]:
+    settings = app.settings
+    factory = app.session_factory
+
+    def secret_override() -> str | None:
+        # The dispatcher signs the links; verify with the same key it used.
+        return runtime.dispatcher.secret if runtime is not None else None
+
+    def handle(params: dict[str, str]) -> str | None:
+        with factory() as session, session.begin():
+            result = handle_sms(
+                session,
+                params.get("From", ""),
+                params.get("Body", ""),
+                app.now(),
+                default_surveys(),
+                message_sid=params.get("MessageSid") or params.get("SmsSid"),
+                media=int(media) if (media := params.get("NumMedia", "0")).isdigit() else 0,
+            )
+        return result.reply
+
+    async def twilio_sms(request: Request) -> Response:
+        form = await request.form(max_files=0)
+        params = {k: str(v) for k, v in form.multi_items()}
+        signature = request.headers.get("X-Twilio-Signature", "")
+        token = settings.twilio_auth_token
+        if not token or not signature:
+            return PlainTextResponse("Forbidden", status_code=403)
+        if not RequestValidator(token).validate(
+            public_url_for(request, settings.public_url), params, signature
+        ):
+            return PlainTextResponse("Forbidden", status_code=403)
+        reply = await run_in_threadpool(handle, params)
+        twiml = MessagingResponse()
+        if reply:
+            twiml.message(reply)
+        return Response(str(twiml), media_type="application/xml")
+
+    def unsubscribe(request: Request, token: str, form: dict[str, str] | None) -> Response:
+        with factory() as session, session.begin():
+            contact = contact_for_unsubscribe(
+                session, secret_for(session, secret_override()), token
+            )
+            if contact is None:
+                return unknown_page()
+            asked = request.query_params.get("lang") or ""
+            lang: str = asked if asked in UNSUBSCRIBE else contact.locale.value
+            if lang not in UNSUBSCRIBE:
+                lang = "da"
+            t = UNSUBSCRIBE[lang]
+            org = organisation_of(contact)
+            action = f"/u/{token}?lang={lang}"
+            undo: dict[str, Any] = {
+                "action": action,
+                "hidden": [("action", "resubscribe")],
+                "button": t["undo"],
+                "style": "secondary",
+            }
+            if form is None:
+                if contact.opted_out:
+                    return message_page(
+                        lang, [(lang, t["done_title"], [t["done"].format(org=org)])], form=undo
+                    )
+                confirm = {
+                    "action": action,
+                    "hidden": [("action", "unsubscribe")],
+                    "button": t["button"],
+                }
+                return message_page(
+                    lang, [(lang, t["confirm_title"], [t["confirm"].format(org=org)])], form=confirm
+                )
+            if form.get("action") == "resubscribe":
+                set_opt_out(session, contact, False, app.now(), source="email")
+                return message_page(lang, [(lang, t["back_title"], [t["back"].format(org=org)])])
+            # The confirm button, or a mail program's one-click POST ("List-Unsubscribe=One-Click").
+            set_opt_out(session, contact, True, app.now(), source="email")
+            return message_page(
+                lang, [(lang, t["done_title"], [t["done"].format(org=org)])], form=undo
+            )
+
+    async def unsubscribe_page(request: Request) -> Response:
+        token = request.path_params["token"]
+        form: dict[str, str] | None = None
+        if request.method == "POST":
+            posted = await request.form(max_files=0, max_fields=10)
+            form = {k: str(v) for k, v in posted.items()}
+        response = await run_in_threadpool(unsubscribe, request, token, form)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    return [
+        Route("/twilio/sms", twilio_sms, methods=["POST"]),
+        Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
+    ]
