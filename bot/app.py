@@ -27,7 +27,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import callbacks, family, staff
 from bot.common import Outcome, Reply, deliver, send, user_locale, who_is
@@ -107,8 +107,11 @@ def build_application(
         )
     if request is not None:
         builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Long polling gets its own HTTP client with two connections: on shutdown PTB confirms the
+    # last updates with one more getUpdates while the cancelled long poll may still hold one.
+    builder = builder.get_updates_request(
+        get_updates_request or HTTPXRequest(connection_pool_size=2)
+    )
     limiter = ChatRateLimiter() if rate_limiter is _DEFAULT else rate_limiter
     if isinstance(limiter, BaseRateLimiter):
         builder = builder.rate_limiter(limiter)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -73,13 +73,21 @@ class Who:
     The staff member is looked up only when asked for: most updates come from families.
     """
 
-    def __init__(self, session: Session, chat_id: int, user: User | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        chat_id: int,
+        user: User | None,
+        family: VolunteerFamily | None = _UNSET,
+    ) -> None:
         self._session = session
         self._chat_id = chat_id
         self._staff: Staff | None = _UNSET
-        self.family: VolunteerFamily | None = session.scalars(
-            select(VolunteerFamily).where(VolunteerFamily.telegram_chat_id == chat_id)
-        ).first()
+        if family is _UNSET:
+            family = session.scalars(
+                select(VolunteerFamily).where(VolunteerFamily.telegram_chat_id == chat_id)
+            ).first()
+        self.family: VolunteerFamily | None = family
         if self.family is not None:
             self.locale = self.family.locale.value
         elif self.staff is not None:
@@ -136,17 +144,18 @@ def family_matches(session: Session, family: VolunteerFamily, *, live_only: bool
 
 
 def owned_match(session: Session, chat_id: int, match_id: int | None) -> Match | None:
-    """The match, if the family linked to ``chat_id`` is its volunteer family; else None."""
+    """The match, if the family linked to ``chat_id`` is its volunteer family; else None.
+
+    One query: the ownership check is part of it, and the family comes along.
+    """
     if match_id is None:
         return None
-    match = session.get(Match, match_id)
-    if match is None:
-        return None
-    # Usually already in the session (the chat's family was looked up first): no query.
-    family = session.get(VolunteerFamily, match.volunteer_family_id)
-    if family is None or family.telegram_chat_id != chat_id:
-        return None
-    return match
+    return session.scalars(
+        select(Match)
+        .join(Match.volunteer_family)
+        .where(Match.id == match_id, VolunteerFamily.telegram_chat_id == chat_id)
+        .options(contains_eager(Match.volunteer_family))
+    ).first()
 
 
 def staff_name(match: Match, locale: str) -> str:

@@ -18,6 +18,7 @@ from telegram import Update
 from bot import buttons as kb
 from bot import callbacks as cb
 from bot.common import (
+    Markup,
     Outcome,
     Reply,
     Who,
@@ -66,21 +67,17 @@ RSVP_ANSWERS = {"y": RSVP.YES, "m": RSVP.MAYBE, "n": RSVP.NO}
 Action = Callable[[Session, BotContext, int, Match, str], Outcome]
 
 
-def _actor(match_or_family: Match | VolunteerFamily) -> str:
-    family_id = (
-        match_or_family.volunteer_family_id
-        if isinstance(match_or_family, Match)
-        else match_or_family.id
-    )
-    return f"family:{family_id}"
+def _actor(match: Match) -> str:
+    """Who did it, for the audit trail: the match's volunteer family."""
+    return f"family:{match.volunteer_family_id}"
 
 
 def _today(ctx: BotContext, match: Match) -> date:
     return local_today(ctx.now(), match.volunteer_family.timezone or "Europe/Copenhagen")
 
 
-def _reply(chat_id: int, locale: str, text: str, markup: object = None) -> Outcome:
-    return Outcome(locale=locale, replies=[Reply(chat_id, text, markup)])  # type: ignore[arg-type]
+def _reply(chat_id: int, locale: str, text: str, markup: Markup | None = None) -> Outcome:
+    return Outcome(locale=locale, replies=[Reply(chat_id, text, markup)])
 
 
 def help_text(who: Who, session: Session) -> str:
@@ -137,7 +134,7 @@ def _linked_family(
         family=family.name,
         organisation=(first.programme.organisation or first.programme.name)
         if first
-        else family.name,
+        else t("our_organisation", locale),
         child=first.child.first_name if first else "",
         staff=staff_name(first, locale) if first else t("your_case_lead", locale),
     )
@@ -267,18 +264,21 @@ def on_text(ctx: BotContext, update: Update) -> Outcome:
     text = update.effective_message.text or ""  # type: ignore[union-attr]
     now = ctx.now()
     with ctx.transaction() as session:
+        pending = get_pending(ctx.data, now)
+        if pending is not None and text.strip() not in WORRY_TEXTS:
+            # The answer to the bot's last question: the match (and with it the family) in one
+            # query, which also checks that this chat still owns it.
+            clear_pending(ctx.data)
+            match = owned_match(session, chat_id, _int(pending.get("match")))
+            if match is not None:
+                locale = match.volunteer_family.locale.value
+                return _answer_pending(session, ctx, chat_id, match, locale, pending, text)
         who = who_is(session, chat_id, update.effective_user)
         if who.family is None:
             return _reply(chat_id, who.locale, help_text(who, session))
         if text.strip() in WORRY_TEXTS:
             clear_pending(ctx.data)
             return _for_family(session, ctx, chat_id, who, "wo")
-        pending = get_pending(ctx.data, now)
-        if pending is not None:
-            clear_pending(ctx.data)
-            match = owned_match(session, chat_id, _int(pending.get("match")))
-            if match is not None:
-                return _answer_pending(session, ctx, chat_id, match, who.locale, pending, text)
         if not visits.clean_text(text):
             return _reply(chat_id, who.locale, t("non_text", who.locale))
         matches = family_matches(session, who.family, live_only=False)
@@ -425,18 +425,14 @@ def on_button(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
     locale = user_locale(update.effective_user)
     try:
         with ctx.transaction() as session:
-            who = who_is(session, chat_id, update.effective_user)
-            locale = who.locale
-            if data.action == "lg":
-                return (
-                    _language(session, chat_id, who, data.fields[0])
-                    if who.linked
-                    else _expired(locale)
-                )
             match = owned_match(session, chat_id, data.match_id)
             handler = _BUTTONS.get(data.action)
             if match is None or handler is None:
-                return _expired(locale)
+                who = who_is(session, chat_id, update.effective_user)
+                if data.action == "lg" and who.linked:
+                    return _language(session, chat_id, who, data.fields[0])
+                return _expired(who.locale)
+            locale = match.volunteer_family.locale.value
             return handler(session, ctx, chat_id, match, locale, data, update)
     except (VisitError, SparringError):
         # Raised before anything was written, or rolled back with the transaction.

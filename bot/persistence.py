@@ -4,11 +4,16 @@ What is kept: each chat's ``chat_data`` (the half-finished question the bot is w
 "what are you worried about?") and the states of any persistent ``ConversationHandler``. User
 data, bot data and arbitrary callback data are not used and not stored.
 
+The bot's own flows keep their open question in ``chat_data`` (see :mod:`bot.common`) rather
+than in ``ConversationHandler`` states: PTB reads conversation states only once, at start-up,
+so two webhook replicas would each keep their own; ``chat_data`` is refreshed for every update.
+Conversation states are stored all the same, for any persistent ``ConversationHandler``.
+
 Two choices differ from PTB's defaults, for restarts and for several replicas:
 
 - ``refresh_chat_data`` reads the chat's row before every update, so a replica that did not
   handle the previous update still sees the state another one wrote.
-- :class:`bot.app.BotApplication` writes changes after every update instead of every
+- :class:`bot.context.BotApplication` writes changes after every update instead of every
   ``update_interval`` seconds, so a restart loses nothing. Unchanged data is not written again.
 
 Data must be JSON (``dict`` of ``str`` keys): it is stored in a JSON column.

@@ -332,6 +332,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, something went wrong. A member of staff has been told.",
     },
     "your_case_lead": {"da": "jeres procesleder", "en": "your case lead"},
+    "our_organisation": {"da": "os", "en": "us"},
     # -- staff -----------------------------------------------------------------------------------
     "today_title": {"da": "I dag, {date}", "en": "Today, {date}"},
     "today_tasks": {"da": "Opgaver:", "en": "Tasks:"},

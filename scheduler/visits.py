@@ -120,8 +120,6 @@ def answer_visit(
         raise VisitError("not_asked")
     if not was_prompted(session, match.id, day):
         raise VisitError("not_asked")
-    if visit_on(session, match.id, day) is not None:
-        raise VisitError("answered")
     if times is not None:
         times = max(0, min(int(times), 31))
         status = VisitStatus.VISITED if times > 0 else VisitStatus.CANCELLED
@@ -130,8 +128,9 @@ def answer_visit(
     try:
         session.flush()
     except IntegrityError as exc:
-        # A second press racing this one hit the unique index: the caller's transaction is
-        # rolled back when this error leaves it.
+        # Answered already (or by a second press racing this one): the unique index on
+        # (match, day) decides, without a read first. The caller's transaction is rolled back
+        # when this error leaves it.
         raise VisitError("answered") from exc
     record(session, actor, "visit.answer", "visit", visit.id, match=match.id, status=status.value)
     return visit

@@ -10,16 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.visits import TEXT_LIMIT
 from store.models import BotState, CheckIn, Escalation, EscalationStatus, Locale, Severity
 from tests.cast import make_match
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     BotHarness,
-    app,
-    bot,
     callback_data,
-    fake,
 )
 
 WORRY = {"da": "⚠️ Jeg er bekymret for noget", "en": "⚠️ I'm worried about something"}
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
 
 def family_match(session_factory: sessionmaker[Session], locale: str = "da") -> int:
@@ -118,12 +117,18 @@ def test_the_worry_button_raises_an_urgent_escalation_and_says_who_will_call(
     told = bot.say(FAMILY_CHAT, "Barn A har blå mærker på armen og vil ikke hjem.")
 
     expected = {
-        "da": ("Procesleder har fået besked og kontakter jer hurtigst muligt",
-               "Skriv gerne kort, hvad I er bekymrede for.",
-               "I kan også selv ringe på +4520123401.", "ring 112"),
-        "en": ("Procesleder has been told and will contact you as soon as possible",
-               "Please write briefly what you are worried about.",
-               "You can also call +4520123401 yourselves.", "call 112"),
+        "da": (
+            "Procesleder har fået besked og kontakter jer hurtigst muligt",
+            "Skriv gerne kort, hvad I er bekymrede for.",
+            "I kan også selv ringe på +4520123401.",
+            "ring 112",
+        ),
+        "en": (
+            "Procesleder has been told and will contact you as soon as possible",
+            "Please write briefly what you are worried about.",
+            "You can also call +4520123401 yourselves.",
+            "call 112",
+        ),
     }[locale]
     assert expected[0] in pressed.text and expected[1] in pressed.text
     assert expected[2] in told.text and expected[3] in told.text

@@ -19,14 +19,13 @@ from store.models import (
     VolunteerFamily,
 )
 from tests.cast import make_match
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     BotHarness,
-    app,
-    bot,
-    fake,
     snapshot,
 )
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
 
 def family_match(session_factory: sessionmaker[Session], locale: str = "da") -> int:
@@ -58,10 +57,10 @@ def test_plan_shows_the_year_with_past_and_upcoming_touchpoints(
     (message,) = sent.of("sendMessage")
     assert past in message["text"]
     assert upcoming in message["text"]
-    assert {"da": "• 21. apr. 2026: Invitation til sparring (sparring 5. maj 2026 kl. 19:30)",
-            "en": "• 21 Apr 2026: Invitation to group sparring (sparring 5 May 2026 at 19:30)"}[
-        locale
-    ] in message["text"]
+    assert {
+        "da": "• 21. apr. 2026: Invitation til sparring (sparring 5. maj 2026 kl. 19:30)",
+        "en": "• 21 Apr 2026: Invitation to group sparring (sparring 5 May 2026 at 19:30)",
+    }[locale] in message["text"]
     assert len(message["text"]) <= 4096
 
 
@@ -85,10 +84,16 @@ def test_next_says_what_happens_next(
 @pytest.mark.parametrize(
     ("locale", "ask", "saved"),
     [
-        ("da", "Skriv første og sidste dag, fx 1/7-9/8.",
-         "Pausen er noteret: fra onsdag den 1. juli 2026 til og med søndag den 9. august 2026."),
-        ("en", "Write the first and last day, e.g. 1/7-9/8.",
-         "The pause is noted: from Wednesday, 1 July 2026 to Sunday, 9 August 2026."),
+        (
+            "da",
+            "Skriv første og sidste dag, fx 1/7-9/8.",
+            "Pausen er noteret: fra onsdag den 1. juli 2026 til og med søndag den 9. august 2026.",
+        ),
+        (
+            "en",
+            "Write the first and last day, e.g. 1/7-9/8.",
+            "The pause is noted: from Wednesday, 1 July 2026 to Sunday, 9 August 2026.",
+        ),
     ],
 )
 def test_pause_for_the_summer_holiday_stops_visit_prompts_in_between(
@@ -106,10 +111,14 @@ def test_pause_for_the_summer_holiday_stops_visit_prompts_in_between(
     with session_factory() as session:
         pause = session.scalars(select(MatchPause).where(MatchPause.match_id == match_id)).one()
         assert (pause.start_date, pause.end_date) == (date(2026, 7, 1), date(2026, 8, 10))
-    assert not [p for p in in_july.of("sendMessage") if "reply_markup" in p
-                and p["chat_id"] == FAMILY_CHAT and "v1|v|" in str(p["reply_markup"])]
-    assert any(f"v1|v|{match_id}|20260810|y" in str(p.get("reply_markup"))
-               for p in back.of("sendMessage"))
+    assert not [
+        p
+        for p in in_july.of("sendMessage")
+        if "reply_markup" in p and p["chat_id"] == FAMILY_CHAT and "v1|v|" in str(p["reply_markup"])
+    ]
+    assert any(
+        f"v1|v|{match_id}|20260810|y" in str(p.get("reply_markup")) for p in back.of("sendMessage")
+    )
 
 
 def test_pause_takes_the_dates_with_the_command_and_refuses_what_does_not_fit(
@@ -134,12 +143,22 @@ def test_stop_asks_for_confirmation_then_ends_the_match_and_alerts_staff(
 ) -> None:
     match_id = family_match(session_factory, locale)
     words = {
-        "da": ("Vil I stoppe forløbet med Barn A?", "Nej, vi fortsætter", "Dejligt",
-               "Ja, vi ønsker at stoppe", "Vi har noteret, at I ønsker at stoppe",
-               "Tak. Det er sendt til Procesleder."),
-        "en": ("Do you want to end the match with Barn A?", "No, we'll continue", "Lovely",
-               "Yes, we want to stop", "We have noted that you want to stop",
-               "Thank you. It has been passed on to Procesleder."),
+        "da": (
+            "Vil I stoppe forløbet med Barn A?",
+            "Nej, vi fortsætter",
+            "Dejligt",
+            "Ja, vi ønsker at stoppe",
+            "Vi har noteret, at I ønsker at stoppe",
+            "Tak. Det er sendt til Procesleder.",
+        ),
+        "en": (
+            "Do you want to end the match with Barn A?",
+            "No, we'll continue",
+            "Lovely",
+            "Yes, we want to stop",
+            "We have noted that you want to stop",
+            "Thank you. It has been passed on to Procesleder.",
+        ),
     }[locale]
 
     asked = bot.say(FAMILY_CHAT, "/stop")
@@ -159,7 +178,10 @@ def test_stop_asks_for_confirmation_then_ends_the_match_and_alerts_staff(
         match = session.get(Match, match_id)
         assert match is not None
         assert (match.status, match.ended_by, match.end_date, match.end_reason) == (
-            MatchStatus.ENDED, EndedBy.VOLUNTEER_FAMILY, date(2026, 3, 9), "Vi flytter til Aarhus"
+            MatchStatus.ENDED,
+            EndedBy.VOLUNTEER_FAMILY,
+            date(2026, 3, 9),
+            "Vi flytter til Aarhus",
         )
         # The programme's early-end touchpoint follows: an extra child visit for staff.
         tasks = session.scalars(select(Task).where(Task.match_id == match_id)).all()
@@ -190,8 +212,10 @@ def test_language_switches_every_text_and_the_worry_button(
 
 @pytest.mark.parametrize(
     ("locale", "passed_on"),
-    [("da", "Tak, jeres besked er sendt videre til Procesleder."),
-     ("en", "Thank you, your message has been passed on to Procesleder.")],
+    [
+        ("da", "Tak, jeres besked er sendt videre til Procesleder."),
+        ("en", "Thank you, your message has been passed on to Procesleder."),
+    ],
 )
 def test_a_plain_message_goes_to_the_staff_member_and_the_family_is_told(
     bot: BotHarness, session_factory: sessionmaker[Session], locale: str, passed_on: str
@@ -218,7 +242,9 @@ def test_a_sticker_or_location_is_not_stored_and_the_family_is_asked_for_text(
 
     sent = bot.process(update)
 
-    assert sent.text == "Jeg kan kun læse tekst her. Skriv gerne en besked, så sender vi den videre."
+    assert (
+        sent.text == "Jeg kan kun læse tekst her. Skriv gerne en besked, så sender vi den videre."
+    )
     assert snapshot(session_factory) == before
 
 

@@ -11,32 +11,48 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import InviteToken, Locale, Match, Staff, VolunteerFamily
 from tests.cast import make_match
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     STAFF_CHAT,
     TOKEN_IN_LINK,
     BotHarness,
-    app,
-    bot,
-    fake,
     snapshot,
 )
 from venskab.cli import main
 from venskab.cli.common import AppContext
 
 PRIVACY = {
-    "da": ["Velkommen, Kontaktvoksen!", "Det gemmer vi:", "Det ser kun Procesleder",
-           "Skriv aldrig CPR-numre"],
-    "en": ["Welcome, Kontaktvoksen!", "What we store:", "Who sees it: only Procesleder",
-           "Never write CPR numbers"],
+    "da": [
+        "Velkommen, Kontaktvoksen!",
+        "Det gemmer vi:",
+        "Det ser kun Procesleder",
+        "Skriv aldrig CPR-numre",
+    ],
+    "en": [
+        "Welcome, Kontaktvoksen!",
+        "What we store:",
+        "Who sees it: only Procesleder",
+        "Never write CPR numbers",
+    ],
 }
 PLAN = {
-    "da": ["Årshjul for Barn A og Familien Eksempel (Hjem til Os):", "Forløbet starter",
-           "Besøg hver mandag", "Invitation til sparring", "Farvelhilsen til venskabsfamilien"],
-    "en": ["Year plan for Barn A and Familien Eksempel (Hjem til Os):", "The match starts",
-           "Visit every Monday", "Invitation to group sparring",
-           "Farewell message to the volunteer family"],
+    "da": [
+        "Årshjul for Barn A og Familien Eksempel (Hjem til Os):",
+        "Forløbet starter",
+        "Besøg hver mandag",
+        "Invitation til sparring",
+        "Farvelhilsen til venskabsfamilien",
+    ],
+    "en": [
+        "Year plan for Barn A and Familien Eksempel (Hjem til Os):",
+        "The match starts",
+        "Visit every Monday",
+        "Invitation to group sparring",
+        "Farewell message to the volunteer family",
+    ],
 }
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
 
 def invite(app: AppContext, kind: str, subject_id: int) -> str:
@@ -108,7 +124,10 @@ def test_a_used_link_gets_a_polite_explanation_and_changes_nothing(
     [("da", "Linket er udløbet"), ("en", "The link has expired")],
 )
 def test_an_expired_link_says_so_and_how_to_get_a_new_one(
-    bot: BotHarness, app: AppContext, session_factory: sessionmaker[Session], language: str,
+    bot: BotHarness,
+    app: AppContext,
+    session_factory: sessionmaker[Session],
+    language: str,
     expected: str,
 ) -> None:
     token = invite(app, "family", unlinked_family(session_factory))
@@ -174,3 +193,16 @@ def test_the_family_help_lists_what_it_can_do_in_both_languages(
     assert "sender vi den til Procesleder" in danish.text
     assert "/pause – pause the visit messages" in english.text
     assert "we pass it on to Procesleder" in english.text
+
+
+def test_inviting_someone_who_does_not_exist_is_a_clear_error(
+    bot: BotHarness, app: AppContext, session_factory: sessionmaker[Session]
+) -> None:
+    before = snapshot(session_factory)
+
+    family = CliRunner().invoke(main, ["invite", "family", "999999"], obj=app)
+    staff = CliRunner().invoke(main, ["invite", "staff", "999999"], obj=app)
+
+    assert family.exit_code == 2 and "there is no volunteer family with id 999999" in family.output
+    assert staff.exit_code == 2 and "there is no staff member with id 999999" in staff.output
+    assert snapshot(session_factory) == before

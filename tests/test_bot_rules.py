@@ -122,8 +122,12 @@ def test_buttons_for_gives_the_visit_prompt_and_its_reminder_the_same_answers() 
 
     def row(occurrence: str, kind: str = "visit_prompt") -> OutboxMessage:
         return OutboxMessage(
-            kind=kind, occurrence_key=occurrence, audience=Audience.VOLUNTEER_FAMILY,
-            locale=Locale.EN, channel=Channel.TELEGRAM, context={},
+            kind=kind,
+            occurrence_key=occurrence,
+            audience=Audience.VOLUNTEER_FAMILY,
+            locale=Locale.EN,
+            channel=Channel.TELEGRAM,
+            context={},
         )
 
     prompt = buttons_for(row("2026-03-09"), match)

@@ -17,19 +17,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.models import Escalation, Staff, StaffRole
 from tests.cast import make_match
 from tests.fakes.spec import TelegramSpec
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     STAFF_CHAT,
     BotHarness,
-    app,
-    bot,
     callback_data,
-    fake,
     snapshot,
 )
 
 OTHER_CHAT = 5002
 EXPIRED = "Denne knap er udløbet."
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
 
 @pytest.fixture
@@ -100,13 +99,45 @@ def test_a_button_pressed_in_a_group_chat_has_expired(
 # -- junk --------------------------------------------------------------------------------------
 
 SPECIAL = [
-    "", " ", "\u202emirrored", "مرحبا بالعالم", "שלום עולם", "👨‍👩‍👧‍👦🏳️‍🌈", "Z̷͉̈a̸̝͝l̴̰̈g̵̣̾o",
-    "\x00\x01\x1b", "010203-1234", "/start", "/start " + "A" * 64, "/start ../../etc/passwd",
-    "/plan", "/checkin", "/stop", "/pause 1/7-9/8", "/match 1", "/today", "/language",
-    "⚠️ Jeg er bekymret for noget", "/start@other_bot", "/", "/ukendt", "1/7-9/8",
+    "",
+    " ",
+    "\u202emirrored",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "👨‍👩‍👧‍👦🏳️‍🌈",
+    "Z̷͉̈a̸̝͝l̴̰̈g̵̣̾o",
+    "\x00\x01\x1b",
+    "010203-1234",
+    "/start",
+    "/start " + "A" * 64,
+    "/start ../../etc/passwd",
+    "/plan",
+    "/checkin",
+    "/stop",
+    "/pause 1/7-9/8",
+    "/match 1",
+    "/today",
+    "/language",
+    "⚠️ Jeg er bekymret for noget",
+    "/start@other_bot",
+    "/",
+    "/ukendt",
+    "1/7-9/8",
 ]
-COMMANDS = ["start", "help", "plan", "next", "checkin", "pause", "stop", "language", "cancel",
-            "today", "match", "foo"]
+COMMANDS = [
+    "start",
+    "help",
+    "plan",
+    "next",
+    "checkin",
+    "pause",
+    "stop",
+    "language",
+    "cancel",
+    "today",
+    "match",
+    "foo",
+]
 
 texts = st.one_of(
     st.text(max_size=200),
@@ -122,7 +153,10 @@ def _user(user_id: int) -> dict[str, Any]:
 
 def _message(chat: dict[str, Any], user_id: int, text: str) -> dict[str, Any]:
     message: dict[str, Any] = {
-        "message_id": 1, "from": _user(user_id), "chat": chat, "date": int(clock.time()),
+        "message_id": 1,
+        "from": _user(user_id),
+        "chat": chat,
+        "date": int(clock.time()),
     }
     if text:
         message["text"] = text
@@ -131,8 +165,13 @@ def _message(chat: dict[str, Any], user_id: int, text: str) -> dict[str, Any]:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
     else:
         message["sticker"] = {
-            "file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
-            "is_animated": False, "is_video": False,
+            "file_id": "s",
+            "file_unique_id": "s",
+            "type": "regular",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
         }
     return message
 
@@ -162,12 +201,27 @@ def _junk_update(draw: st.DrawFn) -> dict[str, Any]:
     from groups and channels, edits, stray buttons and update types the bot does not use."""
     text = draw(texts)
     stranger = draw(st.integers(10_000, 2**40))
-    group = {"id": -draw(st.integers(1, 2**40)), "type": draw(st.sampled_from(["group", "supergroup"])),
-             "title": "Gruppe"}
-    kind = draw(st.sampled_from([
-        "stranger", "group", "edited", "callback", "channel", "inline", "member", "poll",
-        "staff", "group_callback",
-    ]))
+    group = {
+        "id": -draw(st.integers(1, 2**40)),
+        "type": draw(st.sampled_from(["group", "supergroup"])),
+        "title": "Gruppe",
+    }
+    kind = draw(
+        st.sampled_from(
+            [
+                "stranger",
+                "group",
+                "edited",
+                "callback",
+                "channel",
+                "inline",
+                "member",
+                "poll",
+                "staff",
+                "group_callback",
+            ]
+        )
+    )
     if kind == "stranger":
         return {"message": _message(_private(stranger), stranger, text)}
     if kind == "group":
@@ -176,49 +230,101 @@ def _junk_update(draw: st.DrawFn) -> dict[str, Any]:
         edited = _message(_private(FAMILY_CHAT), FAMILY_CHAT, text or "x")
         return {"edited_message": {**edited, "edit_date": edited["date"]}}
     if kind in ("callback", "group_callback"):
-        data = draw(st.one_of(
-            st.text(max_size=64),
-            st.builds(lambda a, m, rest: f"v1|{a}|{m}|{rest}",
-                      st.sampled_from(["v", "vn", "cb", "mv", "ck", "wo", "x", "rs", "st", "pk", "ack"]),
-                      st.integers(-5, 10**12), st.text(max_size=20)),
-        ))
+        data = draw(
+            st.one_of(
+                st.text(max_size=64),
+                st.builds(
+                    lambda a, m, rest: f"v1|{a}|{m}|{rest}",
+                    st.sampled_from(
+                        ["v", "vn", "cb", "mv", "ck", "wo", "x", "rs", "st", "pk", "ack"]
+                    ),
+                    st.one_of(st.integers(-5, 0), st.integers(10**6, 10**12)),  # never ours
+                    st.text(max_size=20),
+                ),
+            )
+        )
         chat = group if kind == "group_callback" else _private(FAMILY_CHAT)
-        message = {"message_id": 1, "from": {"id": 123456789, "is_bot": True, "first_name": "Bot"},
-                   "chat": chat, "date": int(clock.time()), "text": "…"}
-        return {"callback_query": {"id": str(stranger), "from": _user(FAMILY_CHAT),
-                                   "message": message, "chat_instance": "i", "data": data}}
+        message = {
+            "message_id": 1,
+            "from": {"id": 123456789, "is_bot": True, "first_name": "Bot"},
+            "chat": chat,
+            "date": int(clock.time()),
+            "text": "…",
+        }
+        return {
+            "callback_query": {
+                "id": str(stranger),
+                "from": _user(FAMILY_CHAT),
+                "message": message,
+                "chat_instance": "i",
+                "data": data,
+            }
+        }
     if kind == "channel":
         channel = {"id": -1009, "type": "channel", "title": "Kanal"}
-        return {"channel_post": {"message_id": 1, "chat": channel, "date": int(clock.time()),
-                                 "text": text or "x", "sender_chat": channel}}
+        return {
+            "channel_post": {
+                "message_id": 1,
+                "chat": channel,
+                "date": int(clock.time()),
+                "text": text or "x",
+                "sender_chat": channel,
+            }
+        }
     if kind == "inline":
-        return {"inline_query": {"id": str(stranger), "from": _user(FAMILY_CHAT), "query": text[:256],
-                                 "offset": ""}}
+        return {
+            "inline_query": {
+                "id": str(stranger),
+                "from": _user(FAMILY_CHAT),
+                "query": text[:256],
+                "offset": "",
+            }
+        }
     if kind == "member":
         bot_user = {"id": 123456789, "is_bot": True, "first_name": "Bot"}
-        return {"my_chat_member": {
-            "chat": _private(FAMILY_CHAT), "from": _user(FAMILY_CHAT), "date": int(clock.time()),
-            "old_chat_member": {"status": "member", "user": bot_user},
-            "new_chat_member": {"status": "kicked", "user": bot_user, "until_date": 0},
-        }}
+        return {
+            "my_chat_member": {
+                "chat": _private(FAMILY_CHAT),
+                "from": _user(FAMILY_CHAT),
+                "date": int(clock.time()),
+                "old_chat_member": {"status": "member", "user": bot_user},
+                "new_chat_member": {"status": "kicked", "user": bot_user, "until_date": 0},
+            }
+        }
     if kind == "poll":
-        return {"poll": {"id": str(stranger), "question": text[:300] or "?",
-                         "options": [{"persistent_id": "a", "text": "a", "voter_count": 0}],
-                         "total_voter_count": 0, "is_closed": False, "is_anonymous": True,
-                         "type": "regular", "allows_multiple_answers": False,
-                         "allows_revoting": False, "members_only": False}}
+        return {
+            "poll": {
+                "id": str(stranger),
+                "question": text[:300] or "?",
+                "options": [{"persistent_id": "a", "text": "a", "voter_count": 0}],
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+                "allows_revoting": False,
+                "members_only": False,
+            }
+        }
     return {"message": _message(_private(STAFF_CHAT), STAFF_CHAT, text)}
 
 
 @settings(
-    max_examples=40, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 @given(updates=st.lists(junk_update(), min_size=1, max_size=6))
 def test_junk_updates_cause_no_error_and_no_write(
-    bot: BotHarness, session_factory: sessionmaker[Session], two_families: tuple[int, int],
-    caplog: pytest.LogCaptureFixture, updates: list[dict[str, Any]],
+    bot: BotHarness,
+    session_factory: sessionmaker[Session],
+    two_families: tuple[int, int],
+    caplog: pytest.LogCaptureFixture,
+    updates: list[dict[str, Any]],
 ) -> None:
     before = snapshot(session_factory)
     caplog.clear()
@@ -236,10 +342,23 @@ def test_junk_updates_cause_no_error_and_no_write(
 def test_the_bot_still_answers_after_the_junk(
     bot: BotHarness, two_families: tuple[int, int]
 ) -> None:
-    junk = [{"message": _message(_private(99), 99, "🙃" * 5000)}, {"poll": {
-        "id": "1", "question": "?", "options": [], "total_voter_count": 0, "is_closed": True,
-        "is_anonymous": True, "type": "regular", "allows_multiple_answers": False,
-        "allows_revoting": False, "members_only": False}}]
+    junk = [
+        {"message": _message(_private(99), 99, "🙃" * 5000)},
+        {
+            "poll": {
+                "id": "1",
+                "question": "?",
+                "options": [],
+                "total_voter_count": 0,
+                "is_closed": True,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+                "allows_revoting": False,
+                "members_only": False,
+            }
+        },
+    ]
     bot.process_many([valid(u) for u in junk])
 
     assert "/checkin" in bot.say(FAMILY_CHAT, "/help").text
@@ -249,7 +368,9 @@ def test_the_bot_still_answers_after_the_junk(
 
 
 def test_a_failing_handler_is_logged_without_the_text_and_reaches_staff(
-    bot: BotHarness, session_factory: sessionmaker[Session], two_families: tuple[int, int],
+    bot: BotHarness,
+    session_factory: sessionmaker[Session],
+    two_families: tuple[int, int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with session_factory.begin() as session:

@@ -12,13 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import RSVP, Locale, SparringRSVP, SparringSession
 from tests.cast import make_match
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     BotHarness,
-    app,
-    bot,
     callback_data,
-    fake,
     labels,
     snapshot,
 )
@@ -30,6 +27,8 @@ FAR_AWAY_CHAT = 5003
 INVITE_EVENING = datetime(2026, 3, 31, 16, 5, tzinfo=UTC)  # 18:05 in Copenhagen (summer time)
 DAY_BEFORE = datetime(2026, 4, 13, 16, 5, tzinfo=UTC)
 LINK = "https://meet.example.org/sparring-april"
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
 
 def cli(app: AppContext, *args: str) -> str:
@@ -50,8 +49,19 @@ def three_families(session_factory: sessionmaker[Session], locale: str) -> list[
 
 
 def add_session(app: AppContext) -> int:
-    output = cli(app, "sparring", "add", "--programme", "hjem-til-os", "--region", "Hovedstaden",
-                 "--at", "2026-04-14T19:30", "--link", LINK)
+    output = cli(
+        app,
+        "sparring",
+        "add",
+        "--programme",
+        "hjem-til-os",
+        "--region",
+        "Hovedstaden",
+        "--at",
+        "2026-04-14T19:30",
+        "--link",
+        LINK,
+    )
     found = re.search(r"sparring session (\d+) added", output)
     assert found, output
     assert "2 volunteer families will be invited at the next tick" in output
@@ -75,13 +85,19 @@ def test_families_rsvp_by_button_and_those_coming_get_the_link_the_day_before(
 
     when = {"da": "tirsdag den 14. april 2026 kl. 19:30", "en": "Tuesday, 14 April 2026 at 19:30"}
     assert when[locale] in str(invite["text"])
-    assert labels(invite) == {
-        "da": [["👍 Ja, vi kommer", "🤔 Måske", "👎 Nej"]],
-        "en": [["👍 Yes, we'll come", "🤔 Maybe", "👎 No"]],
-    }[locale]
+    assert (
+        labels(invite)
+        == {
+            "da": [["👍 Ja, vi kommer", "🤔 Måske", "👎 Nej"]],
+            "en": [["👍 Yes, we'll come", "🤔 Maybe", "👎 No"]],
+        }[locale]
+    )
     assert callback_data(invite)[0] == f"v1|rs|{first}|{session_id}|y"
-    assert not [p for p in invited.of("sendMessage") if p["chat_id"] == FAR_AWAY_CHAT
-                and "v1|rs|" in str(p.get("reply_markup"))]
+    assert not [
+        p
+        for p in invited.of("sendMessage")
+        if p["chat_id"] == FAR_AWAY_CHAT and "v1|rs|" in str(p.get("reply_markup"))
+    ]
     assert {"da": "✔ Tak for svaret: I kommer.", "en": "✔ Thanks for your answer: you are coming."}[
         locale
     ] in yes.text
@@ -89,9 +105,9 @@ def test_families_rsvp_by_button_and_those_coming_get_the_link_the_day_before(
     assert "Not coming (1):" in shown
     (reminder,) = [p for p in reminded.of("sendMessage") if LINK in p["text"]]
     assert reminder["chat_id"] == FAMILY_CHAT
-    assert {"da": "Husk sparring i morgen", "en": "Reminder: sparring tomorrow"}[locale] in reminder[
-        "text"
-    ]
+    assert {"da": "Husk sparring i morgen", "en": "Reminder: sparring tomorrow"}[
+        locale
+    ] in reminder["text"]
 
 
 def test_an_answer_can_change_until_the_meeting_and_the_reminder_follows_it(

@@ -8,18 +8,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Escalation, EscalationStatus, Locale, Staff
 from tests.cast import make_match
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     STAFF_CHAT,
     BotHarness,
-    app,
-    bot,
     callback_data,
-    fake,
     snapshot,
 )
 
 WORRY = "⚠️ Jeg er bekymret for noget"
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
 
 def staffed_match(session_factory: sessionmaker[Session], locale: str = "da") -> tuple[int, int]:
@@ -55,9 +54,10 @@ def test_a_worry_reaches_the_staff_member_who_acknowledges_it_with_one_tap(
         locale
     ] == acknowledged.of("answerCallbackQuery")[0]["text"]
     assert (worry.status, worry.acknowledged_by) == (EscalationStatus.ACKNOWLEDGED, staff_id)
-    assert again.of("answerCallbackQuery")[0]["text"] == {
-        "da": "Denne knap er udløbet.", "en": "This button has expired."
-    }[locale]
+    assert (
+        again.of("answerCallbackQuery")[0]["text"]
+        == {"da": "Denne knap er udløbet.", "en": "This button has expired."}[locale]
+    )
 
 
 def test_a_family_cannot_acknowledge_and_another_staff_members_case_stays_open(
@@ -82,10 +82,26 @@ def test_a_family_cannot_acknowledge_and_another_staff_members_case_stays_open(
 @pytest.mark.parametrize(
     ("locale", "expected"),
     [
-        ("da", ["I dag, mandag den 9. marts 2026", "Opgaver:", "(forfalden): Første møde hos",
-                "Åbne sager:", "HASTER: Venskabsfamilien er bekymret for barnet (match {id})"]),
-        ("en", ["Today, Monday, 9 March 2026", "Tasks:", "(overdue): First meeting at",
-                "Open cases:", "URGENT: The volunteer family is worried about the child (match {id})"]),
+        (
+            "da",
+            [
+                "I dag, mandag den 9. marts 2026",
+                "Opgaver:",
+                "(forfalden): Første møde hos",
+                "Åbne sager:",
+                "HASTER: Venskabsfamilien er bekymret for barnet (match {id})",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Today, Monday, 9 March 2026",
+                "Tasks:",
+                "(overdue): First meeting at",
+                "Open cases:",
+                "URGENT: The volunteer family is worried about the child (match {id})",
+            ],
+        ),
     ],
 )
 def test_today_lists_the_staff_members_tasks_and_open_cases_with_buttons(
@@ -108,25 +124,51 @@ def test_today_lists_the_staff_members_tasks_and_open_cases_with_buttons(
     assert [[b["text"] for b in row] for row in remaining] == sent.buttons()[1:]
 
 
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "da",
+            [
+                "Match {id}: Barn A og Familien Eksempel",
+                "Hjem til Os, aktiv. Start 2. mar. 2026, besøg om mandagen.",
+                "• 9. mar. 2026: besøg",
+                "5/5",
+                "Jeg kan ikke finde et match med nummer",
+                "Skriv /match og et nummer, fx /match 12.",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Match {id}: Barn A and Familien Eksempel",
+                "Hjem til Os, active. Started 2 Mar 2026, visits on Mondays.",
+                "• 9 Mar 2026: visited",
+                "5/5",
+                "I cannot find a match number",
+                "Write /match and a number, e.g. /match 12.",
+            ],
+        ),
+    ],
+)
 def test_match_shows_a_summary_to_its_staff_member_only(
-    bot: BotHarness, session_factory: sessionmaker[Session]
+    bot: BotHarness, session_factory: sessionmaker[Session], locale: str, expected: list[str]
 ) -> None:
-    match_id, _ = staffed_match(session_factory)
+    match_id, _ = staffed_match(session_factory, locale)
     message_id, prompt = bot.prompt_to(FAMILY_CHAT, bot.tick(bot.clock.now))
     visited = bot.press(FAMILY_CHAT, callback_data(prompt)[0], message_id)
     bot.press(FAMILY_CHAT, visited.data("5 "), message_id)
     with session_factory.begin() as session:
-        session.add(Staff(name="Anden procesleder", telegram_chat_id=7002))
+        session.add(Staff(name="Anden procesleder", telegram_chat_id=7002, locale=Locale(locale)))
 
     summary = bot.say(STAFF_CHAT, f"/match {match_id}")
     foreign = bot.say(7002, f"/match {match_id}")
     usage = bot.say(STAFF_CHAT, "/match barn")
     family = bot.say(FAMILY_CHAT, f"/match {match_id}")
 
-    assert f"Match {match_id}: Barn A og Familien Eksempel" in summary.text
-    assert "Hjem til Os, aktiv. Start 2. mar. 2026, besøg om mandagen." in summary.text
-    assert "• 9. mar. 2026: besøg" in summary.text
-    assert "5/5" in summary.text
-    assert "Jeg kan ikke finde et match med nummer" in foreign.text
-    assert usage.text == "Skriv /match og et nummer, fx /match 12."
+    title, status, visit, mood, not_found, how = (e.format(id=match_id) for e in expected)
+    assert title in summary.text and status in summary.text
+    assert visit in summary.text and mood in summary.text
+    assert not_found in foreign.text
+    assert usage.text == how
     assert "Familien Eksempel" not in family.text and "/checkin" in family.text

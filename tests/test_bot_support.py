@@ -189,13 +189,18 @@ class BotHarness:
 
     def press(self, chat_id: int, data: str, message_id: int | None = None) -> Sent:
         return self.process(
-            self.fake.callback_update(chat_id, data, message_id or self.last_message_id(chat_id),
-                                      push=False)
+            self.fake.callback_update(
+                chat_id, data, message_id or self.last_message_id(chat_id), push=False
+            )
         )
 
     def last_message_id(self, chat_id: int) -> int:
         for call in reversed(self.fake.calls):
-            if call.method == "sendMessage" and call.status == 200 and call.params["chat_id"] == chat_id:
+            if (
+                call.method == "sendMessage"
+                and call.status == 200
+                and call.params["chat_id"] == chat_id
+            ):
                 return int(call.result["message_id"])
         raise AssertionError(f"the bot sent nothing to chat {chat_id}")
 

@@ -10,29 +10,34 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import CancelledBy, Locale, Visit, VisitStatus
 from tests.cast import make_match
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     VISIT_EVENING,
     BotHarness,
-    app,
-    bot,
     callback_data,
-    fake,
     labels,
 )
 
 NEXT_EVENING = VISIT_EVENING + timedelta(days=1)
 
 PROMPT = {
-    "da": ("Hej Kontaktvoksen. Kom Barn A på besøg i dag?",
-           [["✅ Kom på besøg", "❌ Aflyst", "📅 Flyttet"], ["⚠️ Jeg er bekymret for noget"]]),
-    "en": ("Hi Kontaktvoksen. Did Barn A visit you today?",
-           [["✅ Visited", "❌ Cancelled", "📅 Moved"], ["⚠️ I'm worried about something"]]),
+    "da": (
+        "Hej Kontaktvoksen. Kom Barn A på besøg i dag?",
+        [["✅ Kom på besøg", "❌ Aflyst", "📅 Flyttet"], ["⚠️ Jeg er bekymret for noget"]],
+    ),
+    "en": (
+        "Hi Kontaktvoksen. Did Barn A visit you today?",
+        [["✅ Visited", "❌ Cancelled", "📅 Moved"], ["⚠️ I'm worried about something"]],
+    ),
 }
 EXPIRED = {"da": "Denne knap er udløbet.", "en": "This button has expired."}
 
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
-def family_match(session_factory: sessionmaker[Session], locale: str = "da", **kwargs: object) -> int:
+
+def family_match(
+    session_factory: sessionmaker[Session], locale: str = "da", **kwargs: object
+) -> int:
     with session_factory.begin() as session:
         match = make_match(session, **kwargs)  # type: ignore[arg-type]
         match.volunteer_family.locale = Locale(locale)
@@ -64,8 +69,10 @@ def test_it_asks_on_the_visit_evening_and_one_tap_records_the_visit(
 
     sent = bot.press(FAMILY_CHAT, callback_data(params)[0], message_id)
 
-    thanks = {"da": "✅ Tak! Besøget mandag den 9. marts 2026 er noteret.",
-              "en": "✅ Thank you! The visit on Monday, 9 March 2026 is noted."}[locale]
+    thanks = {
+        "da": "✅ Tak! Besøget mandag den 9. marts 2026 er noteret.",
+        "en": "✅ Thank you! The visit on Monday, 9 March 2026 is noted.",
+    }[locale]
     edited = sent.of("editMessageText")[0]
     assert edited["text"].startswith(thanks)
     assert labels(edited)[0] == ["1 😟", "2 🙁", "3 😐", "4 🙂", "5 😄"]
@@ -91,10 +98,29 @@ def test_the_prompt_buttons_stop_working_once_answered_and_no_reminder_follows(
     assert not [p for p in next_day.of("sendMessage") if p["chat_id"] == FAMILY_CHAT]
 
 
+@pytest.mark.parametrize(
+    ("locale", "reminder_text", "noted"),
+    [
+        (
+            "da",
+            "Påmindelse: Kom Barn A på besøg i mandags?",
+            "Besøget mandag den 9. marts 2026 er noteret",
+        ),
+        (
+            "en",
+            "Reminder: did Barn A visit you on Monday?",
+            "The visit on Monday, 9 March 2026 is noted",
+        ),
+    ],
+)
 def test_it_reminds_once_the_next_day_when_nobody_answered(
-    bot: BotHarness, session_factory: sessionmaker[Session]
+    bot: BotHarness,
+    session_factory: sessionmaker[Session],
+    locale: str,
+    reminder_text: str,
+    noted: str,
 ) -> None:
-    family_match(session_factory)
+    family_match(session_factory, locale)
     first_id, first = prompt(bot)
 
     reminder_id, reminder = prompt(bot, NEXT_EVENING)
@@ -102,11 +128,11 @@ def test_it_reminds_once_the_next_day_when_nobody_answered(
     answered = bot.press(FAMILY_CHAT, callback_data(reminder)[0], reminder_id)
     original = bot.press(FAMILY_CHAT, callback_data(first)[0], first_id)
 
-    assert "Påmindelse: Kom Barn A på besøg i mandags?" in str(reminder["text"])
+    assert reminder_text in str(reminder["text"])
     assert callback_data(reminder) == callback_data(first)  # both ask about Monday 9 March
     assert not [p for p in later.of("sendMessage") if p["chat_id"] == FAMILY_CHAT]
-    assert "Besøget mandag den 9. marts 2026 er noteret" in answered.text
-    assert original.of("answerCallbackQuery")[0]["text"] == "Denne knap er udløbet."
+    assert noted in answered.text
+    assert original.of("answerCallbackQuery")[0]["text"] == EXPIRED[locale]
     assert len(visits(session_factory)) == 1
 
 
@@ -123,21 +149,32 @@ def test_a_cancelled_visit_records_who_cancelled_and_why(
     noted = bot.say(FAMILY_CHAT, "Barn A havde feber 🤒")
 
     expected = {
-        "da": ("Hvem aflyste besøget mandag den 9. marts 2026?", "Vil I skrive kort hvorfor?",
-               "Tak, det er noteret."),
-        "en": ("Who cancelled the visit on Monday, 9 March 2026?", "Would you like to write",
-               "Thank you, it's noted."),
+        "da": (
+            "Hvem aflyste besøget mandag den 9. marts 2026?",
+            "Vil I skrive kort hvorfor?",
+            "Tak, det er noteret.",
+        ),
+        "en": (
+            "Who cancelled the visit on Monday, 9 March 2026?",
+            "Would you like to write",
+            "Thank you, it's noted.",
+        ),
     }[locale]
     assert expected[0] in asked.text
-    assert asked.buttons() == {
-        "da": [["Barnets familie", "Os (venskabsfamilien)"], ["Sygdom", "Andet"]],
-        "en": [["The child's family", "Us (volunteer family)"], ["Illness", "Other"]],
-    }[locale]
+    assert (
+        asked.buttons()
+        == {
+            "da": [["Barnets familie", "Os (venskabsfamilien)"], ["Sygdom", "Andet"]],
+            "en": [["The child's family", "Us (volunteer family)"], ["Illness", "Other"]],
+        }[locale]
+    )
     assert expected[1] in why.text
     assert noted.text == expected[2]
     (visit,) = visits(session_factory)
     assert (visit.status, visit.cancelled_by, visit.note) == (
-        VisitStatus.CANCELLED, CancelledBy.ILLNESS, "Barn A havde feber 🤒"
+        VisitStatus.CANCELLED,
+        CancelledBy.ILLNESS,
+        "Barn A havde feber 🤒",
     )
 
 
@@ -174,8 +211,10 @@ def test_a_moved_visit_asks_for_the_new_day_by_button(
         locale
     ] in asked.text
     assert len(asked.buttons()) == 2 and sum(len(row) for row in asked.buttons()) == 7
-    assert {"da": "Besøget er flyttet til onsdag den 11. marts 2026.",
-            "en": "The visit has moved to Wednesday, 11 March 2026."}[locale] in moved.text
+    assert {
+        "da": "Besøget er flyttet til onsdag den 11. marts 2026.",
+        "en": "The visit has moved to Wednesday, 11 March 2026.",
+    }[locale] in moved.text
     (visit,) = visits(session_factory)
     assert (visit.status, visit.moved_to) == (VisitStatus.MOVED, date(2026, 3, 11))
 
@@ -198,11 +237,16 @@ def test_a_moved_visit_takes_a_typed_date_and_explains_one_it_cannot_read(
 
 @pytest.mark.parametrize(
     ("locale", "question", "times"),
-    [("da", "Hvor mange gange har I set Barn A i denne uge?", 2),
-     ("en", "How many times did you see Barn A this week?", 0)],
+    [
+        ("da", "Hvor mange gange har I set Barn A i denne uge?", 2),
+        ("en", "How many times did you see Barn A this week?", 0),
+    ],
 )
 def test_a_two_three_times_a_month_programme_asks_how_many_times_they_met(
-    bot: BotHarness, session_factory: sessionmaker[Session], locale: str, question: str,
+    bot: BotHarness,
+    session_factory: sessionmaker[Session],
+    locale: str,
+    question: str,
     times: int,
 ) -> None:
     family_match(session_factory, locale, programme="mentorbarn")

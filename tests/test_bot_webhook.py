@@ -17,19 +17,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.cast import make_match
 from tests.conftest import free_port
 from tests.fakes.telegram import FakeTelegram
-from tests.test_bot_support import (  # noqa: F401  (fixtures)
+from tests.test_bot_support import (
     FAMILY_CHAT,
     VISIT_EVENING,
     BotHarness,
     Clock,
     app_context,
-    fake,
     snapshot,
 )
 from web.app import create_app
 
 SECRET = "s3cret-Webhook_token"
 PUBLIC = "https://venskab.example.org"
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
 
 
 @pytest.fixture
@@ -104,7 +105,9 @@ def test_an_update_with_the_right_secret_is_handled(
 
 @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x"])
 def test_a_wrong_or_missing_secret_gets_403_and_nothing_happens(
-    webhook: tuple[BotHarness, str], fake: FakeTelegram, session_factory: sessionmaker[Session],
+    webhook: tuple[BotHarness, str],
+    fake: FakeTelegram,
+    session_factory: sessionmaker[Session],
     secret: str | None,
 ) -> None:
     _, url = webhook

@@ -17,7 +17,8 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.slow
 
 
-def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
     port = free_port()
     env = {
         k: v
@@ -56,7 +57,7 @@ def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(tmp_path: Path) 
         # People's contact details never reach the log.
         assert "+452012" not in banner and "@example.org" not in banner
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0, rest
     assert "venskab stopped." in rest

@@ -346,3 +346,22 @@ def test_an_external_survey_link_records_the_opening_and_forwards_with_the_token
         response.headers["location"] == f"https://survey.example.org/r/parents?respondent={token}"
     )
     assert invitation(session_factory, token).opened_at is not None
+
+
+def test_a_double_tap_on_a_slow_connection_stores_the_page_once(
+    live: LiveApp, session_factory: sessionmaker[Session]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with session_factory.begin() as session:
+        token = invite(session, make_match(session))
+    form = {"q_parent_everyday": "4", "q_parent_talk": "2", "nav": "next"}
+
+    def tap(_: int) -> int:
+        with httpx.Client(base_url=live.url, timeout=10) as client:
+            return client.post(f"/s/{token}/1", data=form).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(tap, range(4)))
+    assert statuses == [303, 303, 303, 303]
+    assert answers(session_factory, token) == {"parent_everyday": "4", "parent_talk": "2"}

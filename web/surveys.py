@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -280,7 +281,15 @@ def survey_routes(app: AppContext) -> list[Route]:
         if request.method == "POST":
             form = await request.form(max_files=0, max_fields=100)
             values = {k: str(v) for k, v in form.items()}
-            return await run_in_threadpool(submit, request, token, number, values)
+            for attempt in range(3):
+                try:
+                    return await run_in_threadpool(submit, request, token, number, values)
+                except (IntegrityError, OperationalError):
+                    # A double tap on a slow connection: the same page stored twice at once.
+                    # The first one won; storing again finds its rows and changes nothing.
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
         return await run_in_threadpool(show, request, token, number)
 
     async def thanks(request: Request) -> Response:

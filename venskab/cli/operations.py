@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from pathlib import Path
 
 import click
@@ -28,7 +29,11 @@ def run(app: AppContext, no_demo: bool) -> None:
     """Start everything: web server, scheduler and (if configured) the Telegram bot."""
     from venskab.runtime import serve
 
-    # Ctrl+C or SIGTERM: serve() has already shut down cleanly by the time this is raised.
+    # uvicorn stops serving on SIGINT and SIGTERM and then re-raises the signal. With Python's
+    # default SIGTERM handler that would kill the process before the bot, the scheduler and the
+    # channels are shut down: treat SIGTERM (systemd, Docker) like Ctrl+C instead.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # serve() has shut down cleanly by the time the KeyboardInterrupt arrives here.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(app, seed_demo=not no_demo))
 
