@@ -86,7 +86,9 @@ def add_working_days(moment: datetime, days: int, zone: ZoneInfo) -> datetime:
 # -- who hears of it ---------------------------------------------------------------------------
 
 
-def _programme_of(session: Session, escalation: Escalation, programmes: Mapping[str, Programme]) -> Programme | None:
+def _programme_of(
+    session: Session, escalation: Escalation, programmes: Mapping[str, Programme]
+) -> Programme | None:
     if escalation.match_id is None:
         return None
     match = session.get(Match, escalation.match_id)
@@ -96,7 +98,9 @@ def _programme_of(session: Session, escalation: Escalation, programmes: Mapping[
 def delay_for(escalation: Escalation, programme: Programme | None) -> timedelta | None:
     """How long an unacknowledged alert waits before going up a level (None: working day)."""
     if programme is None:
-        return DEFAULT_DELAY[escalation.severity] if escalation.severity == Severity.URGENT else None
+        return (
+            DEFAULT_DELAY[escalation.severity] if escalation.severity == Severity.URGENT else None
+        )
     offset = (
         programme.escalation.reescalate_urgent
         if escalation.severity == Severity.URGENT
@@ -120,7 +124,11 @@ def targets(session: Session, escalation: Escalation, level: int) -> list[Staff]
             .order_by(Staff.role, Staff.id)
         )
     )
-    local = [c for c in coordinators if c.role == StaffRole.COORDINATOR and (not region or c.region in ("", region))]
+    local = [
+        c
+        for c in coordinators
+        if c.role == StaffRole.COORDINATOR and (not region or c.region in ("", region))
+    ]
     chosen = local or [c for c in coordinators if c.role == StaffRole.COORDINATOR] or coordinators
     # The staff member keeps hearing of it too until someone acknowledges.
     if owner is not None and owner.active and owner not in chosen:
@@ -129,7 +137,10 @@ def targets(session: Session, escalation: Escalation, level: int) -> list[Staff]
 
 
 def notify(
-    session: Session, now: datetime, programmes: Mapping[str, Programme], default_zone: str = "Europe/Copenhagen"
+    session: Session,
+    now: datetime,
+    programmes: Mapping[str, Programme],
+    default_zone: str = "Europe/Copenhagen",
 ) -> int:
     """Queue alert messages for open escalations that are new or due for re-escalation."""
     queued = 0
@@ -157,7 +168,9 @@ def notify(
     return queued
 
 
-def _queue_alerts(session: Session, escalation: Escalation, level: int, now: datetime, default_zone: str) -> int:
+def _queue_alerts(
+    session: Session, escalation: Escalation, level: int, now: datetime, default_zone: str
+) -> int:
     rows: list[dict[str, Any]] = []
     for staff in targets(session, escalation, level):
         zone = ZoneInfo(staff.timezone or default_zone)
@@ -171,11 +184,21 @@ def _queue_alerts(session: Session, escalation: Escalation, level: int, now: dat
             key = f"esc{escalation.id}:l{level}:s{staff.id}:{channel.value}"
             rows.append(
                 {
-                    "idempotency_key": key, "match_id": escalation.match_id, "touchpoint_id": "escalation",
-                    "occurrence_key": f"{escalation.id}:{level}", "kind": "alert", "template": "escalation_alert",
-                    "audience": Audience.STAFF, "recipient_id": staff.id, "channel": channel,
-                    "locale": staff.locale, "essential": True, "due_at": due, "status": OutboxStatus.PLANNED,
-                    "plan_version": 0, "context": {"escalation_id": escalation.id, "level": level},
+                    "idempotency_key": key,
+                    "match_id": escalation.match_id,
+                    "touchpoint_id": "escalation",
+                    "occurrence_key": f"{escalation.id}:{level}",
+                    "kind": "alert",
+                    "template": "escalation_alert",
+                    "audience": Audience.STAFF,
+                    "recipient_id": staff.id,
+                    "channel": channel,
+                    "locale": staff.locale,
+                    "essential": True,
+                    "due_at": due,
+                    "status": OutboxStatus.PLANNED,
+                    "plan_version": 0,
+                    "context": {"escalation_id": escalation.id, "level": level},
                 }
             )
     return insert_ignore(session, OutboxMessage, rows, "idempotency_key")
@@ -188,7 +211,9 @@ class AckError(ValueError):
     """The acknowledgement was refused; the message says why, politely."""
 
 
-def acknowledge(session: Session, escalation_id: int, staff_id: int | None, now: datetime, via: str) -> Escalation:
+def acknowledge(
+    session: Session, escalation_id: int, staff_id: int | None, now: datetime, via: str
+) -> Escalation:
     escalation = session.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None:
         raise AckError(f"there is no escalation {escalation_id}")
@@ -198,12 +223,20 @@ def acknowledge(session: Session, escalation_id: int, staff_id: int | None, now:
     escalation.acknowledged_at = now
     escalation.acknowledged_by = staff_id
     _cancel_pending_alerts(session, escalation_id)
-    record(session, f"staff:{staff_id}" if staff_id else via, "escalation.acknowledge", "escalation",
-           escalation_id, via=via)
+    record(
+        session,
+        f"staff:{staff_id}" if staff_id else via,
+        "escalation.acknowledge",
+        "escalation",
+        escalation_id,
+        via=via,
+    )
     return escalation
 
 
-def resolve(session: Session, escalation_id: int, staff_id: int | None, now: datetime, note: str) -> Escalation:
+def resolve(
+    session: Session, escalation_id: int, staff_id: int | None, now: datetime, note: str
+) -> Escalation:
     escalation = session.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None:
         raise AckError(f"there is no escalation {escalation_id}")
@@ -216,7 +249,13 @@ def resolve(session: Session, escalation_id: int, staff_id: int | None, now: dat
     escalation.resolved_at = now
     escalation.resolution_note = note[:2000] or None
     _cancel_pending_alerts(session, escalation_id)
-    record(session, f"staff:{staff_id}" if staff_id else "cli", "escalation.resolve", "escalation", escalation_id)
+    record(
+        session,
+        f"staff:{staff_id}" if staff_id else "cli",
+        "escalation.resolve",
+        "escalation",
+        escalation_id,
+    )
     return escalation
 
 
@@ -234,7 +273,9 @@ def _cancel_pending_alerts(session: Session, escalation_id: int) -> None:
 
 def ack_token(secret: str, escalation_id: int, staff_id: int) -> str:
     """The signed part of an email acknowledgement link."""
-    digest = hmac.new(secret.encode(), f"ack:{escalation_id}:{staff_id}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode(), f"ack:{escalation_id}:{staff_id}".encode(), hashlib.sha256
+    ).digest()
     signature = base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
     return f"{escalation_id}.{staff_id}.{signature}"
 
@@ -268,7 +309,11 @@ def staff_content(
 ) -> StaffContent | None:
     """Template variables for an alert or a digest, or None when there is nothing to say."""
     zone = ZoneInfo(staff.timezone or "Europe/Copenhagen")
-    base = {"locale": staff.locale.value, "recipient": {"name": staff.name, "kind": "staff"}, "now": now.astimezone(zone)}
+    base = {
+        "locale": staff.locale.value,
+        "recipient": {"name": staff.name, "kind": "staff"},
+        "now": now.astimezone(zone),
+    }
     if row.kind == "alert":
         escalation = session.get(Escalation, int((row.context or {}).get("escalation_id", 0)))
         if escalation is None or escalation.status != EscalationStatus.OPEN:
@@ -279,10 +324,14 @@ def staff_content(
         context = {
             **base,
             "escalation": {
-                "id": escalation.id, "rule": escalation.rule, "urgent": escalation.severity == Severity.URGENT,
-                "summary": escalation.summary, "suggested_action": escalation.suggested_action,
+                "id": escalation.id,
+                "rule": escalation.rule,
+                "urgent": escalation.severity == Severity.URGENT,
+                "summary": escalation.summary,
+                "suggested_action": escalation.suggested_action,
                 "evidence": [_describe_evidence(e) for e in escalation.evidence[-5:]],
-                "evidence_count": len(escalation.evidence), "level": int((row.context or {}).get("level", 0)),
+                "evidence_count": len(escalation.evidence),
+                "level": int((row.context or {}).get("level", 0)),
                 "opened_at": escalation.created_at.astimezone(zone),
             },
             "match": _match_summary(match, programmes),
@@ -299,7 +348,9 @@ def staff_content(
     return None
 
 
-def _match_summary(match: Match | None, programmes: Mapping[str, Programme]) -> dict[str, Any] | None:
+def _match_summary(
+    match: Match | None, programmes: Mapping[str, Programme]
+) -> dict[str, Any] | None:
     if match is None:
         return None
     programme = programmes.get(match.programme.slug)
@@ -323,7 +374,11 @@ def _describe_evidence(item: dict[str, Any]) -> str:
 
 
 def open_for(session: Session, staff: Staff | None = None) -> list[Escalation]:
-    query = select(Escalation).where(Escalation.status == EscalationStatus.OPEN).order_by(Escalation.created_at)
+    query = (
+        select(Escalation)
+        .where(Escalation.status == EscalationStatus.OPEN)
+        .order_by(Escalation.created_at)
+    )
     if staff is not None:
         query = query.where(or_(Escalation.staff_id == staff.id, Escalation.level > 0))
     return list(session.scalars(query))

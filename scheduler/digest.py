@@ -44,16 +44,32 @@ def plan_digests(session: Session, now: datetime) -> int:
         local = now.astimezone(zone)
         if not is_working_day(local.date()) or local.time() < DIGEST_AT:
             continue
-        channels = [c for c, on in ((Channel.TELEGRAM, staff.telegram_chat_id), (Channel.EMAIL, staff.email)) if on]
+        channels = [
+            c
+            for c, on in ((Channel.TELEGRAM, staff.telegram_chat_id), (Channel.EMAIL, staff.email))
+            if on
+        ]
         for channel in channels:
-            rows.append({
-                "idempotency_key": f"digest:{staff.id}:{local.date().isoformat()}:{channel.value}",
-                "match_id": None, "touchpoint_id": "daily-digest", "occurrence_key": local.date().isoformat(),
-                "kind": "digest", "template": "daily_digest", "audience": Audience.STAFF,
-                "recipient_id": staff.id, "channel": channel, "locale": staff.locale, "essential": True,
-                "due_at": now, "expires_at": localize(datetime.combine(local.date(), time(17, 0)), zone),
-                "status": OutboxStatus.PLANNED, "plan_version": 0, "context": {},
-            })
+            rows.append(
+                {
+                    "idempotency_key": f"digest:{staff.id}:{local.date().isoformat()}:{channel.value}",
+                    "match_id": None,
+                    "touchpoint_id": "daily-digest",
+                    "occurrence_key": local.date().isoformat(),
+                    "kind": "digest",
+                    "template": "daily_digest",
+                    "audience": Audience.STAFF,
+                    "recipient_id": staff.id,
+                    "channel": channel,
+                    "locale": staff.locale,
+                    "essential": True,
+                    "due_at": now,
+                    "expires_at": localize(datetime.combine(local.date(), time(17, 0)), zone),
+                    "status": OutboxStatus.PLANNED,
+                    "plan_version": 0,
+                    "context": {},
+                }
+            )
     return insert_ignore(session, OutboxMessage, rows, "idempotency_key")
 
 
@@ -65,15 +81,20 @@ def digest_sections(
     today = now.astimezone(zone).date()
     end_of_day = localize(datetime.combine(today, time(23, 59)), zone)
     matches = {
-        m.id: m for m in session.scalars(
+        m.id: m
+        for m in session.scalars(
             select(Match).where(Match.staff_id == staff.id, Match.status != MatchStatus.ENDED)
         )
     }
-    label = {mid: f"#{mid} {m.child.first_name} & {m.volunteer_family.name}" for mid, m in matches.items()}
+    label = {
+        mid: f"#{mid} {m.child.first_name} & {m.volunteer_family.name}"
+        for mid, m in matches.items()
+    }
     sections: dict[str, list[str]] = {}
 
     tasks = session.scalars(
-        select(Task).where(Task.owner_id == staff.id, Task.status == TaskStatus.OPEN, Task.due_at <= end_of_day)
+        select(Task)
+        .where(Task.owner_id == staff.id, Task.status == TaskStatus.OPEN, Task.due_at <= end_of_day)
         .order_by(Task.due_at)
     ).all()
     sections["tasks"] = [
@@ -82,7 +103,8 @@ def digest_sections(
         for t in tasks
     ]
     escalations = session.scalars(
-        select(Escalation).where(Escalation.status == EscalationStatus.OPEN, Escalation.staff_id == staff.id)
+        select(Escalation)
+        .where(Escalation.status == EscalationStatus.OPEN, Escalation.staff_id == staff.id)
         .order_by(Escalation.created_at)
     ).all()
     sections["escalations"] = [
@@ -93,7 +115,8 @@ def digest_sections(
     since = today - timedelta(days=14)
     missed = session.scalars(
         select(Visit).where(
-            Visit.match_id.in_(list(matches)), Visit.planned_date >= since,
+            Visit.match_id.in_(list(matches)),
+            Visit.planned_date >= since,
             Visit.status.in_([VisitStatus.CANCELLED, VisitStatus.MISSED]),
         )
     ).all()
@@ -103,17 +126,24 @@ def digest_sections(
     sections["missed_visits"] = [f"{label[mid]}: {n}" for mid, n in sorted(counts.items())]
     surveys = session.scalars(
         select(SurveyInvitation).where(
-            SurveyInvitation.match_id.in_(list(matches)), SurveyInvitation.sent_at.is_not(None),
-            SurveyInvitation.completed_at.is_(None), SurveyInvitation.expires_at > now,
+            SurveyInvitation.match_id.in_(list(matches)),
+            SurveyInvitation.sent_at.is_not(None),
+            SurveyInvitation.completed_at.is_(None),
+            SurveyInvitation.expires_at > now,
         )
     ).all()
     sections["surveys"] = [f"{label[s.match_id]}: {s.survey_id} ({s.wave})" for s in surveys]
     programme_ids = {m.programme_id for m in matches.values()}
     sessions = session.scalars(
-        select(SparringSession).where(
+        select(SparringSession)
+        .where(
             SparringSession.programme_id.in_(list(programme_ids)),
-            SparringSession.starts_at >= now, SparringSession.starts_at <= now + timedelta(days=14),
-        ).order_by(SparringSession.starts_at)
+            SparringSession.starts_at >= now,
+            SparringSession.starts_at <= now + timedelta(days=14),
+        )
+        .order_by(SparringSession.starts_at)
     ).all()
-    sections["sparring"] = [f"{s.starts_at.astimezone(zone):%d.%m %H:%M} {s.programme.name}" for s in sessions]
+    sections["sparring"] = [
+        f"{s.starts_at.astimezone(zone):%d.%m %H:%M} {s.programme.name}" for s in sessions
+    ]
     return {key: items for key, items in sections.items() if items}

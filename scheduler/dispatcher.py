@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from scheduler.channels.base import Button, Channel, ChannelError, OutgoingMessage
 from scheduler.alerts import staff_content
+from scheduler.channels.base import Button, Channel, ChannelError, OutgoingMessage
 from scheduler.context import build_context
 from scheduler.escalations import raise_escalation
 from scheduler.inbound import unsubscribe_token
@@ -142,17 +142,29 @@ class Dispatcher:
         stale = list(
             session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - self.lease)
+                .where(
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.claimed_at < now - self.lease,
+                )
                 .with_for_update(skip_locked=True)
             )
         )
         for row in stale:
             row.status = OutboxStatus.UNKNOWN
-            row.last_error = "the sending process stopped mid-send; not re-sent to avoid a duplicate"
+            row.last_error = (
+                "the sending process stopped mid-send; not re-sent to avoid a duplicate"
+            )
             match = session.get(Match, row.match_id) if row.match_id else None
             raise_escalation(
-                session, match, "delivery_unknown", now=now,
-                evidence={"outbox_id": row.id, "touchpoint": row.touchpoint_id, "channel": row.channel.value},
+                session,
+                match,
+                "delivery_unknown",
+                now=now,
+                evidence={
+                    "outbox_id": row.id,
+                    "touchpoint": row.touchpoint_id,
+                    "channel": row.channel.value,
+                },
                 suggested_action="Check with the recipient whether the message arrived; resend by hand if not.",
             )
         return len(stale)
@@ -165,7 +177,11 @@ class Dispatcher:
                 OutboxMessage.expires_at.is_not(None),
                 OutboxMessage.expires_at <= now,
             )
-            .values(status=OutboxStatus.EXPIRED, last_error="expired before it could be sent", updated_at=now)
+            .values(
+                status=OutboxStatus.EXPIRED,
+                last_error="expired before it could be sent",
+                updated_at=now,
+            )
             .execution_options(synchronize_session=False)
         )
         return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
@@ -231,10 +247,14 @@ class Dispatcher:
 
     # -- preparing -------------------------------------------------------------------------
 
-    def _prepare(self, session: Session, ids: list[int], now: datetime, stats: DispatchStats) -> list[_Job]:
+    def _prepare(
+        self, session: Session, ids: list[int], now: datetime, stats: DispatchStats
+    ) -> list[_Job]:
         rows = list(
             session.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.due_at)
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .order_by(OutboxMessage.due_at)
             )
         )
         match_ids = {r.match_id for r in rows if r.match_id}
@@ -269,7 +289,9 @@ class Dispatcher:
             programme = self.programmes.get(match.programme.slug)
             recipient = resolve(match, row.audience.value, row.recipient_id)
             if programme is None or recipient is None:
-                self._finish(row, OutboxStatus.CANCELLED, "programme or recipient no longer exists", stats)
+                self._finish(
+                    row, OutboxStatus.CANCELLED, "programme or recipient no longer exists", stats
+                )
                 continue
             if recipient.opted_out and not row.essential:
                 self._finish(row, OutboxStatus.CANCELLED, "the recipient opted out", stats)
@@ -280,7 +302,16 @@ class Dispatcher:
             address = recipient.addresses.get(row.channel.value)
             if address is None:
                 # The address failed or was removed after planning: try the next channel.
-                self._fallback(session, row, match, programme, recipient, now, stats, "address no longer usable")
+                self._fallback(
+                    session,
+                    row,
+                    match,
+                    programme,
+                    recipient,
+                    now,
+                    stats,
+                    "address no longer usable",
+                )
                 self._finish(row, OutboxStatus.FAILED, "address no longer usable", stats)
                 continue
             zone = ZoneInfo(recipient.timezone or "Europe/Copenhagen")
@@ -299,8 +330,13 @@ class Dispatcher:
                     secret = secret_for(session, self.secret)
                 context = row.context or {}
                 invitation, token = invitation_for(
-                    session, match.id, row.recipient_id, str(context.get("survey")),
-                    str(context.get("wave")), now, secret,
+                    session,
+                    match.id,
+                    row.recipient_id,
+                    str(context.get("survey")),
+                    str(context.get("wave")),
+                    now,
+                    secret,
                 )
                 if invitation.sent_at is None:
                     invitation.sent_at = now
@@ -319,28 +355,50 @@ class Dispatcher:
                     secret = secret_for(session, self.secret)
                 unsubscribe = unsubscribe_token(secret, contact) if contact is not None else None
                 if unsubscribe is not None:
-                    unsubscribe_url = f"{self.public_url or 'http://127.0.0.1:8000'}/u/{unsubscribe}"
+                    unsubscribe_url = (
+                        f"{self.public_url or 'http://127.0.0.1:8000'}/u/{unsubscribe}"
+                    )
                     secret_parts = (*secret_parts, unsubscribe)
             session_row = None
             session_id = (row.context or {}).get("session_id")
             if session_id:
                 session_row = session.get(SparringSession, int(session_id))
             context = build_context(
-                match, programme, recipient, row, session_row=session_row, survey_url=survey_url,
+                match,
+                programme,
+                recipient,
+                row,
+                session_row=session_row,
+                survey_url=survey_url,
                 unsubscribe_url=unsubscribe_url,
             )
             try:
                 rendered = render(row.template, row.channel.value, row.locale.value, context)
             except Exception as exc:  # a missing or broken template is a bug: never retry it
-                log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
-                self._finish(row, OutboxStatus.FAILED, f"rendering failed: {type(exc).__name__}", stats)
+                log.exception(
+                    "outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value
+                )
+                self._finish(
+                    row, OutboxStatus.FAILED, f"rendering failed: {type(exc).__name__}", stats
+                )
                 raise_escalation(
-                    session, match, "delivery_failed", now=now,
-                    evidence={"outbox_id": row.id, "touchpoint": row.touchpoint_id, "error": "template"},
+                    session,
+                    match,
+                    "delivery_failed",
+                    now=now,
+                    evidence={
+                        "outbox_id": row.id,
+                        "touchpoint": row.touchpoint_id,
+                        "error": "template",
+                    },
                     suggested_action="Tell the administrator: a message template failed to render.",
                 )
                 continue
-            buttons = self.buttons(row, match) if self.buttons and row.channel == ChannelName.TELEGRAM else ()
+            buttons = (
+                self.buttons(row, match)
+                if self.buttons and row.channel == ChannelName.TELEGRAM
+                else ()
+            )
             message = OutgoingMessage(
                 to=address,
                 body=rendered.body,
@@ -351,13 +409,17 @@ class Dispatcher:
                 unsubscribe_url=unsubscribe_url,
                 buttons=buttons,
                 status_callback=f"{self.public_url}/twilio/status" if self.public_url else None,
-                gather_action=f"{self.public_url}/twilio/gather/{row.id}" if self.public_url else None,
+                gather_action=f"{self.public_url}/twilio/gather/{row.id}"
+                if self.public_url
+                else None,
                 reference=str(row.id),
             )
             stored = rendered.body
             for part in secret_parts:
                 stored = stored.replace(part, "[link]")
-            jobs.append(_Job(row.id, row.channel.value, message, stored, rendered.subject, secret_parts))
+            jobs.append(
+                _Job(row.id, row.channel.value, message, stored, rendered.subject, secret_parts)
+            )
         return jobs
 
     def _prepare_staff(
@@ -380,12 +442,18 @@ class Dispatcher:
         try:
             rendered = render(row.template, row.channel.value, staff.locale.value, content.context)
         except Exception as exc:
-            log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
+            log.exception(
+                "outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value
+            )
             self._finish(row, OutboxStatus.FAILED, f"rendering failed: {type(exc).__name__}", stats)
             return None
         message = OutgoingMessage(
-            to=address, body=rendered.body, subject=rendered.subject, html=rendered.html,
-            locale=staff.locale.value, essential=True,
+            to=address,
+            body=rendered.body,
+            subject=rendered.subject,
+            html=rendered.html,
+            locale=staff.locale.value,
+            essential=True,
             buttons=content.buttons if row.channel == ChannelName.TELEGRAM else (),
             reference=str(row.id),
         )
@@ -404,7 +472,9 @@ class Dispatcher:
                 return False
             return (
                 session.scalars(
-                    select(Visit.id).where(Visit.match_id == row.match_id, Visit.planned_date == planned)
+                    select(Visit.id).where(
+                        Visit.match_id == row.match_id, Visit.planned_date == planned
+                    )
                 ).first()
                 is not None
             )
@@ -430,7 +500,9 @@ class Dispatcher:
         channel = self.channels.get(job.channel)
         started = clock.perf_counter()
         if channel is None:
-            error = ChannelError(f"channel {job.channel} is not configured", permanent=True, code="not_configured")
+            error = ChannelError(
+                f"channel {job.channel} is not configured", permanent=True, code="not_configured"
+            )
             return _Outcome(job, error=error)
         attempt_began = datetime.now(UTC)
         try:
@@ -448,7 +520,10 @@ class Dispatcher:
                 latency_ms=int((clock.perf_counter() - started) * 1000),
             )
         return _Outcome(
-            job, result.provider_id, result.segments, latency_ms=int((clock.perf_counter() - started) * 1000)
+            job,
+            result.provider_id,
+            result.segments,
+            latency_ms=int((clock.perf_counter() - started) * 1000),
         )
 
     async def _reconcile(
@@ -472,7 +547,9 @@ class Dispatcher:
 
     # -- recording -------------------------------------------------------------------------
 
-    def _record(self, session: Session, outcome: _Outcome, now: datetime, stats: DispatchStats) -> None:
+    def _record(
+        self, session: Session, outcome: _Outcome, now: datetime, stats: DispatchStats
+    ) -> None:
         row = session.get(OutboxMessage, outcome.job.row_id)
         if row is None:
             return
@@ -495,9 +572,16 @@ class Dispatcher:
             row.status = OutboxStatus.UNKNOWN
             stats.unknown += 1
             raise_escalation(
-                session, match, "delivery_unknown", now=now,
-                evidence={"outbox_id": row.id, "touchpoint": row.touchpoint_id,
-                          "channel": row.channel.value, "code": error.code},
+                session,
+                match,
+                "delivery_unknown",
+                now=now,
+                evidence={
+                    "outbox_id": row.id,
+                    "touchpoint": row.touchpoint_id,
+                    "channel": row.channel.value,
+                    "code": error.code,
+                },
                 suggested_action="Check with the recipient whether the message arrived; resend by hand if not.",
             )
             return
@@ -520,10 +604,18 @@ class Dispatcher:
             if programme is not None and recipient is not None:
                 self._fallback(session, row, match, programme, recipient, now, stats, str(error))
         raise_escalation(
-            session, match, rule, now=now, severity=Severity.NORMAL,
+            session,
+            match,
+            rule,
+            now=now,
+            severity=Severity.NORMAL,
             evidence={
-                "outbox_id": row.id, "touchpoint": row.touchpoint_id, "channel": row.channel.value,
-                "code": error.code, "permanent": error.permanent, "attempts": row.attempts,
+                "outbox_id": row.id,
+                "touchpoint": row.touchpoint_id,
+                "channel": row.channel.value,
+                "code": error.code,
+                "permanent": error.permanent,
+                "attempts": row.attempts,
             },
             suggested_action="Check the contact details with the family and correct them.",
         )
@@ -535,7 +627,9 @@ class Dispatcher:
             seconds = max(seconds, retry_after)
         return timedelta(seconds=seconds)
 
-    def _finish(self, row: OutboxMessage, status: OutboxStatus, reason: str | None, stats: DispatchStats) -> None:
+    def _finish(
+        self, row: OutboxMessage, status: OutboxStatus, reason: str | None, stats: DispatchStats
+    ) -> None:
         row.status = status
         row.last_error = reason[:500] if reason else None
         if status == OutboxStatus.FAILED:
@@ -547,8 +641,15 @@ class Dispatcher:
         mark_address_failed(session, row)
 
     def _fallback(
-        self, session: Session, row: OutboxMessage, match: Match, programme: Programme,
-        recipient: Recipient, now: datetime, stats: DispatchStats, reason: str,
+        self,
+        session: Session,
+        row: OutboxMessage,
+        match: Match,
+        programme: Programme,
+        recipient: Recipient,
+        now: datetime,
+        stats: DispatchStats,
+        reason: str,
     ) -> None:
         """Queue the same message on the recipient's next usable channel."""
         if ":fb-" in row.idempotency_key and row.idempotency_key.count(":fb-") >= 3:

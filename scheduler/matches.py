@@ -60,7 +60,9 @@ def _touch(match: Match) -> None:
     match.plan_version = (match.plan_version or 1) + 1
 
 
-def pause(session: Session, match: Match, start: date, end: date | None, reason: str, actor: str) -> MatchPause:
+def pause(
+    session: Session, match: Match, start: date, end: date | None, reason: str, actor: str
+) -> MatchPause:
     """Pause visit prompts from ``start`` up to ``end`` (the first day back; None = open)."""
     if match.status == MatchStatus.ENDED:
         raise MatchError(f"match {match.id} has ended and cannot be paused")
@@ -80,8 +82,15 @@ def pause(session: Session, match: Match, start: date, end: date | None, reason:
         match.status = MatchStatus.PAUSED
     _touch(match)
     session.flush()
-    record(session, actor, "match.pause", "match", match.id, start=start.isoformat(),
-           end=end.isoformat() if end else None)
+    record(
+        session,
+        actor,
+        "match.pause",
+        "match",
+        match.id,
+        start=start.isoformat(),
+        end=end.isoformat() if end else None,
+    )
     return row
 
 
@@ -101,7 +110,9 @@ def resume(session: Session, match: Match, on: date, actor: str) -> MatchPause:
     return current
 
 
-def end(session: Session, match: Match, on: date, ended_by: EndedBy, reason: str, actor: str) -> None:
+def end(
+    session: Session, match: Match, on: date, ended_by: EndedBy, reason: str, actor: str
+) -> None:
     """End the match on ``on``. What remains of the plan is cancelled at the next planning pass,
     and the programme's early-end touchpoints are added."""
     if match.status == MatchStatus.ENDED:
@@ -114,7 +125,9 @@ def end(session: Session, match: Match, on: date, ended_by: EndedBy, reason: str
     match.end_reason = reason[:500] or None
     _touch(match)
     session.flush()
-    record(session, actor, "match.end", "match", match.id, on=on.isoformat(), ended_by=ended_by.value)
+    record(
+        session, actor, "match.end", "match", match.id, on=on.isoformat(), ended_by=ended_by.value
+    )
 
 
 def correct_start(session: Session, match: Match, start: date, actor: str) -> None:
@@ -124,7 +137,15 @@ def correct_start(session: Session, match: Match, start: date, actor: str) -> No
     match.start_date = start
     _touch(match)
     session.flush()
-    record(session, actor, "match.correct_start", "match", match.id, old=old.isoformat(), new=start.isoformat())
+    record(
+        session,
+        actor,
+        "match.correct_start",
+        "match",
+        match.id,
+        old=old.isoformat(),
+        new=start.isoformat(),
+    )
 
 
 def facts_for(
@@ -153,17 +174,28 @@ def facts_for(
     )
 
 
-def sparring_for(session: Session, match: Match, programme: Programme, zone: ZoneInfo) -> tuple[SparringDate, ...]:
+def sparring_for(
+    session: Session, match: Match, programme: Programme, zone: ZoneInfo
+) -> tuple[SparringDate, ...]:
     """The sessions a match can be invited to, from its start to its (planned) end."""
     last = match.end_date or (
-        match.start_date + programme.duration.delta if programme.duration else match.start_date + timedelta(days=800)
+        match.start_date + programme.duration.delta
+        if programme.duration
+        else match.start_date + timedelta(days=800)
     )
-    return sparring_window(session, match.programme_id, match.region, programme, zone, match.start_date, last)
+    return sparring_window(
+        session, match.programme_id, match.region, programme, zone, match.start_date, last
+    )
 
 
 def sparring_window(
-    session: Session, programme_id: int, region: str, programme: Programme, zone: ZoneInfo,
-    first: date, last: date,
+    session: Session,
+    programme_id: int,
+    region: str,
+    programme: Programme,
+    zone: ZoneInfo,
+    first: date,
+    last: date,
 ) -> tuple[SparringDate, ...]:
     """Sessions from the programme's rule between two dates, replaced by any session staff
     created on the same date (for the programme, in the region or for all regions).

@@ -18,16 +18,31 @@ is known (:class:`_Step`), is computed once per programme, match facts and windo
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import groupby
 from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, StrictUndefined, Template
-from sqlalchemy import Engine, Table, bindparam, inspect, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Row,
+    RowMapping,
+    String,
+    Table,
+    bindparam,
+    inspect,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.escalations import raise_escalation
@@ -61,7 +76,9 @@ _TITLES = Environment(undefined=StrictUndefined, autoescape=False)
 
 HORIZON = timedelta(days=14)
 PLANNER_LOCK = 0x76656E73  # "vens": one planner at a time across replicas (PostgreSQL)
-CHUNK = 500
+# Matches per transaction. Larger chunks mean fewer, larger inserts: SQLite writes each index
+# page it touches once per transaction, and the outbox's indexes are touched all over.
+CHUNK = 2000
 DAY = timedelta(days=1)
 NOT_IN_PLAN = "no longer in the plan"
 # How far back a pass looks for what is not yet planned (catch-up after downtime): older sends
@@ -134,6 +151,9 @@ class _Send:
     channels: tuple[str, ...]
     essential: bool
     context: dict[str, Any]  # shared by every row made from it: never changed in place
+    # A reminder step that names its channel (the ladder's "email after 2 weeks") uses it when
+    # the person has that address, before their own preferred channel.
+    first_channel_wins: bool = False
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -254,6 +274,7 @@ def _messages(
                 reminder_channels,
                 tp.essential,
                 {**context, "reminder": number},
+                first_channel_wins=reminder.channel is not None,
             )
         )
     return sends
@@ -266,43 +287,141 @@ class _Memo:
         self.size = size
         self.values: dict[Hashable, Any] = {}
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, compute: Callable[..., Any], *args: Any) -> Any:
+        """The value for ``key``, from ``compute(*args)`` the first time."""
         try:
             return self.values[key]
         except KeyError:
             if len(self.values) >= self.size:
                 del self.values[next(iter(self.values))]
-            value = self.values[key] = compute()
+            value = self.values[key] = compute(*args)
             return value
 
 
+_FACTS = tuple(f.name for f in fields(MatchFacts) if f.name != "sparring")
+
+
 class _PassCache:
-    """What one pass computes once and uses for many matches: both are pure functions of
-    their keys, and ``now`` and the window's end are the same for the whole pass."""
+    """What one pass computes once and uses for many matches. Both are pure functions of their
+    keys; ``now`` and the window's end are the same for the whole pass."""
 
     def __init__(self, now: datetime, until: datetime) -> None:
         self.now = now
         self.until = until
         self.plans = _Memo(REMEMBERED)
-        self.send_times = _Memo(REMEMBERED * 4)
+        self.resolved = _Memo(REMEMBERED * 8)
+        self.contexts: dict[Hashable, dict[str, Any]] = {}
+        self.sessions: dict[int, tuple[tuple[SparringDate, ...] | None, int]] = {}
+        self.session_numbers: dict[tuple[SparringDate, ...] | None, int] = {}
 
     def steps(self, programme: Programme, facts: MatchFacts, start: datetime) -> tuple[_Step, ...]:
+        # Keyed by the facts, but with a number for the list of sparring sessions: hashing a
+        # dozen aware datetimes for every match cost more than the rest of the key, and matches
+        # of one programme, region and zone share the very same list (see plan_batch).
+        sessions = facts.sparring
+        known = self.sessions.get(id(sessions))
+        if known is None or known[0] is not sessions:
+            number = self.session_numbers.setdefault(sessions, len(self.session_numbers))
+            known = self.sessions[id(sessions)] = (sessions, number)  # holds it: no id reuse
+        key = (programme.id, start, known[1], *[getattr(facts, name) for name in _FACTS])
         return cast(
             tuple[_Step, ...],
-            self.plans.get(
-                (programme.id, facts, start),
-                lambda: _steps(programme, facts, self.now, start, self.until),
-            ),
+            self.plans.get(key, _steps, programme, facts, self.now, start, self.until),
         )
 
-    def send_at(self, programme: Programme, due_utc: datetime, channel: str, zone: str) -> datetime:
+    def rows(
+        self, programme: Programme, step: _Step, recipient: Recipient, profile: _Profile
+    ) -> tuple[dict[str, Any], ...]:
+        """A row for each of the step's sends to this recipient, but for the match's and the
+        recipient's ids: the same for every recipient with the same profile."""
+        # The step by identity: the key holds it while it is remembered.
         return cast(
-            datetime,
-            self.send_times.get(
-                (programme.id, due_utc, channel, zone),
-                lambda: next_allowed(due_utc, channel, programme, ZoneInfo(zone)),
-            ),
+            tuple[dict[str, Any], ...],
+            self.resolved.get((step, profile), self._rows, programme, step, recipient, profile),
         )
+
+    def _rows(
+        self, programme: Programme, step: _Step, recipient: Recipient, profile: _Profile
+    ) -> tuple[dict[str, Any], ...]:
+        zone = profile.zone
+        return tuple(
+            _resolve(programme, send, recipient, zone, self.now, self.shared) for send in step.sends
+        )
+
+    def shared(self, context: dict[str, Any]) -> dict[str, Any]:
+        """One dict for equal contexts (there are a few dozen in a pass), so that the insert
+        converts each to JSON once. Told apart by types too: 1 and True are equal."""
+        key = tuple((k, type(v), v) for k, v in context.items())
+        try:
+            return self.contexts.setdefault(key, context)
+        except TypeError:  # a value that is not hashable
+            return context
+
+
+class _Profile(NamedTuple):
+    """What :func:`_resolve` reads of a recipient, and the time zone their rows are planned in."""
+
+    audience: AudienceName
+    key: str  # the audience as in message keys
+    channels: tuple[str, ...]  # those with a usable address
+    preferred: str | None
+    locale: str
+    zone: str
+
+
+def _profile(recipient: Recipient, zone: str) -> _Profile:
+    return _Profile(
+        recipient.audience,
+        recipient.audience.value,
+        tuple(recipient.addresses),
+        recipient.preferred,
+        recipient.locale,
+        zone,
+    )
+
+
+def _resolve(
+    programme: Programme,
+    send: _Send,
+    recipient: Recipient,
+    zone: str,
+    now: datetime,
+    shared: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """The outbox row for one send to one recipient, without the match's and recipient's ids.
+    It reads no more of the recipient than their :class:`_Profile` holds."""
+    channel = None
+    if send.first_channel_wins:
+        channel = recipient.choose(send.channels[:1])
+    channel = channel or recipient.choose(send.channels)
+    status = OutboxStatus.PLANNED
+    error = None
+    if channel is None:
+        channel = send.channels[0]
+        status = OutboxStatus.FAILED
+        error = NO_ADDRESS
+    elif send.expires_utc is not None and send.expires_utc <= now:
+        status = OutboxStatus.EXPIRED
+        error = "expired before it could be sent"
+    return {
+        "idempotency_key": None,
+        "match_id": None,
+        "touchpoint_id": send.touchpoint_id,
+        "occurrence_key": send.occurrence_key,
+        "kind": send.kind,
+        "template": send.template,
+        "audience": Audience(recipient.audience.value),
+        "recipient_id": None,
+        "channel": channel,
+        "locale": recipient.locale,
+        "essential": send.essential,
+        "due_at": next_allowed(send.due_utc, channel, programme, ZoneInfo(zone)),
+        "expires_at": send.expires_utc,
+        "status": status,
+        "plan_version": None,
+        "context": shared(send.context),
+        "last_error": error,
+    }
 
 
 # -- matches as the planner reads them ----------------------------------------------------------
@@ -334,7 +453,7 @@ class _MatchRow:
     child_first_name: str | None
     sibling: bool
 
-    def __init__(self, columns: Mapping[str, Any]) -> None:
+    def __init__(self, columns: RowMapping) -> None:
         self.__dict__.update(columns)
         self.volunteer_family: Any = None
         self.staff: Any = None
@@ -374,13 +493,15 @@ def _load_matches(
     )
     if match_ids is not None:
         query = query.where(Match.id.in_(match_ids))
-    matches = [_MatchRow(row._asdict()) for row in session.execute(query)]
+    # Plain Core results (session.connection()): the ORM's result machinery is not needed.
+    connection = session.connection()
+    matches = [_MatchRow(row._mapping) for row in connection.execute(query)]
     if not matches:
         return matches
     by_id = {m.id: m for m in matches}
     families = {
         row.id: row
-        for row in session.execute(
+        for row in connection.execute(
             select(*_columns(VolunteerFamily)).where(
                 VolunteerFamily.id.in_({m.volunteer_family_id for m in matches})
             )
@@ -388,7 +509,7 @@ def _load_matches(
     }
     staff = {
         row.id: row
-        for row in session.execute(
+        for row in connection.execute(
             select(*_columns(Staff)).where(
                 Staff.id.in_({m.staff_id for m in matches if m.staff_id is not None})
             )
@@ -400,14 +521,14 @@ def _load_matches(
         if match.child_first_name is not None:
             match.child = _Child(match.child_first_name)
     # In the order of the relationships (Match.contacts, Match.pauses).
-    for row in session.execute(
+    for row in connection.execute(
         select(match_contact.c.match_id, *_columns(ContactPerson))
         .join(match_contact, match_contact.c.contact_person_id == ContactPerson.id)
         .where(match_contact.c.match_id.in_(by_id))
         .order_by(ContactPerson.id)
     ):
         by_id[row.match_id].contacts.append(row)
-    for row in session.execute(
+    for row in connection.execute(
         select(*_columns(MatchPause))
         .where(MatchPause.match_id.in_(by_id))
         .order_by(MatchPause.start_date)
@@ -417,19 +538,18 @@ def _load_matches(
 
 
 def _mark_planned(session: Session, matches: list[_MatchRow], until: datetime) -> None:
-    """Record which plan version each match was planned for, and up to when."""
-    changed = [
-        {"b_id": m.id, "b_version": m.plan_version, "b_until": until}
-        for m in matches
-        if (m.planned_version, m.planned_until) != (m.plan_version, until)
-    ]
-    if changed:
-        table = cast(Table, Match.__table__)
+    """Record which plan version each match was planned for, and up to when: one UPDATE per
+    version (usually one or two per chunk), each with the version as it was read."""
+    by_version: dict[int, list[int]] = {}
+    for match in matches:
+        if (match.planned_version, match.planned_until) != (match.plan_version, until):
+            by_version.setdefault(match.plan_version, []).append(match.id)
+    table = cast(Table, Match.__table__)
+    for version, ids in by_version.items():
         session.execute(
             update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(planned_version=bindparam("b_version"), planned_until=bindparam("b_until")),
-            changed,
+            .where(table.c.id.in_(ids))
+            .values(planned_version=version, planned_until=until)
         )
 
 
@@ -454,7 +574,7 @@ def plan_all(
         cache = _PassCache(now, now + horizon)
         last_id = 0
         while True:
-            with factory() as session, session.begin():
+            with _collector_paused(), factory() as session, session.begin():
                 batch = _load_matches(session, last_id, now, match_ids)
                 if not batch:
                     break
@@ -462,6 +582,26 @@ def plan_all(
                 with session.no_autoflush:
                     total += plan_batch(session, batch, programmes, now, horizon, force, cache)
     return total
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a chunk is planned.
+
+    A chunk builds tens of thousands of rows that all live until they are inserted; each
+    collection of the oldest generation walks every live object, and the rows made it run
+    dozens of times per pass (a third of the time at 100,000 matches). Planning creates no
+    reference cycles: what a chunk leaves is freed by reference counting when it ends, and
+    the collector runs as usual between chunks.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def plan_batch(
@@ -489,14 +629,25 @@ def plan_batch(
     ids = [m.id for m in todo]
     # Pending rows, and rows the planner itself cancelled earlier: a resumed pause or a date
     # corrected back must bring those back, and their idempotency keys are taken.
-    pending: dict[int, dict[str, OutboxMessage]] = {i: {} for i in ids}
-    revivable: dict[int, dict[str, OutboxMessage]] = {i: {} for i in ids}
-    for row in session.scalars(
-        select(OutboxMessage).where(
+    # As plain rows, with the columns planning compares and changes: a re-planned match has a
+    # dozen or two, and ORM objects for all of them cost more than planning the match.
+    pending: dict[int, dict[str, Row[Any]]] = {i: {} for i in ids}
+    revivable: dict[int, dict[str, Row[Any]]] = {i: {} for i in ids}
+    # The status compared as text: SQLite has no statistics to go by and would walk the
+    # (status, due_at) index, every planned row of every match once per chunk, instead of
+    # looking up these matches' rows by match_id (PostgreSQL does that either way).
+    status = sql_cast(OutboxMessage.status, String)
+    for row in session.connection().execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.match_id,
+            OutboxMessage.idempotency_key,
+            *(getattr(OutboxMessage, name) for name in _APPLIED),
+        ).where(
             OutboxMessage.match_id.in_(ids),
             or_(
-                OutboxMessage.status == OutboxStatus.PLANNED,
-                (OutboxMessage.status == OutboxStatus.CANCELLED)
+                status == OutboxStatus.PLANNED.value,
+                (status == OutboxStatus.CANCELLED.value)
                 & (OutboxMessage.last_error == NOT_IN_PLAN),
             ),
         )
@@ -512,7 +663,11 @@ def plan_batch(
 
     new_messages: list[dict[str, Any]] = []
     new_tasks: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []  # pending rows' id and new values
     planned: list[_MatchRow] = []
+    # One creation time for the chunk's new rows: with every column given, the insert takes
+    # its fast path (see insert_ignore).
+    created = utcnow()
     sparring: dict[tuple[int, str, str], tuple[SparringDate, ...]] = {}
     for match in todo:
         programme = programmes.get(match.programme_slug or "")
@@ -534,25 +689,28 @@ def plan_batch(
                 now.date() - timedelta(days=400),
                 now.date() + timedelta(days=400),
             )
-        desired = desired_for(session, match, programme, now, horizon, sparring[group], cache)
+        desired = desired_for(
+            session, match, programme, now, horizon, sparring[group], cache, created
+        )
         stats.matches += 1
         for key, row in pending[match.id].items():
             want = desired.messages.pop(key, None)
             if want is None:
-                row.status = OutboxStatus.CANCELLED
-                row.last_error = NOT_IN_PLAN
+                changed.append(
+                    _changes(row, {"status": OutboxStatus.CANCELLED, "last_error": NOT_IN_PLAN})
+                )
                 stats.cancelled += 1
             elif (row.due_at, row.channel, row.expires_at) != (
                 want["due_at"],
                 want["channel"],
                 want["expires_at"],
             ):
-                _apply(row, want)
+                changed.append(_changes(row, want))
                 stats.updated += 1
         for key, row in revivable[match.id].items():
             want = desired.messages.pop(key, None)
             if want is not None:
-                _apply(row, want)
+                changed.append(_changes(row, want))
                 stats.added += 1
         new_messages.extend(desired.messages.values())
         for key, task in open_tasks[match.id].items():
@@ -566,36 +724,51 @@ def plan_batch(
                 task.due_at = want["due_at"]
         new_tasks.extend(desired.tasks.values())
         planned.append(match)
+    _update_outbox(session, changed)
     _escalate_unreachable(session, todo, new_messages, now)
-    # One creation time for the whole batch: with every column given, the insert can take its
-    # fast path (see insert_ignore).
-    created = utcnow()
-    for new in (*new_messages, *new_tasks):
-        new["created_at"] = new["updated_at"] = created
     stats.added += insert_ignore(session, OutboxMessage, new_messages, "idempotency_key")
     stats.tasks_added += insert_ignore(session, Task, new_tasks, "idempotency_key")
     _mark_planned(session, planned, now + horizon)
     return stats
 
 
-def _apply(row: OutboxMessage, want: dict[str, Any]) -> None:
-    for name in (
-        "due_at",
-        "expires_at",
-        "channel",
-        "status",
-        "plan_version",
-        "last_error",
-    ):
-        setattr(row, name, want[name])
-    row.context = dict(want["context"])  # its own copy: the planner shares contexts
+# What re-planning may change in a pending row.
+_APPLIED = ("due_at", "expires_at", "channel", "status", "plan_version", "context", "last_error")
+
+
+def _changes(row: Row[Any], want: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's id and the values in ``want`` that differ from the row's (as the ORM would
+    write them: only what changed)."""
+    changes = {name: want[name] for name in _APPLIED if name in want}
+    return {
+        "id": row.id,
+        **{name: value for name, value in changes.items() if getattr(row, name) != value},
+    }
+
+
+def _update_outbox(session: Session, changed: list[dict[str, Any]]) -> None:
+    """Write the changes to pending rows: one executemany per set of changed columns."""
+    table = cast(Table, OutboxMessage.__table__)
+    for names, group in groupby(sorted(changed, key=_changed_names), key=_changed_names):
+        if not names:
+            continue
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({name: bindparam(f"b_{name}") for name in names}),
+            [{f"b_{name}": value for name, value in change.items()} for change in group],
+        )
+
+
+def _changed_names(change: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(name for name in change if name != "id"))
 
 
 def _escalate_unreachable(
     session: Session, matches: list[_MatchRow], rows: list[dict[str, Any]], now: datetime
 ) -> None:
     """A message with no usable address reaches staff once, when its row is first created."""
-    failed = {r["idempotency_key"]: r for r in rows if r["status"] == OutboxStatus.FAILED}
+    failed = {r["idempotency_key"]: r for r in rows if r["status"] is OutboxStatus.FAILED}
     if not failed:
         return
     existing = set(
@@ -632,30 +805,49 @@ def desired_for(
     horizon: timedelta,
     sparring: tuple[SparringDate, ...] | None = None,
     cache: _PassCache | None = None,
+    created: datetime | None = None,
 ) -> _Desired:
-    """What the plan wants to exist for this match between its creation and ``now + horizon``."""
+    """What the plan wants to exist for this match between its creation and ``now + horizon``,
+    as rows to insert (``created``: their creation time)."""
     cache = cache or _PassCache(now, now + horizon)
+    created = created or utcnow()
     facts = facts_for(session, cast(Match, match), programme, sparring)
     start = max(match.created_at or now, now - LOOKBACK)
     desired = _Desired()
-    audiences: dict[AudienceName, list[Recipient]] = {}
+    people: dict[AudienceName, list[tuple[Recipient, _Profile]]] = {}
     for step in cache.steps(programme, facts, start):
         if step.task:
-            _plan_task(desired, match, step.touchpoint, step.occurrence)
+            _plan_task(desired, match, step.touchpoint, step.occurrence, created)
         if not step.sends or step.audience is None:
             continue
-        if step.audience not in audiences:
-            audiences[step.audience] = recipients_for(cast(Match, match), step.audience)
-        for recipient in audiences[step.audience]:
+        if step.audience not in people:
+            people[step.audience] = [
+                (recipient, _profile(recipient, recipient.timezone or facts.timezone))
+                for recipient in recipients_for(cast(Match, match), step.audience)
+            ]
+        for recipient, profile in people[step.audience]:
             if step.skip_opted_out and recipient.opted_out:
                 continue
-            zone = recipient.timezone or facts.timezone
-            for send in step.sends:
-                _add_message(desired, match, programme, send, recipient, zone, now, cache)
+            rows = cache.rows(programme, step, recipient, profile)
+            for send, row in zip(step.sends, rows, strict=True):
+                key = message_key(
+                    match.id, send.touchpoint_id, send.occurrence_key, profile.key, recipient.id
+                )
+                desired.messages[key] = {
+                    **row,
+                    "idempotency_key": key,
+                    "match_id": match.id,
+                    "recipient_id": recipient.id,
+                    "plan_version": match.plan_version,
+                    "created_at": created,
+                    "updated_at": created,
+                }
     return desired
 
 
-def _plan_task(desired: _Desired, match: _MatchRow, tp: Touchpoint, occ: Occurrence) -> None:
+def _plan_task(
+    desired: _Desired, match: _MatchRow, tp: Touchpoint, occ: Occurrence, created: datetime
+) -> None:
     locale = match.staff.locale.value if match.staff else "da"
     title = _title(tp.title.get(locale) or tp.title.get("da") or tp.id, match)
     key = task_key(match.id, tp.id, occ.key)
@@ -668,6 +860,8 @@ def _plan_task(desired: _Desired, match: _MatchRow, tp: Touchpoint, occ: Occurre
         "owner_id": match.staff_id,
         "due_at": occ.due_utc,
         "status": TaskStatus.OPEN,
+        "created_at": created,
+        "updated_at": created,
     }
 
 
@@ -682,47 +876,3 @@ def _title(text: str, match: _MatchRow) -> str:
         return text
     assert match.child is not None
     return _title_template(text).render(sibling=match.sibling, child=match.child.first_name)
-
-
-def _add_message(
-    desired: _Desired,
-    match: _MatchRow,
-    programme: Programme,
-    send: _Send,
-    recipient: Recipient,
-    zone: str,
-    now: datetime,
-    cache: _PassCache,
-) -> None:
-    key = message_key(
-        match.id, send.touchpoint_id, send.occurrence_key, recipient.audience.value, recipient.id
-    )
-    channel = recipient.choose(send.channels)
-    status = OutboxStatus.PLANNED
-    error = None
-    if channel is None:
-        channel = send.channels[0]
-        status = OutboxStatus.FAILED
-        error = NO_ADDRESS
-    elif send.expires_utc is not None and send.expires_utc <= now:
-        status = OutboxStatus.EXPIRED
-        error = "expired before it could be sent"
-    desired.messages[key] = {
-        "idempotency_key": key,
-        "match_id": match.id,
-        "touchpoint_id": send.touchpoint_id,
-        "occurrence_key": send.occurrence_key,
-        "kind": send.kind,
-        "template": send.template,
-        "audience": Audience(recipient.audience.value),
-        "recipient_id": recipient.id,
-        "channel": channel,
-        "locale": recipient.locale,
-        "essential": send.essential,
-        "due_at": cache.send_at(programme, send.due_utc, channel, zone),
-        "expires_at": send.expires_utc,
-        "status": status,
-        "plan_version": match.plan_version,
-        "context": send.context,
-        "last_error": error,
-    }

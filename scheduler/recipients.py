@@ -20,9 +20,7 @@ class Recipient:
     preferred: str | None = None
     opted_out: bool = False
 
-    def choose(
-        self, channels: Sequence[str], exclude: tuple[str, ...] = ()
-    ) -> str | None:
+    def choose(self, channels: Sequence[str], exclude: tuple[str, ...] = ()) -> str | None:
         """The first usable channel: the person's own preference if the touchpoint allows it."""
         allowed = [str(c) for c in channels if str(c) not in exclude]
         if self.preferred in allowed and self.preferred in self.addresses:

@@ -11,14 +11,20 @@ from sqlalchemy.orm import Session
 from store.audit import record
 from store.models import Task, TaskStatus
 
-OUTCOMES = {"done": TaskStatus.DONE, "not_reached": TaskStatus.NOT_REACHED, "rescheduled": TaskStatus.RESCHEDULED}
+OUTCOMES = {
+    "done": TaskStatus.DONE,
+    "not_reached": TaskStatus.NOT_REACHED,
+    "rescheduled": TaskStatus.RESCHEDULED,
+}
 
 
 class TaskError(ValueError):
     """The task cannot take that outcome; the message says why."""
 
 
-def open_tasks(session: Session, owner_id: int | None = None, until: datetime | None = None) -> list[Task]:
+def open_tasks(
+    session: Session, owner_id: int | None = None, until: datetime | None = None
+) -> list[Task]:
     query = select(Task).where(Task.status == TaskStatus.OPEN).order_by(Task.due_at, Task.id)
     if owner_id is not None:
         query = query.where(Task.owner_id == owner_id)
@@ -28,8 +34,13 @@ def open_tasks(session: Session, owner_id: int | None = None, until: datetime | 
 
 
 def complete(
-    session: Session, task_id: int, outcome: str, note: str, now: datetime,
-    actor: str = "cli", reschedule_to: datetime | None = None,
+    session: Session,
+    task_id: int,
+    outcome: str,
+    note: str,
+    now: datetime,
+    actor: str = "cli",
+    reschedule_to: datetime | None = None,
 ) -> Task:
     """Record the outcome. "not_reached" and "rescheduled" leave a new open task behind, so the
     call still happens (tomorrow, or at the new time)."""
@@ -49,8 +60,12 @@ def complete(
         from datetime import timedelta
 
         follow = Task(
-            match_id=task.match_id, touchpoint_id=task.touchpoint_id, kind=task.kind, title=task.title,
-            owner_id=task.owner_id, due_at=reschedule_to or now + timedelta(days=1),
+            match_id=task.match_id,
+            touchpoint_id=task.touchpoint_id,
+            kind=task.kind,
+            title=task.title,
+            owner_id=task.owner_id,
+            due_at=reschedule_to or now + timedelta(days=1),
         )
         session.add(follow)
     session.flush()
@@ -58,14 +73,26 @@ def complete(
     return task
 
 
-def call_back_task(session: Session, match_id: int | None, owner_id: int | None, title: str, now: datetime,
-                   key: str) -> Task | None:
+def call_back_task(
+    session: Session,
+    match_id: int | None,
+    owner_id: int | None,
+    title: str,
+    now: datetime,
+    key: str,
+) -> Task | None:
     """A call task for a staff member, once per ``key`` (e.g. one per voice check-in)."""
     existing = session.scalars(select(Task).where(Task.idempotency_key == key)).first()
     if existing is not None:
         return None
-    task = Task(idempotency_key=key, match_id=match_id, kind="call", title=title[:200], owner_id=owner_id,
-                due_at=now)
+    task = Task(
+        idempotency_key=key,
+        match_id=match_id,
+        kind="call",
+        title=title[:200],
+        owner_id=owner_id,
+        due_at=now,
+    )
     session.add(task)
     session.flush()
     return task

@@ -27,7 +27,6 @@ from scheduler.timeline import Pause, is_working_day
 from store.models import (
     CheckIn,
     Escalation,
-    EscalationStatus,
     Match,
     MatchStatus,
     OutboxMessage,
@@ -46,7 +45,11 @@ def evaluate(session: Session, programmes: Mapping[str, Programme], now: datetim
     matches = session.scalars(
         select(Match)
         .where(Match.status == MatchStatus.ACTIVE)
-        .options(selectinload(Match.pauses), selectinload(Match.programme), selectinload(Match.volunteer_family))
+        .options(
+            selectinload(Match.pauses),
+            selectinload(Match.programme),
+            selectinload(Match.volunteer_family),
+        )
     )
     for match in matches:
         programme = programmes.get(match.programme.slug)
@@ -65,25 +68,42 @@ def evaluate(session: Session, programmes: Mapping[str, Programme], now: datetim
 
 
 def _add(
-    session: Session, match: Match, now: datetime, rule: str, ref: str, evidence: dict[str, Any],
-    action: str, severity: Severity = Severity.NORMAL,
+    session: Session,
+    match: Match,
+    now: datetime,
+    rule: str,
+    ref: str,
+    evidence: dict[str, Any],
+    action: str,
+    severity: Severity = Severity.NORMAL,
 ) -> bool:
     """Raise or extend the escalation, unless this very evidence is already recorded."""
     existing = session.scalars(
-        select(Escalation).where(Escalation.match_id == match.id, Escalation.rule == rule)
+        select(Escalation)
+        .where(Escalation.match_id == match.id, Escalation.rule == rule)
         .order_by(Escalation.id.desc())
     ).first()
     if existing is not None and any(e.get("ref") == ref for e in existing.evidence):
         return False  # already known (also when that escalation was acknowledged since)
-    raise_escalation(session, match, rule, now=now, evidence={"ref": ref, **evidence},
-                     severity=severity, suggested_action=action)
+    raise_escalation(
+        session,
+        match,
+        rule,
+        now=now,
+        evidence={"ref": ref, **evidence},
+        severity=severity,
+        suggested_action=action,
+    )
     return True
 
 
 def _answered_days(session: Session, match: Match) -> list[Visit]:
     return list(
         session.scalars(
-            select(Visit).where(Visit.match_id == match.id).order_by(Visit.planned_date.desc()).limit(20)
+            select(Visit)
+            .where(Visit.match_id == match.id)
+            .order_by(Visit.planned_date.desc())
+            .limit(20)
         )
     )
 
@@ -94,7 +114,11 @@ def _missed_visits(
     threshold = programme.escalation.consecutive_missed_visits
     if not threshold:
         return None
-    recent = [v for v in _answered_days(session, match) if not any(p.covers(v.planned_date) for p in pauses)]
+    recent = [
+        v
+        for v in _answered_days(session, match)
+        if not any(p.covers(v.planned_date) for p in pauses)
+    ]
     streak = []
     for visit in recent:
         if visit.status in (VisitStatus.CANCELLED, VisitStatus.MISSED):
@@ -106,7 +130,9 @@ def _missed_visits(
     days = sorted(v.planned_date.isoformat() for v in streak[:threshold])
     reasons = sorted({v.cancelled_by.value for v in streak[:threshold] if v.cancelled_by})
     return (
-        "missed_visits", "|".join(days), {"visits": days, "cancelled_by": reasons or None},
+        "missed_visits",
+        "|".join(days),
+        {"visits": days, "cancelled_by": reasons or None},
         "Call the volunteer family and the parent: stability is what makes the relation work.",
     )
 
@@ -118,16 +144,23 @@ def _no_visit(
     if not days:
         return None
     last = session.scalars(
-        select(Visit.planned_date).where(Visit.match_id == match.id, Visit.status == VisitStatus.VISITED)
+        select(Visit.planned_date)
+        .where(Visit.match_id == match.id, Visit.status == VisitStatus.VISITED)
         .order_by(Visit.planned_date.desc())
     ).first()
     since = max(last or match.start_date, match.start_date)
-    paused = sum(1 for n in range((today - since).days) if any(p.covers(since + timedelta(days=n)) for p in pauses))
+    paused = sum(
+        1
+        for n in range((today - since).days)
+        if any(p.covers(since + timedelta(days=n)) for p in pauses)
+    )
     gap = (today - since).days - paused
     if gap < days:
         return None
     return (
-        "no_visit", f"since:{since.isoformat()}", {"last_visit": last.isoformat() if last else None, "days": gap},
+        "no_visit",
+        f"since:{since.isoformat()}",
+        {"last_visit": last.isoformat() if last else None, "days": gap},
         "Ask the volunteer family how it is going and whether visits can resume.",
     )
 
@@ -152,21 +185,32 @@ def _unanswered_prompts(
         )
     )
     days = sorted(
-        {date.fromisoformat(p.occurrence_key) for p in prompts
-         if window_start <= date.fromisoformat(p.occurrence_key) < today}
+        {
+            date.fromisoformat(p.occurrence_key)
+            for p in prompts
+            if window_start <= date.fromisoformat(p.occurrence_key) < today
+        }
     )
     if len(days) < 2:
         return None
     answered = set(
-        session.scalars(select(Visit.planned_date).where(Visit.match_id == match.id, Visit.planned_date.in_(days)))
+        session.scalars(
+            select(Visit.planned_date).where(
+                Visit.match_id == match.id, Visit.planned_date.in_(days)
+            )
+        )
     )
     recent_checkin = session.scalars(
-        select(CheckIn.id).where(CheckIn.match_id == match.id, CheckIn.created_at >= _start_of(window_start, match))
+        select(CheckIn.id).where(
+            CheckIn.match_id == match.id, CheckIn.created_at >= _start_of(window_start, match)
+        )
     ).first()
     if answered or recent_checkin is not None:
         return None
     return (
-        "unanswered_prompts", f"until:{days[-1].isoformat()}", {"prompts": [d.isoformat() for d in days]},
+        "unanswered_prompts",
+        f"until:{days[-1].isoformat()}",
+        {"prompts": [d.isoformat() for d in days]},
         "Nobody has answered the visit prompts: call the volunteer family.",
     )
 
@@ -182,15 +226,21 @@ def _low_mood(
     rules = programme.escalation
     checkins = list(
         session.scalars(
-            select(CheckIn).where(CheckIn.match_id == match.id, CheckIn.mood.is_not(None))
-            .order_by(CheckIn.created_at.desc(), CheckIn.id.desc()).limit(rules.low_mood_times)
+            select(CheckIn)
+            .where(CheckIn.match_id == match.id, CheckIn.mood.is_not(None))
+            .order_by(CheckIn.created_at.desc(), CheckIn.id.desc())
+            .limit(rules.low_mood_times)
         )
     )
-    if len(checkins) < rules.low_mood_times or any((c.mood or 5) > rules.low_mood_at_or_below for c in checkins):
+    if len(checkins) < rules.low_mood_times or any(
+        (c.mood or 5) > rules.low_mood_at_or_below for c in checkins
+    ):
         return None
     ids = sorted(c.id for c in checkins)
     return (
-        "low_mood", "checkins:" + ",".join(map(str, ids)), {"moods": [c.mood for c in reversed(checkins)]},
+        "low_mood",
+        "checkins:" + ",".join(map(str, ids)),
+        {"moods": [c.mood for c in reversed(checkins)]},
         "The last visits went badly: call the volunteer family; tell them mood swings are normal.",
     )
 
@@ -207,9 +257,15 @@ def _overdue_tasks(session: Session, now: datetime) -> int:
         match = session.get(Match, task.match_id) if task.match_id else None
         if match is None:
             continue
-        if _add(session, match, now, "task_overdue", f"task:{task.id}",
-                {"task_id": task.id, "task": task.title[:120], "due": task.due_at.date().isoformat()},
-                "Do the task, or record its outcome (done, not reached, rescheduled)."):
+        if _add(
+            session,
+            match,
+            now,
+            "task_overdue",
+            f"task:{task.id}",
+            {"task_id": task.id, "task": task.title[:120], "due": task.due_at.date().isoformat()},
+            "Do the task, or record its outcome (done, not reached, rescheduled).",
+        ):
             raised += 1
     return raised
 
@@ -220,5 +276,3 @@ def _working_days_between(start: datetime, end: datetime) -> int:
         count += is_working_day(day)
         day += timedelta(days=1)
     return count
-
-

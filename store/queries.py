@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import groupby
+from datetime import date, datetime, time
+from enum import Enum
+from itertools import groupby, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Column, Connection, Engine, Table, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,45 +43,74 @@ def insert_ignore(
     # rows and spliced their results together, quadratic in the number of runs (most of a
     # planning pass went there). Here only a None the ORM would replace by a default starts a
     # statement of its own, so a planning batch is one statement.
+    if connection.dialect.name == "postgresql":
+        stmt: Any = postgresql.insert(table)
+    else:
+        stmt = sqlite.insert(table)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[key])
     inserted = 0
-    for _, group in groupby(_column_rows(inspect(model).columns, rows), key=tuple):
-        batch = list(group)
-        if connection.dialect.name == "sqlite" and _sqlite_insert_ignore_fits(table, batch[0]):
-            inserted += _sqlite_insert_ignore(connection, table, batch, key)
-            continue
-        if connection.dialect.name == "postgresql":
-            stmt: Any = postgresql.insert(table)
+    for batch in _alike(inspect(model).columns, rows):
+        if connection.dialect.driver in _ROWCOUNT_DRIVERS and _constant_defaults_only(
+            table, batch.rows[0]
+        ):
+            inserted += _executemany(connection, stmt, table, batch)
         else:
-            stmt = sqlite.insert(table)
-        # RETURNING counts only the rows inserted (rowcount is not reliable for this on every
-        # driver); SQLAlchemy's "insertmanyvalues" sends the rows in multi-row batches.
-        stmt = stmt.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
-        inserted += len(connection.execute(stmt, batch).all())
+            # RETURNING counts only the rows inserted (rowcount is not reliable for this on
+            # every driver); SQLAlchemy's "insertmanyvalues" sends the rows in multi-row
+            # batches.
+            returning = stmt.returning(table.c[key])
+            inserted += len(connection.execute(returning, batch.rows).all())
     return inserted
+
+
+# Drivers whose cursor, after executemany, counts the rows each statement inserted.
+_ROWCOUNT_DRIVERS = {"pysqlite", "psycopg"}
+
+
+class _Batch(NamedTuple):
+    rows: list[dict[str, Any]]  # keyed by column, all with the same columns
+    columns: dict[str, tuple[Any, ...]]  # the same values by column, when already at hand
+
+
+def _alike(
+    columns: ReadOnlyColumnCollection[str, Column[Any]], rows: Sequence[dict[str, Any]]
+) -> Iterator[_Batch]:
+    """The rows keyed by column, in runs with the same columns.
+
+    None is left out where the column would supply a default instead (what the ORM's bulk
+    INSERT does), and names that are not mapped columns are ignored.
+    """
+    names = list(rows[0])
+    if all(name in columns and columns[name].key == name for name in names) and set(
+        map(len, rows)
+    ) == {len(names)}:
+        # The usual case: the same names in every row (a row without one of them fails the
+        # transpose), nothing to rename, and no None to leave out.
+        try:
+            values = dict(zip(names, _columnwise(rows, names), strict=True))
+        except KeyError:
+            pass
+        else:
+            if not any(None in values[name] for name in names if _defaulted(columns[name])):
+                yield _Batch(list(rows), values)
+                return
+    for _, run in groupby(_column_rows(columns, rows), key=tuple):
+        yield _Batch(list(run), {})
 
 
 def _column_rows(
     columns: ReadOnlyColumnCollection[str, Column[Any]], rows: Sequence[dict[str, Any]]
 ) -> Iterator[dict[str, Any]]:
-    """Rows keyed by column; None left out where the column would supply a default instead
-    (what the ORM's bulk INSERT does), and names that are not mapped columns ignored."""
-    shapes: dict[tuple[str, ...], tuple[dict[str, str], list[str], bool]] = {}
     for row in rows:
-        names = tuple(row)
-        if names not in shapes:
-            keys = {name: columns[name].key for name in names if name in columns}
-            defaulted = [name for name in keys if _defaulted(columns[name])]
-            as_is = len(keys) == len(names) and all(k == v for k, v in keys.items())
-            shapes[names] = (keys, defaulted, as_is)
-        keys, defaulted, as_is = shapes[names]
-        if as_is and not any(row[name] is None for name in defaulted):
-            yield row  # already keyed by column, and nothing to leave out
-            continue
-        yield {
-            key: row[name]
-            for name, key in keys.items()
-            if not (row[name] is None and name in defaulted)
-        }
+        out: dict[str, Any] = {}
+        for name, value in row.items():
+            column = columns.get(name)
+            if column is None:
+                continue
+            if value is None and _defaulted(column):
+                continue
+            out[column.key] = value
+        yield out
 
 
 def _defaulted(column: Column[Any]) -> bool:
@@ -88,9 +119,12 @@ def _defaulted(column: Column[Any]) -> bool:
     return column.default is not None or column.server_default is not None or column.primary_key
 
 
-def _sqlite_insert_ignore_fits(table: Table, row: dict[str, Any]) -> bool:
-    """The fast path below fills in constant defaults only; a callable one such as ``utcnow``
-    is left to SQLAlchemy, which calls it once per row."""
+def _constant_defaults_only(table: Table, row: dict[str, Any]) -> bool:
+    """Whether every column missing from ``row`` has no default or a constant one.
+
+    The SQLite fast path fills in constants only; a callable default such as ``utcnow`` is
+    left to SQLAlchemy, which calls it once per row.
+    """
     return all(
         column.key in row
         or column.default is None
@@ -99,79 +133,73 @@ def _sqlite_insert_ignore_fits(table: Table, row: dict[str, Any]) -> bool:
     )
 
 
-def _sqlite_insert_ignore(
-    connection: Connection, table: Table, rows: list[dict[str, Any]], key: str
-) -> int:
-    """INSERT .. ON CONFLICT DO NOTHING for many rows with the same columns, on SQLite.
+def _executemany(connection: Connection, stmt: Any, table: Table, batch: _Batch) -> int:
+    """The INSERT for many rows with the same columns, as one ``executemany``.
 
     The statement SQLAlchemy would send, with the values converted by the columns' own bind
-    processors, but each distinct value converted once: a planning pass inserts millions of rows
-    whose dates, enums and contexts repeat, and converting every value of every row cost more
-    than SQLite's own work. ``executemany`` runs the prepared statement once per row; the
-    cursor's row count adds up the rows actually inserted.
+    processors, but column by column and each distinct value once: a planning pass inserts
+    millions of rows whose dates, enums and contexts repeat, and converting every value of
+    every row one by one cost as much as the database's own work. The driver prepares the
+    statement once (psycopg sends the rows in a pipeline), and its row count adds up the rows
+    actually inserted. On PostgreSQL this also spares psycopg parsing the multi-row VALUES
+    of "insertmanyvalues" again for every thousand rows, which cost more than the inserts.
     """
     dialect = connection.dialect
-    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
-    assert compiled.positiontup is not None
-    # One way to get each bound value from a row: its own, converted, or the column's constant
-    # default (the statement includes every column that has one).
-    getters: list[Callable[[dict[str, Any]], Any]] = []
-    for name in compiled.positiontup:
+    names = list(batch.rows[0])
+    compiled = stmt.compile(dialect=dialect, column_keys=names)
+    given = batch.columns or dict(zip(names, _columnwise(batch.rows, names), strict=True))
+    binds = compiled.positiontup or list(compiled.bind_names.values())
+    values: list[Iterable[Any]] = []
+    for name in binds:
         column = table.c[name]
         process = column.type.dialect_impl(dialect).bind_processor(dialect)
-        if name not in rows[0]:
+        if name not in given:  # the statement includes every column with a default
             assert isinstance(column.default, ScalarElementColumnDefault)
             value = column.default.arg
-            getters.append(_constant(process(value) if process is not None else value))
+            values.append(repeat(process(value) if process else value, len(batch.rows)))
         elif process is None:
-            getters.append(itemgetter(name))
+            values.append(given[name])
         else:
-            getters.append(_Converter(name, process, json=isinstance(column.type, JSON)))
-    params = [tuple([get(row) for get in getters]) for row in rows]
+            values.append(_convert(given[name], process, json=isinstance(column.type, JSON)))
+    params: list[Any] = list(zip(*values, strict=True))
+    if not compiled.positional:
+        params = [dict(zip(binds, row, strict=True)) for row in params]
     return int(connection.exec_driver_sql(compiled.string, params).rowcount)
 
 
-class _Converter:
-    """A column's bind processor, remembering what it returned for each value in this batch."""
-
-    def __init__(self, name: str, process: Callable[[Any], Any], *, json: bool) -> None:
-        self.name = name
-        self.process = process
-        self.key = _json_key if json else _value_key
-        self.seen: dict[Any, Any] = {}
-
-    def __call__(self, row: dict[str, Any]) -> Any:
-        value = row[self.name]
-        try:
-            key = self.key(value)
-        except TypeError:  # not hashable: convert every time
-            return self.process(value)
-        try:
-            return self.seen[key]
-        except KeyError:
-            converted = self.seen[key] = self.process(value)
-            return converted
+def _columnwise(rows: Sequence[dict[str, Any]], names: list[str]) -> Iterator[tuple[Any, ...]]:
+    """The rows' values as one tuple per name (a transpose done in C)."""
+    if len(names) == 1:
+        return iter([tuple(row[names[0]] for row in rows)])
+    return zip(*map(itemgetter(*names), rows), strict=True)
 
 
-def _value_key(value: Any) -> Hashable:
-    # With the type: 1 and True are equal keys, and may not convert alike.
-    return (value.__class__, value)
+def _convert(values: Sequence[Any], process: Callable[[Any], Any], *, json: bool) -> list[Any]:
+    """``[process(v) for v in values]``, calling ``process`` once per distinct value.
+
+    Values that are equal but may convert differently are told apart: 1 and True by type, the
+    same instant in two time zones by zone. Types not known to be safe that way (Decimal,
+    float) are converted one by one, and JSON documents once per object (rows often share
+    one; they keep it alive, so no id is reused meanwhile).
+    """
+    if json:
+        converted = {id(v): process(v) for v in {id(v): v for v in values}.values()}
+        return list(map(converted.__getitem__, map(id, values)))
+    types = set(map(type, values))
+    if not all(issubclass(t, _BY_VALUE) for t in types):
+        return [process(v) for v in values]
+    keys: Sequence[Any] = values
+    if len(types - {type(None)}) > 1:
+        keys = list(zip(map(type, values), values, strict=True))
+    if any(issubclass(t, (datetime, time)) for t in types):
+        zones = set(map(getattr, values, repeat("tzinfo"), repeat(None)))
+        if len(zones - {None}) > 1:
+            keys = [(k, getattr(v, "tzinfo", None)) for k, v in zip(keys, values, strict=True)]
+    distinct = {k: process(v) for k, v in dict(zip(keys, values, strict=True)).items()}
+    return list(map(distinct.__getitem__, keys))
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _json_key(value: Any) -> Hashable:
-    """Flat dicts of plain values, such as the planner's message contexts (a few distinct ones
-    in a million rows), by content; anything else is not remembered."""
-    if not isinstance(value, dict) or not all(isinstance(v, _SCALARS) for v in value.values()):
-        raise TypeError("not remembered")
-    return tuple((k, v.__class__, v) for k, v in value.items())
-
-
-def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:
-    return lambda _row: value
+_BY_VALUE = (str, int, Enum, date, time, type(None))  # bool is an int, datetime a date
 
 
 @contextmanager

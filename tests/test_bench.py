@@ -21,7 +21,9 @@ def own_database(url: str, name: str) -> str:
     target = make_url(url).set(database=name)
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()

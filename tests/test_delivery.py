@@ -301,5 +301,7 @@ async def test_a_voice_answer_is_recorded_only_from_a_signed_request_for_that_ca
     with session_factory() as session:
         from store.models import Task
 
-        callback = session.scalars(select(Task).where(Task.idempotency_key == f"voice:{call.id}")).one()
+        callback = session.scalars(
+            select(Task).where(Task.idempotency_key == f"voice:{call.id}")
+        ).one()
     assert "bad om at blive ringet op" in callback.title and callback.owner_id is not None

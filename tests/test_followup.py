@@ -55,7 +55,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
@@ -100,23 +100,40 @@ def cast(factory: sessionmaker[Session], lead_telegram: bool = True, **kwargs: A
         match = make_match(session, **kwargs)
         assert match.staff is not None
         match.staff.telegram_chat_id = LEAD_CHAT if lead_telegram else None
-        session.add(Staff(name="Koordinator", role=StaffRole.COORDINATOR, region="Hovedstaden",
-                          email="koordinator@example.org", telegram_chat_id=COORDINATOR_CHAT))
+        session.add(
+            Staff(
+                name="Koordinator",
+                role=StaffRole.COORDINATOR,
+                region="Hovedstaden",
+                email="koordinator@example.org",
+                telegram_chat_id=COORDINATOR_CHAT,
+            )
+        )
         return match.id
 
 
 def to_chat(telegram: FakeTelegram, chat: int, containing: str = "") -> list[dict[str, Any]]:
     return [
-        p for _, p in telegram.sent("sendMessage") if int(p["chat_id"]) == chat and containing in p["text"]
+        p
+        for _, p in telegram.sent("sendMessage")
+        if int(p["chat_id"]) == chat and containing in p["text"]
     ]
 
 
-def raise_now(factory: sessionmaker[Session], match_id: int, rule: str, severity: Severity, at: datetime) -> int:
+def raise_now(
+    factory: sessionmaker[Session], match_id: int, rule: str, severity: Severity, at: datetime
+) -> int:
     with factory.begin() as session:
         match = session.get(Match, match_id)
-        escalation = raise_escalation(session, match, rule, now=at, severity=severity,
-                                      evidence={"text": "Barnet virkede bange"},
-                                      suggested_action="Ring til familien i dag.")
+        escalation = raise_escalation(
+            session,
+            match,
+            rule,
+            now=at,
+            severity=severity,
+            evidence={"text": "Barnet virkede bange"},
+            suggested_action="Ring til familien i dag.",
+        )
         return escalation.id
 
 
@@ -127,7 +144,9 @@ def at_local(*args: int) -> datetime:
 
 
 async def test_a_worry_at_night_reaches_the_staff_member_at_once_by_telegram_and_email(
-    session_factory: sessionmaker[Session], runtime: Runtime, telegram: FakeTelegram,
+    session_factory: sessionmaker[Session],
+    runtime: Runtime,
+    telegram: FakeTelegram,
     mailbox: tuple[Mailbox, int],
 ) -> None:
     match_id = cast(session_factory)
@@ -150,7 +169,13 @@ async def test_a_normal_escalation_at_night_waits_for_working_hours(
     session_factory: sessionmaker[Session], runtime: Runtime, telegram: FakeTelegram
 ) -> None:
     match_id = cast(session_factory)
-    raise_now(session_factory, match_id, "message_from_parent", Severity.NORMAL, at_local(2026, 3, 6, 22, 0))
+    raise_now(
+        session_factory,
+        match_id,
+        "message_from_parent",
+        Severity.NORMAL,
+        at_local(2026, 3, 6, 22, 0),
+    )
     await runtime.tick(at_local(2026, 3, 6, 22, 0))  # Friday evening
     await runtime.tick(at_local(2026, 3, 7, 12, 0))  # Saturday
     assert to_chat(telegram, LEAD_CHAT) == []
@@ -172,12 +197,16 @@ async def test_an_unacknowledged_urgent_escalation_goes_to_the_coordinator_and_s
     passed_on = to_chat(telegram, COORDINATOR_CHAT, "bekymret")
     assert len(passed_on) == 1 and "niveau 1" in passed_on[0]["text"]
     assert len(to_chat(telegram, LEAD_CHAT, "bekymret")) == 2  # the staff member is reminded too
-    result = CliRunner().invoke(main, ["ack", str(escalation_id)], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url}))
+    result = CliRunner().invoke(
+        main, ["ack", str(escalation_id)], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url})
+    )
     assert result.exit_code == 0, result.output
     await runtime.tick(start + timedelta(hours=6))
     assert len(to_chat(telegram, COORDINATOR_CHAT, "bekymret")) == 1
     assert len(to_chat(telegram, LEAD_CHAT, "bekymret")) == 2
-    again = CliRunner().invoke(main, ["ack", str(escalation_id)], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url}))
+    again = CliRunner().invoke(
+        main, ["ack", str(escalation_id)], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url})
+    )
     assert again.exit_code == 2 and "already acknowledged" in again.output
 
 
@@ -187,33 +216,52 @@ async def test_repeated_cancellations_make_one_escalation_with_growing_evidence_
     match_id = cast(session_factory)
     with session_factory.begin() as session:
         for day in (date(2026, 3, 9), date(2026, 3, 16)):
-            session.add(Visit(match_id=match_id, planned_date=day, status=VisitStatus.CANCELLED,
-                              cancelled_by=CancelledBy.CHILD_FAMILY))
+            session.add(
+                Visit(
+                    match_id=match_id,
+                    planned_date=day,
+                    status=VisitStatus.CANCELLED,
+                    cancelled_by=CancelledBy.CHILD_FAMILY,
+                )
+            )
     await runtime.tick(at_local(2026, 3, 17, 10, 0))
     await runtime.tick(at_local(2026, 3, 17, 10, 30))
     with session_factory.begin() as session:  # the visit moved to Tuesday is cancelled too
-        session.add(Visit(match_id=match_id, planned_date=date(2026, 3, 17), status=VisitStatus.CANCELLED,
-                          cancelled_by=CancelledBy.ILLNESS))
+        session.add(
+            Visit(
+                match_id=match_id,
+                planned_date=date(2026, 3, 17),
+                status=VisitStatus.CANCELLED,
+                cancelled_by=CancelledBy.ILLNESS,
+            )
+        )
     await runtime.tick(at_local(2026, 3, 17, 16, 0))
     with session_factory() as session:
-        escalations = list(session.scalars(select(Escalation).where(Escalation.rule == "missed_visits")))
+        escalations = list(
+            session.scalars(select(Escalation).where(Escalation.rule == "missed_visits"))
+        )
     assert len(escalations) == 1
     assert [e["visits"] for e in escalations[0].evidence] == [
-        ["2026-03-09", "2026-03-16"], ["2026-03-16", "2026-03-17"],
+        ["2026-03-09", "2026-03-16"],
+        ["2026-03-16", "2026-03-17"],
     ]
     alerts = [p for p in to_chat(telegram, LEAD_CHAT) if "aflyst eller udeblevet" in p["text"]]
     assert len(alerts) == 1
 
 
 async def test_a_staff_member_without_telegram_gets_email_only(
-    session_factory: sessionmaker[Session], runtime: Runtime, telegram: FakeTelegram,
+    session_factory: sessionmaker[Session],
+    runtime: Runtime,
+    telegram: FakeTelegram,
     mailbox: tuple[Mailbox, int],
 ) -> None:
     match_id = cast(session_factory, lead_telegram=False)
     raise_now(session_factory, match_id, "worry", Severity.URGENT, at_local(2026, 3, 3, 10, 0))
     await runtime.tick(at_local(2026, 3, 3, 10, 0))
     assert to_chat(telegram, LEAD_CHAT) == []
-    worries = [m for m in mailbox[0].to("procesleder@example.org") if "bekymret" in str(m["Subject"])]
+    worries = [
+        m for m in mailbox[0].to("procesleder@example.org") if "bekymret" in str(m["Subject"])
+    ]
     assert len(worries) == 1
 
 
@@ -221,7 +269,9 @@ async def test_a_forged_or_reused_acknowledgement_link_is_refused_and_changes_no
     session_factory: sessionmaker[Session], db_url: str
 ) -> None:
     match_id = cast(session_factory)
-    escalation_id = raise_now(session_factory, match_id, "worry", Severity.URGENT, at_local(2026, 3, 3, 10, 0))
+    escalation_id = raise_now(
+        session_factory, match_id, "worry", Severity.URGENT, at_local(2026, 3, 3, 10, 0)
+    )
     with session_factory.begin() as session:
         secret = secret_for(session, None)
         lead = session.scalars(select(Staff).where(Staff.role == StaffRole.PROCESLEDER)).one()
@@ -230,7 +280,10 @@ async def test_a_forged_or_reused_acknowledgement_link_is_refused_and_changes_no
     port = free_port()
     with serving(create_app(AppContext(env={"VENSKAB_DATABASE_URL": db_url})), port) as base:
         assert httpx.post(f"{base}/ack/{forged}").status_code == 403
-        assert httpx.post(f"{base}/ack/{escalation_id}.{lead.id + 1}.{good.split('.')[2]}").status_code == 403
+        assert (
+            httpx.post(f"{base}/ack/{escalation_id}.{lead.id + 1}.{good.split('.')[2]}").status_code
+            == 403
+        )
         page = httpx.get(f"{base}/ack/{good}")  # a mail scanner's GET acknowledges nothing
         assert page.status_code == 200 and "<form" in page.text
         with session_factory() as session:
@@ -259,21 +312,33 @@ async def test_an_overdue_task_escalates_and_recording_its_outcome_leaves_a_new_
     cli = AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     listed = CliRunner().invoke(main, ["tasks"], obj=cli)
     assert "Ring til forælder/kontaktperson" in listed.output
-    result = CliRunner().invoke(main, ["task", str(call.id), "--outcome", "not_reached", "--note", "voicemail"], obj=cli)
+    result = CliRunner().invoke(
+        main, ["task", str(call.id), "--outcome", "not_reached", "--note", "voicemail"], obj=cli
+    )
     assert result.exit_code == 0, result.output
     with session_factory() as session:
-        tasks = session.scalars(select(Task).where(Task.touchpoint_id == "first-visit-call").order_by(Task.id)).all()
+        tasks = session.scalars(
+            select(Task).where(Task.touchpoint_id == "first-visit-call").order_by(Task.id)
+        ).all()
     assert [t.status for t in tasks] == [TaskStatus.NOT_REACHED, TaskStatus.OPEN]
 
 
 async def test_the_daily_digest_comes_at_eight_on_working_days_with_only_what_matters(
-    session_factory: sessionmaker[Session], runtime: Runtime, telegram: FakeTelegram,
+    session_factory: sessionmaker[Session],
+    runtime: Runtime,
+    telegram: FakeTelegram,
     mailbox: tuple[Mailbox, int],
 ) -> None:
     match_id = cast(session_factory)
     await runtime.tick(at_local(2026, 3, 9, 7, 30))  # Monday before eight: plans, no digest
     assert not [p for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]
-    raise_now(session_factory, match_id, "message_from_parent", Severity.NORMAL, at_local(2026, 3, 9, 7, 40))
+    raise_now(
+        session_factory,
+        match_id,
+        "message_from_parent",
+        Severity.NORMAL,
+        at_local(2026, 3, 9, 7, 40),
+    )
     await runtime.tick(at_local(2026, 3, 10, 8, 5))  # Tuesday: the call is due today
     digests = [p["text"] for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]
     assert len(digests) == 1
@@ -281,11 +346,15 @@ async def test_the_daily_digest_comes_at_eight_on_working_days_with_only_what_ma
     assert "(!) 02.03 09:00 Første møde" in digests[0]  # overdue, marked
     assert "Åbne sager" in digests[0] and "Spørgeskemaer, der mangler svar (1)" in digests[0]
     assert "Aflyste" not in digests[0] and "sparring" not in digests[0]  # empty sections left out
-    assert any("Dagens overblik" in str(m["Subject"]) for m in mailbox[0].to("procesleder@example.org"))
+    assert any(
+        "Dagens overblik" in str(m["Subject"]) for m in mailbox[0].to("procesleder@example.org")
+    )
     # The coordinator has nothing today: no digest at all.
     assert not [p for p in to_chat(telegram, COORDINATOR_CHAT) if "overblik" in p["text"]]
     await runtime.tick(at_local(2026, 3, 10, 9, 0))
-    assert len([p for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]) == 1  # once a day
+    assert (
+        len([p for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]) == 1
+    )  # once a day
     await runtime.tick(at_local(2026, 3, 14, 8, 5))  # Saturday
     assert len([p for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]) == 1
 
@@ -298,7 +367,9 @@ async def test_low_mood_twice_in_a_row_raises_an_escalation(
         session.add(CheckIn(match_id=match_id, mood=2, created_at=at_local(2026, 3, 9, 20, 0)))
     await runtime.tick(at_local(2026, 3, 10, 10, 0))
     with session_factory.begin() as session:
-        assert session.scalars(select(Escalation).where(Escalation.rule == "low_mood")).first() is None
+        assert (
+            session.scalars(select(Escalation).where(Escalation.rule == "low_mood")).first() is None
+        )
         session.add(CheckIn(match_id=match_id, mood=1, created_at=at_local(2026, 3, 16, 20, 0)))
     await runtime.tick(at_local(2026, 3, 17, 10, 0))
     with session_factory() as session:
@@ -317,7 +388,9 @@ async def test_prompts_nobody_answers_for_three_weeks_raise_an_escalation(
         await runtime.tick(monday + timedelta(days=1))
     await runtime.tick(at_local(2026, 4, 2, 12, 0))
     with session_factory() as session:
-        escalation = session.scalars(select(Escalation).where(Escalation.rule == "unanswered_prompts")).one()
+        escalation = session.scalars(
+            select(Escalation).where(Escalation.rule == "unanswered_prompts")
+        ).one()
     assert len(escalation.evidence[0]["prompts"]) >= 2
 
 
@@ -326,17 +399,28 @@ async def test_a_mentorbarn_match_without_a_visit_for_three_weeks_raises_an_esca
 ) -> None:
     match_id = cast(session_factory, programme="mentorbarn")
     with session_factory.begin() as session:
-        session.add(Visit(match_id=match_id, planned_date=date(2026, 3, 9), status=VisitStatus.VISITED, times=2))
+        session.add(
+            Visit(
+                match_id=match_id,
+                planned_date=date(2026, 3, 9),
+                status=VisitStatus.VISITED,
+                times=2,
+            )
+        )
     await runtime.tick(at_local(2026, 3, 25, 10, 0))  # 16 days
     with session_factory() as session:
-        assert session.scalars(select(Escalation).where(Escalation.rule == "no_visit")).first() is None
+        assert (
+            session.scalars(select(Escalation).where(Escalation.rule == "no_visit")).first() is None
+        )
     await runtime.tick(at_local(2026, 3, 31, 10, 0))  # 22 days
     with session_factory() as session:
         escalation = session.scalars(select(Escalation).where(Escalation.rule == "no_visit")).one()
     assert escalation.evidence[0]["last_visit"] == "2026-03-09"
 
 
-def test_a_sibling_match_is_invoiced_at_half_price(session_factory: sessionmaker[Session], engine: Any) -> None:
+def test_a_sibling_match_is_invoiced_at_half_price(
+    session_factory: sessionmaker[Session], engine: Any
+) -> None:
     from scheduler.planner import plan_all
     from tests.cast import PROGRAMMES
 
@@ -344,6 +428,8 @@ def test_a_sibling_match_is_invoiced_at_half_price(session_factory: sessionmaker
         make_match(session, programme="mentorbarn").sibling = True
     plan_all(engine, session_factory, PROGRAMMES, datetime(2026, 5, 25, tzinfo=UTC))
     with session_factory() as session:
-        invoice = session.scalars(select(Task).where(Task.touchpoint_id == "invoice-reminder")).one()
+        invoice = session.scalars(
+            select(Task).where(Task.touchpoint_id == "invoice-reminder")
+        ).one()
     assert invoice.title.endswith("25.000 kr. (halv pris: søskende)")
     assert invoice.due_at.date() == date(2026, 6, 2)

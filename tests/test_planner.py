@@ -237,3 +237,17 @@ def test_a_family_without_any_usable_address_is_raised_to_staff_once(
             if r.audience.value == "volunteer_family"
         ]
     )
+
+
+def test_the_ladders_email_step_goes_by_email_even_to_a_parent_who_prefers_sms(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)  # the parent prefers SMS and has an email address too
+    plan(engine, session_factory, days=21)
+    steps = {
+        r.occurrence_key: r.channel
+        for r in outbox(session_factory)
+        if r.touchpoint_id == "baseline-survey" and r.audience.value == "contact_person"
+    }
+    assert steps == {"1": Channel.SMS, "1:r1": Channel.SMS, "1:r2": Channel.EMAIL}

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
+def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     port = free_port()
     env = {
         k: v

@@ -39,11 +39,15 @@ def build_channels(app: AppContext) -> tuple[dict[str, Channel], frozenset[str]]
 
         assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
         channels["sms"] = SmsChannel(
-            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from,
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_from,
             api_url=settings.twilio_api_url,
         )
         channels["voice"] = VoiceChannel(
-            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from,
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_from,
             api_url=settings.twilio_api_url,
         )
     if settings.email_configured:
@@ -51,15 +55,20 @@ def build_channels(app: AppContext) -> tuple[dict[str, Channel], frozenset[str]]
 
         assert settings.smtp_host and settings.mail_from
         channels["email"] = EmailChannel(
-            settings.smtp_host, settings.smtp_port, settings.mail_from,
-            username=settings.smtp_username, password=settings.smtp_password,
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
             starttls=settings.smtp_starttls,
         )
     if settings.telegram_configured:
         from scheduler.channels.telegram import TelegramChannel, make_bot
 
         assert settings.telegram_bot_token
-        channels["telegram"] = TelegramChannel(make_bot(settings.telegram_bot_token, settings.telegram_api_url))
+        channels["telegram"] = TelegramChannel(
+            make_bot(settings.telegram_bot_token, settings.telegram_api_url)
+        )
     for name in ("sms", "voice", "email", "telegram"):
         if name not in channels:
             channels[name] = SandboxChannel(name)
@@ -109,8 +118,12 @@ class Runtime:
             from bot.buttons import buttons_for  # visit-prompt answers, sparring RSVPs
 
             self._dispatcher = Dispatcher(
-                self.app.session_factory, self.app.programmes, self.channels, sandbox=self.sandbox,
-                public_url=self.app.settings.public_url, buttons=buttons_for,
+                self.app.session_factory,
+                self.app.programmes,
+                self.channels,
+                sandbox=self.sandbox,
+                public_url=self.app.settings.public_url,
+                buttons=buttons_for,
             )
         return self._dispatcher
 
@@ -123,7 +136,10 @@ class Runtime:
     def plan(self, now: datetime, horizon_days: int = 14) -> PlanStats:
         self.sync()
         return plan_all(
-            self.app.engine, self.app.session_factory, self.app.programmes, now,
+            self.app.engine,
+            self.app.session_factory,
+            self.app.programmes,
+            now,
             horizon=timedelta(days=horizon_days),
         )
 
@@ -181,7 +197,11 @@ def _banner(app: AppContext, runtime: Runtime, seeded: bool) -> str:
         f"  programmes {', '.join(sorted(app.programmes))}",
     ]
     for name, mode in settings.describe_channels().items():
-        note = "records messages in the outbox, sends nothing" if mode == "sandbox" else "sends for real"
+        note = (
+            "records messages in the outbox, sends nothing"
+            if mode == "sandbox"
+            else "sends for real"
+        )
         lines.append(f"  {name:<10} {mode}: {note}")
     lines.append(f"  web        {url}/  (the outbox: what was sent, or would have been)")
     lines.append("  year plan  .venv/bin/venskab plan 1   (and: venskab match list)")
@@ -197,7 +217,9 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
     from venskab.demo import replay, seed_if_empty
     from web.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("apscheduler", "alembic", "httpx", "telegram.ext"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = app.settings
@@ -218,8 +240,9 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         bot_app = build_application(app)
 
     web = create_app(app, runtime=runtime, bot_app=bot_app)
-    config = uvicorn.Config(web, host=settings.http_host, port=settings.http_port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(
+        web, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
 
     lock = asyncio.Lock()
@@ -237,8 +260,15 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
                 log.exception("tick failed; will try again")
 
     scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(wake, "interval", seconds=DISPATCH_EVERY.total_seconds(), id="tick",
-                      max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+    scheduler.add_job(
+        wake,
+        "interval",
+        seconds=DISPATCH_EVERY.total_seconds(),
+        id="tick",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
     scheduler.start()
 
     if bot_app is not None:

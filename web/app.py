@@ -18,8 +18,8 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from scheduler.dispatcher import mark_address_failed
 from scheduler.alerts import acknowledge, check_ack_token
+from scheduler.dispatcher import mark_address_failed
 from scheduler.escalations import raise_escalation
 from scheduler.surveys import secret_for
 from scheduler.tasks import call_back_task
@@ -71,7 +71,9 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
             return PlainTextResponse("Not found", status_code=404)
         with factory() as session:
             rows = session.scalars(
-                select(OutboxMessage).order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc()).limit(200)
+                select(OutboxMessage)
+                .order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
+                .limit(200)
             ).all()
             channels = settings.describe_channels()
             html = PAGES.get_template("outbox.html").render(
@@ -87,7 +89,9 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
         token = settings.twilio_auth_token
         if not token or not signature:
             return PlainTextResponse("Forbidden", status_code=403)
-        if not RequestValidator(token).validate(public_url_for(request, settings.public_url), params, signature):
+        if not RequestValidator(token).validate(
+            public_url_for(request, settings.public_url), params, signature
+        ):
             return PlainTextResponse("Forbidden", status_code=403)
         sid = params.get("MessageSid") or params.get("CallSid")
         status = params.get("MessageStatus") or params.get("CallStatus") or ""
@@ -95,21 +99,32 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
             return PlainTextResponse("", status_code=204)
         now = datetime.now(UTC)
         with factory() as session, session.begin():
-            row = session.scalars(select(OutboxMessage).where(OutboxMessage.provider_id == sid)).first()
+            row = session.scalars(
+                select(OutboxMessage).where(OutboxMessage.provider_id == sid)
+            ).first()
             if row is None:
                 log.info("status callback for an unknown message")
                 return PlainTextResponse("", status_code=204)
             if status == "delivered" or (status == "completed" and row.channel.value == "voice"):
                 row.status = OutboxStatus.DELIVERED
                 row.delivered_at = now
-            elif row.channel.value == "voice" and status in {"busy", "no-answer", "failed", "canceled"}:
+            elif row.channel.value == "voice" and status in {
+                "busy",
+                "no-answer",
+                "failed",
+                "canceled",
+            }:
                 # An automated check-in nobody answered becomes a call for the staff member.
                 row.status = OutboxStatus.FAILED
                 row.last_error = f"call {status}"
                 match = session.get(Match, row.match_id) if row.match_id else None
                 call_back_task(
-                    session, row.match_id, match.staff_id if match else None,
-                    "Ring op: det automatiske opkald blev ikke besvaret", now, key=f"voice:{row.id}",
+                    session,
+                    row.match_id,
+                    match.staff_id if match else None,
+                    "Ring op: det automatiske opkald blev ikke besvaret",
+                    now,
+                    key=f"voice:{row.id}",
                 )
             elif status in {"undelivered", "failed", "busy", "no-answer", "canceled"}:
                 code = params.get("ErrorCode") or ""
@@ -119,9 +134,17 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
                 if code in PERMANENT_SMS_CODES:
                     mark_address_failed(session, row)
                 raise_escalation(
-                    session, match, "delivery_failed", now=now,
-                    evidence={"outbox_id": row.id, "touchpoint": row.touchpoint_id,
-                              "channel": row.channel.value, "code": code or None, "status": status},
+                    session,
+                    match,
+                    "delivery_failed",
+                    now=now,
+                    evidence={
+                        "outbox_id": row.id,
+                        "touchpoint": row.touchpoint_id,
+                        "channel": row.channel.value,
+                        "code": code or None,
+                        "status": status,
+                    },
                     suggested_action="Check the phone number with the family.",
                 )
         return PlainTextResponse("", status_code=204)
@@ -132,8 +155,12 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
         params = {k: str(v) for k, v in form.multi_items()}
         signature = request.headers.get("X-Twilio-Signature", "")
         token = settings.twilio_auth_token
-        if not token or not signature or not RequestValidator(token).validate(
-            public_url_for(request, settings.public_url), params, signature
+        if (
+            not token
+            or not signature
+            or not RequestValidator(token).validate(
+                public_url_for(request, settings.public_url), params, signature
+            )
         ):
             return PlainTextResponse("Forbidden", status_code=403)
         try:
@@ -153,11 +180,16 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
             if digits == "2":  # "please call me"
                 match = session.get(Match, row.match_id) if row.match_id else None
                 call_back_task(
-                    session, row.match_id, match.staff_id if match else None,
+                    session,
+                    row.match_id,
+                    match.staff_id if match else None,
                     "Ring op: forælder/kontaktperson bad om at blive ringet op (telefonopkald)",
-                    now, key=f"voice:{row.id}",
+                    now,
+                    key=f"voice:{row.id}",
                 )
-        thanks = {"da": "Tak for dit svar. Farvel.", "en": "Thank you for your answer. Goodbye."}[locale]
+        thanks = {"da": "Tak for dit svar. Farvel.", "en": "Thank you for your answer. Goodbye."}[
+            locale
+        ]
         language = {"da": "da-DK", "en": "en-GB"}[locale]
         response = VoiceResponse()
         response.say(thanks, language=language)
@@ -165,14 +197,16 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
 
     ack_words = {
         "da": {
-            "title": "Kvittér for sagen", "button": "Kvittér",
+            "title": "Kvittér for sagen",
+            "button": "Kvittér",
             "confirm": "Tryk på knappen for at kvittere: så ved dine kolleger, at du har overtaget sagen.",
             "done": "Tak. Sagen er kvitteret, og der bliver ikke sendt flere påmindelser om den.",
             "already": "Sagen er allerede kvitteret. Der skal ikke gøres mere her.",
             "bad": "Linket er ikke gyldigt. Brug linket i den seneste mail, eller kvittér i Telegram.",
         },
         "en": {
-            "title": "Acknowledge", "button": "Acknowledge",
+            "title": "Acknowledge",
+            "button": "Acknowledge",
             "confirm": "Press the button to acknowledge: your colleagues will know you have taken it on.",
             "done": "Thank you. It is acknowledged, and no more reminders will be sent about it.",
             "already": "This was already acknowledged. Nothing more to do here.",
@@ -193,18 +227,29 @@ def create_app(app: AppContext, runtime: Runtime | None = None, bot_app: Any = N
             words = ack_words[locale]
             escalation = session.get(Escalation, ids[0]) if ids else None
             if ids is None or staff is None or escalation is None:
-                return HTMLResponse(PAGES.get_template("ack.html").render(
-                    locale=locale, title=words["title"], text=words["bad"], form=False), status_code=403)
+                return HTMLResponse(
+                    PAGES.get_template("ack.html").render(
+                        locale=locale, title=words["title"], text=words["bad"], form=False
+                    ),
+                    status_code=403,
+                )
             if escalation.status != EscalationStatus.OPEN:
-                return HTMLResponse(PAGES.get_template("ack.html").render(
-                    locale=locale, title=words["title"], text=words["already"], form=False), status_code=409)
+                return HTMLResponse(
+                    PAGES.get_template("ack.html").render(
+                        locale=locale, title=words["title"], text=words["already"], form=False
+                    ),
+                    status_code=409,
+                )
             if request.method == "POST":
                 acknowledge(session, escalation.id, staff.id, datetime.now(UTC), via="email")
                 text, form = words["done"], False
             else:
                 text, form = words["confirm"], True
-        return HTMLResponse(PAGES.get_template("ack.html").render(
-            locale=locale, title=words["title"], text=text, form=form, button=words["button"]))
+        return HTMLResponse(
+            PAGES.get_template("ack.html").render(
+                locale=locale, title=words["title"], text=text, form=form, button=words["button"]
+            )
+        )
 
     routes = [
         Route("/", outbox),

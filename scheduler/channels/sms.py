@@ -279,7 +279,9 @@ class SmsChannel:
             raise error from exc
         for candidate in found:
             created = candidate.date_created
-            if candidate.body == message.body and (created is None or created >= since - timedelta(minutes=1)):
+            if candidate.body == message.body and (
+                created is None or created >= since - timedelta(minutes=1)
+            ):
                 reported = candidate.num_segments
                 segments = int(reported) if reported and reported.isdigit() else None
                 return SendResult(provider_id=candidate.sid, segments=segments)

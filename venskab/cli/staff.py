@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from scheduler.alerts import AckError, acknowledge, resolve
 from scheduler.tasks import OUTCOMES, TaskError, complete, open_tasks
 from store.models import Escalation, EscalationStatus, Staff
-from venskab.cli.common import AppContext, UserError, pass_app, parse_when
+from venskab.cli.common import AppContext, UserError, parse_when, pass_app
 
 
 def register(group: click.Group) -> None:
@@ -64,7 +64,9 @@ def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
     """Acknowledge an escalation: reminders and re-escalation stop."""
     with app.transaction() as session:
         try:
-            acknowledge(session, escalation_id, _staff_id(app, session, staff), app.now(), via="cli")
+            acknowledge(
+                session, escalation_id, _staff_id(app, session, staff), app.now(), via="cli"
+            )
         except AckError as exc:
             raise UserError(str(exc)) from exc
     click.echo(f"escalation {escalation_id} acknowledged")
@@ -98,7 +100,9 @@ def tasks(app: AppContext, staff: int | None) -> None:
             return
         for t in rows:
             mark = "!" if t.due_at < now else " "
-            click.echo(f"#{t.id:<5}{mark} {_local(t.due_at, app)}  match {t.match_id or '-':<5} {t.title}")
+            click.echo(
+                f"#{t.id:<5}{mark} {_local(t.due_at, app)}  match {t.match_id or '-':<5} {t.title}"
+            )
 
 
 @click.command()

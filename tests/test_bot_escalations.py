@@ -1,0 +1,38 @@
+"""Escalation rules fed by the real bot: what a family taps reaches its staff member."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.models import Escalation
+from tests.cast import make_match
+from tests.test_bot_support import FAMILY_CHAT, STAFF_CHAT, VISIT_EVENING, BotHarness, callback_data
+
+pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+
+
+def test_two_visits_cancelled_from_the_prompt_reach_the_staff_member_as_one_alert(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        match = make_match(session)
+        assert match.staff is not None
+        match.staff.telegram_chat_id = STAFF_CHAT
+    for week in range(2):
+        evening = VISIT_EVENING + timedelta(weeks=week)
+        message_id, prompt = bot.prompt_to(FAMILY_CHAT, bot.tick(evening), "v")
+        asked = bot.press(FAMILY_CHAT, callback_data(prompt)[1], message_id)  # ❌ Aflyst
+        bot.press(FAMILY_CHAT, asked.data("Barnets familie"), message_id)
+    # The next morning at 9: the rule has fired, the alert goes out in working hours.
+    alerted = bot.tick(VISIT_EVENING + timedelta(weeks=1, hours=15))
+    alerts = [p for p in alerted.of("sendMessage") if int(p["chat_id"]) == STAFF_CHAT]
+    assert any("aflyst eller udeblevet flere gange i træk" in str(p["text"]) for p in alerts)
+    with session_factory() as session:
+        escalation = session.scalars(
+            select(Escalation).where(Escalation.rule == "missed_visits")
+        ).one()
+    assert escalation.evidence[0]["visits"] == ["2026-03-09", "2026-03-16"]
+    assert escalation.evidence[0]["cancelled_by"] == ["child_family"]
