@@ -76,9 +76,7 @@ _TITLES = Environment(undefined=StrictUndefined, autoescape=False)
 
 HORIZON = timedelta(days=14)
 PLANNER_LOCK = 0x76656E73  # "vens": one planner at a time across replicas (PostgreSQL)
-# Matches per transaction. Larger chunks mean fewer, larger inserts: SQLite writes each index
-# page it touches once per transaction, and the outbox's indexes are touched all over.
-CHUNK = 2000
+CHUNK = 500
 DAY = timedelta(days=1)
 NOT_IN_PLAN = "no longer in the plan"
 # How far back a pass looks for what is not yet planned (catch-up after downtime): older sends
