@@ -274,10 +274,15 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
     if bot_app is not None:
         await start_bot(bot_app, settings)  # by webhook when configured, else long polling
 
-    print(_banner(app, runtime, seeded), flush=True)
     try:
         # uvicorn handles SIGINT/SIGTERM (and re-raises them once it has stopped serving).
-        await server.serve()
+        serving = asyncio.create_task(server.serve())
+        # Say "running" only once the port is really open: someone may open the page at once.
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            print(_banner(app, runtime, seeded), flush=True)
+        await serving
     finally:
         scheduler.shutdown(wait=False)
         if bot_app is not None:
