@@ -22,7 +22,7 @@ import gc
 import logging
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import groupby
@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, StrictUndefined, Template
 from sqlalchemy import (
+    Dialect,
     Engine,
     Row,
     RowMapping,
@@ -69,14 +70,14 @@ from store.models import (
     utcnow,
 )
 from store.models import Programme as ProgrammeRow
-from store.queries import advisory_lock, insert_ignore
+from store.queries import RowInserter, advisory_lock, insert_ignore
 
 log = logging.getLogger(__name__)
 _TITLES = Environment(undefined=StrictUndefined, autoescape=False)
 
 HORIZON = timedelta(days=14)
 PLANNER_LOCK = 0x76656E73  # "vens": one planner at a time across replicas (PostgreSQL)
-CHUNK = 500
+CHUNK = 1000
 DAY = timedelta(days=1)
 NOT_IN_PLAN = "no longer in the plan"
 # How far back a pass looks for what is not yet planned (catch-up after downtime): older sends
@@ -116,9 +117,61 @@ class PlanStats:
         return self
 
 
+class _Template(NamedTuple):
+    """An outbox row as it is for every recipient with the same profile: its values, and the
+    same converted for the database (see :class:`RowInserter`)."""
+
+    values: dict[str, Any]
+    converted: tuple[Any, ...]
+
+
+class _Want(NamedTuple):
+    """A message the plan wants: a template and what is the match's and recipient's own."""
+
+    template: _Template
+    match_id: int
+    recipient_id: int
+    plan_version: int
+
+    def values(self) -> dict[str, Any]:
+        return {
+            **self.template.values,
+            "match_id": self.match_id,
+            "recipient_id": self.recipient_id,
+            "plan_version": self.plan_version,
+        }
+
+
+# The columns of a new outbox row that are the match's and recipient's own, in the order
+# desired_for's rows give them after the template's values.
+_PER_ROW = [
+    "idempotency_key",
+    "match_id",
+    "recipient_id",
+    "plan_version",
+    "created_at",
+    "updated_at",
+]
+_SHARED = [
+    "touchpoint_id",
+    "occurrence_key",
+    "kind",
+    "template",
+    "audience",
+    "channel",
+    "locale",
+    "essential",
+    "due_at",
+    "expires_at",
+    "status",
+    "context",
+    "last_error",
+]
+
+
 @dataclass
 class _Desired:
-    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, _Want] = field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -297,17 +350,31 @@ class _Memo:
 
 
 _FACTS = tuple(f.name for f in fields(MatchFacts) if f.name != "sparring")
+_SEND_FIELDS = tuple(f.name for f in fields(_Send) if f.name != "context")
 
 
 class _PassCache:
-    """What one pass computes once and uses for many matches. Both are pure functions of their
-    keys; ``now`` and the window's end are the same for the whole pass."""
+    """What one pass computes once and uses for many matches: timelines, and rows as they are
+    for every recipient of a profile. Both are pure functions of their keys; ``now`` and the
+    window's end are the same for the whole pass.
 
-    def __init__(self, now: datetime, until: datetime) -> None:
+    Timelines that differ (another start date, say) still ask for many of the same sends: the
+    weekly prompt of one Monday is the same for every Monday match of a programme. Each send is
+    therefore replaced by an equal one seen before, so that rows are resolved once per send and
+    profile rather than once per timeline.
+    """
+
+    def __init__(self, now: datetime, until: datetime, dialect: Dialect) -> None:
         self.now = now
         self.until = until
+        self.inserter = RowInserter(
+            dialect, cast(Table, OutboxMessage.__table__), _SHARED, _PER_ROW, "idempotency_key"
+        )
+        # Keys, ids and versions go to the driver as they are (see plan_batch).
+        assert not any(map(self.inserter.needs_conversion, _PER_ROW[:4]))
         self.plans = _Memo(REMEMBERED)
-        self.resolved = _Memo(REMEMBERED * 8)
+        self.templates: dict[tuple[_Send, _Profile], _Template] = {}
+        self.sends: dict[Hashable, _Send] = {}
         self.contexts: dict[Hashable, dict[str, Any]] = {}
         self.sessions: dict[int, tuple[tuple[SparringDate, ...] | None, int]] = {}
         self.session_numbers: dict[tuple[SparringDate, ...] | None, int] = {}
@@ -324,27 +391,36 @@ class _PassCache:
         key = (programme.id, start, known[1], *[getattr(facts, name) for name in _FACTS])
         return cast(
             tuple[_Step, ...],
-            self.plans.get(key, _steps, programme, facts, self.now, start, self.until),
+            self.plans.get(key, self._steps, programme, facts, start),
         )
 
-    def rows(
-        self, programme: Programme, step: _Step, recipient: Recipient, profile: _Profile
-    ) -> tuple[dict[str, Any], ...]:
-        """A row for each of the step's sends to this recipient, but for the match's and the
-        recipient's ids: the same for every recipient with the same profile."""
-        # The step by identity: the key holds it while it is remembered.
-        return cast(
-            tuple[dict[str, Any], ...],
-            self.resolved.get((step, profile), self._rows, programme, step, recipient, profile),
-        )
-
-    def _rows(
-        self, programme: Programme, step: _Step, recipient: Recipient, profile: _Profile
-    ) -> tuple[dict[str, Any], ...]:
-        zone = profile.zone
+    def _steps(self, programme: Programme, facts: MatchFacts, start: datetime) -> tuple[_Step, ...]:
         return tuple(
-            _resolve(programme, send, recipient, zone, self.now, self.shared) for send in step.sends
+            replace(step, sends=tuple(self._canonical(programme, send) for send in step.sends))
+            for step in _steps(programme, facts, self.now, start, self.until)
         )
+
+    def _canonical(self, programme: Programme, send: _Send) -> _Send:
+        """An equal send seen before in this pass, or this one."""
+        try:
+            context = tuple((k, type(v), v) for k, v in send.context.items())
+            key = (programme.id, *(getattr(send, name) for name in _SEND_FIELDS), context)
+            return self.sends.setdefault(key, send)
+        except TypeError:  # a context value that is not hashable: not shared
+            return send
+
+    def template(
+        self, programme: Programme, send: _Send, recipient: Recipient, profile: _Profile
+    ) -> _Template:
+        """The row for this send to this recipient, but for the match's and the recipient's
+        own values: the same for every recipient with the same profile."""
+        key = (send, profile)  # the send by identity: the dict holds it
+        try:
+            return self.templates[key]
+        except KeyError:
+            values = _resolve(programme, send, recipient, profile.zone, self.now, self.shared)
+            template = self.templates[key] = _Template(values, self.inserter.template(values))
+            return template
 
     def shared(self, context: dict[str, Any]) -> dict[str, Any]:
         """One dict for equal contexts (there are a few dozen in a pass), so that the insert
@@ -386,8 +462,9 @@ def _resolve(
     now: datetime,
     shared: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """The outbox row for one send to one recipient, without the match's and recipient's ids.
-    It reads no more of the recipient than their :class:`_Profile` holds."""
+    """The outbox row for one send to one recipient, without the match's and recipient's own
+    values (:data:`_PER_ROW`). It reads no more of the recipient than their :class:`_Profile`
+    holds."""
     channel = None
     if send.first_channel_wins:
         channel = recipient.choose(send.channels[:1])
@@ -402,21 +479,17 @@ def _resolve(
         status = OutboxStatus.EXPIRED
         error = "expired before it could be sent"
     return {
-        "idempotency_key": None,
-        "match_id": None,
         "touchpoint_id": send.touchpoint_id,
         "occurrence_key": send.occurrence_key,
         "kind": send.kind,
         "template": send.template,
         "audience": Audience(recipient.audience.value),
-        "recipient_id": None,
         "channel": channel,
         "locale": recipient.locale,
         "essential": send.essential,
         "due_at": next_allowed(send.due_utc, channel, programme, ZoneInfo(zone)),
         "expires_at": send.expires_utc,
         "status": status,
-        "plan_version": None,
         "context": shared(send.context),
         "last_error": error,
     }
@@ -460,9 +533,14 @@ class _MatchRow:
         self.child: _Child | None = None
 
 
-def _columns(model: type[Base]) -> list[Any]:
-    """Every column of a model, labelled with its attribute name."""
-    return [column.label(name) for name, column in inspect(model).columns.items()]
+def _columns(model: type[Base], *, timestamps: bool = True) -> list[Any]:
+    """Every column of a model, labelled with its attribute name; without its creation and
+    update times unless ``timestamps`` (converting them for every row is not free)."""
+    return [
+        column.label(name)
+        for name, column in inspect(model).columns.items()
+        if timestamps or name not in ("created_at", "updated_at")
+    ]
 
 
 def _load_matches(
@@ -500,7 +578,7 @@ def _load_matches(
     families = {
         row.id: row
         for row in connection.execute(
-            select(*_columns(VolunteerFamily)).where(
+            select(*_columns(VolunteerFamily, timestamps=False)).where(
                 VolunteerFamily.id.in_({m.volunteer_family_id for m in matches})
             )
         )
@@ -508,7 +586,7 @@ def _load_matches(
     staff = {
         row.id: row
         for row in connection.execute(
-            select(*_columns(Staff)).where(
+            select(*_columns(Staff, timestamps=False)).where(
                 Staff.id.in_({m.staff_id for m in matches if m.staff_id is not None})
             )
         )
@@ -520,14 +598,14 @@ def _load_matches(
             match.child = _Child(match.child_first_name)
     # In the order of the relationships (Match.contacts, Match.pauses).
     for row in connection.execute(
-        select(match_contact.c.match_id, *_columns(ContactPerson))
+        select(match_contact.c.match_id, *_columns(ContactPerson, timestamps=False))
         .join(match_contact, match_contact.c.contact_person_id == ContactPerson.id)
         .where(match_contact.c.match_id.in_(by_id))
         .order_by(ContactPerson.id)
     ):
         by_id[row.match_id].contacts.append(row)
     for row in connection.execute(
-        select(*_columns(MatchPause))
+        select(*_columns(MatchPause, timestamps=False))
         .where(MatchPause.match_id.in_(by_id))
         .order_by(MatchPause.start_date)
     ):
@@ -569,7 +647,7 @@ def plan_all(
         if not got:
             total.locked_out = True
             return total
-        cache = _PassCache(now, now + horizon)
+        cache = _PassCache(now, now + horizon, engine.dialect)
         last_id = 0
         while True:
             with _collector_paused(), factory() as session, session.begin():
@@ -612,7 +690,7 @@ def plan_batch(
     cache: _PassCache | None = None,
 ) -> PlanStats:
     stats = PlanStats()
-    cache = cache or _PassCache(now, now + horizon)
+    cache = cache or _PassCache(now, now + horizon, session.get_bind().dialect)
     todo = [
         m
         for m in matches
@@ -659,13 +737,16 @@ def plan_batch(
         if task.idempotency_key:
             open_tasks[task.match_id or 0][task.idempotency_key] = task
 
-    new_messages: list[dict[str, Any]] = []
+    new_messages: list[tuple[Any, ...]] = []
+    unreachable: list[tuple[str, _Want]] = []
     new_tasks: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []  # pending rows' id and new values
     planned: list[_MatchRow] = []
     # One creation time for the chunk's new rows: with every column given, the insert takes
     # its fast path (see insert_ignore).
     created = utcnow()
+    inserter = cache.inserter
+    stored_created = inserter.convert("created_at", created)
     sparring: dict[tuple[int, str, str], tuple[SparringDate, ...]] = {}
     for match in todo:
         programme = programmes.get(match.programme_slug or "")
@@ -699,32 +780,45 @@ def plan_batch(
                 )
                 stats.cancelled += 1
             elif (row.due_at, row.channel, row.expires_at) != (
-                want["due_at"],
-                want["channel"],
-                want["expires_at"],
+                want.template.values["due_at"],
+                want.template.values["channel"],
+                want.template.values["expires_at"],
             ):
-                changed.append(_changes(row, want))
+                changed.append(_changes(row, want.values()))
                 stats.updated += 1
         for key, row in revivable[match.id].items():
             want = desired.messages.pop(key, None)
             if want is not None:
-                changed.append(_changes(row, want))
+                changed.append(_changes(row, want.values()))
                 stats.added += 1
-        new_messages.extend(desired.messages.values())
+        for key, want in desired.messages.items():
+            new_messages.append(
+                (
+                    want.template.converted,
+                    key,
+                    want.match_id,
+                    want.recipient_id,
+                    want.plan_version,
+                    stored_created,
+                    stored_created,
+                )
+            )
+            if want.template.values["status"] is OutboxStatus.FAILED:
+                unreachable.append((key, want))
         for key, task in open_tasks[match.id].items():
-            want = desired.tasks.pop(key, None)
-            if want is None:
+            wanted = desired.tasks.pop(key, None)
+            if wanted is None:
                 if task.due_at > now:
                     task.status = TaskStatus.CANCELLED
                     task.outcome_note = NOT_IN_PLAN
                     stats.tasks_cancelled += 1
-            elif task.due_at != want["due_at"]:
-                task.due_at = want["due_at"]
+            elif task.due_at != wanted["due_at"]:
+                task.due_at = wanted["due_at"]
         new_tasks.extend(desired.tasks.values())
         planned.append(match)
     _update_outbox(session, changed)
-    _escalate_unreachable(session, todo, new_messages, now)
-    stats.added += insert_ignore(session, OutboxMessage, new_messages, "idempotency_key")
+    _escalate_unreachable(session, todo, unreachable, now)
+    stats.added += inserter.run(session.connection(), new_messages)
     stats.tasks_added += insert_ignore(session, Task, new_tasks, "idempotency_key")
     _mark_planned(session, planned, now + horizon)
     return stats
@@ -735,38 +829,43 @@ _APPLIED = ("due_at", "expires_at", "channel", "status", "plan_version", "contex
 
 
 def _changes(row: Row[Any], want: Mapping[str, Any]) -> dict[str, Any]:
-    """The row's id and the values in ``want`` that differ from the row's (as the ORM would
-    write them: only what changed)."""
+    """The row's id and status as read, and the values in ``want`` that differ from the row's
+    (as the ORM would write them: only what changed)."""
     changes = {name: want[name] for name in _APPLIED if name in want}
     return {
         "id": row.id,
+        "was": row.status,
         **{name: value for name, value in changes.items() if getattr(row, name) != value},
     }
 
 
 def _update_outbox(session: Session, changed: list[dict[str, Any]]) -> None:
-    """Write the changes to pending rows: one executemany per set of changed columns."""
+    """Write the changes to pending rows: one executemany per set of changed columns.
+
+    Only rows still in the status they were read in: a dispatcher may have claimed one since
+    (PostgreSQL reads without locks), and what it is sending is not the planner's to change.
+    """
     table = cast(Table, OutboxMessage.__table__)
     for names, group in groupby(sorted(changed, key=_changed_names), key=_changed_names):
         if not names:
             continue
         session.execute(
             update(table)
-            .where(table.c.id == bindparam("b_id"))
+            .where(table.c.id == bindparam("b_id"), table.c.status == bindparam("b_was"))
             .values({name: bindparam(f"b_{name}") for name in names}),
             [{f"b_{name}": value for name, value in change.items()} for change in group],
         )
 
 
 def _changed_names(change: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(name for name in change if name != "id"))
+    return tuple(sorted(name for name in change if name not in ("id", "was")))
 
 
 def _escalate_unreachable(
-    session: Session, matches: list[_MatchRow], rows: list[dict[str, Any]], now: datetime
+    session: Session, matches: list[_MatchRow], wants: list[tuple[str, _Want]], now: datetime
 ) -> None:
     """A message with no usable address reaches staff once, when its row is first created."""
-    failed = {r["idempotency_key"]: r for r in rows if r["status"] is OutboxStatus.FAILED}
+    failed = {key: want.values() for key, want in wants}
     if not failed:
         return
     existing = set(
@@ -807,11 +906,12 @@ def desired_for(
 ) -> _Desired:
     """What the plan wants to exist for this match between its creation and ``now + horizon``,
     as rows to insert (``created``: their creation time)."""
-    cache = cache or _PassCache(now, now + horizon)
+    cache = cache or _PassCache(now, now + horizon, session.get_bind().dialect)
     created = created or utcnow()
     facts = facts_for(session, cast(Match, match), programme, sparring)
     start = max(match.created_at or now, now - LOOKBACK)
     desired = _Desired()
+    messages, templates = desired.messages, cache.templates
     people: dict[AudienceName, list[tuple[Recipient, _Profile]]] = {}
     for step in cache.steps(programme, facts, start):
         if step.task:
@@ -826,20 +926,16 @@ def desired_for(
         for recipient, profile in people[step.audience]:
             if step.skip_opted_out and recipient.opted_out:
                 continue
-            rows = cache.rows(programme, step, recipient, profile)
-            for send, row in zip(step.sends, rows, strict=True):
-                key = message_key(
-                    match.id, send.touchpoint_id, send.occurrence_key, profile.key, recipient.id
+            # The hot loop of a pass (a row per send): what message_key writes, with its parts
+            # taken out of the loop.
+            head, tail = f"m{match.id}:", f":{profile.key[0]}{recipient.id}"
+            for send in step.sends:
+                template = templates.get((send, profile)) or cache.template(
+                    programme, send, recipient, profile
                 )
-                desired.messages[key] = {
-                    **row,
-                    "idempotency_key": key,
-                    "match_id": match.id,
-                    "recipient_id": recipient.id,
-                    "plan_version": match.plan_version,
-                    "created_at": created,
-                    "updated_at": created,
-                }
+                messages[f"{head}{send.touchpoint_id}:{send.occurrence_key}{tail}"] = _Want(
+                    template, match.id, recipient.id, match.plan_version
+                )
     return desired
 
 

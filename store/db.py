@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine. SQLite gets WAL, foreign keys and a busy timeout.
+    """Create an engine. SQLite gets WAL, foreign keys, a busy timeout and a larger cache.
 
     WAL lets the web server read while the dispatcher writes; the busy timeout makes a second
     writer wait instead of failing with "database is locked".
@@ -32,6 +32,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if ":memory:" not in url and url != "sqlite://":
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
+                # 32 MB of page cache instead of 2: a planning pass inserts into indexes all
+                # over their length, and re-reading their pages was a tenth of its time.
+                cursor.execute("PRAGMA cache_size=-32768")
             cursor.close()
 
         return engine
