@@ -9,11 +9,17 @@ died, so it becomes ``unknown`` and goes to staff: it is never re-sent blindly (
 Transient errors retry with exponential backoff and jitter up to ``max_attempts``; permanent ones
 stop at once, mark the address as failed, fall back to the recipient's next channel and tell
 staff.
+
+The per-message cost is what limits a drain, so the work is done per batch wherever that does
+not change what is sent: a claimed batch is prepared with a fixed handful of queries (rows,
+matches with their people, answered prompts) and each template is looked up once; outcomes are
+still recorded every ``record_every`` messages, the sent ones with one executemany UPDATE.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -22,11 +28,11 @@ import time as clock
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from scheduler.alerts import staff_content
 from scheduler.channels.base import Button, Channel, ChannelError, OutgoingMessage
@@ -35,7 +41,7 @@ from scheduler.escalations import raise_escalation
 from scheduler.inbound import unsubscribe_token
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve, staff_recipient
-from scheduler.render import render
+from scheduler.render import Rendered, Templates, load, render_loaded
 from scheduler.rules import next_allowed
 from scheduler.surveys import invitation_for, secret_for
 from store.models import (
@@ -50,6 +56,7 @@ from store.models import (
     SurveyInvitation,
     Visit,
     VolunteerFamily,
+    utcnow,
 )
 from store.models import (
     Channel as ChannelName,
@@ -100,6 +107,25 @@ class _Outcome:
 
 # A timeout after the request went out says nothing about whether the provider sent the message.
 AMBIGUOUS = {"timeout"}
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+# Marks one sent message; executed with a list of parameter sets, one per message in a group.
+# The parameter keys other than ``row_id`` name the columns set.
+_MARK_SENT = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
+
+
+_TemplateCache = dict[tuple[str, str, str], Templates]
+
+
+def _render(
+    cache: _TemplateCache, template: str, channel: str, locale: str, context: Mapping[str, Any]
+) -> Rendered:
+    """Render with the templates found once per batch (a lookup that fails is not cached)."""
+    key = (template, channel, locale)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = load(template, channel, locale)
+    return render_loaded(found, context)
 
 
 @dataclass
@@ -239,11 +265,49 @@ class Dispatcher:
         return stats
 
     def _record_all(self, outcomes: list[_Outcome], now: datetime, stats: DispatchStats) -> None:
+        """Record one group of outcomes in one transaction.
+
+        Sent messages, nearly all of them, are written with a single executemany UPDATE instead
+        of loading and flushing an ORM object per row (one round trip per group, not two per
+        message). Failures need the row, the match and sometimes a fallback or an escalation, so
+        they keep the ORM path; their rows are loaded together first.
+        """
         if not outcomes:
             return
+        sent = [o for o in outcomes if o.error is None]
+        failed = [o for o in outcomes if o.error is not None]
         with self.factory() as session, session.begin():
-            for outcome in outcomes:
-                self._record(session, outcome, now, stats)
+            if sent:
+                touched = utcnow()
+                session.execute(
+                    _MARK_SENT,
+                    [
+                        {
+                            "row_id": o.job.row_id,
+                            "status": OutboxStatus.SENT,
+                            "sent_at": now,
+                            "provider_id": o.provider_id,
+                            "segments": o.segments,
+                            "sandbox": o.job.channel in self.sandbox,
+                            "latency_ms": o.latency_ms,
+                            "body": o.job.stored_body,
+                            "subject": o.job.subject,
+                            "last_error": None,
+                            "updated_at": touched,
+                        }
+                        for o in sent
+                    ],
+                )
+                stats.sent += len(sent)
+            if failed:
+                # One query puts the rows in the identity map; session.get then finds them there.
+                session.scalars(
+                    select(OutboxMessage).where(
+                        OutboxMessage.id.in_([o.job.row_id for o in failed])
+                    )
+                ).all()
+                for outcome in failed:
+                    self._record_failure(session, outcome, now, stats)
 
     # -- preparing -------------------------------------------------------------------------
 
@@ -257,28 +321,20 @@ class Dispatcher:
                 .order_by(OutboxMessage.due_at)
             )
         )
-        match_ids = {r.match_id for r in rows if r.match_id}
-        matches = {
-            m.id: m
-            for m in session.scalars(
-                select(Match)
-                .where(Match.id.in_(match_ids))
-                .options(
-                    selectinload(Match.volunteer_family),
-                    selectinload(Match.contacts),
-                    selectinload(Match.child),
-                    selectinload(Match.staff),
-                    selectinload(Match.programme),
-                )
-            )
-        }
+        matches = self._matches(session, rows)
+        self._preload(session, rows)
+        answered = self._answered(session, rows)
+        templates: _TemplateCache = {}
+        # ``now`` is the same for the whole batch, so the sending window depends only on the
+        # channel, the programme and the time zone: worked out once per combination.
+        windows: dict[tuple[str, str, str], datetime] = {}
         secret = None
         jobs: list[_Job] = []
         for row in rows:
             if row.audience == Audience.STAFF:
                 # Alerts and digests go to a staff member by id (a coordinator is not the
                 # match's own staff member), and carry their own content.
-                staff_job = self._prepare_staff(session, row, now, stats)
+                staff_job = self._prepare_staff(session, row, now, stats, templates)
                 if staff_job is not None:
                     jobs.append(staff_job)
                 continue
@@ -296,7 +352,7 @@ class Dispatcher:
             if recipient.opted_out and not row.essential:
                 self._finish(row, OutboxStatus.CANCELLED, "the recipient opted out", stats)
                 continue
-            if self._answered(session, row):
+            if row.id in answered:
                 self._finish(row, OutboxStatus.CANCELLED, "already answered", stats)
                 continue
             address = recipient.addresses.get(row.channel.value)
@@ -314,8 +370,13 @@ class Dispatcher:
                 )
                 self._finish(row, OutboxStatus.FAILED, "address no longer usable", stats)
                 continue
-            zone = ZoneInfo(recipient.timezone or "Europe/Copenhagen")
-            allowed = next_allowed(now, row.channel.value, programme, zone)
+            timezone = recipient.timezone or "Europe/Copenhagen"
+            window = (row.channel.value, match.programme.slug, timezone)
+            allowed = windows.get(window)
+            if allowed is None:
+                allowed = windows[window] = next_allowed(
+                    now, row.channel.value, programme, ZoneInfo(timezone)
+                )
             if allowed > now:
                 # A retry or a fallback landed in quiet hours: wait, without using up an attempt.
                 row.status = OutboxStatus.PLANNED
@@ -373,7 +434,9 @@ class Dispatcher:
                 unsubscribe_url=unsubscribe_url,
             )
             try:
-                rendered = render(row.template, row.channel.value, row.locale.value, context)
+                rendered = _render(
+                    templates, row.template, row.channel.value, row.locale.value, context
+                )
             except Exception as exc:  # a missing or broken template is a bug: never retry it
                 log.exception(
                     "outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value
@@ -423,7 +486,12 @@ class Dispatcher:
         return jobs
 
     def _prepare_staff(
-        self, session: Session, row: OutboxMessage, now: datetime, stats: DispatchStats
+        self,
+        session: Session,
+        row: OutboxMessage,
+        now: datetime,
+        stats: DispatchStats,
+        templates: _TemplateCache,
     ) -> _Job | None:
         staff = session.get(Staff, row.recipient_id)
         if staff is None or not staff.active:
@@ -440,7 +508,9 @@ class Dispatcher:
             self._finish(row, OutboxStatus.CANCELLED, "nothing to tell any more", stats)
             return None
         try:
-            rendered = render(row.template, row.channel.value, staff.locale.value, content.context)
+            rendered = _render(
+                templates, row.template, row.channel.value, staff.locale.value, content.context
+            )
         except Exception as exc:
             log.exception(
                 "outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value
@@ -462,37 +532,101 @@ class Dispatcher:
             stored = stored.replace(part, "[link]")
         return _Job(row.id, row.channel.value, message, stored, rendered.subject, content.secrets)
 
-    def _answered(self, session: Session, row: OutboxMessage) -> bool:
-        """A prompt or reminder whose question was answered meanwhile is not sent."""
-        if row.kind == "visit_prompt":
-            day = row.occurrence_key.split(":", 1)[0]
-            try:
-                planned = date.fromisoformat(day)
-            except ValueError:
-                return False
-            return (
-                session.scalars(
-                    select(Visit.id).where(
-                        Visit.match_id == row.match_id, Visit.planned_date == planned
+    def _matches(self, session: Session, rows: list[OutboxMessage]) -> dict[int, Match]:
+        """The batch's matches with everything rendering needs, in two queries at most.
+
+        The relations to a single row come in the same query (joined); the contact persons, a
+        collection, only when a message in the batch goes to one (resolving a volunteer family
+        and the template context never touch them; anything else still loads them on access).
+        """
+        match_ids = {r.match_id for r in rows if r.match_id}
+        if not match_ids:
+            return {}
+        options = [
+            joinedload(Match.volunteer_family),
+            joinedload(Match.child),
+            joinedload(Match.staff),
+            joinedload(Match.programme),
+        ]
+        if any(r.audience == Audience.CONTACT_PERSON for r in rows):
+            options.append(selectinload(Match.contacts))
+        query = select(Match).where(Match.id.in_(match_ids)).options(*options)
+        return {m.id: m for m in session.scalars(query)}
+
+    def _preload(self, session: Session, rows: list[OutboxMessage]) -> None:
+        """Load the staff members and sparring sessions the batch refers to, one query each.
+
+        The loop in :meth:`_prepare` then finds them with ``session.get`` in the identity map
+        instead of querying once per message.
+        """
+        staff_ids = {r.recipient_id for r in rows if r.audience == Audience.STAFF}
+        if staff_ids:
+            session.scalars(select(Staff).where(Staff.id.in_(staff_ids))).all()
+        session_ids: set[int] = set()
+        for row in rows:
+            session_id = (row.context or {}).get("session_id")
+            if session_id:
+                # A malformed id is left to the loop in _prepare, which fails on it as before.
+                with contextlib.suppress(TypeError, ValueError):
+                    session_ids.add(int(session_id))
+        if session_ids:
+            session.scalars(
+                select(SparringSession).where(SparringSession.id.in_(session_ids))
+            ).all()
+
+    def _answered(self, session: Session, rows: list[OutboxMessage]) -> set[int]:
+        """The ids of prompts and reminders whose question was answered meanwhile: not sent.
+
+        Checked for the whole batch with one query per kind instead of one per message.
+        """
+        answered: set[int] = set()
+        prompts: dict[int, tuple[int | None, date]] = {}
+        reminders: dict[int, tuple[int | None, int, str, str]] = {}
+        for row in rows:
+            if row.kind == "visit_prompt":
+                day = row.occurrence_key.split(":", 1)[0]
+                try:
+                    prompts[row.id] = (row.match_id, date.fromisoformat(day))
+                except ValueError:
+                    continue
+            elif row.kind == "survey" and int((row.context or {}).get("reminder", 0)) > 0:
+                context = row.context or {}
+                reminders[row.id] = (
+                    row.match_id,
+                    row.recipient_id,
+                    str(context.get("survey")),
+                    str(context.get("wave")),
+                )
+        if prompts:
+            match_ids = {m for m, _ in prompts.values() if m is not None}
+            reported: set[tuple[int | None, date]] = {
+                (visit_match, planned)
+                for visit_match, planned in session.execute(
+                    select(Visit.match_id, Visit.planned_date).where(
+                        Visit.match_id.in_(match_ids),
+                        Visit.planned_date.in_({d for _, d in prompts.values()}),
                     )
-                ).first()
-                is not None
-            )
-        if row.kind == "survey" and int((row.context or {}).get("reminder", 0)) > 0:
-            context = row.context or {}
-            return (
-                session.scalars(
-                    select(SurveyInvitation.id).where(
-                        SurveyInvitation.match_id == row.match_id,
-                        SurveyInvitation.contact_person_id == row.recipient_id,
-                        SurveyInvitation.survey_id == str(context.get("survey")),
-                        SurveyInvitation.wave == str(context.get("wave")),
+                )
+            }
+            answered.update(row_id for row_id, key in prompts.items() if key in reported)
+        if reminders:
+            match_ids = {key[0] for key in reminders.values() if key[0] is not None}
+            completed: set[tuple[int | None, int | None, str, str]] = {
+                (invited_match, contact, survey, wave)
+                for invited_match, contact, survey, wave in session.execute(
+                    select(
+                        SurveyInvitation.match_id,
+                        SurveyInvitation.contact_person_id,
+                        SurveyInvitation.survey_id,
+                        SurveyInvitation.wave,
+                    ).where(
+                        SurveyInvitation.match_id.in_(match_ids),
                         SurveyInvitation.completed_at.is_not(None),
                     )
-                ).first()
-                is not None
-            )
-        return False
+                )
+            }
+            answered.update(row_id for row_id, key in reminders.items() if key in completed)
+        return answered
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -547,24 +681,16 @@ class Dispatcher:
 
     # -- recording -------------------------------------------------------------------------
 
-    def _record(
+    def _record_failure(
         self, session: Session, outcome: _Outcome, now: datetime, stats: DispatchStats
     ) -> None:
+        """A message that was not (or perhaps not) sent: retry, give up, fall back, tell staff."""
         row = session.get(OutboxMessage, outcome.job.row_id)
-        if row is None:
+        if row is None or outcome.error is None:
             return
         row.latency_ms = outcome.latency_ms
         row.body = outcome.job.stored_body
         row.subject = outcome.job.subject
-        if outcome.error is None:
-            row.status = OutboxStatus.SENT
-            row.sent_at = now
-            row.provider_id = outcome.provider_id
-            row.segments = outcome.segments
-            row.sandbox = outcome.job.channel in self.sandbox
-            row.last_error = None
-            stats.sent += 1
-            return
         error = outcome.error
         row.last_error = str(error)[:500]
         match = session.get(Match, row.match_id) if row.match_id else None

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel import Locale
 from babel.dates import format_date, format_time, get_day_names
 
 from scheduler import sms
@@ -75,6 +76,12 @@ def _current_locale(context: jinja2.runtime.Context) -> str:
     return _babel_locale(context.get("locale"))
 
 
+@lru_cache(maxsize=32)
+def _parsed(locale: str) -> Locale:
+    """The Babel locale for a name, parsed once: Babel parses a name string on every call."""
+    return Locale.parse(locale)
+
+
 @jinja2.pass_context
 def _date(context: jinja2.runtime.Context, value: Date | DateTime, format: str = "long") -> str:
     locale = _current_locale(context)
@@ -83,7 +90,7 @@ def _date(context: jinja2.runtime.Context, value: Date | DateTime, format: str =
     if format == "day":
         format = _DAY_PATTERNS.get(locale, "EEEE d MMMM")
     # An aware datetime keeps its own zone: the dispatcher already gives it in the recipient's.
-    return format_date(value, format, locale=locale)
+    return format_date(value, format, locale=_parsed(locale))
 
 
 @jinja2.pass_context
@@ -92,14 +99,14 @@ def _time(context: jinja2.runtime.Context, value: DateTime | Time) -> str:
         raise TypeError(f"time() expects a datetime or time, got {value!r}")
     # "HH:mm" in both locales: Danish CLDR would write "19.00", which readers of SMS and
     # Telegram take for a date or a price less readily than "19:00".
-    return format_time(value, "HH:mm", locale=_current_locale(context))
+    return format_time(value, "HH:mm", locale=_parsed(_current_locale(context)))
 
 
 @jinja2.pass_context
 def _weekday(context: jinja2.runtime.Context, number: int) -> str:
     if not isinstance(number, int) or not 0 <= number <= 6:
         raise ValueError(f"weekday() expects 0 (Monday) to 6 (Sunday), got {number!r}")
-    return str(get_day_names("wide", locale=_current_locale(context))[number])
+    return str(get_day_names("wide", locale=_parsed(_current_locale(context)))[number])
 
 
 @jinja2.pass_context
@@ -169,6 +176,61 @@ def _tidy(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+@dataclass(frozen=True)
+class Templates:
+    """The compiled templates of one message (template, channel and locale), found once.
+
+    The dispatcher renders hundreds of messages with the same few templates in a batch; looking
+    the files up and fetching the compiled templates once per batch instead of once per message
+    saves the file checks and the loader's freshness checks for each message. A template edited
+    on disk is picked up by the next batch.
+    """
+
+    root: Path
+    channel: str
+    locale: str
+    names: dict[str, str]
+    compiled: dict[str, jinja2.Template]
+
+
+def load(template: str, channel: str, locale: str, directory: Path | None = None) -> Templates:
+    """Find and compile the templates ``render`` would use; raises the same errors as it."""
+    root = directory or TEMPLATES_DIR
+    names = template_files(template, channel, locale)
+    for name in names.values():
+        if not (root / name).is_file():
+            raise TemplateMissing(root / name)
+    env = environment(directory)
+    compiled: dict[str, jinja2.Template] = {}
+    for key, name in names.items():
+        try:
+            compiled[key] = env.get_template(name)
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateMissing(root / (exc.name or name)) from exc
+    return Templates(root, channel, locale, names, compiled)
+
+
+def render_loaded(templates: Templates, context: Mapping[str, Any]) -> Rendered:
+    """Render templates found by :func:`load` with ``context``, exactly as :func:`render` does."""
+    channel = templates.channel
+    values = {**context, "locale": templates.locale}
+
+    def run(key: str) -> str:
+        try:
+            return templates.compiled[key].render(values)
+        except jinja2.TemplateNotFound as exc:  # e.g. an {% extends %} target is missing
+            raise TemplateMissing(templates.root / (exc.name or templates.names[key])) from exc
+
+    body = _tidy(run("body"))
+    if channel == "sms":
+        body = sms.normalise(body)
+    if channel != "email":
+        return Rendered(body=body)
+    # One line: a line break in a header would start a new header.
+    subject = " ".join(run("subject").split())
+    return Rendered(body=body, subject=subject, html=_tidy(run("html")))
+
+
 def render(
     template: str,
     channel: str,
@@ -185,25 +247,4 @@ def render(
     template uses a variable the context does not have, and ``ValueError`` for a malformed
     template, channel or locale name.
     """
-    root = directory or TEMPLATES_DIR
-    names = template_files(template, channel, locale)
-    for name in names.values():
-        if not (root / name).is_file():
-            raise TemplateMissing(root / name)
-    env = environment(directory)
-    values = {**context, "locale": locale}
-
-    def run(name: str) -> str:
-        try:
-            return env.get_template(name).render(values)
-        except jinja2.TemplateNotFound as exc:  # e.g. an {% extends %} target is missing
-            raise TemplateMissing(root / (exc.name or name)) from exc
-
-    body = _tidy(run(names["body"]))
-    if channel == "sms":
-        body = sms.normalise(body)
-    if channel != "email":
-        return Rendered(body=body)
-    # One line: a line break in a header would start a new header.
-    subject = " ".join(run(names["subject"]).split())
-    return Rendered(body=body, subject=subject, html=_tidy(run(names["html"])))
+    return render_loaded(load(template, channel, locale, directory), context)

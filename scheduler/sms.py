@@ -22,6 +22,8 @@ GSM7_BASIC = frozenset(
 )
 # The extension table: each of these is sent as an escape plus one septet, so it counts twice.
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+# Both tables: a text made only of these is GSM-7 (a set check runs in C, not a loop per character).
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 GSM7_SINGLE, GSM7_MULTI = 160, 153
 UCS2_SINGLE, UCS2_MULTI = 70, 67
@@ -130,7 +132,7 @@ class SegmentInfo:
 
 def is_gsm7(text: str) -> bool:
     """True when every character of ``text`` is in the GSM-7 basic set or extension table."""
-    return all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text)
+    return _GSM7.issuperset(text)
 
 
 def non_gsm_characters(text: str) -> tuple[str, ...]:
@@ -163,6 +165,8 @@ def normalise(text: str) -> str:
     """
     # Text pasted from macOS or a PDF may spell "å" as "a" plus a combining ring: compose first.
     text = unicodedata.normalize("NFC", text)
+    if _GSM7.issuperset(text):  # the usual case: nothing to rewrite
+        return _CRLF.sub("\n", text)
     out: list[str] = []
     for char in text:
         if char in GSM7_BASIC or char in GSM7_EXTENSION:
@@ -202,6 +206,11 @@ def segments(text: str) -> SegmentInfo:
     An empty text has 0 segments (there is nothing to send).
     """
     if is_gsm7(text):
+        if GSM7_EXTENSION.isdisjoint(text):
+            # Every character one septet: no character can straddle a segment boundary.
+            total = len(text)
+            count = 0 if total == 0 else 1 if total <= GSM7_SINGLE else -(-total // GSM7_MULTI)
+            return SegmentInfo("GSM-7", count, total)
         widths = [2 if char in GSM7_EXTENSION else 1 for char in text]
         return SegmentInfo("GSM-7", _count(widths, GSM7_SINGLE, GSM7_MULTI), sum(widths))
     widths = [2 if ord(char) > 0xFFFF else 1 for char in text]

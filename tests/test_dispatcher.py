@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.dispatcher import Dispatcher
 from scheduler.planner import plan_all
-from scheduler.surveys import find_by_token
+from scheduler.surveys import find_by_token, invitation_for
 from store.models import (
     Escalation,
     OutboxMessage,
@@ -162,3 +163,56 @@ async def test_retries_wait_and_quiet_hours_defer_without_using_an_attempt(
     assert stats.deferred == 1
     assert survey.status == OutboxStatus.PLANNED and survey.attempts == 0
     assert survey.due_at == datetime(2026, 3, 4, 7, tzinfo=UTC)  # 08:00 in Copenhagen
+
+
+async def test_a_survey_reminder_is_not_sent_once_the_survey_was_answered(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        match = make_match(session)
+        match_id, contact_id = match.id, match.contacts[0].id
+    plan_all(engine, session_factory, PROGRAMMES, START)
+    with session_factory.begin() as session:
+        invitation, _ = invitation_for(
+            session, match_id, contact_id, "parent-sample", "baseline", START, "test-secret"
+        )
+        invitation.completed_at = datetime(2026, 3, 5, 18, tzinfo=UTC)
+    stats = await dispatcher(session_factory).run_once(datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
+    reminder = rows(session_factory, touchpoint_id="baseline-survey", occurrence_key="1:r1")[0]
+    assert reminder.status == OutboxStatus.CANCELLED
+    assert reminder.last_error == "already answered"
+    assert stats.cancelled >= 1
+
+
+async def test_sent_and_failed_messages_recorded_in_the_same_group_each_get_their_outcome(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    plan_all(engine, session_factory, PROGRAMMES, START)
+
+    class Flaky(SandboxChannel):
+        """Fails every message with an odd outbox id, transiently."""
+
+        async def send(self, message: OutgoingMessage) -> SendResult:
+            if int(message.reference or 0) % 2:
+                raise ChannelError("try again later", permanent=False, code="busy")
+            return await super().send(message)
+
+    d = dispatcher(session_factory)
+    d.channels = {name: Flaky(name) for name in d.channels}
+    at = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+    stats = await d.run_once(at)
+    claimed = [r for r in rows(session_factory) if r.attempts == 1]
+    assert len(claimed) == stats.claimed >= 2
+    assert stats.sent and stats.retried and stats.sent + stats.retried == stats.claimed
+    for row in claimed:
+        assert row.body  # rendered and stored either way
+        if row.id % 2:
+            assert row.status == OutboxStatus.PLANNED and row.sent_at is None
+            assert row.next_attempt_at is not None and row.next_attempt_at > at
+            assert row.last_error == "try again later"
+        else:
+            assert row.status == OutboxStatus.SENT and row.sent_at == at
+            assert row.provider_id and row.provider_id.startswith("sandbox-") and row.sandbox
+            assert row.last_error is None
