@@ -11,13 +11,55 @@ from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Column, Connection, Dialect, Engine, Table, inspect, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Dialect,
+    Engine,
+    Integer,
+    Select,
+    Table,
+    func,
+    inspect,
+    literal,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from store.models import Base
+
+
+def select_for_ids(
+    connection: Connection,
+    query: Select[Any],
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    ids: Sequence[int],
+) -> CursorResult[Any]:
+    """``query`` narrowed to the rows whose ``column`` is one of ``ids``, through its index.
+
+    On SQLite that is ``column IN (...)``. On PostgreSQL it is a lateral probe per id, for a
+    plan that does not depend on statistics: a table that grew by a million rows since it was
+    last analyzed (during a first planning pass, or where autovacuum is off) has estimates
+    that make ``IN`` of a thousand ids read the whole table instead of the index.
+    """
+    if connection.dialect.name != "postgresql":
+        return connection.execute(query.where(column.in_(ids)))
+    wanted = (
+        func.unnest(literal(list(ids), postgresql.ARRAY(Integer)))
+        .table_valued("id")
+        .render_derived()
+        .alias("wanted")
+    )
+    probe = query.where(column == wanted.c.id).lateral("probe")
+    return connection.execute(select(probe).select_from(wanted).join(probe, true()))
 
 
 def insert_ignore(
@@ -194,10 +236,12 @@ class RowInserter:
         self.dialect = dialect
         defaulted: list[str] = []
         for column in table.columns:
-            if column.key in shared or column.key in per_row or not _defaulted(column):
+            if column.key in shared or column.key in per_row:
                 continue
-            if column.primary_key and column.default is None:
-                continue  # autoincrement: left out of the statement
+            if column.default is None:
+                if column.primary_key or column.nullable or column.server_default is not None:
+                    continue  # left out of the statement: the database fills it in
+                raise ValueError(f"{table.name}.{column.key}: give it, it has no default")
             if not isinstance(column.default, ScalarElementColumnDefault):
                 raise ValueError(f"{table.name}.{column.key}: give it, it has no constant default")
             defaulted.append(column.key)
