@@ -11,7 +11,7 @@ from sqlalchemy import Engine, Table, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Audience, Channel, Locale, OutboxMessage, OutboxStatus
-from store.queries import RowInserter
+from store.queries import RowInserter, select_for_ids
 from tests.cast import make_match
 
 SHARED = ["touchpoint_id", "occurrence_key", "kind", "template", "audience", "channel"]
@@ -112,3 +112,35 @@ def test_a_column_without_a_constant_default_must_be_given(engine: Engine) -> No
         assert "outbox_message.context" in str(error)
     else:
         raise AssertionError("a callable default was accepted")
+
+
+def test_select_for_ids_finds_exactly_the_rows_of_those_ids_and_keeps_the_filter(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        matches = [make_match(session, telegram_chat_id=5001 + n).id for n in range(3)]
+    inserter = RowInserter(
+        engine.dialect, cast(Table, OutboxMessage.__table__), SHARED, OWN, "idempotency_key"
+    )
+    created = inserter.convert("created_at", datetime(2026, 3, 1, tzinfo=UTC))
+    planned = _template(inserter)
+    sent = _template(inserter, occurrence_key="2026-03-02", status=OutboxStatus.SENT)
+    rows = [
+        (template, f"{match_id}:{n}", match_id, 1, 1, created, created)
+        for match_id in matches
+        for n, template in enumerate([planned, sent, planned])
+    ]
+    with session_factory.begin() as session:
+        inserter.run(session.connection(), rows)
+        query = select(OutboxMessage.idempotency_key, OutboxMessage.match_id).where(
+            OutboxMessage.status == OutboxStatus.PLANNED
+        )
+        found = select_for_ids(
+            session.connection(), query, OutboxMessage.match_id, [matches[0], matches[2], 999]
+        ).all()
+    assert sorted((r.idempotency_key, r.match_id) for r in found) == [
+        (f"{matches[0]}:0", matches[0]),
+        (f"{matches[0]}:2", matches[0]),
+        (f"{matches[2]}:0", matches[2]),
+        (f"{matches[2]}:2", matches[2]),
+    ]
