@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import resource
 import sys
 import tempfile
@@ -414,14 +415,13 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="venskab-bench-")
-    files = iter(range(1, 1000))
+    files = itertools.count(1)
 
     def database() -> str:
         """The database for one measurement: on SQLite a new file each time, as a new
         installation has (a file whose tables were dropped keeps their pages scattered)."""
         return args.db or f"sqlite:///{tmp}/bench-{next(files)}.db"
 
-    url = database()
     if args.smoke:
         plans, drain, http, rate, rate_s, year, naive = [200], 500, 300, 20.0, 2.0, 20, 300
     else:
@@ -444,10 +444,8 @@ def main() -> None:
     rows.append(
         ["peak memory (max RSS of the benchmark process)", f"{peak_mb():.0f} MB", "", "< 500 MB"]
     )
-    database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(
-        f"\nvenskab delivery benchmark on {database} ({'smoke' if args.smoke else 'full'} size)\n"
-    )
+    name = "PostgreSQL" if (args.db or "").startswith("postgresql") else "SQLite"
+    print(f"\nvenskab delivery benchmark on {name} ({'smoke' if args.smoke else 'full'} size)\n")
     headers = ["what", "time", "rate", "target"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
