@@ -23,7 +23,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy venskab store scheduler bot web
+	$(BIN)/mypy venskab store scheduler followup bot web tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

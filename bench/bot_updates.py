@@ -8,9 +8,11 @@ The real application from ``bot.app.build_application`` (every handler, our data
 persistence written after every update, the database queries) handles a realistic mix of
 updates from linked families and strangers. Only the Bot API is replaced, by an in-process
 request object that answers at once, so the numbers are the bot's own cost: handler logic and
-database, not Telegram's network. Everything runs in one thread, so it uses one CPU core;
-``--core N`` pins it. Besides wall-clock throughput it prints updates per CPU second, which
-other processes on the machine do not distort. Prints a table; asserts nothing.
+database, not Telegram's network. Updates are handled one at a time, as PTB does by default;
+each handler's database work runs in a worker thread, off the event loop, so the process uses
+about one CPU core; ``--core N`` pins it. Besides wall-clock throughput it prints updates per
+CPU second (of all the process's threads), which other processes on the machine do not distort.
+Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from telegram import Update  # noqa: E402
 from telegram.request import BaseRequest, RequestData  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
-from scheduler.matches import sync_programmes  # noqa: E402
+from bot.context import BotApplication  # noqa: E402
+from followup.matches import sync_programmes  # noqa: E402
 from store.db import transaction  # noqa: E402
 from store.models import (  # noqa: E402
     Base,
@@ -236,7 +239,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(database: str, families: int, count: int) -> None:
+async def local_bot(
+    database: str, families: int, count: int
+) -> tuple[AppContext, BotApplication, LocalBotApi, list[tuple[str, Update]]]:
+    """The real bot application on a fresh ``database`` with ``families`` linked families,
+    initialised against the in-process Bot API, and ``count`` updates for it to handle."""
     app = AppContext(env={"VENSKAB_DATABASE_URL": database, "TELEGRAM_BOT_TOKEN": TOKEN})
     with app.engine.begin() as connection:
         Base.metadata.drop_all(connection)
@@ -245,12 +252,21 @@ async def run(database: str, families: int, count: int) -> None:
     pairs = seed(app, families)
     api = LocalBotApi()
     application = build_application(
-        app, clock=lambda: NOW, request=api, get_updates_request=LocalBotApi(), rate_limiter=None
+        app.services,
+        clock=lambda: NOW,
+        request=api,
+        get_updates_request=LocalBotApi(),
+        rate_limiter=None,
     )
     await application.initialize()
     work = [
         (name, Update.de_json(data, application.bot)) for name, data in updates_for(pairs, count)
     ]
+    return app, application, api, work
+
+
+async def run(database: str, families: int, count: int) -> None:
+    app, application, api, work = await local_bot(database, families, count)
     timings: dict[str, list[float]] = defaultdict(list)
     started, cpu_started = time.perf_counter(), time.process_time()
     for name, update in work:
@@ -284,18 +300,18 @@ async def run(database: str, families: int, count: int) -> None:
         f"throughput {len(every) / elapsed:,.0f} updates/s "
         f"({len(every)} updates in {elapsed:.2f} s; mean {statistics.mean(every):.2f} ms)"
     )
-    # One thread does all the work (PTB, handlers, SQLite), so CPU time is one core's time; it
-    # does not count waiting for a CPU that other processes hold.
+    # The loop and one worker thread at a time do the work (PTB, handlers, SQLite), so CPU time
+    # is about one core's time; it does not count waiting for a CPU that other processes hold.
     print(f"cpu        {len(every) / cpu:,.0f} updates per CPU second ({cpu:.2f} s of CPU)")
 
 
 def _pin(core: int | None) -> str:
     if core is None:
-        return "one thread, not pinned"
+        return "not pinned"
     if not hasattr(os, "sched_setaffinity"):
-        return "one thread (this OS cannot pin it)"
+        return "this OS cannot pin it"
     os.sched_setaffinity(0, {core})
-    return f"one thread, pinned to core {core}"
+    return f"pinned to core {core}"
 
 
 def main() -> None:

@@ -12,6 +12,9 @@ What it measures, each on a fresh schema:
   provider rate limit;
 - a simulated year for K matches with daily ticks;
 - the naive alternative: one APScheduler date job per message in ``SQLAlchemyJobStore``;
+- the worst event-loop stall while a planning pass and a drain run at once in one event loop,
+  with bot updates handled meanwhile (a probe sleeps 10 ms over and over and records how late
+  it wakes);
 - peak memory (max RSS of this process).
 """
 
@@ -19,14 +22,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
+import gc
 import itertools
 import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,11 +43,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from followup.escalations import raise_escalation  # noqa: E402
+from followup.hooks import engine_hooks  # noqa: E402
+from followup.matches import sync_programmes  # noqa: E402
 from scheduler.channels.sandbox import SandboxChannel  # noqa: E402
 from scheduler.dispatcher import Dispatcher  # noqa: E402
-from scheduler.matches import sync_programmes  # noqa: E402
 from scheduler.planner import plan_all  # noqa: E402
 from scheduler.programme import PROGRAMMES_DIR, load_all  # noqa: E402
+from store import clock as store_clock  # noqa: E402
 from store.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from store.models import (  # noqa: E402
     Base,
@@ -51,6 +62,7 @@ from store.models import (  # noqa: E402
     VolunteerFamily,
     match_contact,
 )
+from venskab.runtime import freeze_startup_heap  # noqa: E402
 
 PROGRAMMES = load_all(PROGRAMMES_DIR)
 NOW = datetime(2026, 9, 1, 10, tzinfo=UTC)
@@ -221,6 +233,7 @@ def sandbox_dispatcher(factory: sessionmaker[Session], batch: int = 500) -> Disp
         batch_size=batch,
         secret="bench",
         public_url="https://venskab.example.org",
+        hooks=engine_hooks(PROGRAMMES, "https://venskab.example.org"),
     )
 
 
@@ -230,7 +243,7 @@ def sandbox_dispatcher(factory: sessionmaker[Session], batch: int = 500) -> Disp
 def bench_planning(url: str, n: int, rows: list[list[str]]) -> None:
     engine, factory = fresh(url)
     synthesize(factory, n)
-    seconds, _ = timed(lambda: plan_all(engine, factory, PROGRAMMES, NOW))
+    seconds, _ = timed(lambda: plan_all(engine, factory, PROGRAMMES, NOW, report=raise_escalation))
     with factory() as session:
         planned = session.scalar(select(func.count()).select_from(OutboxMessage))
     rows.append(
@@ -241,7 +254,11 @@ def bench_planning(url: str, n: int, rows: list[list[str]]) -> None:
             "< 30 s at 100,000",
         ]
     )
-    seconds, _ = timed(lambda: plan_all(engine, factory, PROGRAMMES, NOW + timedelta(minutes=5)))
+    seconds, _ = timed(
+        lambda: plan_all(
+            engine, factory, PROGRAMMES, NOW + timedelta(minutes=5), report=raise_escalation
+        )
+    )
     rows.append([f"steady-state pass, {n:,} matches", f"{seconds:.1f} s", "nothing to re-plan", ""])
     engine.dispose()
 
@@ -282,7 +299,13 @@ def bench_drain_http(
             )
         }
         dispatcher = Dispatcher(
-            factory, PROGRAMMES, channels, batch_size=500, concurrency=32, secret="bench"
+            factory,
+            PROGRAMMES,
+            channels,
+            batch_size=500,
+            concurrency=32,
+            secret="bench",
+            hooks=engine_hooks(PROGRAMMES, None),
         )
         seconds, stats = timed(lambda: drain(dispatcher))
         rows.append(
@@ -302,7 +325,13 @@ def bench_drain_http(
             "sms": SmsChannel(sid, token, "+4520123400", api_url=fake.url, segments_per_second=rate)
         }
         dispatcher = Dispatcher(
-            factory, PROGRAMMES, channels, batch_size=100, concurrency=8, secret="bench"
+            factory,
+            PROGRAMMES,
+            channels,
+            batch_size=100,
+            concurrency=8,
+            secret="bench",
+            hooks=engine_hooks(PROGRAMMES, None),
         )
         drain(dispatcher)
         with factory() as session:
@@ -333,7 +362,13 @@ def bench_year(url: str, k: int, rows: list[list[str]]) -> None:
         sent = 0
         day = datetime(2026, 1, 5, 17, tzinfo=UTC)
         for _ in range(365):
-            await asyncio.to_thread(plan_all, engine, factory, PROGRAMMES, day)
+            await asyncio.to_thread(
+                functools.partial(plan_all, report=raise_escalation),
+                engine,
+                factory,
+                PROGRAMMES,
+                day,
+            )
             sent += (await dispatcher.run_once(day)).sent
             day += timedelta(days=1)
         return sent
@@ -348,6 +383,149 @@ def bench_year(url: str, k: int, rows: list[list[str]]) -> None:
         ]
     )
     engine.dispose()
+
+
+# -- the event loop under load -------------------------------------------------------------------
+
+
+class LoopProbe:
+    """How late the event loop wakes a coroutine that sleeps ``interval`` over and over.
+
+    ``worst`` is the longest the loop was kept from running it: work done on the loop itself
+    (work in worker threads only costs a share of the CPU and the GIL). Use as ``async with``.
+    """
+
+    def __init__(self, interval: float = 0.010) -> None:
+        self.interval = interval
+        self.worst = 0.0
+        self.wakeups = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.worst = max(self.worst, time.perf_counter() - before - self.interval)
+            self.wakeups += 1
+
+    async def __aenter__(self) -> LoopProbe:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.sleep(0)  # let it take its first step
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@dataclass
+class LoopLoad:
+    """What ran while the probe watched, and the worst stall it saw."""
+
+    matches: int
+    planned: int
+    sent: int
+    bot_updates: int
+    bot_p99_ms: float
+    seconds: float
+    worst_stall: float
+    wakeups: int
+
+
+def loop_under_load(
+    plan_url: str,
+    drain_url: str,
+    bot_url: str,
+    n: int,
+    m: int,
+    families: int = 20,
+    updates: int = 200,
+    every: float = 0.02,
+) -> LoopLoad:
+    """In one process and one event loop, at once: a planning pass over ``n`` never-planned
+    matches (in a worker thread, as ``Runtime.tick`` runs it), a drain of ``m`` due messages
+    through the sandbox (the dispatcher's sending on the loop, its database work in threads)
+    and the real bot application handling updates one after another until both are done.
+    Each on its own fresh database; setting them up is not measured."""
+    from bench.bot_updates import local_bot
+
+    plan_engine, plan_factory = fresh(plan_url)
+    synthesize(plan_factory, n)
+    drain_engine, drain_factory = fresh(drain_url)
+    synthesize(drain_factory, min(m, 1000))
+    due_messages(drain_factory, m, min(m, 1000))
+    dispatcher = sandbox_dispatcher(drain_factory)
+
+    async def run() -> LoopLoad:
+        bot_app, application, _, work = await local_bot(bot_url, families, updates)
+        freeze_startup_heap()  # as ``venskab run`` does once it has started
+        latencies: list[float] = []
+        started = time.perf_counter()
+        async with LoopProbe() as probe:
+            planning = asyncio.create_task(
+                asyncio.to_thread(
+                    functools.partial(plan_all, report=raise_escalation),
+                    plan_engine,
+                    plan_factory,
+                    PROGRAMMES,
+                    NOW,
+                )
+            )
+            draining = asyncio.create_task(dispatcher.run_once(NOW))
+            for _, update in itertools.cycle(work):
+                if planning.done() and draining.done():
+                    break
+                before = time.perf_counter()
+                await application.process_update(update)
+                latencies.append(time.perf_counter() - before)
+                await asyncio.sleep(every)  # the next update arrives
+            stats = await draining
+            await planning
+            seconds = time.perf_counter() - started
+        await application.shutdown()
+        bot_app.close()
+        for channel in dispatcher.channels.values():
+            await channel.close()
+        with plan_factory() as session:
+            planned = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+        latencies.sort()
+        return LoopLoad(
+            matches=n,
+            planned=planned,
+            sent=stats.sent,
+            bot_updates=len(latencies),
+            bot_p99_ms=1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+            seconds=seconds,
+            worst_stall=probe.worst,
+            wakeups=probe.wakeups,
+        )
+
+    try:
+        return asyncio.run(run())
+    finally:
+        gc.unfreeze()
+        plan_engine.dispose()
+        drain_engine.dispose()
+
+
+def bench_event_loop(urls: Callable[[], str], n: int, m: int, rows: list[list[str]]) -> None:
+    load = loop_under_load(urls(), urls(), urls(), n, m)
+    rows.append(
+        [
+            f"worst event-loop stall: planning {n:,} matches + draining {m:,} at once",
+            f"{load.worst_stall * 1000:.0f} ms",
+            f"{load.seconds:.1f} s, {load.planned:,} planned, {load.sent:,} sent, "
+            f"{load.bot_updates:,} bot updates (p99 {load.bot_p99_ms:.0f} ms)",
+            "< 100 ms",
+        ]
+    )
 
 
 def bench_apscheduler(url: str, m: int, rows: list[list[str]]) -> None:
@@ -414,6 +592,8 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file in a temp dir)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args()
+    # The composition root's job, done here: rows are stamped by the wall clock.
+    store_clock.install(lambda: datetime.now(UTC), lambda: "Europe/Copenhagen")
     tmp = tempfile.mkdtemp(prefix="venskab-bench-")
     files = itertools.count(1)
 
@@ -424,6 +604,7 @@ def main() -> None:
 
     if args.smoke:
         plans, drain, http, rate, rate_s, year, naive = [200], 500, 300, 20.0, 2.0, 20, 300
+        loop = (200, 500)
     else:
         plans, drain, http, rate, rate_s, year, naive = (
             [10_000, 100_000],
@@ -434,12 +615,14 @@ def main() -> None:
             1_000,
             10_000,
         )
+        loop = (10_000, 10_000)
     rows: list[list[str]] = []
     for n in plans:
         bench_planning(database(), n, rows)
     bench_drain_sandbox(database(), drain, rows)
     bench_drain_http(database(), http, rate, rate_s, rows)
     bench_year(database(), year, rows)
+    bench_event_loop(database, *loop, rows)
     bench_apscheduler(database(), naive, rows)
     rows.append(
         ["peak memory (max RSS of the benchmark process)", f"{peak_mb():.0f} MB", "", "< 500 MB"]

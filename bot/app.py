@@ -5,10 +5,15 @@ Updates arrive by long polling (the default) or by webhook through the web app (
 Only private chats are served; group chats, channels and edited messages are ignored. Visit
 prompts and other scheduled messages do not come from here: the dispatcher sends them from the
 outbox, with buttons from :func:`bot.buttons.buttons_for`; this module answers what people do.
+
+Nothing here blocks the event loop: each handler is a small synchronous function that does its
+database work in one transaction, and runs in a worker thread (``asyncio.to_thread``); what it
+decided (an :class:`~bot.common.Outcome`) is then sent from the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Callable, Coroutine
@@ -29,18 +34,17 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import callbacks, family, staff
+from bot import answers, callbacks, family, presses, staff
 from bot.common import Outcome, Reply, deliver, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
 from bot.texts import t
+from followup.escalations import raise_escalation
 from scheduler.channels.telegram import ChatRateLimiter
-from scheduler.escalations import raise_escalation
 from store.db import transaction
 
 if TYPE_CHECKING:
-    from venskab.cli.common import AppContext
-    from venskab.settings import Settings
+    from followup.services import Services, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ Handler = Callable[[BotContext, Update], Outcome]
 
 
 def build_application(
-    app: AppContext,
+    app: Services,
     *,
     clock: Callable[[], datetime] | None = None,
     request: BaseRequest | None = None,
@@ -83,7 +87,7 @@ def build_application(
 ) -> BotApplication:
     """The bot, wired: handlers, our database persistence, the clock and the rate limiter.
 
-    ``clock`` defaults to the application's (``AppContext.now``); ``request`` and
+    ``clock`` defaults to the services' (``Services.now``); ``request`` and
     ``get_updates_request`` replace PTB's HTTP clients (long polling keeps its own, so a
     pending ``getUpdates`` never blocks a reply); ``rate_limiter=None`` turns off throttling
     (tests, benchmarks). ``api_url`` defaults to ``TELEGRAM_API_URL``.
@@ -139,16 +143,17 @@ def register(application: BotApplication) -> None:
         application.add_handler(CommandHandler(name, run(handler), filters=private))
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(private & filters.COMMAND, run(family.on_help)))
-    application.add_handler(MessageHandler(private & filters.TEXT, run(family.on_text)))
+    application.add_handler(MessageHandler(private & filters.TEXT, run(answers.on_text)))
     application.add_handler(MessageHandler(private, run(family.on_other)))
     application.add_error_handler(on_error)
 
 
 def run(handler: Handler) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
-    """A PTB callback: run the (synchronous, transactional) handler, then send its outcome."""
+    """A PTB callback: run the (synchronous, transactional) handler in a worker thread, then
+    send its outcome from the loop."""
 
     async def callback(update: Update, context: BotContext) -> None:
-        await _deliver(context, update, handler(context, update))
+        await _deliver(context, update, await asyncio.to_thread(handler, context, update))
 
     callback.__name__ = getattr(handler, "__name__", "handler")
     return callback
@@ -166,10 +171,8 @@ async def on_callback(update: Update, context: BotContext) -> None:
     if data is None or chat is None or chat.type != ChatType.PRIVATE:
         await query.answer(t("expired", user_locale(update.effective_user)))
         return
-    if data.action == "ack":
-        outcome = staff.on_ack(context, update, data)
-    else:
-        outcome = family.on_button(context, update, data)
+    press = staff.on_ack if data.action == "ack" else presses.on_button
+    outcome = await asyncio.to_thread(press, context, update, data)
     await _deliver(context, update, outcome)
 
 
@@ -194,7 +197,18 @@ async def on_error(update: object, context: BotContext) -> None:
     # Only the stack, not the exception's message: messages can carry what a family wrote.
     stack = "".join(traceback.format_tb(error.__traceback__)) if error else ""
     log.error("update %s failed with %s\n%s", update_id, name, stack)
-    reply = None
+    reply = await asyncio.to_thread(_record_error, context, update, update_id, name)
+    if reply is not None:
+        try:
+            await send(context.bot, reply)
+        except TelegramError as exc:
+            log.warning("could not tell the chat about the failure (%s)", type(exc).__name__)
+
+
+def _record_error(
+    context: BotContext, update: object, update_id: int | None, name: str
+) -> Reply | None:
+    """The ``bot_error`` escalation, and what to tell the chat (None: nobody to tell)."""
     try:
         with transaction(context.services.factory) as session:
             raise_escalation(
@@ -209,26 +223,22 @@ async def on_error(update: object, context: BotContext) -> None:
                 chat = update.effective_chat
                 if chat.type == ChatType.PRIVATE:
                     locale = who_is(session, chat.id, update.effective_user).locale
-                    reply = Reply(chat.id, t("error", locale))
+                    return Reply(chat.id, t("error", locale))
     except Exception as exc:  # the database itself may be what failed
         log.error("could not record the failure of update %s (%s)", update_id, type(exc).__name__)
-    if reply is not None:
-        try:
-            await send(context.bot, reply)
-        except TelegramError as exc:
-            log.warning("could not tell the chat about the failure (%s)", type(exc).__name__)
+    return None
 
 
 # -- starting and stopping ---------------------------------------------------------------------
 
 
-def webhook_url(settings: Settings) -> str:
+def webhook_url(settings: ServiceSettings) -> str:
     assert settings.public_url
     return f"{settings.public_url.rstrip('/')}{WEBHOOK_PATH}"
 
 
 async def start_bot(
-    application: BotApplication, settings: Settings, *, poll_timeout: int = 30
+    application: BotApplication, settings: ServiceSettings, *, poll_timeout: int = 30
 ) -> None:
     """Initialise and start the bot by hand (never ``run_polling`` inside a running loop):
     by webhook when configured, else by long polling."""
@@ -236,7 +246,9 @@ async def start_bot(
     username = application.bot.username
     if username:
         # The command line builds invite links from this without asking Telegram.
-        remember(application.services.factory, "bot", "username", {"username": username})
+        await asyncio.to_thread(
+            remember, application.services.factory, "bot", "username", {"username": username}
+        )
     for locale, items in COMMANDS.items():
         await application.bot.set_my_commands(
             [BotCommand(name, text) for name, text in items],

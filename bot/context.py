@@ -7,7 +7,7 @@ Following PTB's ``contexttypesbot`` example, a custom :class:`BotContext` gives 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +25,7 @@ class BotServices:
     """What handlers need from the rest of the system."""
 
     factory: sessionmaker[Session]
-    programmes: dict[str, Programme]
+    programmes: Mapping[str, Programme]
     clock: Callable[[], datetime]
 
 

@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 from babel.dates import format_date, format_time
 
+from followup.yearplan import BABEL_LOCALES, WORDS, PlanRow, fmt_date, label, year_plan
 from scheduler.programme import AudienceName, Kind, Programme
 from scheduler.timeline import MatchFacts, occurrences
-from scheduler.yearplan import BABEL_LOCALES, WORDS, PlanRow, fmt_date, label, year_plan
 
 TEXT_MAX = 4096  # Telegram's limit for one message
 

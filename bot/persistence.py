@@ -16,11 +16,13 @@ Two choices differ from PTB's defaults, for restarts and for several replicas:
 - :class:`bot.context.BotApplication` writes changes after every update instead of every
   ``update_interval`` seconds, so a restart loses nothing. Unchanged data is not written again.
 
-Data must be JSON (``dict`` of ``str`` keys): it is stored in a JSON column.
+Data must be JSON (``dict`` of ``str`` keys): it is stored in a JSON column. PTB awaits these
+methods on its event loop; the database work runs in a worker thread (``asyncio.to_thread``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -97,30 +99,34 @@ class DbPersistence(BasePersistence[Data, Data, Data]):
     # -- chat data ---------------------------------------------------------------------------
 
     async def get_chat_data(self) -> dict[int, Data]:
-        return {int(key): value for key, value in self._scan("chat").items()}
+        found = await asyncio.to_thread(self._scan, "chat")
+        return {int(key): value for key, value in found.items()}
 
     async def update_chat_data(self, chat_id: int, data: Data) -> None:
-        self._write("chat", str(chat_id), json.loads(json.dumps(data)))
+        value = json.loads(json.dumps(data))  # a copy, taken on the loop that owns ``data``
+        if self._known.get(("chat", str(chat_id)), _ABSENT) == (value or None):
+            return  # nothing changed (most updates): no thread, no query
+        await asyncio.to_thread(self._write, "chat", str(chat_id), value)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
-        stored = self._read("chat", str(chat_id)) or {}
+        stored = await asyncio.to_thread(self._read, "chat", str(chat_id)) or {}
         chat_data.clear()
         chat_data.update(stored)
 
     async def drop_chat_data(self, chat_id: int) -> None:
-        self._write("chat", str(chat_id), None)
+        await asyncio.to_thread(self._write, "chat", str(chat_id), None)
 
     # -- conversations -----------------------------------------------------------------------
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        found = self._scan(f"conversation:{name}")
+        found = await asyncio.to_thread(self._scan, f"conversation:{name}")
         return {tuple(json.loads(key)): value["state"] for key, value in found.items()}
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         value = None if new_state is None else {"state": new_state}
-        self._write(f"conversation:{name}", json.dumps(list(key)), value)
+        await asyncio.to_thread(self._write, f"conversation:{name}", json.dumps(list(key)), value)
 
     # -- not stored --------------------------------------------------------------------------
 

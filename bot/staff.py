@@ -20,8 +20,8 @@ from bot.context import BotContext
 from bot.family import help_text
 from bot.formatting import long_day
 from bot.texts import t
-from scheduler.alerts import acknowledge
-from scheduler.yearplan import fmt_date, fmt_weekday
+from followup.alerts import acknowledge
+from followup.yearplan import fmt_date, fmt_weekday
 from store.models import (
     CheckIn,
     Escalation,
@@ -79,7 +79,7 @@ def today(ctx: BotContext, update: Update) -> Outcome:
         if staff is None:
             return Outcome(who.locale, replies=[Reply(chat_id, help_text(who, session))])
         locale = staff.locale.value
-        zone = ZoneInfo(staff.timezone or "Europe/Copenhagen")
+        zone = ZoneInfo(staff.timezone)
         now = ctx.now()
         local_today = now.astimezone(zone).date()
         end_of_day = datetime.combine(local_today + timedelta(days=1), time(0), zone)

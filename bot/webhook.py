@@ -22,7 +22,7 @@ from telegram.ext import Application
 from bot.app import WEBHOOK_PATH
 
 if TYPE_CHECKING:
-    from venskab.cli.common import AppContext
+    from followup.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1_000_000  # Telegram's updates are a few kilobytes
 
 
-def telegram_route(app: AppContext, bot_app: Application[Any, Any, Any, Any, Any, Any]) -> Route:
+def telegram_route(app: Services, bot_app: Application[Any, Any, Any, Any, Any, Any]) -> Route:
     secret = app.settings.telegram_webhook_secret
 
     async def receive(request: Request) -> Response:

@@ -26,7 +26,7 @@ def build_context(
     unsubscribe_url: str | None = None,
     bot_hint: str | None = None,
 ) -> dict[str, Any]:
-    zone = ZoneInfo(recipient.timezone or "Europe/Copenhagen")
+    zone = ZoneInfo(recipient.timezone)
     extra = row.context or {}
     staff = match.staff
     session: dict[str, Any] | None = None

@@ -71,10 +71,6 @@ class Offset:
             total += relativedelta(**amount)  # type: ignore[arg-type]
         return cls(value.strip(), total)
 
-    @property
-    def is_zero(self) -> bool:
-        return self.delta == relativedelta()
-
     @cached_property
     def fixed(self) -> timedelta | None:
         """The same offset as a timedelta when it has no months or years (a fast path: the

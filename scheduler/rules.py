@@ -37,7 +37,3 @@ def next_allowed(moment: datetime, channel: str, programme: Programme, zone: Zon
                 return localize(local, zone).astimezone(UTC)
         local = datetime.combine(local.date() + timedelta(days=1), datetime.min.time())
     raise RuntimeError("no sending window within 30 days; check the quiet hours")
-
-
-def is_allowed(moment: datetime, channel: str, programme: Programme, zone: ZoneInfo) -> bool:
-    return next_allowed(moment, channel, programme, zone) <= moment.astimezone(UTC)

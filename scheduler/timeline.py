@@ -5,7 +5,7 @@ local date and time, past and upcoming. It reads no clock, no database and no fi
 hands in the match's facts and the moment ``now``. The planner turns the answer into outbox rows
 and tasks; ``venskab plan`` prints it as the match's year plan (årshjul).
 
-Calendar rules are computed on the recipient's wall clock (Europe/Copenhagen by default) and only
+Calendar rules are computed on the recipient's wall clock (the configured zone by default) and only
 then converted to UTC, so a weekly 19:00 prompt stays at 19:00 across both DST changes.
 """
 
@@ -56,8 +56,8 @@ class MatchFacts:
 
     start_date: date
     visit_weekday: int  # 0 = Monday
+    timezone: str  # the volunteer family's, e.g. the configured VENSKAB_TIMEZONE
     cadence: CadenceName | None = None  # None: the programme's cadence
-    timezone: str = "Europe/Copenhagen"
     pauses: tuple[Pause, ...] = ()
     end_date: date | None = None  # set once the match has ended (early or at term)
     ended_by: str | None = None  # "term", "volunteer_family", "child_family", "organisation"

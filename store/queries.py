@@ -39,10 +39,10 @@ from store.models import Base
 
 def select_for_ids(
     connection: Connection,
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     column: ColumnElement[Any] | QueryableAttribute[Any],
     ids: Sequence[int],
-) -> CursorResult[Any]:
+) -> CursorResult[*tuple[Any, ...]]:
     """``query`` narrowed to the rows whose ``column`` is one of ``ids``, through its index.
 
     On SQLite that is ``column IN (...)``. On PostgreSQL it is a lateral probe per id, for a

@@ -5,6 +5,7 @@ Set ``VENSKAB_TEST_DATABASE_URL`` to run the whole suite on PostgreSQL (CI does)
 
 from __future__ import annotations
 
+import _socket
 import ipaddress
 import os
 import socket
@@ -17,8 +18,13 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import clock as store_clock
 from store.db import make_engine, make_session_factory, upgrade
 from store.models import Base
+
+# The composition root installs the clock and zone rows are stamped with; tests that build no
+# AppContext get the wall clock and Denmark's zone.
+store_clock.install(lambda: datetime.now(UTC), lambda: "Europe/Copenhagen")
 
 # -- network guard -----------------------------------------------------------------------------
 
@@ -48,17 +54,17 @@ _real_connect_ex = socket.socket.connect_ex
 _real_getaddrinfo = socket.getaddrinfo
 
 
-def _check_address(sock: socket.socket, address: Any) -> None:
+def _check_address(sock: _socket.socket, address: Any) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
         raise LiveNetworkError(f"a test tried to connect to {address[0]}:{address[1]}")
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> None:
+def _guarded_connect(self: _socket.socket, address: Any) -> None:
     _check_address(self, address)
     return _real_connect(self, address)
 
 
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+def _guarded_connect_ex(self: _socket.socket, address: Any) -> int:
     _check_address(self, address)
     return _real_connect_ex(self, address)
 
@@ -126,8 +132,8 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 # -- time --------------------------------------------------------------------------------------
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def free_port() -> int:

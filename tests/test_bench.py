@@ -47,6 +47,7 @@ def test_the_benchmark_smoke_run_prints_every_measurement(tmp_path: Path) -> Non
         "segments/s",
         "a simulated year",
         "APScheduler: add",
+        "worst event-loop stall",
         "peak memory",
     ):
         assert row in table, table

@@ -7,18 +7,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.visits import TEXT_LIMIT
+from followup.visits import TEXT_LIMIT
 from store.models import BotState, CheckIn, Escalation, EscalationStatus, Locale, Severity
-from tests.cast import make_match
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     BotHarness,
     callback_data,
 )
+from tests.support.cast import make_match
 
 WORRY = {"da": "⚠️ Jeg er bekymret for noget", "en": "⚠️ I'm worried about something"}
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 def family_match(session_factory: sessionmaker[Session], locale: str = "da") -> int:

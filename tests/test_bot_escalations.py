@@ -8,10 +8,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Escalation
-from tests.cast import make_match
-from tests.test_bot_support import FAMILY_CHAT, STAFF_CHAT, VISIT_EVENING, BotHarness, callback_data
+from tests.support.bot_harness import (
+    FAMILY_CHAT,
+    STAFF_CHAT,
+    VISIT_EVENING,
+    BotHarness,
+    callback_data,
+)
+from tests.support.cast import make_match
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 def test_two_visits_cancelled_from_the_prompt_reach_the_staff_member_as_one_alert(

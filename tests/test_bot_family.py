@@ -18,14 +18,14 @@ from store.models import (
     Task,
     VolunteerFamily,
 )
-from tests.cast import make_match
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     BotHarness,
     snapshot,
 )
+from tests.support.cast import make_match
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 def family_match(session_factory: sessionmaker[Session], locale: str = "da") -> int:

@@ -10,14 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import InviteToken, Locale, Match, Staff, VolunteerFamily
-from tests.cast import make_match
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     STAFF_CHAT,
     TOKEN_IN_LINK,
     BotHarness,
     snapshot,
 )
+from tests.support.cast import make_match
 from venskab.cli import main
 from venskab.cli.common import AppContext
 
@@ -52,7 +52,7 @@ PLAN = {
     ],
 }
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 def invite(app: AppContext, kind: str, subject_id: int) -> str:

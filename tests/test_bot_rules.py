@@ -14,7 +14,7 @@ from bot import callbacks as cb
 from bot.buttons import buttons_for, mood_buttons, rsvp_buttons, visit_buttons
 from bot.formatting import chunks, parse_day, parse_period
 from bot.persistence import DbPersistence
-from scheduler.visits import TEXT_LIMIT, clean_text
+from followup.visits import TEXT_LIMIT, clean_text
 from store.models import Audience, Cadence, Channel, Locale, Match, OutboxMessage
 from store.validation import contains_cpr
 

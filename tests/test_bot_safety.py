@@ -15,20 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Escalation, Staff, StaffRole
-from tests.cast import make_match
 from tests.fakes.spec import TelegramSpec
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     STAFF_CHAT,
     BotHarness,
     callback_data,
     snapshot,
 )
+from tests.support.cast import make_match
 
 OTHER_CHAT = 5002
 EXPIRED = "Denne knap er udløbet."
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import RSVP, Locale, SparringRSVP, SparringSession
-from tests.cast import make_match
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     BotHarness,
     callback_data,
     labels,
     snapshot,
 )
+from tests.support.cast import make_match
 from venskab.cli import main
 from venskab.cli.common import AppContext
 
@@ -28,7 +28,7 @@ INVITE_EVENING = datetime(2026, 3, 31, 16, 5, tzinfo=UTC)  # 18:05 in Copenhagen
 DAY_BEFORE = datetime(2026, 4, 13, 16, 5, tzinfo=UTC)
 LINK = "https://meet.example.org/sparring-april"
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 def cli(app: AppContext, *args: str) -> str:

@@ -7,18 +7,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Escalation, EscalationStatus, Locale, Staff
-from tests.cast import make_match
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     STAFF_CHAT,
     BotHarness,
     callback_data,
     snapshot,
 )
+from tests.support.cast import make_match
 
 WORRY = "⚠️ Jeg er bekymret for noget"
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 def staffed_match(session_factory: sessionmaker[Session], locale: str = "da") -> tuple[int, int]:

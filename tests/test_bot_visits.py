@@ -9,14 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import CancelledBy, Locale, Visit, VisitStatus
-from tests.cast import make_match
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     VISIT_EVENING,
     BotHarness,
     callback_data,
     labels,
 )
+from tests.support.cast import make_match
 
 NEXT_EVENING = VISIT_EVENING + timedelta(days=1)
 
@@ -32,7 +32,7 @@ PROMPT = {
 }
 EXPIRED = {"da": "Denne knap er udløbet.", "en": "This button has expired."}
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 def family_match(

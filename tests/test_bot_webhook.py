@@ -14,10 +14,10 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.cast import make_match
+from bot.webhook import telegram_route
 from tests.conftest import free_port
 from tests.fakes.telegram import FakeTelegram
-from tests.test_bot_support import (
+from tests.support.bot_harness import (
     FAMILY_CHAT,
     VISIT_EVENING,
     BotHarness,
@@ -25,12 +25,13 @@ from tests.test_bot_support import (
     app_context,
     snapshot,
 )
+from tests.support.cast import make_match
 from web.app import create_app
 
 SECRET = "s3cret-Webhook_token"
 PUBLIC = "https://venskab.example.org"
 
-pytest_plugins = ["tests.test_bot_support"]  # the bot, the fake Bot API, the app
+pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 
 
 @pytest.fixture
@@ -41,8 +42,9 @@ def webhook(
         db_url, engine, fake, VENSKAB_PUBLIC_URL=PUBLIC, TELEGRAM_WEBHOOK_SECRET=SECRET
     )
     harness = BotHarness(fake, app, Clock(VISIT_EVENING)).start()
+    assert harness.application is not None
     port = free_port()
-    web = create_app(app, bot_app=harness.application)
+    web = create_app(app.services, extra_routes=[telegram_route(app.services, harness.application)])
     server = uvicorn.Server(
         uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

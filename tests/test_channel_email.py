@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -12,6 +13,11 @@ from aiosmtpd.controller import Controller
 
 from scheduler.channels import ChannelError, EmailChannel, OutgoingMessage
 from tests.conftest import free_port
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
 
 SENDER = "Venskab <venskab@example.org>"
 PARENT = "parent@example.org"
@@ -57,7 +63,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 
 def channel_for(port: int) -> EmailChannel:
-    return EmailChannel("127.0.0.1", port, SENDER, starttls=False, timeout=5)
+    return EmailChannel("127.0.0.1", port, SENDER, starttls=False, timeout=5, clock=wall_clock)
 
 
 async def test_it_sends_text_with_an_html_alternative(mailbox: tuple[Mailbox, int]) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import MatchPause, MatchStatus, OutboxMessage, OutboxStatus
-from tests.cast import make_match
+from tests.support.cast import make_match
 from venskab.cli import main
 from venskab.cli.common import AppContext
 
@@ -138,3 +138,59 @@ def test_tick_refuses_a_moment_that_is_not_iso(
 ) -> None:
     result = cli(db_url, "tick", "--now", "next tuesday")
     assert result.exit_code == 2 and "ISO" in result.output
+
+
+def test_match_edit_corrects_the_start_and_the_plan_follows(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        match_id = str(make_match(session).id)  # starts Monday 2 March 2026
+
+    def welcome_days() -> list[date]:
+        with session_factory() as session:
+            rows = session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.status == OutboxStatus.PLANNED,
+                    OutboxMessage.touchpoint_id == "welcome",
+                )
+            ).all()
+            return sorted({m.due_at.date() for m in rows})
+
+    assert cli(db_url, "tick", "--now", "2026-02-25T12:00").exit_code == 0
+    before = welcome_days()
+    result = cli(db_url, "match", "edit", match_id, "--start", "2026-03-09")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"match {match_id} now starts on 2026-03-09 (was 2026-03-02); its plan follows"
+    ]
+    assert cli(db_url, "tick", "--now", "2026-02-25T12:00").exit_code == 0
+    after = welcome_days()
+    assert (before, after) == ([date(2026, 3, 2)], [date(2026, 3, 9)])
+    with session_factory() as session:
+        from store.models import Match
+
+        match = session.get(Match, int(match_id))
+        assert match is not None and match.start_date == date(2026, 3, 9)
+        assert match.plan_version == 2
+
+
+def test_match_edit_refuses_bad_input_with_status_2_and_changes_nothing(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        match_id = str(make_match(session).id)
+    bad_date = cli(db_url, "match", "edit", match_id, "--start", "9 March")
+    assert bad_date.exit_code == 2 and "--start" in bad_date.output
+    assert len(bad_date.output.strip().splitlines()) == 1
+    unknown = cli(db_url, "match", "edit", "999", "--start", "2026-03-09")
+    assert unknown.exit_code == 2 and "there is no match with id 999" in unknown.output
+    assert (
+        cli(db_url, "match", "end", match_id, "--on", "2026-09-14", "--by", "term").exit_code == 0
+    )
+    late = cli(db_url, "match", "edit", match_id, "--start", "2026-10-01")
+    assert late.exit_code == 2 and "before the end date" in late.output
+    with session_factory() as session:
+        from store.models import Match
+
+        match = session.get(Match, int(match_id))
+        assert match is not None and match.start_date == date(2026, 3, 2)

@@ -14,6 +14,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
+from followup.escalations import raise_escalation
+from followup.hooks import engine_hooks
+from scheduler.channels.base import Channel as SendingChannel
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.channels.sms import SmsChannel
 from scheduler.dispatcher import Dispatcher
@@ -26,10 +29,10 @@ from store.models import (
     OutboxStatus,
     VolunteerFamily,
 )
-from tests.cast import PROGRAMMES, make_match
 from tests.conftest import free_port
 from tests.fakes.twilio import FakeTwilio
-from tests.webserver import serving
+from tests.support.cast import PROGRAMMES, make_match
+from tests.support.webserver import serving
 from venskab.cli.common import AppContext
 from web.app import create_app
 
@@ -53,7 +56,7 @@ def dispatcher(
     public_url: str | None = None,
     timeout: float = 30.0,
 ) -> Dispatcher:
-    channels = {
+    channels: dict[str, SendingChannel] = {
         "sms": SmsChannel(
             SID, TOKEN, SENDER, api_url=twilio.url, segments_per_second=1000, timeout=timeout
         ),
@@ -68,6 +71,7 @@ def dispatcher(
         sandbox=frozenset({"email", "telegram", "voice"}),
         public_url=public_url,
         secret="test-secret",
+        hooks=engine_hooks(PROGRAMMES, public_url),
     )
 
 
@@ -118,9 +122,11 @@ async def test_an_sms_goes_out_through_twilio_and_the_signed_receipt_marks_it_de
 ) -> None:
     with session_factory.begin() as session:
         sms_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     port = free_port()
-    with serving(create_app(web_context(db_url, f"http://127.0.0.1:{port}")), port) as base:
+    with serving(
+        create_app(web_context(db_url, f"http://127.0.0.1:{port}").services), port
+    ) as base:
         await run(dispatcher(session_factory, twilio, public_url=base), WELCOME_TIME)
         welcome = rows(session_factory, touchpoint_id="welcome")[0]
         assert welcome.status == OutboxStatus.SENT and welcome.channel == Channel.SMS
@@ -140,10 +146,12 @@ async def test_an_undelivered_receipt_for_an_unsubscribed_number_stops_using_it_
 ) -> None:
     with session_factory.begin() as session:
         sms_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     twilio.deliver_as("+4520123411", "undelivered", error_code=21610)
     port = free_port()
-    with serving(create_app(web_context(db_url, f"http://127.0.0.1:{port}")), port) as base:
+    with serving(
+        create_app(web_context(db_url, f"http://127.0.0.1:{port}").services), port
+    ) as base:
         await run(dispatcher(session_factory, twilio, public_url=base), WELCOME_TIME)
         wait_for(
             lambda: rows(session_factory, touchpoint_id="welcome")[0].status == OutboxStatus.FAILED
@@ -167,9 +175,11 @@ async def test_an_unsigned_or_tampered_receipt_is_refused_and_changes_nothing(
 ) -> None:
     with session_factory.begin() as session:
         sms_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     port = free_port()
-    with serving(create_app(web_context(db_url, f"http://127.0.0.1:{port}")), port) as base:
+    with serving(
+        create_app(web_context(db_url, f"http://127.0.0.1:{port}").services), port
+    ) as base:
         await run(dispatcher(session_factory, twilio), WELCOME_TIME)  # no callback URL given
         sid = rows(session_factory, touchpoint_id="welcome")[0].provider_id
         params = {
@@ -207,7 +217,7 @@ async def test_an_invalid_number_fails_at_once_falls_back_to_email_and_tells_sta
     with session_factory.begin() as session:
         make_match(session, telegram_chat_id=None, family_email="familie@example.org")
         # The parent prefers SMS; the number turns out to be invalid (Twilio 21211).
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     twilio.fail_next(error_code=21211)
     survey_time = datetime(2026, 3, 3, 9, 5, tzinfo=UTC)
     await run(dispatcher(session_factory, twilio), survey_time)
@@ -243,7 +253,7 @@ async def test_a_provider_outage_loses_nothing_and_doubles_nothing(
             match = session.get(Match, match_id)
             assert match is not None
             match.volunteer_family.phone = f"+45201235{number:02d}"
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     # First HTTP 500s, then two requests that time out on our side but were sent by Twilio.
     twilio.set_outage(6)
     twilio.fail_next(delay=1.5, times=2)
@@ -270,7 +280,7 @@ async def test_a_voice_answer_is_recorded_only_from_a_signed_request_for_that_ca
 
     with session_factory.begin() as session:
         sms_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     with session_factory.begin() as session:
         row = session.scalars(
             select(OutboxMessage).where(OutboxMessage.touchpoint_id == "welcome")
@@ -278,7 +288,9 @@ async def test_a_voice_answer_is_recorded_only_from_a_signed_request_for_that_ca
         row.channel = Channel.VOICE
         row.template = "voice_checkin"
     port = free_port()
-    with serving(create_app(web_context(db_url, f"http://127.0.0.1:{port}")), port) as base:
+    with serving(
+        create_app(web_context(db_url, f"http://127.0.0.1:{port}").services), port
+    ) as base:
         d = dispatcher(session_factory, twilio, public_url=base)
         d.channels = {**d.channels, "voice": VoiceChannel(SID, TOKEN, SENDER, api_url=twilio.url)}
         await run(d, WELCOME_TIME)

@@ -7,11 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.escalations import raise_escalation
+from followup.hooks import engine_hooks
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.dispatcher import Dispatcher
+from scheduler.links import find_by_token, invitation_for
 from scheduler.planner import plan_all
-from scheduler.surveys import find_by_token, invitation_for
 from store.models import (
     Escalation,
     OutboxMessage,
@@ -19,7 +21,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from tests.cast import PROGRAMMES, make_match
+from tests.support.cast import PROGRAMMES, make_match
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -34,6 +36,7 @@ def dispatcher(factory: sessionmaker[Session], worker: str = "w1") -> Dispatcher
         public_url="https://venskab.example.org",
         worker_id=worker,
         secret="test-secret",
+        hooks=engine_hooks(PROGRAMMES, "https://venskab.example.org"),
     )
 
 
@@ -50,7 +53,7 @@ async def test_a_due_message_is_sent_once_and_only_once(
 ) -> None:
     with session_factory.begin() as session:
         make_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     at = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)  # 18:05 in Copenhagen: the welcome is due
     first = await dispatcher(session_factory).run_once(at)
     second = await dispatcher(session_factory, "w2").run_once(at)
@@ -66,7 +69,7 @@ async def test_a_message_left_sending_by_a_crash_becomes_unknown_and_goes_to_sta
 ) -> None:
     with session_factory.begin() as session:
         make_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     at = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)
     claimed = dispatcher(session_factory, "dead").claim(at)  # claimed, then the process died
     assert claimed
@@ -86,9 +89,15 @@ async def test_a_stale_weekly_prompt_expires_after_downtime_but_a_farewell_is_st
     with session_factory.begin() as session:
         make_match(session, start=date(2025, 3, 3), created_at=datetime(2025, 3, 1, tzinfo=UTC))
     # Planned up to 14 days before the anniversary, then the system was down for three weeks.
-    plan_all(engine, session_factory, PROGRAMMES, datetime(2026, 2, 17, 12, tzinfo=UTC))
+    plan_all(
+        engine,
+        session_factory,
+        PROGRAMMES,
+        datetime(2026, 2, 17, 12, tzinfo=UTC),
+        report=raise_escalation,
+    )
     back = datetime(2026, 3, 10, 12, tzinfo=UTC)
-    plan_all(engine, session_factory, PROGRAMMES, back)
+    plan_all(engine, session_factory, PROGRAMMES, back, report=raise_escalation)
     await dispatcher(session_factory).run_once(back)
     prompts = rows(session_factory, touchpoint_id="weekly-visit")
     assert prompts and {p.status for p in prompts} == {OutboxStatus.EXPIRED}
@@ -104,7 +113,7 @@ async def test_a_visit_prompt_is_not_sent_when_the_visit_was_already_reported(
         session.add(
             Visit(match_id=match.id, planned_date=date(2026, 3, 9), status=VisitStatus.VISITED)
         )
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     stats = await dispatcher(session_factory).run_once(datetime(2026, 3, 10, 20, tzinfo=UTC))
     prompts = rows(session_factory, touchpoint_id="weekly-visit")
     assert {(p.occurrence_key, p.status) for p in prompts} == {
@@ -119,11 +128,11 @@ async def test_a_survey_link_is_personal_and_not_stored_in_the_outbox(
 ) -> None:
     with session_factory.begin() as session:
         make_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     sent: list[str] = []
 
     class Recording(SandboxChannel):
-        async def send(self, message):  # type: ignore[no-untyped-def]
+        async def send(self, message: OutgoingMessage) -> SendResult:
             sent.append(message.body)
             return await super().send(message)
 
@@ -147,7 +156,7 @@ async def test_retries_wait_and_quiet_hours_defer_without_using_an_attempt(
 ) -> None:
     with session_factory.begin() as session:
         make_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     # A survey SMS due at 10:00 that is retried late in the evening must wait for the morning.
     with session_factory.begin() as session:
         session.execute(
@@ -171,7 +180,7 @@ async def test_a_survey_reminder_is_not_sent_once_the_survey_was_answered(
     with session_factory.begin() as session:
         match = make_match(session)
         match_id, contact_id = match.id, match.contacts[0].id
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
     with session_factory.begin() as session:
         invitation, _ = invitation_for(
             session, match_id, contact_id, "parent-sample", "baseline", START, "test-secret"
@@ -189,7 +198,7 @@ async def test_sent_and_failed_messages_recorded_in_the_same_group_each_get_thei
 ) -> None:
     with session_factory.begin() as session:
         make_match(session)
-    plan_all(engine, session_factory, PROGRAMMES, START)
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
 
     class Flaky(SandboxChannel):
         """Fails every message with an odd outbox id, transiently."""

@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from scheduler.channels.telegram import make_bot
-from tests.fakes.spec import SPECS_ENV, specs_dir
+from tests.fakes.spec import SPECS_DIR, load_spec
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio
 
@@ -260,13 +260,15 @@ async def test_it_serves_a_polling_ptb_application(telegram: FakeTelegram) -> No
     telegram.assert_no_violations()
 
 
-def test_it_finds_no_specs_in_an_empty_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(SPECS_ENV, str(tmp_path))
-
-    with pytest.raises(FileNotFoundError, match=SPECS_ENV):
-        specs_dir()
+def test_the_specs_are_part_of_the_repository_with_their_source_and_licence() -> None:
+    repository = Path(__file__).resolve().parents[1]
+    assert SPECS_DIR.is_relative_to(repository)
+    note = (SPECS_DIR / "README.md").read_text(encoding="utf-8")
+    telegram = load_spec("telegram-bot-api.json")
+    twilio = load_spec("twilio-api-v2010-messages-calls.json")
+    assert f"Telegram Bot API {telegram['version'].removeprefix('Bot API ')}" in note
+    assert twilio["openapi"].startswith("3") and "2010-04-01" in note
+    assert note.count("| MIT |") == 2
 
 
 # -- Twilio ------------------------------------------------------------------------------------

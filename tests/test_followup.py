@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.alerts import ack_token
+from followup.alerts import ack_token
+from followup.escalations import raise_escalation
 from scheduler.channels.email import EmailChannel
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.channels.telegram import TelegramChannel, make_bot
-from scheduler.escalations import raise_escalation
-from scheduler.surveys import secret_for
+from scheduler.links import secret_for
 from store.models import (
     CancelledBy,
     CheckIn,
@@ -38,14 +38,19 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from tests.cast import make_match
 from tests.conftest import free_port
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
-from tests.webserver import serving
+from tests.support.cast import make_match
+from tests.support.webserver import serving
 from venskab.cli import main
 from venskab.cli.common import AppContext
 from venskab.runtime import Runtime
 from web.app import create_app
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
 
 LEAD_CHAT = 7001
 COORDINATOR_CHAT = 7002
@@ -57,7 +62,7 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(message)  # type: ignore[arg-type]
+        self.messages.append(message)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -88,7 +93,9 @@ def runtime(db_url: str, telegram: FakeTelegram, mailbox: tuple[Mailbox, int]) -
     app = AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     channels: dict[str, Any] = {
         "telegram": TelegramChannel(make_bot(DEFAULT_TOKEN, telegram.url)),
-        "email": EmailChannel("127.0.0.1", mailbox[1], "venskab@example.org", starttls=False),
+        "email": EmailChannel(
+            "127.0.0.1", mailbox[1], "venskab@example.org", starttls=False, clock=wall_clock
+        ),
         "sms": SandboxChannel("sms"),
         "voice": SandboxChannel("voice"),
     }
@@ -137,10 +144,10 @@ def raise_now(
         return escalation.id
 
 
-def at_local(*args: int) -> datetime:
+def at_local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     from zoneinfo import ZoneInfo
 
-    return datetime(*args, tzinfo=ZoneInfo("Europe/Copenhagen"))  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Europe/Copenhagen"))
 
 
 async def test_a_worry_at_night_reaches_the_staff_member_at_once_by_telegram_and_email(
@@ -278,7 +285,9 @@ async def test_a_forged_or_reused_acknowledgement_link_is_refused_and_changes_no
     good = ack_token(secret, escalation_id, lead.id)
     forged = f"{escalation_id}.{lead.id}.{'A' * 32}"
     port = free_port()
-    with serving(create_app(AppContext(env={"VENSKAB_DATABASE_URL": db_url})), port) as base:
+    with serving(
+        create_app(AppContext(env={"VENSKAB_DATABASE_URL": db_url}).services), port
+    ) as base:
         assert httpx.post(f"{base}/ack/{forged}").status_code == 403
         assert (
             httpx.post(f"{base}/ack/{escalation_id}.{lead.id + 1}.{good.split('.')[2]}").status_code
@@ -422,11 +431,17 @@ def test_a_sibling_match_is_invoiced_at_half_price(
     session_factory: sessionmaker[Session], engine: Any
 ) -> None:
     from scheduler.planner import plan_all
-    from tests.cast import PROGRAMMES
+    from tests.support.cast import PROGRAMMES
 
     with session_factory.begin() as session:
         make_match(session, programme="mentorbarn").sibling = True
-    plan_all(engine, session_factory, PROGRAMMES, datetime(2026, 5, 25, tzinfo=UTC))
+    plan_all(
+        engine,
+        session_factory,
+        PROGRAMMES,
+        datetime(2026, 5, 25, tzinfo=UTC),
+        report=raise_escalation,
+    )
     with session_factory() as session:
         invoice = session.scalars(
             select(Task).where(Task.touchpoint_id == "invoice-reminder")

@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.escalations import raise_escalation
+from followup.hooks import engine_hooks
 from scheduler.channels.email import EmailChannel
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.dispatcher import Dispatcher
@@ -28,16 +30,16 @@ from store.models import (
     OutboxMessage,
     OutboxStatus,
 )
-from tests import test_survey_pages
-from tests.cast import PROGRAMMES, make_match
 from tests.conftest import free_port
-from tests.test_survey_pages import LiveApp, visible_text
+from tests.support import survey_app
+from tests.support.cast import PROGRAMMES, make_match
+from tests.support.survey_app import LiveApp, visible_text
 from venskab.cli import main
 from venskab.cli.common import AppContext
 
-# The live web app (module-scoped server, per-test clock) from the survey page tests.
-_served = test_survey_pages._served
-live = test_survey_pages.live
+# The live web app from tests.support.survey_app (module-scoped server, per-test clock).
+_served = survey_app._served
+live = survey_app.live
 
 INVITED = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
 
@@ -75,10 +77,15 @@ def contact(factory: sessionmaker[Session]) -> ContactPerson:
 async def send_survey_email(
     engine: Engine, factory: sessionmaker[Session], live: LiveApp, port: int
 ) -> None:
-    plan_all(engine, factory, PROGRAMMES, INVITED)
+    plan_all(engine, factory, PROGRAMMES, INVITED, report=raise_escalation)
     channels: dict[str, Any] = {name: SandboxChannel(name) for name in ("sms", "telegram", "voice")}
     channels["email"] = EmailChannel(
-        "127.0.0.1", port, "Venskab <venskab@example.org>", starttls=False, timeout=5
+        "127.0.0.1",
+        port,
+        "Venskab <venskab@example.org>",
+        starttls=False,
+        timeout=5,
+        clock=lambda: datetime.now(UTC),
     )
     dispatcher = Dispatcher(
         factory,
@@ -86,6 +93,7 @@ async def send_survey_email(
         channels,
         sandbox=frozenset({"sms", "telegram", "voice"}),
         public_url=live.url,
+        hooks=engine_hooks(PROGRAMMES, live.url),
     )
     await dispatcher.run_once(INVITED)
 
@@ -148,8 +156,7 @@ async def test_a_parent_unsubscribes_from_the_link_in_a_survey_email(
 def test_a_tampered_or_outdated_unsubscribe_link_shows_nothing_and_changes_nothing(
     live: LiveApp, session_factory: sessionmaker[Session]
 ) -> None:
-    from scheduler.inbound import unsubscribe_token
-    from scheduler.surveys import secret_for
+    from scheduler.links import secret_for, unsubscribe_token
 
     with session_factory.begin() as session:
         match = make_match(session)
@@ -219,7 +226,13 @@ def test_a_bounce_marks_the_address_and_the_plan_moves_to_sms(
     with session_factory.begin() as session:
         match = make_match(session, parent_channel=Channel.EMAIL)
         match_id, version = match.id, match.plan_version
-    plan_all(engine, session_factory, PROGRAMMES, datetime(2026, 3, 1, tzinfo=UTC))
+    plan_all(
+        engine,
+        session_factory,
+        PROGRAMMES,
+        datetime(2026, 3, 1, tzinfo=UTC),
+        report=raise_escalation,
+    )
 
     if how == "address":
         result = cli(db_url, "mail", "bounce", "Foraelder@example.org")
@@ -237,7 +250,13 @@ def test_a_bounce_marks_the_address_and_the_plan_moves_to_sms(
         assert match_row is not None and match_row.plan_version == version + 1
         (escalation,) = session.scalars(select(Escalation)).all()
     assert escalation.rule == "delivery_failed" and escalation.evidence[0]["error"] == "bounce"
-    plan_all(engine, session_factory, PROGRAMMES, datetime(2026, 3, 1, tzinfo=UTC))
+    plan_all(
+        engine,
+        session_factory,
+        PROGRAMMES,
+        datetime(2026, 3, 1, tzinfo=UTC),
+        report=raise_escalation,
+    )
     with session_factory() as session:
         survey = session.scalars(
             select(OutboxMessage).where(

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.escalations import raise_escalation
 from scheduler.planner import plan_all
 from store.models import (
     AuditEntry,
@@ -23,13 +24,13 @@ from store.models import (
     SurveyConversation,
     SurveyInvitation,
 )
-from tests import test_survey_pages
-from tests.cast import PROGRAMMES, make_match
-from tests.test_survey_pages import PARENT_PHONE, LiveApp, answers, invite
+from tests.support import survey_app
+from tests.support.cast import PROGRAMMES, make_match
+from tests.support.survey_app import PARENT_PHONE, LiveApp, answers, invite
 
-# The live web app (module-scoped server, per-test clock) from the survey page tests.
-_served = test_survey_pages._served
-live = test_survey_pages.live
+# The live web app from tests.support.survey_app (module-scoped server, per-test clock).
+_served = survey_app._served
+live = survey_app.live
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -70,7 +71,7 @@ def test_stop_in_any_case_and_in_danish_opts_the_parent_out_and_confirms(
     with session_factory.begin() as session:
         match = make_match(session)
         match_id, version = match.id, match.plan_version
-    plan_all(engine, session_factory, PROGRAMMES, NOW)
+    plan_all(engine, session_factory, PROGRAMMES, NOW, report=raise_escalation)
 
     response = live.sms(word)
 
@@ -87,7 +88,7 @@ def test_stop_in_any_case_and_in_danish_opts_the_parent_out_and_confirms(
     assert escalation.match_id == match_id
     # The planner re-plans: the survey invitation (not essential) is cancelled, the call
     # announcement about an agreed call (essential) stays.
-    plan_all(engine, session_factory, PROGRAMMES, NOW)
+    plan_all(engine, session_factory, PROGRAMMES, NOW, report=raise_escalation)
     with session_factory() as session:
         rows = {
             (r.touchpoint_id, r.occurrence_key): r.status
@@ -104,16 +105,16 @@ def test_start_and_tilmeld_opt_back_in_and_the_plan_comes_back(
 ) -> None:
     with session_factory.begin() as session:
         make_match(session, parent_locale=Locale.EN)
-    plan_all(engine, session_factory, PROGRAMMES, NOW)
+    plan_all(engine, session_factory, PROGRAMMES, NOW, report=raise_escalation)
     stopped = reply(live.sms("Stop").text)
     assert "You will no longer get messages" in stopped  # in the parent's language
-    plan_all(engine, session_factory, PROGRAMMES, NOW)
+    plan_all(engine, session_factory, PROGRAMMES, NOW, report=raise_escalation)
 
     for word in ("tilmeld", "START"):
         again = reply(live.sms(word).text)
         assert "Welcome back" in again
         assert parent(session_factory).opted_out is False
-    plan_all(engine, session_factory, PROGRAMMES, NOW)
+    plan_all(engine, session_factory, PROGRAMMES, NOW, report=raise_escalation)
     with session_factory() as session:
         survey = session.scalars(
             select(OutboxMessage).where(
@@ -283,7 +284,7 @@ def test_a_sentence_or_a_second_wrong_answer_goes_to_staff_and_the_survey_waits(
 
 
 def test_it_replies_in_short_gsm7_texts() -> None:
-    from scheduler.inbound import TEXTS
+    from followup.inbound import TEXTS
     from scheduler.sms import MAX_SEGMENTS, segments
 
     long_values = {

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler import matches as ops
+from followup import matches as ops
+from followup.escalations import raise_escalation
 from scheduler.planner import plan_all
 from store.models import (
     Channel,
@@ -18,7 +19,7 @@ from store.models import (
     Task,
     TaskStatus,
 )
-from tests.cast import PROGRAMMES, make_match
+from tests.support.cast import PROGRAMMES, make_match
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -26,7 +27,9 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 def plan(
     engine: Engine, factory: sessionmaker[Session], now: datetime = NOW, days: int = 14
 ) -> object:
-    return plan_all(engine, factory, PROGRAMMES, now, horizon=timedelta(days=days))
+    return plan_all(
+        engine, factory, PROGRAMMES, now, horizon=timedelta(days=days), report=raise_escalation
+    )
 
 
 def outbox(
@@ -47,7 +50,13 @@ def test_planning_twice_inserts_nothing_twice(
     first = plan(engine, session_factory)
     rows = outbox(session_factory, None)
     again = plan_all(
-        engine, session_factory, PROGRAMMES, NOW, horizon=timedelta(days=14), force=True
+        engine,
+        session_factory,
+        PROGRAMMES,
+        NOW,
+        horizon=timedelta(days=14),
+        force=True,
+        report=raise_escalation,
     )
     assert first.added == len(rows) > 0  # type: ignore[attr-defined]
     assert again.added == 0 and again.cancelled == 0 and again.updated == 0
@@ -226,7 +235,15 @@ def test_a_family_without_any_usable_address_is_raised_to_staff_once(
         match = make_match(session, telegram_chat_id=None, family_email=None)
         match.volunteer_family.phone = None
     plan(engine, session_factory)
-    plan_all(engine, session_factory, PROGRAMMES, NOW, horizon=timedelta(days=14), force=True)
+    plan_all(
+        engine,
+        session_factory,
+        PROGRAMMES,
+        NOW,
+        horizon=timedelta(days=14),
+        force=True,
+        report=raise_escalation,
+    )
     with session_factory() as session:
         escalations = list(session.scalars(select(Escalation)))
     assert [e.rule for e in escalations] == ["delivery_failed"]

@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.hooks import engine_hooks
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.channels.sms import SmsChannel
 from scheduler.dispatcher import Dispatcher
 from store.models import Escalation, OutboxMessage, OutboxStatus
-from tests.cast import PROGRAMMES, make_match
 from tests.fakes.twilio import FakeTwilio
+from tests.support.cast import PROGRAMMES, make_match
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,13 @@ async def test_a_dispatcher_killed_mid_batch_sends_nothing_twice_and_raises_what
             )
         }
         channels |= {n: SandboxChannel(n) for n in ("email", "telegram", "voice")}
-        dispatcher = Dispatcher(session_factory, PROGRAMMES, channels, secret="test-secret")
+        dispatcher = Dispatcher(
+            session_factory,
+            PROGRAMMES,
+            channels,
+            secret="test-secret",
+            hooks=engine_hooks(PROGRAMMES, None),
+        )
         stats = await dispatcher.run_once(WELCOME_TIME + timedelta(minutes=10))
         await channels["sms"].close()
         assert len(twilio.messages) == sent_before  # nothing re-sent
@@ -141,7 +148,7 @@ def test_three_dispatcher_processes_share_ten_thousand_messages_each_sent_exactl
             [
                 sys.executable,
                 "-m",
-                "tests.workers.dispatch_worker",
+                "tests.support.dispatch_worker",
                 db_url,
                 f"worker-{n}",
                 now.isoformat(),

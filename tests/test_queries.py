@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Audience, Channel, Locale, OutboxMessage, OutboxStatus
 from store.queries import RowInserter, select_for_ids
-from tests.cast import make_match
+from tests.support.cast import make_match
 
 SHARED = ["touchpoint_id", "occurrence_key", "kind", "template", "audience", "channel"]
 SHARED += ["locale", "essential", "due_at", "expires_at", "status", "context", "last_error"]

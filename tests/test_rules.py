@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.rules import next_allowed
-from tests.cast import PROGRAMMES
+from tests.support.cast import PROGRAMMES
 
 CPH = ZoneInfo("Europe/Copenhagen")
 PROGRAMME = PROGRAMMES["hjem-til-os"]
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=CPH)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=CPH)
 
 
 CASES = [

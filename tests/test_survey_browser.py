@@ -20,13 +20,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Locale
-from tests import test_survey_pages
-from tests.cast import make_match
-from tests.test_survey_pages import LiveApp, answers, invitation, invite
+from tests.support import survey_app
+from tests.support.cast import make_match
+from tests.support.survey_app import LiveApp, answers, invitation, invite
 
-# The live web app (module-scoped server, per-test clock) from the survey page tests.
-_served = test_survey_pages._served
-live = test_survey_pages.live
+# The live web app from tests.support.survey_app (module-scoped server, per-test clock).
+_served = survey_app._served
+live = survey_app.live
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from scheduler.survey_defs import (
+from followup.survey_defs import (
     MAX_SMS_QUESTIONS,
     SURVEYS_DIR,
     SurveyDefinitionError,
@@ -18,7 +18,7 @@ from scheduler.survey_defs import (
     parse_survey,
     sms_answer,
 )
-from tests.cast import PROGRAMMES
+from tests.support.cast import PROGRAMMES
 from venskab.cli import main
 
 SHIPPED = load_surveys()

@@ -12,13 +12,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler import followup
+from followup import survey_calls as followup
+from followup.escalations import raise_escalation
+from followup.hooks import engine_hooks
+from followup.inbound import set_opt_out
+from followup.survey_reports import results
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.dispatcher import Dispatcher
-from scheduler.inbound import set_opt_out
+from scheduler.links import invitation_for, secret_for
 from scheduler.planner import plan_all
-from scheduler.survey_results import results
-from scheduler.surveys import invitation_for, secret_for
 from store.models import (
     Channel,
     ContactPerson,
@@ -28,13 +30,13 @@ from store.models import (
     Task,
     TaskStatus,
 )
-from tests import test_survey_pages
-from tests.cast import PROGRAMMES, make_match
-from tests.test_survey_pages import LiveApp
+from tests.support import survey_app
+from tests.support.cast import PROGRAMMES, make_match
+from tests.support.survey_app import LiveApp
 
-# The live web app (module-scoped server, per-test clock) from the survey page tests.
-_served = test_survey_pages._served
-live = test_survey_pages.live
+# The live web app from tests.support.survey_app (module-scoped server, per-test clock).
+_served = survey_app._served
+live = survey_app.live
 
 # Hjem til Os: the baseline survey goes out the day after the start (2026-03-02) at 10:00.
 INVITED = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
@@ -44,7 +46,7 @@ WEEK = timedelta(weeks=1)
 async def tick(
     engine: Engine, factory: sessionmaker[Session], dispatcher: Dispatcher, now: datetime
 ) -> None:
-    plan_all(engine, factory, PROGRAMMES, now)
+    plan_all(engine, factory, PROGRAMMES, now, report=raise_escalation)
     followup.run(factory, PROGRAMMES, now)
     await dispatcher.run_once(now)
 
@@ -52,7 +54,12 @@ async def tick(
 def make_dispatcher(factory: sessionmaker[Session], public_url: str) -> Dispatcher:
     channels = {name: SandboxChannel(name) for name in ("sms", "email", "telegram", "voice")}
     return Dispatcher(
-        factory, PROGRAMMES, channels, sandbox=frozenset(channels), public_url=public_url
+        factory,
+        PROGRAMMES,
+        channels,
+        sandbox=frozenset(channels),
+        public_url=public_url,
+        hooks=engine_hooks(PROGRAMMES, public_url),
     )
 
 

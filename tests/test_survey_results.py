@@ -11,12 +11,12 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.survey_defs import default_surveys
-from scheduler.survey_results import complete, save_answers
-from scheduler.surveys import find_by_token
+from followup.survey_defs import default_surveys
+from followup.survey_results import complete, save_answers
+from scheduler.links import find_by_token
 from store.models import Match
-from tests.cast import make_match
-from tests.test_survey_pages import invitation, invite
+from tests.support.cast import make_match
+from tests.support.survey_app import invitation, invite
 from venskab.cli import main
 from venskab.cli.common import AppContext
 

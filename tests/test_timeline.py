@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scheduler.programme import PROGRAMMES_DIR, load_programme, parse_programme
-from scheduler.timeline import MatchFacts, Pause, is_working_day, occurrences
+from scheduler.timeline import MatchFacts, Occurrence, Pause, is_working_day, occurrences
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HJEM_TIL_OS = load_programme(PROGRAMMES_DIR / "hjem-til-os.yaml")
@@ -50,7 +50,7 @@ def test_it_keeps_the_weekly_prompt_at_19_local_across_dst(
     label: str, day: date, utc_hour: int
 ) -> None:
     prog = programme(VISIT)
-    facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0)
+    facts = MatchFacts(timezone="Europe/Copenhagen", start_date=date(2026, 3, 2), visit_weekday=0)
     by_day = {d.date(): d for d in due(prog, facts, "visit")}
     assert by_day[day].time() == time(19, 0), label
     assert by_day[day].astimezone(UTC).hour == utc_hour, label
@@ -95,7 +95,7 @@ def test_it_counts_calendar_months_from_month_ends(
             ],
         }
     )
-    facts = MatchFacts(start_date=start, visit_weekday=0)
+    facts = MatchFacts(timezone="Europe/Copenhagen", start_date=start, visit_weekday=0)
     assert [d.date() for d in due(prog, facts, "x")] == [expected], label
 
 
@@ -110,7 +110,7 @@ def test_it_repeats_monthly_from_the_first_occurrence_without_drifting() -> None
             "channels": ["sms"],
         }
     )
-    facts = MatchFacts(start_date=date(2025, 12, 31), visit_weekday=0)
+    facts = MatchFacts(timezone="Europe/Copenhagen", start_date=date(2025, 12, 31), visit_weekday=0)
     assert [d.date() for d in due(prog, facts, "call")] == [
         date(2026, 1, 31),
         date(2026, 2, 28),
@@ -145,14 +145,16 @@ def test_it_prompts_on_the_programmes_cadence(
     label: str, cadence: str, n: int, expected: list[date]
 ) -> None:
     prog = programme(VISIT, cadence=cadence)
-    facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=2)  # Wednesday
+    facts = MatchFacts(
+        timezone="Europe/Copenhagen", start_date=date(2026, 3, 2), visit_weekday=2
+    )  # Wednesday
     assert [d.date() for d in due(prog, facts, "visit")][:n] == expected, label
 
 
 def test_the_first_visit_is_on_the_agreed_weekday_a_week_after_the_first_meeting() -> None:
     prog = programme(VISIT)
     facts = MatchFacts(
-        start_date=date(2026, 3, 5), visit_weekday=0
+        timezone="Europe/Copenhagen", start_date=date(2026, 3, 5), visit_weekday=0
     )  # Thursday start, Monday visits
     assert due(prog, facts, "visit")[0].date() == date(2026, 3, 16)
 
@@ -163,6 +165,7 @@ def test_the_first_visit_is_on_the_agreed_weekday_a_week_after_the_first_meeting
 def test_a_paused_match_gets_no_visit_prompts_during_the_pause() -> None:
     prog = programme(VISIT)
     facts = MatchFacts(
+        timezone="Europe/Copenhagen",
         start_date=date(2026, 6, 1),
         visit_weekday=0,
         pauses=(Pause(date(2026, 7, 1), date(2026, 8, 3)),),  # summer holiday; back on 3 August
@@ -176,7 +179,10 @@ def test_a_paused_match_gets_no_visit_prompts_during_the_pause() -> None:
 def test_an_open_pause_stops_prompts_until_resumed() -> None:
     prog = programme(VISIT)
     facts = MatchFacts(
-        start_date=date(2026, 6, 1), visit_weekday=0, pauses=(Pause(date(2026, 7, 1)),)
+        timezone="Europe/Copenhagen",
+        start_date=date(2026, 6, 1),
+        visit_weekday=0,
+        pauses=(Pause(date(2026, 7, 1)),),
     )
     assert max(d.date() for d in due(prog, facts, "visit")) == date(2026, 6, 29)
 
@@ -184,6 +190,7 @@ def test_an_open_pause_stops_prompts_until_resumed() -> None:
 # -- ended early -------------------------------------------------------------------------------
 
 EARLY = MatchFacts(
+    timezone="Europe/Copenhagen",
     start_date=date(2026, 3, 2),
     visit_weekday=0,
     end_date=date(2026, 9, 14),
@@ -207,6 +214,7 @@ def test_a_match_ended_early_by_the_family_gets_the_extra_child_visit() -> None:
 
 def test_an_early_end_by_the_childs_family_gets_no_extra_child_visit() -> None:
     facts = MatchFacts(
+        timezone="Europe/Copenhagen",
         start_date=date(2026, 3, 2),
         visit_weekday=0,
         end_date=date(2026, 9, 14),
@@ -219,6 +227,7 @@ def test_an_early_end_by_the_childs_family_gets_no_extra_child_visit() -> None:
 
 def test_a_match_that_lasted_under_three_months_gets_no_end_survey() -> None:
     facts = MatchFacts(
+        timezone="Europe/Copenhagen",
         start_date=date(2026, 3, 2),
         visit_weekday=0,
         end_date=date(2026, 4, 20),
@@ -245,14 +254,20 @@ def test_a_staff_task_on_a_public_holiday_moves_to_the_next_working_day(
 ) -> None:
     occs = {
         o.touchpoint.id: o
-        for o in occurrences(HJEM_TIL_OS, MatchFacts(start_date=start, visit_weekday=0), NOW)
+        for o in occurrences(
+            HJEM_TIL_OS,
+            MatchFacts(timezone="Europe/Copenhagen", start_date=start, visit_weekday=0),
+            NOW,
+        )
     }
     assert occs["future-agreement"].day == expected, label
 
 
 def test_visit_prompts_stay_on_the_visit_day_even_on_a_holiday() -> None:
     prog = programme(VISIT)
-    facts = MatchFacts(start_date=date(2026, 12, 10), visit_weekday=3)  # Thursdays: 24 Dec 2026
+    facts = MatchFacts(
+        timezone="Europe/Copenhagen", start_date=date(2026, 12, 10), visit_weekday=3
+    )  # Thursdays: 24 Dec 2026
     assert date(2026, 12, 24) in [d.date() for d in due(prog, facts, "visit")]
     assert not is_working_day(date(2026, 12, 24))
 
@@ -261,9 +276,9 @@ def test_visit_prompts_stay_on_the_visit_day_even_on_a_holiday() -> None:
 
 
 def test_the_hjem_til_os_year_plan_from_monday_2_march_2026() -> None:
-    facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0)
+    facts = MatchFacts(timezone="Europe/Copenhagen", start_date=date(2026, 3, 2), visit_weekday=0)
     occs = occurrences(HJEM_TIL_OS, facts, NOW)
-    first = {}
+    first: dict[str, Occurrence] = {}
     for o in occs:
         first.setdefault(o.touchpoint.id, o)
     assert first["weekly-visit"].day == date(2026, 3, 9)  # weekly visits start the week after
@@ -281,7 +296,7 @@ def test_the_hjem_til_os_year_plan_from_monday_2_march_2026() -> None:
 
 
 def test_the_timeline_reads_no_clock_only_now() -> None:
-    facts = MatchFacts(start_date=date(2026, 3, 2), visit_weekday=0)
+    facts = MatchFacts(timezone="Europe/Copenhagen", start_date=date(2026, 3, 2), visit_weekday=0)
     a = occurrences(HJEM_TIL_OS, facts, datetime(2026, 1, 1, tzinfo=UTC))
     b = occurrences(HJEM_TIL_OS, facts, datetime(2026, 5, 1, tzinfo=UTC))
     assert [(o.touchpoint.id, o.key, o.due) for o in a] == [

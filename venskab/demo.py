@@ -8,12 +8,15 @@ sandbox channels, so the outbox shows what the system would have sent until toda
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from scheduler.matches import facts_for, sync_programmes
+from followup.matches import sync_programmes
+from scheduler.facts import facts_for
 from scheduler.programme import Kind
 from scheduler.timeline import occurrences
 from store.models import (
@@ -137,11 +140,21 @@ def seed(app: AppContext, now: datetime) -> list[int]:
     return ids
 
 
-async def replay(app: AppContext, now: datetime, step: timedelta = timedelta(hours=12)) -> None:
-    """Run planner and dispatcher through the past, as if the system had been running."""
-    from venskab.runtime import Runtime
+class Ticking(Protocol):
+    async def tick(self, now: datetime) -> object: ...
+    async def close(self) -> None: ...
 
-    runtime = Runtime(app)
+
+async def replay(
+    app: AppContext,
+    now: datetime,
+    runtime_for: Callable[[AppContext], Ticking],
+    step: timedelta = timedelta(hours=12),
+) -> None:
+    """Run planner and dispatcher through the past, as if the system had been running.
+
+    ``runtime_for`` builds the runtime that ticks (``venskab.runtime.Runtime``)."""
+    runtime = runtime_for(app)
     with app.transaction() as session:
         first = session.scalar(select(func.min(Match.created_at)))
     if first is None:

@@ -4,30 +4,59 @@
   truth is in our tables, never in a job store;
 - uvicorn serving the Starlette app (webhooks, survey pages, the sandbox outbox);
 - the Telegram bot, when a token is configured (polling, or webhook through the web app).
+
+Replies and scheduled sends share one Telegram ``Bot`` and with it one rate limiter: the
+Telegram channel sends through the bot application's own ``ExtBot`` when the bot runs. Database
+work runs in worker threads, so nothing holds up the event loop for long.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from followup.escalations import raise_escalation
+from followup.hooks import engine_hooks
+from followup.matches import sync_programmes
 from scheduler.channels.base import Channel
 from scheduler.dispatcher import Dispatcher, DispatchStats
-from scheduler.matches import sync_programmes
 from scheduler.planner import PlanStats, plan_all
 from venskab.cli.common import AppContext
+
+if TYPE_CHECKING:
+    from telegram import Bot
 
 log = logging.getLogger("venskab")
 
 DISPATCH_EVERY = timedelta(seconds=15)
-PLAN_EVERY = timedelta(minutes=5)
 
 
-def build_channels(app: AppContext) -> tuple[dict[str, Channel], frozenset[str]]:
-    """Live channels where credentials are set; the sandbox (records, sends nothing) elsewhere."""
+def freeze_startup_heap() -> None:
+    """Take what start-up allocated (modules, programmes, templates, the ORM's mappers) out of
+    the cyclic garbage collector's sight.
+
+    A full collection walks every tracked object while holding the GIL, so it stops the event
+    loop too, whichever thread triggered it: with the start-up heap in view that took 50-100 ms
+    on a small machine, several times a minute while planning. Frozen objects are still freed
+    by reference counting; only cycles among them are never collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def build_channels(
+    app: AppContext, telegram_bot: Bot | None = None
+) -> tuple[dict[str, Channel], frozenset[str]]:
+    """Live channels where credentials are set; the sandbox (records, sends nothing) elsewhere.
+
+    ``telegram_bot`` is the running bot application's ``Bot`` (with its rate limiter): scheduled
+    messages then go through it, and its shutdown is the application's. Without one (the command
+    line's ``tick``, the demo replay) the channel makes its own bot and shuts it down on close.
+    """
     from scheduler.channels.sandbox import SandboxChannel
 
     settings = app.settings
@@ -61,13 +90,18 @@ def build_channels(app: AppContext) -> tuple[dict[str, Channel], frozenset[str]]
             username=settings.smtp_username,
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
+            clock=app.now,
         )
-    if settings.telegram_configured:
+    if telegram_bot is not None:
+        from scheduler.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(telegram_bot)
+    elif settings.telegram_configured:
         from scheduler.channels.telegram import TelegramChannel, make_bot
 
         assert settings.telegram_bot_token
         channels["telegram"] = TelegramChannel(
-            make_bot(settings.telegram_bot_token, settings.telegram_api_url)
+            make_bot(settings.telegram_bot_token, settings.telegram_api_url), owns_bot=True
         )
     for name in ("sms", "voice", "email", "telegram"):
         if name not in channels:
@@ -105,12 +139,14 @@ class Runtime:
     app: AppContext
     channels: dict[str, Channel] = field(default_factory=dict)
     sandbox: frozenset[str] = frozenset()
+    # The bot application's Bot, when the bot runs in this process (see build_channels).
+    telegram_bot: Bot | None = None
     _dispatcher: Dispatcher | None = None
     _synced: bool = False
 
     def __post_init__(self) -> None:
         if not self.channels:
-            self.channels, self.sandbox = build_channels(self.app)
+            self.channels, self.sandbox = build_channels(self.app, self.telegram_bot)
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -124,6 +160,7 @@ class Runtime:
                 sandbox=self.sandbox,
                 public_url=self.app.settings.public_url,
                 buttons=buttons_for,
+                hooks=engine_hooks(self.app.programmes, self.app.settings.public_url),
             )
         return self._dispatcher
 
@@ -141,6 +178,7 @@ class Runtime:
             self.app.programmes,
             now,
             horizon=timedelta(days=horizon_days),
+            report=raise_escalation,
         )
 
     async def dispatch(self, now: datetime) -> DispatchStats:
@@ -149,7 +187,7 @@ class Runtime:
     def follow_up(self, now: datetime) -> int:
         """Staff follow-up: watch rules, alerts and re-escalation, the daily digest.
         Returns how many escalations got news."""
-        from scheduler import alerts, digest, watch
+        from followup import alerts, digest, watch
 
         with self.app.transaction() as session:
             news = watch.evaluate(session, self.app.programmes, now)
@@ -160,13 +198,13 @@ class Runtime:
     def survey_ladder(self, now: datetime) -> int:
         """The survey reminder ladder's last step: a staff call task for each survey still
         unanswered when its call is due. Returns how many tasks were created."""
-        from scheduler import followup
+        from followup import survey_calls as followup
 
         return followup.run(self.app.session_factory, self.app.programmes, now).tasks
 
     def sparring_reminders(self, now: datetime) -> int:
         """The day-before reminder, with the meeting link, to families who said yes."""
-        from scheduler.sparring import plan_reminders
+        from followup.sparring import plan_reminders
 
         with self.app.transaction() as session:
             return plan_reminders(session, self.app.programmes, now)
@@ -209,41 +247,20 @@ def _banner(app: AppContext, runtime: Runtime, seeded: bool) -> str:
     return "\n".join(lines)
 
 
-async def serve(app: AppContext, seed_demo: bool = True) -> None:
-    """Run until interrupted."""
-    import uvicorn
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
+async def _seed_demo(app: AppContext) -> bool:
+    """Demo data in an empty database, with its past replayed; whether it was seeded."""
     from venskab.demo import replay, seed_if_empty
-    from web.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("apscheduler", "alembic", "httpx", "telegram.ext"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = app.settings
-    await asyncio.to_thread(app.upgrade)
-    runtime = Runtime(app)
-    runtime.sync()
-    seeded = False
-    if seed_demo and settings.is_sqlite:
-        seeded = await asyncio.to_thread(seed_if_empty, app, datetime.now(UTC))
-        if seeded:
-            print("Seeding demo data and replaying its past through the sandbox…", flush=True)
-            await replay(app, datetime.now(UTC))
+    seeded = await asyncio.to_thread(seed_if_empty, app, datetime.now(UTC))
+    if seeded:
+        print("Seeding demo data and replaying its past through the sandbox…", flush=True)
+        await replay(app, datetime.now(UTC), Runtime)
+    return seeded
 
-    bot_app: Any = None
-    if settings.telegram_configured:
-        from bot.app import build_application, start_bot, stop_bot
 
-        bot_app = build_application(app)
-
-    web = create_app(app, runtime=runtime, bot_app=bot_app)
-    config = uvicorn.Config(
-        web, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
+def _start_ticks(runtime: Runtime) -> Any:
+    """An APScheduler that wakes the runtime every ``DISPATCH_EVERY`` (first at once)."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     lock = asyncio.Lock()
 
@@ -270,9 +287,48 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         next_run_time=datetime.now(UTC),
     )
     scheduler.start()
+    return scheduler
+
+
+async def serve(app: AppContext, seed_demo: bool = True) -> None:
+    """Run until interrupted."""
+    import uvicorn
+
+    from web.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("apscheduler", "alembic", "httpx", "telegram.ext"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = app.settings
+    await asyncio.to_thread(app.upgrade)
+    seeded = seed_demo and settings.is_sqlite and await _seed_demo(app)
+
+    bot_app: Any = None
+    if settings.telegram_configured:
+        from bot.app import build_application, start_bot, stop_bot
+
+        bot_app = build_application(app.services)
+    # One Telegram Bot (and one rate limiter) for replies and scheduled sends alike.
+    runtime = Runtime(app, telegram_bot=bot_app.bot if bot_app is not None else None)
+    await asyncio.to_thread(runtime.sync)
+
+    extra: list[Any] = []
+    if bot_app is not None:
+        from bot.webhook import telegram_route
+
+        extra.append(telegram_route(app.services, bot_app))
+    web = create_app(app.services, extra_routes=extra)
+    config = uvicorn.Config(
+        web, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    scheduler = _start_ticks(runtime)
 
     if bot_app is not None:
         await start_bot(bot_app, settings)  # by webhook when configured, else long polling
+    freeze_startup_heap()
 
     try:
         # uvicorn handles SIGINT/SIGTERM (and re-raises them once it has stopped serving).

@@ -2,7 +2,7 @@
 
 ``POST /twilio/sms``: Twilio posts every SMS sent to our number. The request must carry a valid
 ``X-Twilio-Signature`` for the public URL Twilio called; anything else gets 403 before the
-database is touched. The answer is TwiML: the reply SMS, if any (see :mod:`scheduler.inbound`).
+database is touched. The answer is TwiML: the reply SMS, if any (see :mod:`followup.inbound`).
 Configure it in the Twilio console as the number's "A message comes in" webhook
 (``VENSKAB_PUBLIC_URL/twilio/sms``, HTTP POST).
 
@@ -25,15 +25,14 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from scheduler.inbound import contact_for_unsubscribe, handle_sms, organisation_of, set_opt_out
-from scheduler.survey_defs import default_surveys
-from scheduler.surveys import secret_for
-from web.app import public_url_for
+from followup.inbound import contact_for_unsubscribe, handle_sms, organisation_of, set_opt_out
+from followup.survey_defs import default_surveys
+from scheduler.links import secret_for
+from web.links import public_url_for
 from web.surveys import SECURITY_HEADERS, message_page, unknown_page
 
 if TYPE_CHECKING:
-    from venskab.cli.common import AppContext
-    from venskab.runtime import Runtime
+    from followup.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -66,31 +65,39 @@ UNSUBSCRIBE: dict[str, dict[str, str]] = {
 }
 
 
-def inbound_routes(app: AppContext, runtime: Runtime | None = None) -> list[Route]:
-    settings = app.settings
-    factory = app.session_factory
+def inbound_routes(app: Services) -> list[Route]:
+    inbound = _Inbound(app)
+    return [
+        Route("/twilio/sms", inbound.twilio_sms, methods=["POST"]),
+        Route("/u/{token}", inbound.unsubscribe_page, methods=["GET", "POST"]),
+    ]
 
-    def secret_override() -> str | None:
-        # The dispatcher signs the links; verify with the same key it used.
-        return runtime.dispatcher.secret if runtime is not None else None
 
-    def handle(params: dict[str, str]) -> str | None:
-        with factory() as session, session.begin():
+class _Inbound:
+    """The routes' endpoints; their database work runs in a worker thread."""
+
+    def __init__(self, app: Services) -> None:
+        self.app = app
+
+    def handle(self, params: dict[str, str]) -> str | None:
+        media = params.get("NumMedia", "0")
+        with self.app.transaction() as session:
             result = handle_sms(
                 session,
                 params.get("From", ""),
                 params.get("Body", ""),
-                app.now(),
+                self.app.now(),
                 default_surveys(),
                 message_sid=params.get("MessageSid") or params.get("SmsSid"),
-                media=int(media) if (media := params.get("NumMedia", "0")).isdigit() else 0,
+                media=int(media) if media.isdigit() else 0,
             )
         return result.reply
 
-    async def twilio_sms(request: Request) -> Response:
+    async def twilio_sms(self, request: Request) -> Response:
         form = await request.form(max_files=0)
         params = {k: str(v) for k, v in form.multi_items()}
         signature = request.headers.get("X-Twilio-Signature", "")
+        settings = self.app.settings
         token = settings.twilio_auth_token
         if not token or not signature:
             return PlainTextResponse("Forbidden", status_code=403)
@@ -98,21 +105,20 @@ def inbound_routes(app: AppContext, runtime: Runtime | None = None) -> list[Rout
             public_url_for(request, settings.public_url), params, signature
         ):
             return PlainTextResponse("Forbidden", status_code=403)
-        reply = await run_in_threadpool(handle, params)
+        reply = await run_in_threadpool(self.handle, params)
         twiml = MessagingResponse()
         if reply:
             twiml.message(reply)
         return Response(str(twiml), media_type="application/xml")
 
-    def unsubscribe(request: Request, token: str, form: dict[str, str] | None) -> Response:
-        with factory() as session, session.begin():
-            contact = contact_for_unsubscribe(
-                session, secret_for(session, secret_override()), token
-            )
+    def unsubscribe(self, asked: str, token: str, form: dict[str, str] | None) -> Response:
+        with self.app.transaction() as session:
+            # The dispatcher signs the links; verify with the same key it used.
+            secret = secret_for(session, self.app.link_secret)
+            contact = contact_for_unsubscribe(session, secret, token)
             if contact is None:
                 return unknown_page()
-            asked = request.query_params.get("lang") or ""
-            lang: str = asked if asked in UNSUBSCRIBE else contact.locale.value
+            lang = asked if asked in UNSUBSCRIBE else contact.locale.value
             if lang not in UNSUBSCRIBE:
                 lang = "da"
             t = UNSUBSCRIBE[lang]
@@ -124,11 +130,10 @@ def inbound_routes(app: AppContext, runtime: Runtime | None = None) -> list[Rout
                 "button": t["undo"],
                 "style": "secondary",
             }
+            done = [(lang, t["done_title"], [t["done"].format(org=org)])]
             if form is None:
                 if contact.opted_out:
-                    return message_page(
-                        lang, [(lang, t["done_title"], [t["done"].format(org=org)])], form=undo
-                    )
+                    return message_page(lang, done, form=undo)
                 confirm = {
                     "action": action,
                     "hidden": [("action", "unsubscribe")],
@@ -138,25 +143,19 @@ def inbound_routes(app: AppContext, runtime: Runtime | None = None) -> list[Rout
                     lang, [(lang, t["confirm_title"], [t["confirm"].format(org=org)])], form=confirm
                 )
             if form.get("action") == "resubscribe":
-                set_opt_out(session, contact, False, app.now(), source="email")
+                set_opt_out(session, contact, False, self.app.now(), source="email")
                 return message_page(lang, [(lang, t["back_title"], [t["back"].format(org=org)])])
             # The confirm button, or a mail program's one-click POST ("List-Unsubscribe=One-Click").
-            set_opt_out(session, contact, True, app.now(), source="email")
-            return message_page(
-                lang, [(lang, t["done_title"], [t["done"].format(org=org)])], form=undo
-            )
+            set_opt_out(session, contact, True, self.app.now(), source="email")
+            return message_page(lang, done, form=undo)
 
-    async def unsubscribe_page(request: Request) -> Response:
+    async def unsubscribe_page(self, request: Request) -> Response:
         token = request.path_params["token"]
         form: dict[str, str] | None = None
         if request.method == "POST":
             posted = await request.form(max_files=0, max_fields=10)
             form = {k: str(v) for k, v in posted.items()}
-        response = await run_in_threadpool(unsubscribe, request, token, form)
+        asked = request.query_params.get("lang") or ""
+        response = await run_in_threadpool(self.unsubscribe, asked, token, form)
         response.headers.update(SECURITY_HEADERS)
         return response
-
-    return [
-        Route("/twilio/sms", twilio_sms, methods=["POST"]),
-        Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
-    ]

@@ -25,12 +25,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from scheduler.survey_defs import Page, Survey, default_surveys, tr
-from scheduler.survey_results import complete, lookup, mark_opened, save_answers, saved_answers
+from followup.survey_defs import Page, Survey, default_surveys, tr
+from followup.survey_results import complete, lookup, mark_opened, save_answers, saved_answers
 from store.models import ContactPerson, SurveyInvitation
 
 if TYPE_CHECKING:
-    from venskab.cli.common import AppContext
+    from followup.services import Services
 
 PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -183,14 +183,28 @@ def _question_view(page: Page, lang: str, answers: Mapping[str, str]) -> list[di
     ]
 
 
-def survey_routes(app: AppContext) -> list[Route]:
+def survey_routes(app: Services) -> list[Route]:
     """The routes of the survey pages; ``app.now()`` is the clock (tests inject one)."""
-    factory = app.session_factory
+    pages = _SurveyPages(app)
+    return [
+        Route("/s/{token}", pages.first_page, methods=["GET"]),
+        Route("/s/{token}/done", pages.thanks, methods=["GET"]),
+        Route("/s/{token}/{page:int}", pages.numbered_page, methods=["GET", "POST"]),
+    ]
 
-    def surveys() -> Mapping[str, Survey]:
+
+class _SurveyPages:
+    """The endpoints; each page's database work runs in a worker thread."""
+
+    def __init__(self, app: Services) -> None:
+        self.app = app
+
+    def surveys(self) -> Mapping[str, Survey]:
         return default_surveys()
 
-    def closed(state: str, lang: str, survey: Survey, status: int | None = None) -> HTMLResponse:
+    def closed(
+        self, state: str, lang: str, survey: Survey, status: int | None = None
+    ) -> HTMLResponse:
         t = UI[lang]
         if state == "expired":
             return message_page(
@@ -201,16 +215,16 @@ def survey_routes(app: AppContext) -> list[Route]:
         text = [thanks, t["close"]] if state == "thanks" else [t["used"]]
         return message_page(lang, [(lang, title, text)], status=status or 200)
 
-    def show(request: Request, token: str, number: int | None) -> Response:
-        now: datetime = app.now()
-        with factory() as session, session.begin():
-            found = lookup(session, token, surveys(), now)
+    def show(self, request: Request, token: str, number: int | None) -> Response:
+        now: datetime = self.app.now()
+        with self.app.session_factory() as session, session.begin():
+            found = lookup(session, token, self.surveys(), now)
             if found.invitation is None or found.survey is None:
                 return unknown_page()
             invitation, survey = found.invitation, found.survey
             lang = _lang(request, _recipient_lang(session, invitation))
             if found.state != "open":
-                return closed(found.state, lang, survey)
+                return self.closed(found.state, lang, survey)
             if request.method == "GET":
                 mark_opened(invitation, now)  # not on HEAD: link previews should not count
             external = survey.external_link(token)
@@ -240,16 +254,18 @@ def survey_routes(app: AppContext) -> list[Route]:
                 action=f"/s/{token}/{number}?lang={lang}",
             )
 
-    def submit(request: Request, token: str, number: int, form: Mapping[str, str]) -> Response:
-        now: datetime = app.now()
-        with factory() as session, session.begin():
-            found = lookup(session, token, surveys(), now)
+    def submit(
+        self, request: Request, token: str, number: int, form: Mapping[str, str]
+    ) -> Response:
+        now: datetime = self.app.now()
+        with self.app.session_factory() as session, session.begin():
+            found = lookup(session, token, self.surveys(), now)
             if found.invitation is None or found.survey is None:
                 return unknown_page()
             invitation, survey = found.invitation, found.survey
             lang = _lang(request, _recipient_lang(session, invitation))
             if found.state != "open":
-                return closed(found.state, lang, survey)
+                return self.closed(found.state, lang, survey)
             pages = survey.pages_for(invitation.wave)
             if survey.external_url is not None or not 1 <= number <= len(pages):
                 return redirect(f"/s/{token}?lang={lang}")
@@ -262,41 +278,37 @@ def survey_routes(app: AppContext) -> list[Route]:
             complete(session, invitation, now, via="web")
             return redirect(f"/s/{token}/done?lang={lang}")
 
-    def done(request: Request, token: str) -> Response:
-        now: datetime = app.now()
-        with factory() as session:
-            found = lookup(session, token, surveys(), now)
+    def done(self, request: Request, token: str) -> Response:
+        now: datetime = self.app.now()
+        with self.app.session_factory() as session:
+            found = lookup(session, token, self.surveys(), now)
             if found.invitation is None or found.survey is None:
                 return unknown_page()
             lang = _lang(request, _recipient_lang(session, found.invitation))
             if found.state == "open":
                 return redirect(f"/s/{token}?lang={lang}")
-            return closed("thanks" if found.state == "used" else found.state, lang, found.survey)
+            return self.closed(
+                "thanks" if found.state == "used" else found.state, lang, found.survey
+            )
 
-    async def first_page(request: Request) -> Response:
-        return await run_in_threadpool(show, request, request.path_params["token"], None)
+    async def first_page(self, request: Request) -> Response:
+        return await run_in_threadpool(self.show, request, request.path_params["token"], None)
 
-    async def numbered_page(request: Request) -> Response:
+    async def numbered_page(self, request: Request) -> Response:
         token, number = request.path_params["token"], int(request.path_params["page"])
         if request.method == "POST":
             form = await request.form(max_files=0, max_fields=100)
             values = {k: str(v) for k, v in form.items()}
             for attempt in range(3):
                 try:
-                    return await run_in_threadpool(submit, request, token, number, values)
+                    return await run_in_threadpool(self.submit, request, token, number, values)
                 except (IntegrityError, OperationalError):
                     # A double tap on a slow connection: the same page stored twice at once.
                     # The first one won; storing again finds its rows and changes nothing.
                     if attempt == 2:
                         raise
             raise AssertionError("unreachable")
-        return await run_in_threadpool(show, request, token, number)
+        return await run_in_threadpool(self.show, request, token, number)
 
-    async def thanks(request: Request) -> Response:
-        return await run_in_threadpool(done, request, request.path_params["token"])
-
-    return [
-        Route("/s/{token}", first_page, methods=["GET"]),
-        Route("/s/{token}/done", thanks, methods=["GET"]),
-        Route("/s/{token}/{page:int}", numbered_page, methods=["GET", "POST"]),
-    ]
+    async def thanks(self, request: Request) -> Response:
+        return await run_in_threadpool(self.done, request, request.path_params["token"])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
@@ -15,13 +16,13 @@ def _domain(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
-def build_email(message: OutgoingMessage, from_addr: str) -> EmailMessage:
+def build_email(message: OutgoingMessage, from_addr: str, date: datetime) -> EmailMessage:
     """The MIME message for ``message``: text, HTML alternative and the headers we always set."""
     mail = EmailMessage()
     mail["From"] = from_addr
     mail["To"] = message.to
     mail["Subject"] = message.subject or ""
-    mail["Date"] = format_datetime(datetime.now(UTC))
+    mail["Date"] = format_datetime(date)
     mail["Message-ID"] = make_msgid(domain=_domain(from_addr))
     mail["Content-Language"] = message.locale
     # RFC 3834: stops out-of-office replies from coming back to an unattended sender.
@@ -94,7 +95,9 @@ class EmailChannel:
         timeout: float = 30,
         *,
         use_tls: bool = False,
+        clock: Callable[[], datetime],
     ) -> None:
+        self.clock = clock  # dates the mail (the composition root's clock)
         self.host = host
         self.port = port
         self.from_addr = from_addr
@@ -105,7 +108,7 @@ class EmailChannel:
         self.timeout = timeout
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        mail = build_email(message, self.from_addr)
+        mail = build_email(message, self.from_addr, self.clock())
         try:
             await aiosmtplib.send(
                 mail,

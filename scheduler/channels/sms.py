@@ -22,23 +22,10 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
+from scheduler.channels.errors import permanent_twilio_error
 from scheduler.sms import segments as count_segments
 
 DEFAULT_TIMEOUT = 30.0
-
-# Twilio error codes that say "this address will never work": stop, disable it, fall back.
-# https://www.twilio.com/docs/api/errors
-PERMANENT_TWILIO_CODES: dict[int, str] = {
-    21211: "invalid 'To' number",
-    21217: "'To' number does not appear to be valid",
-    21408: "no permission to send to this region",
-    21610: "recipient has unsubscribed (STOP)",
-    21612: "cannot route to this number",
-    21614: "'To' number is not a mobile number",
-    13224: "invalid number for a call",
-    13225: "forbidden number for a call",
-    21215: "no permission to call this region",
-}
 
 _MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
@@ -144,12 +131,9 @@ def twilio_error(exc: BaseException, what: str) -> ChannelError | None:
     if isinstance(exc, TwilioRestException | TwilioServiceException):
         status = int(getattr(exc, "status", 0) or 0)
         code = getattr(exc, "code", None)
-        if code in PERMANENT_TWILIO_CODES:
-            return ChannelError(
-                f"Twilio refused the {what}: error {code}, {PERMANENT_TWILIO_CODES[code]}",
-                permanent=True,
-                code=str(code),
-            )
+        permanent = permanent_twilio_error(code, what) if code is not None else None
+        if permanent is not None:
+            return permanent
         label = str(code) if code else f"http_{status}"
         if status == 429:
             return ChannelError(

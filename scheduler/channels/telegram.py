@@ -23,16 +23,7 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
-
-# BadRequest descriptions that mean the chat itself is gone or unreachable for good.
-_PERMANENT_BAD_REQUESTS = (
-    "chat not found",
-    "user not found",
-    "peer_id_invalid",
-    "user is deactivated",
-    "chat_write_forbidden",
-    "have no rights to send a message",
-)
+from scheduler.channels.errors import permanent_telegram_error
 
 
 class ChatRateLimiter(AIORateLimiter):
@@ -150,14 +141,9 @@ def telegram_error(exc: BaseException) -> ChannelError | None:
     if isinstance(exc, ChatMigrated):
         return ChannelError("Telegram: the chat has moved", permanent=True, code="chat_migrated")
     if isinstance(exc, BadRequest):
-        description = exc.message.lower()
-        for phrase in _PERMANENT_BAD_REQUESTS:
-            if phrase in description:
-                return ChannelError(
-                    f"Telegram refused the chat: {phrase}",
-                    permanent=True,
-                    code=phrase.replace(" ", "_"),
-                )
+        permanent = permanent_telegram_error(exc.message)
+        if permanent is not None:
+            return permanent
         # Anything else is about the request (markup, length, entities), not the address.
         return ChannelError(
             "Telegram refused the request (bad request)", permanent=False, code="bad_request"

@@ -1,8 +1,7 @@
 """What the fake provider servers share: the API specs as oracle, and a local HTTP server.
 
-The specs live in ``<root>/shared/specs`` next to the repository (``<root>/main``); set
-``VENSKAB_SPECS_DIR`` to point elsewhere. A fake that cannot find its spec fails at once rather
-than accept everything.
+The specs live in ``tests/fakes/specs`` (their source, version and licence are in its README),
+so a fresh clone tests on its own; they are read from there and from nowhere else.
 
 The server is the standard library's ``ThreadingHTTPServer`` on 127.0.0.1 in a daemon thread:
 one thread per connection, so a long poll or an injected delay never blocks other requests,
@@ -14,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import re
 import socket
 import sys
@@ -29,7 +27,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft7Validator
 
-SPECS_ENV = "VENSKAB_SPECS_DIR"
 TELEGRAM_SPEC = "telegram-bot-api.json"
 TWILIO_SPEC = "twilio-api-v2010-messages-calls.json"
 
@@ -37,26 +34,12 @@ TWILIO_SPEC = "twilio-api-v2010-messages-calls.json"
 # -- finding and loading the specs -------------------------------------------------------------
 
 
-def specs_dir() -> Path:
-    """The directory holding the API specs; raises FileNotFoundError naming what was tried."""
-    override = os.environ.get(SPECS_ENV)
-    if override:
-        candidates = [Path(override)]
-    else:
-        candidates = [parent / "shared" / "specs" for parent in Path(__file__).resolve().parents]
-    for candidate in candidates:
-        if (candidate / TELEGRAM_SPEC).is_file() and (candidate / TWILIO_SPEC).is_file():
-            return candidate
-    tried = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(
-        f"the API specs ({TELEGRAM_SPEC}, {TWILIO_SPEC}) were not found; tried {tried}. "
-        f"Set {SPECS_ENV} to the directory that holds them."
-    )
+SPECS_DIR = Path(__file__).resolve().parent / "specs"
 
 
 @functools.cache
 def load_spec(name: str) -> dict[str, Any]:
-    with (specs_dir() / name).open(encoding="utf-8") as handle:
+    with (SPECS_DIR / name).open(encoding="utf-8") as handle:
         data: dict[str, Any] = json.load(handle)
     return data
 

@@ -2,7 +2,7 @@
 
 Point PTB at it with ``make_bot(token, api_url=fake.url)`` or
 ``ApplicationBuilder().token(token).base_url(f"{fake.url}/bot")``. Every request is checked
-against ``shared/specs/telegram-bot-api.json``: an unknown method answers 404, a missing,
+against ``tests/fakes/specs/telegram-bot-api.json``: an unknown method answers 404, a missing,
 unknown or wrongly typed field answers 400, and both are recorded in ``fake.violations``,
 which tests assert stays empty.
 
@@ -307,16 +307,9 @@ class FakeTelegram(LocalServer):
             self._record(method, params, 400, request.received_at)
             return self._error(400, f"Bad Request: {errors[0]}")
 
-        with self._cond:
-            queue = self._failures.get(method.lower())
-            failure = queue.popleft() if queue else None
-        if failure is not None:
-            if failure.delay and self.closing.wait(failure.delay):
-                return self._error(500, "Internal Server Error: the fake is stopping")
-            response = self._injected(failure)
-            if response is not None:
-                self._record(method, params, response.status, request.received_at)
-                return response
+        injected = self._next_failure(method, params, request.received_at)
+        if injected is not None:
+            return injected
 
         handler = self._handlers.get(method.lower())
         if handler is None:
@@ -337,6 +330,22 @@ class FakeTelegram(LocalServer):
     ) -> None:
         with self._cond:
             self.calls.append(TelegramCall(method, params, status, at, result))
+
+    def _next_failure(
+        self, method: str, params: dict[str, Any], received_at: float
+    ) -> HttpResponse | None:
+        """The response of the next failure injected for ``method``, if any (after its delay)."""
+        with self._cond:
+            queue = self._failures.get(method.lower())
+            failure = queue.popleft() if queue else None
+        if failure is None:
+            return None
+        if failure.delay and self.closing.wait(failure.delay):
+            return self._error(500, "Internal Server Error: the fake is stopping")
+        response = self._injected(failure)
+        if response is not None:
+            self._record(method, params, response.status, received_at)
+        return response
 
     def _injected(self, failure: _Failure) -> HttpResponse | None:
         if failure.retry_after is not None:
@@ -371,13 +380,7 @@ class FakeTelegram(LocalServer):
         ):
             errors.append(f"text: MESSAGE_TOO_LONG ({len(text)} > {CALLBACK_ANSWER_MAX})")
         if lowered == "setmycommands" and isinstance(params.get("commands"), list):
-            for index, command in enumerate(params["commands"]):
-                if not isinstance(command, dict):
-                    continue
-                if not _COMMAND.fullmatch(str(command.get("command", ""))):
-                    errors.append(f"commands[{index}].command: 1-32 of a-z, 0-9 and _")
-                if not 1 <= len(str(command.get("description", ""))) <= 256:
-                    errors.append(f"commands[{index}].description: 1-256 characters")
+            errors.extend(_command_errors(params["commands"]))
         if lowered == "editmessagetext" and "text" not in params:
             errors.append("text: required unless rich_message is given")
         if lowered in ("editmessagetext", "editmessagereplymarkup"):
@@ -530,3 +533,16 @@ class FakeTelegram(LocalServer):
                     break
                 self._cond.wait(remaining)
             return copy.deepcopy(self._updates[:limit])
+
+
+def _command_errors(commands: list[Any]) -> list[str]:
+    """setMyCommands: each command's name and description within Telegram's limits."""
+    errors = []
+    for index, command in enumerate(commands):
+        if not isinstance(command, dict):
+            continue
+        if not _COMMAND.fullmatch(str(command.get("command", ""))):
+            errors.append(f"commands[{index}].command: 1-32 of a-z, 0-9 and _")
+        if not 1 <= len(str(command.get("description", ""))) <= 256:
+            errors.append(f"commands[{index}].description: 1-256 characters")
+    return errors

@@ -2,7 +2,7 @@
 and posts signed status callbacks.
 
 Point the channels at it with ``api_url=fake.url``. Each request is checked against
-``shared/specs/twilio-api-v2010-messages-calls.json``: HTTP Basic auth with the account SID and
+``tests/fakes/specs/twilio-api-v2010-messages-calls.json``: HTTP Basic auth with the account SID and
 auth token, required and unknown form fields, types, enums and patterns, plus rules the real API
 enforces beyond the spec (a sender, a body or TwiML). Problems answer 400 and are recorded in
 ``fake.violations``.
@@ -339,19 +339,29 @@ class FakeTwilio(LocalServer):
             return self._error(self._outage_status, 20000 + self._outage_status)
 
         kind = "Calls" if "/Calls" in route.template else "Messages"
-        failure = self._take_failure(kind)
-        if failure is not None:
-            if failure.delay and self.closing.wait(failure.delay):
-                return self._error(500, 20500)
-            if failure.error_code is not None or failure.status is not None:
-                status = failure.status or 400
-                code = failure.error_code or 20000 + status
-                self._log(request, params, status)
-                return self._error(status, code, str(params.get("To", "")), failure.message)
+        injected = self._injected(kind, request, params)
+        if injected is not None:
+            return injected
 
         response = self._dispatch(operation_id, route.path_params, params, request)
         self._log(request, params, response.status)
         return response
+
+    def _injected(
+        self, kind: str, request: HttpRequest, params: dict[str, Any]
+    ) -> HttpResponse | None:
+        """The response of the next failure injected for ``kind``, if any (after its delay)."""
+        failure = self._take_failure(kind)
+        if failure is None:
+            return None
+        if failure.delay and self.closing.wait(failure.delay):
+            return self._error(500, 20500)
+        if failure.error_code is None and failure.status is None:
+            return None
+        status = failure.status or 400
+        code = failure.error_code or 20000 + status
+        self._log(request, params, status)
+        return self._error(status, code, str(params.get("To", "")), failure.message)
 
     def _take_failure(self, kind: str) -> _Failure | None:
         with self._cond:
@@ -608,15 +618,7 @@ def _semantic_errors(operation_id: str, params: dict[str, Any]) -> list[_TwilioE
         if not any(key in params for key in ("Url", "Twiml", "ApplicationSid")):
             errors.append(_TwilioError(400, 21205, violation="no Url, Twiml or ApplicationSid"))
         if "Twiml" in params:
-            try:
-                root = ElementTree.fromstring(str(params["Twiml"]))
-            except ElementTree.ParseError:
-                errors.append(_TwilioError(400, 12100, violation="Twiml is not well-formed XML"))
-            else:
-                if root.tag != "Response":
-                    errors.append(
-                        _TwilioError(400, 12100, violation="Twiml root is not <Response>")
-                    )
+            errors.extend(_twiml_errors(str(params["Twiml"])))
     if errors:
         return errors[:1]
     if (
@@ -626,6 +628,16 @@ def _semantic_errors(operation_id: str, params: dict[str, Any]) -> list[_TwilioE
     ):
         # Not a client bug but what Twilio answers for a malformed number: no violation.
         return [_TwilioError(400, 21211, to)]
+    return []
+
+
+def _twiml_errors(twiml: str) -> list[_TwilioError]:
+    try:
+        root = ElementTree.fromstring(twiml)
+    except ElementTree.ParseError:
+        return [_TwilioError(400, 12100, violation="Twiml is not well-formed XML")]
+    if root.tag != "Response":
+        return [_TwilioError(400, 12100, violation="Twiml root is not <Response>")]
     return []
 
 

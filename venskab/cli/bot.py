@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import func, select
 
-from scheduler import sparring as sparring_ops
-from scheduler.invites import create_invite, deep_link
-from scheduler.matches import sync_programmes
+from followup import sparring as sparring_ops
+from followup.invites import create_invite, deep_link
+from followup.matches import sync_programmes
+from followup.yearplan import fmt_date
 from scheduler.programme import Kind
-from scheduler.yearplan import fmt_date
 from store.models import RSVP, Match, MatchStatus, SparringSession, Staff, VolunteerFamily
 from venskab.cli.common import AppContext, UserError, parse_when, pass_app
 

@@ -12,7 +12,9 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.services import Services
 from scheduler.programme import PROGRAMMES_DIR, Programme, ProgrammeError, load_all
+from store import clock as store_clock
 from store.db import make_engine, make_session_factory, upgrade
 from venskab.settings import Settings, SettingsError, load_settings
 
@@ -33,6 +35,11 @@ class AppContext:
     env: dict[str, str] | None = None
     now_override: datetime | None = None
     _engine: Engine | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Rows are stamped by this context's clock (a tick's --now included) and new people get
+        # the configured zone: the store reads neither the wall clock nor the settings itself.
+        store_clock.install(self.now, lambda: self.settings.timezone)
 
     @cached_property
     def settings(self) -> Settings:
@@ -57,6 +64,18 @@ class AppContext:
             return load_all(self.settings.programmes_dir or PROGRAMMES_DIR)
         except ProgrammeError as exc:
             raise UserError(str(exc)) from exc
+
+    @cached_property
+    def services(self) -> Services:
+        """What the bot and the web app are handed: they never see this CLI context."""
+        return Services(
+            settings=self.settings,
+            engine=self.engine,
+            session_factory=self.session_factory,
+            programmes=self.programmes,
+            clock=self.now,
+            zone=self.settings.zone,
+        )
 
     def upgrade(self) -> None:
         upgrade(self.engine)

@@ -1,8 +1,8 @@
 """Data in and out: CSV import, and a person's export and erasure.
 
-``venskab import KIND FILE`` (see :mod:`scheduler.importer` for the columns),
+``venskab import KIND FILE`` (see :mod:`followup.import_file` for the columns),
 ``venskab person export KIND ID [--out FILE]`` and ``venskab person erase KIND ID --yes``
-(see :mod:`scheduler.people`).
+(see :mod:`followup.people` and :mod:`followup.erasure`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import click
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scheduler import importer, people
-from scheduler.importer import ImportFailed
-from scheduler.people import PersonError
+from followup import erasure, importer, people
+from followup.importer import ImportFailed
+from followup.people import PersonError
 from store.audit import record
 from venskab.cli.common import AppContext, UserError, pass_app
 
@@ -49,7 +49,14 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
     app.upgrade()
     try:
         with app.transaction() as session:
-            result = importer.import_csv(session, kind, data, file.name, app.programmes)
+            result = importer.import_csv(
+                session,
+                kind,
+                data,
+                file.name,
+                app.programmes,
+                today=app.now().astimezone(app.settings.zone).date(),
+            )
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -138,7 +145,7 @@ def person_erase(app: AppContext, kind: str, ident: str, yes: bool) -> None:
     with app.transaction() as session:
         person_id = _person_id(session, kind, ident)
         try:
-            summary = people.erase_person(session, kind, person_id, "cli", now=app.now())
+            summary = erasure.erase_person(session, kind, person_id, "cli", now=app.now())
         except PersonError as exc:
             raise UserError(str(exc)) from exc
     click.echo(describe_erasure(summary))

@@ -1,4 +1,4 @@
-"""Matches: ``match list|show|pause|resume|end`` and ``plan``."""
+"""Matches: ``match list|show|edit|pause|resume|end`` and ``plan``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from scheduler import matches as ops
-from scheduler.matches import MatchError, facts_for, local_today
-from scheduler.yearplan import fmt_date, fmt_weekday, year_plan
+from followup import matches as ops
+from followup.matches import MatchError
+from followup.yearplan import fmt_date, fmt_weekday, year_plan
+from scheduler.facts import facts_for, local_today
 from store.models import (
     EndedBy,
     Match,
@@ -58,7 +59,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 @click.group()
 def match() -> None:
-    """List, show, pause, resume and end matches."""
+    """List, show, edit, pause, resume and end matches."""
 
 
 @match.command("list")
@@ -156,6 +157,30 @@ def match_show(app: AppContext, match_id: int) -> None:
             click.echo("  open tasks")
             for t in open_tasks[:10]:
                 click.echo(f"    {t.due_at.date().isoformat()}  {t.title}")
+
+
+@match.command("edit")
+@click.argument("match_id", type=int)
+@click.option("--start", required=True, help="The corrected start date (YYYY-MM-DD).")
+@pass_app
+def match_edit(app: AppContext, match_id: int, start: str) -> None:
+    """Correct a match's start date; its plan follows on the next tick."""
+    start_day = _date(start, app, "--start")
+    assert start_day is not None
+    with app.transaction() as session:
+        m = _load(session, match_id)
+        old = m.start_date
+        if old == start_day:
+            click.echo(f"match {match_id} already starts on {old.isoformat()}; nothing changed")
+            return
+        try:
+            ops.correct_start(session, m, start_day, "cli")
+        except MatchError as exc:
+            raise UserError(f"match {match_id}: {exc}") from exc
+    click.echo(
+        f"match {match_id} now starts on {start_day.isoformat()} (was {old.isoformat()}); "
+        "its plan follows"
+    )
 
 
 @match.command("pause")

@@ -86,6 +86,7 @@ def tick(app: AppContext, now_text: str, horizon_days: int) -> None:
     from venskab.runtime import Runtime
 
     now = parse_when(now_text, app.settings.timezone)
+    app.now_override = now  # every row written in this tick is stamped with its moment
     app.upgrade()
     runtime = Runtime(app)
     result = asyncio.run(runtime.tick(now, horizon_days=horizon_days))

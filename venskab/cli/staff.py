@@ -9,8 +9,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduler.alerts import AckError, acknowledge, resolve
-from scheduler.tasks import OUTCOMES, TaskError, complete, open_tasks
+from followup.alerts import AckError, acknowledge, resolve
+from followup.tasks import OUTCOMES, TaskError, complete, open_tasks
 from store.models import Escalation, EscalationStatus, Staff
 from venskab.cli.common import AppContext, UserError, parse_when, pass_app
 

@@ -7,23 +7,17 @@ from pathlib import Path
 
 import click
 
-from scheduler.inbound import bounced_addresses, mark_bounced
-from scheduler.survey_defs import (
+from followup.bounces import bounced_addresses, mark_bounced
+from followup.survey_defs import (
     SURVEYS_DIR,
     Survey,
     SurveyDefinitionError,
     default_surveys,
     load_survey,
 )
-from scheduler.survey_results import (
-    CompletionImportError,
-    import_completions,
-    paired_rows,
-    read_table,
-    results,
-    write_csv,
-)
-from scheduler.surveys import secret_for
+from followup.survey_reports import paired_rows, results, write_csv
+from followup.survey_results import CompletionImportError, import_completions, read_table
+from scheduler.links import secret_for
 from store.validation import InvalidValue
 from venskab.cli.common import AppContext, UserError, pass_app
 

@@ -1,0 +1,315 @@
+"""A volunteer family's button presses: visit prompts, check-ins, worries, RSVPs, stopping.
+
+Every button names the match it is about, and every press looks the match up again and checks
+that this chat's family owns it (:func:`~bot.common.owned_match`): forged, foreign or stale
+data gets "this button has expired" and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+from telegram import Update
+
+from bot import buttons as kb
+from bot import callbacks as cb
+from bot.common import (
+    Outcome,
+    Who,
+    clear_pending,
+    get_pending,
+    inline,
+    owned_match,
+    set_pending,
+    staff_name,
+    user_locale,
+    who_is,
+    worry_keyboard,
+)
+from bot.context import BotContext
+from bot.family import ACTIONS, AFTER_END, actor_of, do_worry, family_today, reply
+from bot.formatting import long_day
+from bot.texts import t
+from followup import visits
+from followup.sparring import SparringError, record_rsvp
+from followup.visits import VisitError
+from store.models import RSVP, CancelledBy, Locale, Match, MatchStatus, VisitStatus
+
+# An ad-hoc check-in's buttons work for a week, and only until the next check-in.
+CHECKIN_BUTTON_LIFETIME = timedelta(days=7)
+WHO_CANCELLED = {
+    "cf": CancelledBy.CHILD_FAMILY,
+    "vf": CancelledBy.VOLUNTEER_FAMILY,
+    "il": CancelledBy.ILLNESS,
+    "ot": CancelledBy.OTHER,
+}
+RSVP_ANSWERS = {"y": RSVP.YES, "m": RSVP.MAYBE, "n": RSVP.NO}
+
+
+def on_button(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
+    """A family's button press; the data has parsed, nothing else is trusted yet."""
+    chat_id = update.effective_chat.id  # type: ignore[union-attr]
+    locale = user_locale(update.effective_user)
+    try:
+        with ctx.transaction() as session:
+            match = owned_match(session, chat_id, data.match_id)
+            handler = _BUTTONS.get(data.action)
+            if match is None or handler is None:
+                who = who_is(session, chat_id, update.effective_user)
+                if data.action == "lg" and who.linked:
+                    return _language(session, chat_id, who, data.fields[0])
+                return _expired(who.locale)
+            locale = match.volunteer_family.locale.value
+            return handler(session, ctx, chat_id, match, locale, data, update)
+    except (VisitError, SparringError):
+        # Raised before anything was written, or rolled back with the transaction.
+        return _expired(locale)
+
+
+ButtonHandler = Callable[[Session, BotContext, int, Match, str, cb.Callback, Update], Outcome]
+
+
+def _expired(locale: str) -> Outcome:
+    return Outcome(locale=locale, expired=True)
+
+
+def _visit(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    day = cb.parse_day(data.fields[0])
+    if day is None:
+        return _expired(locale)
+    choice = data.fields[1]
+    now = ctx.now()
+    common = {"today": family_today(ctx, match), "now": now, "actor": actor_of(match)}
+    if data.action == "vn":
+        times = int(choice)
+        visits.answer_visit(session, match, day, VisitStatus.VISITED, times=times, **common)  # type: ignore[arg-type]
+        if times == 0:
+            return Outcome(locale, edit=t("visit_none", locale, child=match.child.first_name))
+        label = "4+" if times == 4 else str(times)
+        return Outcome(
+            locale,
+            edit=t("visit_times", locale, times=label),
+            markup=inline(kb.mood_buttons(match.id, "d" + cb.day_code(day), locale)),
+        )
+    status = {"y": VisitStatus.VISITED, "c": VisitStatus.CANCELLED, "m": VisitStatus.MOVED}[choice]
+    visits.answer_visit(session, match, day, status, **common)  # type: ignore[arg-type]
+    when = long_day(day, locale)
+    if status == VisitStatus.VISITED:
+        return Outcome(
+            locale,
+            edit=t("visit_visited", locale, date=when),
+            markup=inline(kb.mood_buttons(match.id, "d" + cb.day_code(day), locale)),
+        )
+    if status == VisitStatus.CANCELLED:
+        return Outcome(
+            locale,
+            edit=t("visit_cancelled", locale, date=when),
+            markup=inline(kb.who_cancelled_buttons(match.id, day, locale)),
+        )
+    set_pending(ctx.data, "move", now, match=match.id, day=cb.day_code(day))
+    return Outcome(
+        locale, edit=t("visit_moved", locale), markup=inline(kb.move_buttons(match.id, day, locale))
+    )
+
+
+def _cancelled_by(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    day = cb.parse_day(data.fields[0])
+    if day is None:
+        return _expired(locale)
+    visits.set_cancelled_by(session, match, day, WHO_CANCELLED[data.fields[1]], actor_of(match))
+    set_pending(ctx.data, "cancel_note", ctx.now(), match=match.id, day=cb.day_code(day))
+    return Outcome(
+        locale, edit=t("visit_cancelled_why", locale), markup=inline(kb.no_thanks(match.id, locale))
+    )
+
+
+def _moved_to(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    day, new_day = cb.parse_day(data.fields[0]), cb.parse_day(data.fields[1])
+    if day is None or new_day is None:
+        return _expired(locale)
+    visits.set_moved_to(session, match, day, new_day, actor_of(match))
+    clear_pending(ctx.data)
+    return Outcome(locale, edit=t("visit_moved_saved", locale, date=long_day(new_day, locale)))
+
+
+def _mood(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    ref, mood = data.fields[0], int(data.fields[1])
+    now = ctx.now()
+    visit = None
+    if ref.startswith("d"):
+        day = cb.parse_day(ref[1:])
+        visit = visits.visit_on(session, match.id, day) if day else None
+        if visit is None or visit.status != VisitStatus.VISITED:
+            return _expired(locale)
+    else:
+        shown = cb.parse_moment(ref[1:])
+        if (
+            shown is None
+            or shown > now + timedelta(minutes=1)
+            or now - shown > CHECKIN_BUTTON_LIFETIME
+        ):
+            return _expired(locale)
+        if visits.checked_in_since(session, match.id, shown):
+            return _expired(locale)
+    checkin = visits.record_checkin(
+        session, match, mood, now=now, actor=actor_of(match), visit=visit
+    )
+    set_pending(ctx.data, "checkin", now, match=match.id, checkin=checkin.id)
+    return Outcome(
+        locale,
+        edit=t("checkin_saved", locale, mood=mood),
+        markup=inline(kb.no_thanks(match.id, locale)),
+    )
+
+
+def _worry(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    return do_worry(session, ctx, chat_id, match, locale)
+
+
+def _no_thanks(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    pending = get_pending(ctx.data, ctx.now())
+    if pending is not None and pending.get("match") == match.id:
+        clear_pending(ctx.data)
+    return Outcome(locale, toast=t("done", locale), keep_message=False)
+
+
+def _rsvp(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    session_id, answer = int(data.fields[0]), RSVP_ANSWERS[data.fields[1]]
+    record_rsvp(session, match, session_id, answer, now=ctx.now(), actor=actor_of(match))
+    saved = t("rsvp_saved", locale, answer=t(f"rsvp_{answer.value}", locale))
+    message = update.effective_message
+    original = (message.text or "") if message is not None else ""
+    original = original.split("\n\n✔ ", 1)[0].strip()
+    text = f"{original}\n\n✔ {saved}" if original else f"✔ {saved}"
+    return Outcome(
+        locale,
+        toast=saved[:200],
+        edit=text,
+        markup=inline(kb.rsvp_buttons(match.id, session_id, locale)),
+    )
+
+
+def _stop(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    if match.status == MatchStatus.ENDED:
+        return _expired(locale)
+    if data.fields[0] == "n":
+        return Outcome(locale, edit=t("stop_kept", locale))
+    now = ctx.now()
+    visits.family_wants_to_stop(
+        session, match, today=family_today(ctx, match), now=now, actor=actor_of(match)
+    )
+    set_pending(ctx.data, "stop_reason", now, match=match.id)
+    return Outcome(
+        locale,
+        edit=t("stop_done", locale, staff=staff_name(match, locale)),
+        markup=inline(kb.no_thanks(match.id, locale)),
+    )
+
+
+def _pick(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    what = data.fields[0]
+    if match.status == MatchStatus.ENDED and what not in AFTER_END:
+        return _expired(locale)
+    outcome = ACTIONS[what](session, ctx, chat_id, match, locale)
+    outcome.keep_message = False
+    return outcome
+
+
+def _language(session: Session, chat_id: int, who: Who, code: str) -> Outcome:
+    locale = Locale(code)
+    if who.family is not None:
+        who.family.locale = locale
+    if who.staff is not None:
+        who.staff.locale = locale
+    markup = worry_keyboard(locale.value) if who.family is not None else None
+    outcome = reply(chat_id, locale.value, t("language_set", locale.value), markup)
+    outcome.keep_message = False
+    return outcome
+
+
+_BUTTONS: dict[str, ButtonHandler] = {
+    "v": _visit,
+    "vn": _visit,
+    "cb": _cancelled_by,
+    "mv": _moved_to,
+    "ck": _mood,
+    "wo": _worry,
+    "x": _no_thanks,
+    "rs": _rsvp,
+    "st": _stop,
+    "pk": _pick,
+}

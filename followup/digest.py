@@ -1,0 +1,146 @@
+"""The daily digest: at 08:00 local on working days, each staff member gets one message with
+today's tasks, open escalations, matches with missed visits, outstanding surveys and the coming
+sparring sessions. Empty sections are left out; with nothing to say, nothing is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scheduler import outbox
+from scheduler.programme import Programme
+from scheduler.timeline import is_working_day, localize
+from store.models import (
+    Audience,
+    Channel,
+    Escalation,
+    EscalationStatus,
+    Match,
+    MatchStatus,
+    SparringSession,
+    Staff,
+    SurveyInvitation,
+    Task,
+    TaskStatus,
+    Visit,
+    VisitStatus,
+)
+
+DIGEST_AT = time(8, 0)
+
+
+def plan_digests(session: Session, now: datetime) -> int:
+    """Queue today's digest for every active staff member whose 08:00 has come (working days)."""
+    rows: list[dict[str, Any]] = []
+    for staff in session.scalars(select(Staff).where(Staff.active.is_(True))):
+        zone = ZoneInfo(staff.timezone)
+        local = now.astimezone(zone)
+        if not is_working_day(local.date()) or local.time() < DIGEST_AT:
+            continue
+        channels = [
+            c
+            for c, on in ((Channel.TELEGRAM, staff.telegram_chat_id), (Channel.EMAIL, staff.email))
+            if on
+        ]
+        for channel in channels:
+            rows.append(
+                {
+                    "idempotency_key": outbox.key_for_digest(staff.id, local.date(), channel.value),
+                    "match_id": None,
+                    "touchpoint_id": "daily-digest",
+                    "occurrence_key": local.date().isoformat(),
+                    "kind": "digest",
+                    "template": "daily_digest",
+                    "audience": Audience.STAFF,
+                    "recipient_id": staff.id,
+                    "channel": channel,
+                    "locale": staff.locale,
+                    "essential": True,
+                    "due_at": now,
+                    "expires_at": localize(datetime.combine(local.date(), time(17, 0)), zone),
+                    "plan_version": 0,
+                    "context": {},
+                }
+            )
+    return outbox.insert(session, [outbox.new_row(row) for row in rows])
+
+
+def digest_sections(
+    session: Session, staff: Staff, now: datetime, programmes: Mapping[str, Programme]
+) -> dict[str, list[str]]:
+    """The digest's sections for one staff member, each a list of short lines; empty ones left out."""
+    zone = ZoneInfo(staff.timezone)
+    today = now.astimezone(zone).date()
+    end_of_day = localize(datetime.combine(today, time(23, 59)), zone)
+    matches = {
+        m.id: m
+        for m in session.scalars(
+            select(Match).where(Match.staff_id == staff.id, Match.status != MatchStatus.ENDED)
+        )
+    }
+    label = {
+        mid: f"#{mid} {m.child.first_name} & {m.volunteer_family.name}"
+        for mid, m in matches.items()
+    }
+    sections: dict[str, list[str]] = {}
+
+    tasks = session.scalars(
+        select(Task)
+        .where(Task.owner_id == staff.id, Task.status == TaskStatus.OPEN, Task.due_at <= end_of_day)
+        .order_by(Task.due_at)
+    ).all()
+    sections["tasks"] = [
+        f"{'(!) ' if t.due_at.astimezone(zone).date() < today else ''}{t.due_at.astimezone(zone):%d.%m %H:%M} "
+        f"{t.title}" + (f" – {label[t.match_id]}" if t.match_id in label else "")
+        for t in tasks
+    ]
+    escalations = session.scalars(
+        select(Escalation)
+        .where(Escalation.status == EscalationStatus.OPEN, Escalation.staff_id == staff.id)
+        .order_by(Escalation.created_at)
+    ).all()
+    sections["escalations"] = [
+        f"{'URGENT ' if e.severity.value == 'urgent' else ''}{e.summary}"
+        + (f" – {label.get(e.match_id, '#' + str(e.match_id))}" if e.match_id else "")
+        for e in escalations
+    ]
+    since = today - timedelta(days=14)
+    missed = session.scalars(
+        select(Visit).where(
+            Visit.match_id.in_(list(matches)),
+            Visit.planned_date >= since,
+            Visit.status.in_([VisitStatus.CANCELLED, VisitStatus.MISSED]),
+        )
+    ).all()
+    counts: dict[int, int] = {}
+    for visit in missed:
+        counts[visit.match_id] = counts.get(visit.match_id, 0) + 1
+    sections["missed_visits"] = [f"{label[mid]}: {n}" for mid, n in sorted(counts.items())]
+    surveys = session.scalars(
+        select(SurveyInvitation).where(
+            SurveyInvitation.match_id.in_(list(matches)),
+            SurveyInvitation.sent_at.is_not(None),
+            SurveyInvitation.completed_at.is_(None),
+            SurveyInvitation.expires_at > now,
+        )
+    ).all()
+    sections["surveys"] = [f"{label[s.match_id]}: {s.survey_id} ({s.wave})" for s in surveys]
+    programme_ids = {m.programme_id for m in matches.values()}
+    sessions = session.scalars(
+        select(SparringSession)
+        .where(
+            SparringSession.programme_id.in_(list(programme_ids)),
+            SparringSession.starts_at >= now,
+            SparringSession.starts_at <= now + timedelta(days=14),
+        )
+        .order_by(SparringSession.starts_at)
+    ).all()
+    sections["sparring"] = [
+        f"{s.starts_at.astimezone(zone):%d.%m %H:%M} {s.programme.name}" for s in sessions
+    ]
+    return {key: items for key, items in sections.items() if items}

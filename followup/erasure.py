@@ -1,0 +1,280 @@
+"""Erasing a person's data (GDPR article 17); the kinds of person are those of
+:mod:`followup.people`.
+
+:func:`erase_person` removes the personal data and keeps what the organisation needs for its
+statistics (counts, dates, statuses):
+
+- names become ``"erased"``; phone, email, Telegram chat id and the organisation's ref are
+  cleared;
+- free text is cleared: check-in texts and visit notes of the person's matches (a family, a
+  child), the text of messages sent to them or naming them, staff notes on the matches'
+  escalations and tasks, the end reason and pause reasons, and free text in escalation evidence;
+- rows that exist only for that person are deleted: their survey answers, sparring RSVPs, and a
+  contact's link to the matches (so that nothing more is planned for them);
+- messages still planned for the person are cancelled (for a family or a child: every message
+  still planned in their matches, which would name them).
+
+A family, a child or a staff member can only be erased when their matches have ended: an
+active match needs its people (end it, or assign another staff member, first).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from followup.escalations import RULES
+from followup.people import (
+    AUDIENCES,
+    ENTITIES,
+    ERASED,
+    RECIPIENT_ERASED,
+    SAFE_EVIDENCE_KEYS,
+    PersonError,
+    get_person,
+    matches_of,
+)
+from scheduler import outbox
+from store.audit import record
+from store.models import (
+    CheckIn,
+    Escalation,
+    Match,
+    MatchPause,
+    MatchStatus,
+    OutboxMessage,
+    SparringRSVP,
+    SurveyInvitation,
+    SurveyResponse,
+    Task,
+    Visit,
+    match_contact,
+)
+
+
+def erase_person(
+    session: Session, kind: str, person_id: int, actor: str, *, now: datetime
+) -> dict[str, Any]:
+    """Erase one person's data (see the module docstring). Returns counts of what was done;
+    records an audit entry holding only those counts."""
+    person = get_person(session, kind, person_id)
+    matches = matches_of(session, kind, person)
+    running = [m.id for m in matches if m.status != MatchStatus.ENDED]
+    if running and kind != "contact":
+        listed = ", ".join(str(i) for i in running)
+        how = (
+            "assign another staff member (re-import the matches file with another staff_ref)"
+            if kind == "staff"
+            else "end them first (venskab match end ID --by ...)"
+        )
+        raise PersonError(
+            f"{kind} {person_id} has matches that have not ended ({listed}): {how}, then erase"
+        )
+    ids = [m.id for m in matches]
+    summary: dict[str, Any] = {"kind": kind, "id": person_id, "matches": len(ids)}
+    if kind == "family":
+        _erase_fields(
+            person,
+            name=ERASED,
+            contact_name=ERASED,
+            phone=None,
+            email=None,
+            telegram_chat_id=None,
+            external_ref=None,
+            phone_failed=False,
+            email_failed=False,
+            telegram_blocked=False,
+        )
+        summary |= _erase_match_text(session, ids, now)
+        summary["sparring_rsvps_deleted"] = _count(
+            session.execute(
+                delete(SparringRSVP).where(SparringRSVP.volunteer_family_id == person.id)
+            )
+        )
+    elif kind == "child":
+        _erase_fields(person, first_name=ERASED, birth_year=None)
+        summary |= _erase_match_text(session, ids, now)
+    elif kind == "contact":
+        _erase_fields(
+            person,
+            name=ERASED,
+            phone=None,
+            email=None,
+            external_ref=None,
+            phone_failed=False,
+            email_failed=False,
+            opted_out=True,
+            opted_out_at=person.opted_out_at or now,
+        )
+        invitations = select(SurveyInvitation.id).where(
+            SurveyInvitation.contact_person_id == person.id
+        )
+        summary["survey_responses_deleted"] = _count(
+            session.execute(
+                delete(SurveyResponse).where(SurveyResponse.invitation_id.in_(invitations))
+            )
+        )
+        session.execute(
+            update(SurveyInvitation)
+            .where(
+                SurveyInvitation.contact_person_id == person.id, SurveyInvitation.expires_at > now
+            )
+            .values(expires_at=now)
+        )
+        summary["escalations_cleared"] = _scrub_escalations(session, ids)
+        session.execute(delete(match_contact).where(match_contact.c.contact_person_id == person.id))
+        for match in matches:
+            if match.status != MatchStatus.ENDED:
+                match.plan_version = (match.plan_version or 1) + 1
+        summary["matches_unlinked"] = len(ids)
+    else:
+        texts = [t for t in (person.name, person.email, person.phone) if t and len(t) >= 3]
+        _erase_fields(
+            person,
+            name=ERASED,
+            phone=None,
+            email=None,
+            telegram_chat_id=None,
+            external_ref=None,
+            active=False,
+        )
+        summary["messages_cleared"] = _clear_messages_naming(session, ids, texts)
+    if kind in AUDIENCES:
+        summary["messages_cleared"] = summary.get("messages_cleared", 0) + _clear_messages(
+            session,
+            (OutboxMessage.audience == AUDIENCES[kind]) & (OutboxMessage.recipient_id == person.id),
+            also_errors=True,
+        )
+        summary["messages_cancelled"] = summary.get("messages_cancelled", 0) + _cancel_planned(
+            session,
+            (OutboxMessage.audience == AUDIENCES[kind]) & (OutboxMessage.recipient_id == person.id),
+        )
+    session.flush()
+    record(
+        session,
+        actor,
+        "person.erase",
+        ENTITIES[kind],
+        person_id,
+        **{k: v for k, v in summary.items() if k not in {"kind", "id"}},
+    )
+    session.flush()
+    session.expire_all()
+    return summary
+
+
+def _erase_fields(person: Any, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(person, name, value)
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount or 0)
+
+
+def _erase_match_text(session: Session, ids: list[int], now: datetime) -> dict[str, int]:
+    """Free text of a family's or a child's matches: it is about them."""
+    if not ids:
+        return {}
+    in_matches = OutboxMessage.match_id.in_(ids)
+    counts = {
+        "checkin_texts_cleared": _count(
+            session.execute(
+                update(CheckIn)
+                .where(CheckIn.match_id.in_(ids), CheckIn.text.is_not(None))
+                .values(text=None)
+            )
+        ),
+        "visit_notes_cleared": _count(
+            session.execute(
+                update(Visit)
+                .where(Visit.match_id.in_(ids), Visit.note.is_not(None))
+                .values(note=None)
+            )
+        ),
+        # Every message of the match names the child and the family.
+        "messages_cleared": _clear_messages(session, in_matches),
+        "messages_cancelled": _cancel_planned(session, in_matches),
+        "escalations_cleared": _scrub_escalations(session, ids),
+        "task_notes_cleared": _count(
+            session.execute(
+                update(Task)
+                .where(Task.match_id.in_(ids), Task.outcome_note.is_not(None))
+                .values(outcome_note=None)
+            )
+        ),
+    }
+    session.execute(update(Match).where(Match.id.in_(ids)).values(end_reason=None))
+    session.execute(update(MatchPause).where(MatchPause.match_id.in_(ids)).values(reason=""))
+    return counts
+
+
+def _clear_messages(session: Session, condition: Any, also_errors: bool = False) -> int:
+    """Clear the text of messages (kept: channel, status, dates). Returns how many had text."""
+    cleared = _count(
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                condition, or_(OutboxMessage.body.is_not(None), OutboxMessage.subject.is_not(None))
+            )
+            .values(body=None, subject=None)
+        )
+    )
+    if also_errors:  # a provider's error may quote the address
+        session.execute(
+            update(OutboxMessage)
+            .where(condition, OutboxMessage.last_error.is_not(None))
+            .values(last_error=RECIPIENT_ERASED)
+        )
+    return cleared
+
+
+def _cancel_planned(session: Session, condition: Any) -> int:
+    return outbox.cancel_planned_where(session, condition, RECIPIENT_ERASED)
+
+
+def _clear_messages_naming(session: Session, ids: list[int], texts: list[str]) -> int:
+    """Clear the text of the matches' messages that name a staff member or give their address."""
+    if not ids or not texts:
+        return 0
+    named = [
+        row_id
+        for row_id, body, subject in session.execute(
+            select(OutboxMessage.id, OutboxMessage.body, OutboxMessage.subject).where(
+                OutboxMessage.match_id.in_(ids)
+            )
+        )
+        if any(t in (body or "") or t in (subject or "") for t in texts)
+    ]
+    cleared = 0
+    for start in range(0, len(named), 500):
+        cleared += _clear_messages(session, OutboxMessage.id.in_(named[start : start + 500]))
+    return cleared
+
+
+def _scrub_escalations(session: Session, ids: list[int]) -> int:
+    """Staff notes and free text in escalations of the matches; rule, dates and status stay."""
+    if not ids:
+        return 0
+    count = 0
+    for escalation in session.scalars(select(Escalation).where(Escalation.match_id.in_(ids))):
+        evidence = [
+            {k: v for k, v in item.items() if not isinstance(v, str) or k in SAFE_EVIDENCE_KEYS}
+            if isinstance(item, dict)
+            else None
+            for item in escalation.evidence or []
+        ]
+        summary = RULES.get(escalation.rule, escalation.rule)[:300]
+        if (evidence, summary, escalation.resolution_note) != (
+            escalation.evidence,
+            escalation.summary,
+            None,
+        ):
+            escalation.evidence = evidence
+            escalation.summary = summary
+            escalation.resolution_note = None
+            count += 1
+    return count

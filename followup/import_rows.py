@@ -1,0 +1,308 @@
+"""Checking one row of an import file: typed values, or problems naming the column."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from typing import Any, TypeVar
+
+from followup.import_file import DANISH_DATE, ISO_DATE, PERSONAL, Problem, shown
+from scheduler.programme import Programme
+from store.models import Cadence, Channel, Locale, StaffRole
+from store.models import Programme as ProgrammeRow
+from store.validation import (
+    InvalidValue,
+    check_child_name,
+    contains_cpr,
+    normalise_email,
+    normalise_phone,
+)
+
+T = TypeVar("T")
+
+_REQUIRED = object()
+
+ROLES = {r.value: r for r in StaffRole}
+LOCALES = {loc.value: loc for loc in Locale}
+RELATIONS = {"parent": "parent", "institution": "institution"}
+CONTACT_CHANNELS = {"sms": Channel.SMS, "email": Channel.EMAIL}
+CADENCES = {c.value: c for c in Cadence}
+YES = {"yes", "y", "ja", "j", "true", "1", "x"}
+NO = {"no", "n", "nej", "false", "0", ""}
+
+_DAY_NAMES = (
+    ("monday", "mandag"),
+    ("tuesday", "tirsdag"),
+    ("wednesday", "onsdag"),
+    ("thursday", "torsdag"),
+    ("friday", "fredag"),
+    ("saturday", "lørdag"),
+    ("sunday", "søndag"),
+)
+WEEKDAYS: dict[str, int] = {}
+for _number, _names in enumerate(_DAY_NAMES):
+    WEEKDAYS[str(_number)] = _number
+    for _name in _names:
+        WEEKDAYS[_name] = _number
+        WEEKDAYS[_name[:3]] = _number
+    WEEKDAYS[_names[1].replace("ø", "o")] = _number  # lordag, sondag without the letter ø
+    WEEKDAYS[_names[1].replace("ø", "oe")] = _number
+
+_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+
+# -- checking one row ------------------------------------------------------------------------------
+
+
+class Row:
+    """One data row: typed values go into ``values``; problems into the shared list."""
+
+    def __init__(
+        self, file: str, line: int, cells: dict[str, str], problems: list[Problem]
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.cells = cells
+        self.problems = problems
+        self.values: dict[str, Any] = {}
+        self.failed: set[str] = set()
+        for column, cell in cells.items():
+            if contains_cpr(cell):
+                self.fail(column, "looks like a CPR number; CPR numbers must never be imported")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def has(self, column: str) -> bool:
+        return column in self.cells and column not in self.failed
+
+    def cell(self, column: str) -> str:
+        return self.cells.get(column, "")
+
+    def fail(self, column: str | None, message: str) -> None:
+        self.problems.append(Problem(self.file, self.line, column, message))
+        self.failed.add(column or "")
+
+    # Each reader sets ``values[attribute]`` when the column is present and its value is good.
+
+    def text(self, column: str, *, required: bool = True, limit: int = 120) -> None:
+        if not self.has(column):
+            return
+        value = " ".join(self.cell(column).split())
+        if required and not value:
+            self.fail(column, "must not be empty")
+        elif len(value) > limit:
+            self.fail(column, f"too long (at most {limit} characters)")
+        else:
+            self.values[column] = value
+
+    def ref(
+        self, column: str = "ref", what: str = "the organisation's own id of the record"
+    ) -> str | None:
+        value = self.cell(column)
+        if column in self.failed:
+            return None
+        if not value:
+            self.fail(column, f"must not be empty ({what})")
+        elif len(value) > 64 or "|" in value:
+            self.fail(column, f"{shown(value)} is not a usable ref (at most 64 characters, no |)")
+        else:
+            return value
+        return None
+
+    def phone(self, column: str = "phone") -> None:
+        if not self.has(column):
+            return
+        if not self.cell(column):
+            self.values[column] = None
+            return
+        try:
+            self.values[column] = normalise_phone(self.cell(column))
+        except InvalidValue:
+            self.fail(column, "not a valid phone number (check the digits and the country code)")
+
+    def email(self, column: str = "email", *, required: bool = False) -> None:
+        if not self.has(column):
+            return
+        if not self.cell(column):
+            if required:
+                self.fail(column, "must not be empty")
+            else:
+                self.values[column] = None
+            return
+        try:
+            self.values[column] = normalise_email(self.cell(column))
+        except InvalidValue:
+            self.fail(column, "not a valid email address (check for typos and a single @)")
+
+    def choice(self, column: str, options: Mapping[str, T], *, empty: Any = _REQUIRED) -> None:
+        """One of ``options`` (not case-sensitive); an empty cell gives ``empty``."""
+        if not self.has(column):
+            return
+        key = self.cell(column).casefold()
+        if not key and empty is _REQUIRED:
+            self.fail(column, f"must not be empty (one of {', '.join(options)})")
+        elif not key:
+            self.values[column] = empty
+        elif key in options:
+            self.values[column] = options[key]
+        else:
+            self.fail(column, f"{shown(self.cell(column))} is not one of {', '.join(options)}")
+
+    def parse(
+        self, column: str, parser: Callable[[str], T], expected: str, attribute: str | None = None
+    ) -> None:
+        """``parser`` raises ValueError or KeyError for a bad value."""
+        if not self.has(column):
+            return
+        try:
+            self.values[attribute or column] = parser(self.cell(column))
+        except (ValueError, KeyError):
+            if not self.cell(column):
+                self.fail(column, f"must not be empty ({expected})")
+            elif column in PERSONAL:
+                self.fail(column, f"not {expected}")
+            else:
+                self.fail(column, f"{shown(self.cell(column))} is not {expected}")
+
+
+def parse_date(value: str) -> date:
+    if found := ISO_DATE.match(value):
+        year, month, day = (int(x) for x in found.groups())
+    elif found := DANISH_DATE.match(value):
+        day, month, year = (int(x) for x in found.groups())
+    else:
+        raise ValueError(value)
+    if not 2000 <= year <= 2100:
+        raise ValueError(value)
+    return date(year, month, day)
+
+
+def parse_time(value: str) -> time | None:
+    if not value:
+        return None
+    found = _TIME.match(value)
+    if not found:
+        raise ValueError(value)
+    return time(int(found.group(1)), int(found.group(2)))
+
+
+def parse_weekday(value: str) -> int:
+    return WEEKDAYS[value.casefold().rstrip(".")]
+
+
+def parse_flag(value: str) -> bool:
+    key = value.casefold()
+    if key in YES:
+        return True
+    if key in NO:
+        return False
+    raise ValueError(value)
+
+
+def birth_year_parser(today: date) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        if not re.fullmatch(r"\d{4}", value) or not today.year - 30 <= int(value) <= today.year:
+            raise ValueError(value)
+        return int(value)
+
+    return parse
+
+
+# -- a match row ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatchLookups:
+    """What a match row's refs and programme id are looked up in."""
+
+    programmes: Mapping[str, Programme]
+    programme_rows: Mapping[str, ProgrammeRow]
+    families: Mapping[str, Any]
+    staff: Mapping[str, Any]
+    contacts: Mapping[str, Any]
+    today: date
+
+
+def check_match_row(row: Row, found: MatchLookups) -> None:
+    """Read a matches file's row into ``row.values`` (the programme row, the child's name and
+    birth year, the family, staff member and contacts, the dates and the visit rhythm)."""
+    _programme(row, found)
+    if row.has("child_name"):
+        try:
+            row.values["first_name"] = check_child_name(row.cell("child_name"))
+        except InvalidValue as exc:
+            row.fail("child_name", str(exc))
+    year = found.today.year
+    row.parse(
+        "child_birth_year",
+        birth_year_parser(found.today),
+        f"a birth year between {year - 30} and {year}",
+        attribute="birth_year",
+    )
+    lookup(row, "family_ref", found.families, "volunteer family", "families", "volunteer_family")
+    lookup(row, "staff_ref", found.staff, "staff member", "staff", "staff")
+    _contacts(row, found.contacts)
+    row.text("region", required=False, limit=64)
+    row.parse("start_date", parse_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
+    row.parse("visit_weekday", parse_weekday, "a weekday: monday..sunday, mandag..søndag or 0-6")
+    row.parse("visit_time", parse_time, "a time of day such as 16:30 (HH:MM)")
+    row.choice("cadence", CADENCES, empty=None)
+    row.parse("sibling", parse_flag, "yes or no")
+
+
+def _programme(row: Row, found: MatchLookups) -> None:
+    if not row.has("programme"):
+        return
+    slug = row.cell("programme").casefold()
+    if slug in found.programmes and slug in found.programme_rows:
+        row.values["programme"] = found.programme_rows[slug]
+    else:
+        known = ", ".join(sorted(found.programmes)) or "none"
+        row.fail(
+            "programme", f"no programme {shown(row.cell('programme'))} (the programmes are {known})"
+        )
+
+
+def _contacts(row: Row, contacts: Mapping[str, Any]) -> None:
+    if not row.has("contact_refs"):
+        return
+    wanted = split_refs(row.cell("contact_refs"))
+    missing = [ref for ref in wanted if ref not in contacts]
+    if not wanted:
+        row.fail("contact_refs", "give at least one contact ref (several: separate with |)")
+    elif missing:
+        row.fail(
+            "contact_refs",
+            f"no contact person with ref "
+            f"{', '.join(shown(m) for m in missing)} (import contacts first)",
+        )
+    else:
+        row.values["contacts"] = [contacts[ref] for ref in wanted]
+
+
+def lookup(
+    row: Row, column: str, found: Mapping[str, Any], what: str, file_kind: str, attribute: str
+) -> None:
+    """The record a ref column names, into ``row.values[attribute]``."""
+    if not row.has(column):
+        return
+    ref = row.ref(column, f"the ref of the {what}")
+    if ref is None:
+        return
+    if ref not in found:
+        row.fail(column, f"no {what} with ref {shown(ref)} (import {file_kind} first)")
+    else:
+        row.values[attribute] = found[ref]
+
+
+def split_refs(value: str) -> list[str]:
+    refs: list[str] = []
+    for part in value.split("|"):
+        ref = part.strip()
+        if ref and ref not in refs:
+            refs.append(ref)
+    return refs

@@ -1,0 +1,402 @@
+"""CSV import of staff, volunteer families, contact persons and matches.
+
+One file per kind, imported with ``venskab import KIND FILE``. The organisation's own id of each
+record (``ref``) links the files together and makes the import idempotent: a row whose ref
+exists already updates that record, a new ref creates one. Import the files in this order:
+staff, families, contacts, matches. The file and the columns of each kind are described in
+:mod:`followup.import_file`; the checks of one row are in :mod:`followup.import_rows`.
+
+Every row is validated before anything is written, and the whole file is imported in one
+transaction: when any row fails, nothing is written. Each problem names the file, the line as
+a spreadsheet shows it (the header is line 1), the column, and what was expected. Phone numbers,
+emails and names are never repeated in messages or logs; a value that looks like a CPR number
+is refused in any column.
+
+Each created or updated record gets an audit entry (actor ``cli:import``) with the line number
+and the names of the changed fields, never their values. A changed match (dates, weekday,
+cadence, people) and the open matches of a person whose phone, email or preferred channel
+changed get a new plan version, so that the planner re-plans them; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from followup.import_file import FORMATS, ImportFailed, Problem, Table, read_table, shown
+from followup.import_rows import (
+    CONTACT_CHANNELS,
+    LOCALES,
+    RELATIONS,
+    ROLES,
+    MatchLookups,
+    Row,
+    check_match_row,
+    split_refs,
+)
+from followup.matches import sync_programmes
+from scheduler.programme import Programme
+from store.audit import record
+from store.models import (
+    Base,
+    Cadence,
+    Channel,
+    Child,
+    ContactPerson,
+    Locale,
+    Match,
+    MatchStatus,
+    Staff,
+    VolunteerFamily,
+)
+
+__all__ = ["ACTOR", "KINDS", "ImportFailed", "ImportResult", "Problem", "import_csv"]
+
+ACTOR = "cli:import"
+KINDS = ("staff", "families", "contacts", "matches")
+
+
+@dataclass
+class ImportResult:
+    file: str
+    kind: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def describe(self) -> str:
+        text = f"{self.file}: {self.created} created, {self.updated} updated"
+        if self.unchanged:
+            text += f", {self.unchanged} unchanged"
+        return text
+
+
+# -- the import ------------------------------------------------------------------------------------
+
+
+def import_csv(
+    session: Session,
+    kind: str,
+    data: bytes,
+    file: str,
+    programmes: Mapping[str, Programme],
+    *,
+    actor: str = ACTOR,
+    today: date,
+) -> ImportResult:
+    """Validate every row of ``data``, then create or update the records, or raise
+    :class:`ImportFailed` having written nothing (the caller's transaction is rolled back)."""
+    if kind not in FORMATS:
+        raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+    table = read_table(data, file, FORMATS[kind])
+    importer = _Importer(session, kind, table, programmes, actor, today)
+    importer.problems.extend(table.problems)
+    return getattr(importer, f"import_{kind}")()
+
+
+@dataclass
+class _Person:
+    """What a people file's row resolved to."""
+
+    row: Row
+    ref: str
+    existing: Any
+
+
+@dataclass
+class _Importer:
+    session: Session
+    kind: str
+    table: Table
+    programmes: Mapping[str, Programme]
+    actor: str
+    today: date
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def file(self) -> str:
+        return self.table.file
+
+    def rows(self) -> list[Row]:
+        return [Row(self.file, line, cells, self.problems) for line, cells in self.table.rows]
+
+    def refs(self, rows: Iterable[Row], column: str = "ref") -> dict[int, str]:
+        """Each row's ref (by line), with duplicates within the file reported."""
+        seen: dict[str, int] = {}
+        out: dict[int, str] = {}
+        for row in rows:
+            ref = row.ref(column)
+            if ref is None:
+                continue
+            if ref in seen:
+                row.fail(column, f"the ref {shown(ref)} is used on line {seen[ref]} too")
+                continue
+            seen[ref] = row.line
+            out[row.line] = ref
+        return out
+
+    def check(self) -> None:
+        if self.problems:
+            self.problems.sort(key=lambda p: p.line or 0)
+            raise ImportFailed(self.file, self.problems)
+
+    # -- people ------------------------------------------------------------------------------
+
+    def _people(self, model: type[Base], read: Callable[[Row], None]) -> list[_Person]:
+        rows = self.rows()
+        refs = self.refs(rows)
+        existing = by_ref(self.session, model, refs.values())
+        people: list[_Person] = []
+        for row in rows:
+            read(row)
+            ref = refs.get(row.line)
+            if ref is not None and row.ok:
+                people.append(_Person(row, ref, existing.get(ref)))
+        return people
+
+    @staticmethod
+    def _effective(person: _Person, attribute: str) -> Any:
+        if attribute in person.row.values:
+            return person.row.values[attribute]
+        return getattr(person.existing, attribute, None) if person.existing is not None else None
+
+    def _reachable(self, people: list[_Person], preferred: bool = False) -> None:
+        for person in people:
+            phone, email = self._effective(person, "phone"), self._effective(person, "email")
+            if not phone and not email:
+                person.row.fail(
+                    "phone" if person.row.has("phone") else "email",
+                    "give a phone number or an email address (at least one)",
+                )
+                continue
+            if not preferred:
+                continue
+            channel = person.row.values.get("preferred_channel")
+            if channel is None and (person.row.has("preferred_channel") or person.existing is None):
+                # Not given: SMS when there is a phone number, else email.
+                person.row.values["preferred_channel"] = Channel.SMS if phone else Channel.EMAIL
+            elif channel == Channel.SMS and not phone:
+                person.row.fail("preferred_channel", "sms needs a phone number")
+            elif channel == Channel.EMAIL and not email:
+                person.row.fail("preferred_channel", "email needs an email address")
+
+    def import_staff(self) -> ImportResult:
+        def read(row: Row) -> None:
+            row.text("name")
+            row.choice("role", ROLES)
+            row.text("region", required=False, limit=64)
+            row.email(required=True)
+            row.phone()
+            row.choice("locale", LOCALES, empty=Locale.DA)
+
+        people = self._people(Staff, read)
+        self.check()
+        return self._write_people(Staff, "staff", people)
+
+    def import_families(self) -> ImportResult:
+        def read(row: Row) -> None:
+            row.text("name")
+            row.text("contact_name")
+            row.phone()
+            row.email()
+            row.text("region", required=False, limit=64)
+            row.choice("locale", LOCALES, empty=Locale.DA)
+
+        people = self._people(VolunteerFamily, read)
+        self._reachable(people)
+        self.check()
+        return self._write_people(VolunteerFamily, "volunteer_family", people)
+
+    def import_contacts(self) -> ImportResult:
+        def read(row: Row) -> None:
+            row.text("name")
+            row.choice("relation", RELATIONS)
+            row.phone()
+            row.email()
+            row.choice("locale", LOCALES, empty=Locale.DA)
+            row.choice("preferred_channel", CONTACT_CHANNELS, empty=None)
+
+        people = self._people(ContactPerson, read)
+        self._reachable(people, preferred=True)
+        self.check()
+        return self._write_people(ContactPerson, "contact_person", people)
+
+    def _write_people(self, model: type[Base], entity: str, people: list[_Person]) -> ImportResult:
+        result = ImportResult(self.file, self.kind)
+        created: list[tuple[Any, int]] = []
+        for person in people:
+            values = person.row.values
+            if person.existing is None:
+                obj = model(external_ref=person.ref, **values)
+                self.session.add(obj)
+                created.append((obj, person.row.line))
+                continue
+            obj = person.existing
+            changed = assign(obj, values)
+            if not changed:
+                result.unchanged += 1
+                continue
+            if "phone" in changed and hasattr(obj, "phone_failed"):
+                obj.phone_failed = False
+            if "email" in changed and hasattr(obj, "email_failed"):
+                obj.email_failed = False
+            if changed & {"phone", "email", "preferred_channel"}:
+                self._replan_people_matches(obj)
+            result.updated += 1
+            record(
+                self.session,
+                self.actor,
+                "import.update",
+                entity,
+                obj.id,
+                line=person.row.line,
+                fields=sorted(changed),
+            )
+        self.session.flush()
+        for obj, line in created:
+            record(self.session, self.actor, "import.create", entity, obj.id, line=line)
+        result.created = len(created)
+        self.session.flush()
+        return result
+
+    def _replan_people_matches(self, obj: Any) -> None:
+        """The channel of a planned message is chosen at planning: re-plan the person's open
+        matches when their addresses change."""
+        if isinstance(obj, VolunteerFamily):
+            condition = Match.volunteer_family_id == obj.id
+        elif isinstance(obj, ContactPerson):
+            condition = Match.contacts.any(ContactPerson.id == obj.id)
+        else:
+            condition = Match.staff_id == obj.id
+        for match in self.session.scalars(
+            select(Match).where(condition, Match.status != MatchStatus.ENDED)
+        ):
+            match.plan_version = (match.plan_version or 1) + 1
+
+    # -- matches -----------------------------------------------------------------------------
+
+    def import_matches(self) -> ImportResult:
+        programme_rows = sync_programmes(self.session, self.programmes.values())
+        rows = self.rows()
+        refs = self.refs(rows)
+        existing = by_ref(
+            self.session,
+            Match,
+            refs.values(),
+            options=(selectinload(Match.contacts), selectinload(Match.child)),
+        )
+        found = MatchLookups(
+            programmes=self.programmes,
+            programme_rows=programme_rows,
+            families=by_ref(self.session, VolunteerFamily, (r.cell("family_ref") for r in rows)),
+            staff=by_ref(self.session, Staff, (r.cell("staff_ref") for r in rows)),
+            contacts=by_ref(
+                self.session,
+                ContactPerson,
+                (ref for r in rows for ref in split_refs(r.cell("contact_refs"))),
+            ),
+            today=self.today,
+        )
+        plans: list[tuple[Row, str]] = []
+        for row in rows:
+            check_match_row(row, found)
+            ref = refs.get(row.line)
+            if ref is not None and row.ok:
+                plans.append((row, ref))
+        self.check()
+        return self._write_matches(plans, existing)
+
+    def _write_matches(
+        self, plans: list[tuple[Row, str]], existing: Mapping[str, Match]
+    ) -> ImportResult:
+        result = ImportResult(self.file, "matches")
+        created: list[tuple[Match, int]] = []
+        for row, ref in plans:
+            values = dict(row.values)
+            programme_row = values.pop("programme")
+            child_values = {k: values.pop(k) for k in ("first_name", "birth_year")}
+            if not values.get("region"):
+                values["region"] = values["volunteer_family"].region
+            if values.get("cadence") is None:
+                values["cadence"] = Cadence(self.programmes[programme_row.slug].cadence.value)
+            match = existing.get(ref)
+            if match is None:
+                match = Match(
+                    external_ref=ref,
+                    programme=programme_row,
+                    child=Child(**child_values),
+                    status=MatchStatus.ACTIVE,
+                    **values,
+                )
+                self.session.add(match)
+                created.append((match, row.line))
+                continue
+            if "cadence" not in row.cells:
+                values.pop("cadence")  # the column is absent: keep what the match has
+            changed = assign(match, {"programme": programme_row, **values})
+            changed |= {f"child.{name}" for name in assign(match.child, child_values)}
+            if not changed:
+                result.unchanged += 1
+                continue
+            if changed - {"sibling", "child.first_name", "child.birth_year"}:
+                match.plan_version = (match.plan_version or 1) + 1
+            result.updated += 1
+            record(
+                self.session,
+                self.actor,
+                "import.update",
+                "match",
+                match.id,
+                line=row.line,
+                fields=sorted(changed),
+            )
+        self.session.flush()
+        for match, line in created:
+            record(
+                self.session,
+                self.actor,
+                "import.create",
+                "match",
+                match.id,
+                line=line,
+                child=match.child_id,
+            )
+        result.created = len(created)
+        self.session.flush()
+        return result
+
+
+def by_ref(
+    session: Session, model: Any, refs: Iterable[str], options: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """The records with these refs, by ref (looked up in chunks)."""
+    wanted = sorted({ref for ref in refs if ref})
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = select(model).where(model.external_ref.in_(chunk)).options(*options)
+        for obj in session.scalars(query):
+            found[obj.external_ref] = obj
+    return found
+
+
+def assign(obj: Any, values: Mapping[str, Any]) -> set[str]:
+    """Set the attributes that differ; return the names of those changed."""
+    changed: set[str] = set()
+    for name, value in values.items():
+        current = getattr(obj, name)
+        if isinstance(value, list):
+            same = [getattr(x, "id", x) for x in current] == [getattr(x, "id", x) for x in value]
+        elif isinstance(value, Base):
+            same = current is value or getattr(current, "id", None) == getattr(value, "id", None)
+        else:
+            same = current == value
+        if not same:
+            setattr(obj, name, value)
+            changed.add(name)
+    return changed

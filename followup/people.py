@@ -1,0 +1,303 @@
+"""Every person's data: export it all, and erase it (GDPR articles 15, 17 and 20).
+
+Kinds of person: ``family`` (a volunteer family), ``contact`` (a parent or institution contact),
+``staff`` and ``child``.
+
+:func:`export_person` gathers everything held about one person as plain JSON-able data: their
+record, their matches (as summaries), and what belongs to them: visits, check-ins, messages,
+sparring answers, survey invitations and answers. It leaves out other people's details.
+
+:func:`followup.erasure.erase_person` removes the personal data and keeps what the organisation
+needs for its statistics.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from store.models import (
+    Audience,
+    AuditEntry,
+    Base,
+    CheckIn,
+    Child,
+    ContactPerson,
+    Escalation,
+    Match,
+    OutboxMessage,
+    SparringRSVP,
+    SparringSession,
+    Staff,
+    SurveyInvitation,
+    SurveyResponse,
+    Task,
+    Visit,
+    VolunteerFamily,
+)
+
+KINDS: dict[str, type[Base]] = {
+    "family": VolunteerFamily,
+    "contact": ContactPerson,
+    "staff": Staff,
+    "child": Child,
+}
+ENTITIES = {
+    "family": "volunteer_family",
+    "contact": "contact_person",
+    "staff": "staff",
+    "child": "child",
+}
+AUDIENCES = {
+    "family": Audience.VOLUNTEER_FAMILY,
+    "contact": Audience.CONTACT_PERSON,
+    "staff": Audience.STAFF,
+}
+ERASED = "erased"
+RECIPIENT_ERASED = "the recipient was erased"
+
+# Escalation evidence: string values are kept only under these keys (codes, not free text).
+SAFE_EVIDENCE_KEYS = frozenset(
+    {"at", "touchpoint", "channel", "audience", "error", "code", "status", "rule", "wave", "kind"}
+)
+
+
+class PersonError(ValueError):
+    """No such person, or the person cannot be erased yet; the message says why."""
+
+
+def get_person(session: Session, kind: str, person_id: int) -> Any:
+    model = KINDS.get(kind)
+    if model is None:
+        raise PersonError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+    person = session.get(model, person_id)
+    if person is None:
+        raise PersonError(f"there is no {kind} with id {person_id}")
+    return person
+
+
+def find_by_ref(session: Session, kind: str, ref: str) -> int:
+    """The id of the family, contact or staff member with the organisation's ``ref``."""
+    model: Any = KINDS.get(kind)
+    if model is None or kind == "child":
+        raise PersonError(f"a {kind} has no ref: give its id")
+    found = session.scalar(select(model.id).where(model.external_ref == ref))
+    if found is None:
+        raise PersonError(f"there is no {kind} with ref {ref!r}")
+    return int(found)
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+def export_person(session: Session, kind: str, person_id: int, *, now: datetime) -> dict[str, Any]:
+    """Everything held about one person, as JSON-able data."""
+    person = get_person(session, kind, person_id)
+    matches = matches_of(session, kind, person)
+    data: dict[str, Any] = {
+        "exported_at": jsonable(now),
+        "kind": kind,
+        "record": row_data(person),
+        "matches": [match_summary(m) for m in matches],
+    }
+    ids = [m.id for m in matches]
+    if kind == "family":
+        data["visits"] = [
+            row_data(
+                v,
+                (
+                    "id",
+                    "match_id",
+                    "planned_date",
+                    "status",
+                    "times",
+                    "cancelled_by",
+                    "moved_to",
+                    "note",
+                    "reported_at",
+                ),
+            )
+            for v in session.scalars(
+                select(Visit).where(Visit.match_id.in_(ids)).order_by(Visit.planned_date, Visit.id)
+            )
+        ]
+        data["checkins"] = [
+            row_data(c, ("id", "match_id", "visit_id", "mood", "text", "worried", "created_at"))
+            for c in session.scalars(
+                select(CheckIn).where(CheckIn.match_id.in_(ids)).order_by(CheckIn.id)
+            )
+        ]
+        data["sparring_rsvps"] = [
+            {
+                "session_id": s.id,
+                "programme": s.programme.slug,
+                "starts_at": jsonable(s.starts_at),
+                "answer": r.answer.value,
+                "answered_at": jsonable(r.updated_at),
+            }
+            for r, s in session.execute(
+                select(SparringRSVP, SparringSession)
+                .join(SparringSession, SparringSession.id == SparringRSVP.session_id)
+                .where(SparringRSVP.volunteer_family_id == person.id)
+                .order_by(SparringSession.starts_at)
+            ).all()
+        ]
+    if kind in AUDIENCES:
+        data["messages"] = [message_data(m) for m in messages_to(session, kind, person.id)]
+    if kind == "contact":
+        invitations = list(
+            session.scalars(
+                select(SurveyInvitation)
+                .where(SurveyInvitation.contact_person_id == person.id)
+                .order_by(SurveyInvitation.id)
+            )
+        )
+        answers: dict[int, list[dict[str, Any]]] = {i.id: [] for i in invitations}
+        for answer in session.scalars(
+            select(SurveyResponse)
+            .where(SurveyResponse.invitation_id.in_(list(answers)))
+            .order_by(SurveyResponse.id)
+        ):
+            answers[answer.invitation_id].append(
+                row_data(answer, ("question_id", "value", "created_at"))
+            )
+        data["surveys"] = [
+            {
+                **row_data(
+                    i,
+                    (
+                        "id",
+                        "match_id",
+                        "survey_id",
+                        "wave",
+                        "sent_at",
+                        "opened_at",
+                        "completed_at",
+                        "expires_at",
+                        "reminder_step",
+                    ),
+                ),
+                "responses": answers[i.id],
+            }
+            for i in invitations
+        ]
+    if kind == "staff":
+        data["tasks"] = [
+            row_data(t, ("id", "match_id", "kind", "title", "due_at", "status", "completed_at"))
+            for t in session.scalars(
+                select(Task).where(Task.owner_id == person.id).order_by(Task.due_at)
+            )
+        ]
+        data["escalations"] = [
+            row_data(
+                e,
+                (
+                    "id",
+                    "match_id",
+                    "rule",
+                    "severity",
+                    "status",
+                    "created_at",
+                    "acknowledged_at",
+                    "resolved_at",
+                ),
+            )
+            for e in session.scalars(
+                select(Escalation)
+                .where(
+                    or_(Escalation.staff_id == person.id, Escalation.acknowledged_by == person.id)
+                )
+                .order_by(Escalation.id)
+            )
+        ]
+        data["actions"] = [
+            row_data(a, ("at", "action", "entity", "entity_id"))
+            for a in session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.actor == f"staff:{person.id}")
+                .order_by(AuditEntry.id)
+            )
+        ]
+    return data
+
+
+def matches_of(session: Session, kind: str, person: Any) -> list[Match]:
+    query = select(Match).order_by(Match.id)
+    if kind == "family":
+        query = query.where(Match.volunteer_family_id == person.id)
+    elif kind == "child":
+        query = query.where(Match.child_id == person.id)
+    elif kind == "staff":
+        query = query.where(Match.staff_id == person.id)
+    else:
+        query = query.where(Match.contacts.any(ContactPerson.id == person.id))
+    return list(session.scalars(query))
+
+
+def messages_to(session: Session, kind: str, person_id: int) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.audience == AUDIENCES[kind], OutboxMessage.recipient_id == person_id
+            )
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        )
+    )
+
+
+def match_summary(match: Match) -> dict[str, Any]:
+    """A match without the other people in it."""
+    return {
+        "id": match.id,
+        "ref": match.external_ref,
+        "programme": match.programme.slug,
+        "status": match.status.value,
+        "start_date": jsonable(match.start_date),
+        "end_date": jsonable(match.end_date),
+        "ended_by": jsonable(match.ended_by),
+        "visit_weekday": match.visit_weekday,
+        "visit_time": jsonable(match.visit_time),
+        "cadence": match.cadence.value,
+        "region": match.region,
+    }
+
+
+def message_data(message: OutboxMessage) -> dict[str, Any]:
+    return row_data(
+        message,
+        (
+            "id",
+            "match_id",
+            "kind",
+            "template",
+            "channel",
+            "locale",
+            "status",
+            "due_at",
+            "sent_at",
+            "delivered_at",
+            "subject",
+            "body",
+            "last_error",
+        ),
+    )
+
+
+def row_data(row: Any, columns: Iterable[str] | None = None) -> dict[str, Any]:
+    """A row's columns (all of them, or the ones named) as JSON-able values."""
+    names = list(columns) if columns is not None else [c.key for c in row.__table__.columns]
+    return {name: jsonable(getattr(row, name)) for name in names}
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value

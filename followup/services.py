@@ -1,0 +1,62 @@
+"""What the bot and the web app are handed: the database, the programmes, the clock and the
+few settings they read. Built by the composition root (:mod:`venskab`) and passed down, so
+nothing below it reads the environment or the wall clock itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.programme import Programme
+from store.db import transaction
+
+
+class ServiceSettings(Protocol):
+    """The settings the bot and the web app read (``venskab.settings.Settings`` has them)."""
+
+    @property
+    def public_url(self) -> str | None: ...
+    @property
+    def http_host(self) -> str: ...
+    @property
+    def http_port(self) -> int: ...
+    @property
+    def telegram_bot_token(self) -> str | None: ...
+    @property
+    def telegram_api_url(self) -> str | None: ...
+    @property
+    def telegram_webhook_secret(self) -> str | None: ...
+    @property
+    def twilio_auth_token(self) -> str | None: ...
+    @property
+    def webhook_mode(self) -> bool: ...
+
+    def describe_channels(self) -> dict[str, str]: ...
+
+
+@dataclass
+class Services:
+    settings: ServiceSettings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    programmes: Mapping[str, Programme]
+    clock: Callable[[], datetime]
+    zone: ZoneInfo
+    # The key that signs links in messages, when it is not the one kept in the database (tests).
+    link_secret: str | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One short transaction: commit on success, roll back on any error."""
+        with transaction(self.session_factory) as session:
+            yield session

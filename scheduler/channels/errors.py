@@ -1,0 +1,72 @@
+"""The providers' permanent errors: one table per provider.
+
+What says "this address will never work" is decided here, once, for the channel that gets the
+error when it sends and for the outbox when the provider reports it later in a receipt
+(:func:`scheduler.outbox.apply_receipt`). No ``store`` here: channels never import it.
+"""
+
+from __future__ import annotations
+
+from scheduler.channels.base import ChannelError
+
+# Twilio error codes after which the number will never work: stop, disable it, fall back.
+# https://www.twilio.com/docs/api/errors. The 3xxxx codes come in delivery receipts only.
+PERMANENT_TWILIO_CODES: dict[int, str] = {
+    21211: "invalid 'To' number",
+    21217: "'To' number does not appear to be valid",
+    21408: "no permission to send to this region",
+    21610: "recipient has unsubscribed (STOP)",
+    21612: "cannot route to this number",
+    21614: "'To' number is not a mobile number",
+    13224: "invalid number for a call",
+    13225: "forbidden number for a call",
+    21215: "no permission to call this region",
+    30003: "unreachable destination handset",
+    30005: "unknown destination handset",
+    30006: "landline or unreachable carrier",
+}
+
+# Telegram BadRequest descriptions that mean the chat itself is gone or unreachable for good.
+PERMANENT_TELEGRAM_BAD_REQUESTS = (
+    "chat not found",
+    "user not found",
+    "peer_id_invalid",
+    "user is deactivated",
+    "chat_write_forbidden",
+    "have no rights to send a message",
+)
+
+
+def twilio_code(code: object) -> int | None:
+    """A Twilio error code as a number (receipts give it as text); None if there is none."""
+    if isinstance(code, int):
+        return code
+    try:
+        return int(str(code).strip())
+    except ValueError:
+        return None
+
+
+def permanent_twilio_error(code: object, what: str) -> ChannelError | None:
+    """The permanent error for a Twilio code, or None if the code is not a permanent one."""
+    number = twilio_code(code)
+    if number not in PERMANENT_TWILIO_CODES:
+        return None
+    return ChannelError(
+        f"Twilio refused the {what}: error {number}, {PERMANENT_TWILIO_CODES[number]}",
+        permanent=True,
+        code=str(number),
+    )
+
+
+def permanent_telegram_error(description: str) -> ChannelError | None:
+    """The permanent error for a Telegram bad request, or None if it is about the request."""
+    lowered = description.lower()
+    for phrase in PERMANENT_TELEGRAM_BAD_REQUESTS:
+        if phrase in lowered:
+            return ChannelError(
+                f"Telegram refused the chat: {phrase}",
+                permanent=True,
+                code=phrase.replace(" ", "_"),
+            )
+    return None

@@ -1,0 +1,238 @@
+"""What the dispatcher does with a message that was not sent: retry it, give up on it, mark the
+address, fall back to the recipient's next channel, tell staff.
+
+The rows' statuses are changed by :mod:`scheduler.outbox`; this module decides which.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from scheduler import outbox
+from scheduler.channels.base import ChannelError, OutgoingMessage
+from scheduler.hooks import EngineHooks
+from scheduler.programme import Programme
+from scheduler.recipients import Recipient, resolve
+from scheduler.rules import next_allowed
+from store.models import (
+    Audience,
+    ContactPerson,
+    Match,
+    OutboxMessage,
+    Severity,
+    VolunteerFamily,
+)
+from store.models import (
+    Channel as ChannelName,
+)
+
+CHECK_ARRIVAL = "Check with the recipient whether the message arrived; resend by hand if not."
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    unknown: int = 0
+    deferred: int = 0
+    fallbacks: int = 0
+
+    def add(self, other: DispatchStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def cancel(self, row: OutboxMessage, reason: str) -> None:
+        outbox.cancel(row, reason)
+        self.cancelled += 1
+
+    def fail(self, row: OutboxMessage, reason: str | None) -> None:
+        outbox.fail(row, reason)
+        self.failed += 1
+
+
+def summary(stats: DispatchStats) -> dict[str, Any]:
+    return {k: v for k, v in stats.__dict__.items() if v}
+
+
+@dataclass
+class Job:
+    row_id: int
+    channel: str
+    message: OutgoingMessage
+    stored_body: str
+    subject: str | None
+    secret_parts: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    job: Job
+    provider_id: str | None = None
+    segments: int | None = None
+    error: ChannelError | None = None
+    latency_ms: int = 0
+    in_doubt: bool = False  # the provider may or may not have sent it
+
+
+@dataclass
+class Recorder:
+    """Records the failures of one group of outcomes (see ``Dispatcher._record_all``)."""
+
+    programmes: Mapping[str, Programme]
+    hooks: EngineHooks
+    max_attempts: int
+    rng: random.Random = field(default_factory=random.Random)
+
+    def failure(
+        self, session: Session, outcome: Outcome, now: datetime, stats: DispatchStats
+    ) -> None:
+        """A message that was not (or perhaps not) sent: retry, give up, fall back, tell staff."""
+        row = session.get(OutboxMessage, outcome.job.row_id)
+        if row is None or outcome.error is None:
+            return
+        row.latency_ms = outcome.latency_ms
+        row.body = outcome.job.stored_body
+        row.subject = outcome.job.subject
+        error = outcome.error
+        reason = str(error)[:500]
+        row.last_error = reason
+        match = session.get(Match, row.match_id) if row.match_id else None
+        if outcome.in_doubt:
+            outbox.mark_unknown(row, reason)
+            stats.unknown += 1
+            evidence = {**_evidence(row), "code": error.code}
+            self.hooks.report(
+                session,
+                match,
+                "delivery_unknown",
+                now=now,
+                evidence=evidence,
+                suggested_action=CHECK_ARRIVAL,
+            )
+            return
+        if not error.permanent and row.attempts < self.max_attempts:
+            outbox.retry(row, now + self.backoff(row.attempts, error.retry_after))
+            stats.retried += 1
+            return
+        stats.fail(row, reason)
+        if match is not None:
+            self._given_up(session, row, match, error, now, stats)
+
+    def _given_up(
+        self,
+        session: Session,
+        row: OutboxMessage,
+        match: Match,
+        error: ChannelError,
+        now: datetime,
+        stats: DispatchStats,
+    ) -> None:
+        rule = "delivery_failed"
+        if error.permanent:
+            mark_address_failed(session, row)
+            if row.channel == ChannelName.TELEGRAM and row.audience == Audience.VOLUNTEER_FAMILY:
+                rule = "bot_blocked"
+            programme = self.programmes.get(match.programme.slug)
+            recipient = resolve(match, row.audience.value, row.recipient_id)
+            if programme is not None and recipient is not None:
+                fallback(session, row, programme, recipient, now, stats, str(error))
+        self.hooks.report(
+            session,
+            match,
+            rule,
+            now=now,
+            severity=Severity.NORMAL,
+            evidence={
+                **_evidence(row),
+                "code": error.code,
+                "permanent": error.permanent,
+                "attempts": row.attempts,
+            },
+            suggested_action="Check the contact details with the family and correct them.",
+        )
+
+    def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        base = min(30 * 2 ** max(attempts - 1, 0), 3600)
+        seconds = base * self.rng.uniform(0.8, 1.2)
+        if retry_after is not None:
+            seconds = max(seconds, retry_after)
+        return timedelta(seconds=seconds)
+
+
+def _evidence(row: OutboxMessage) -> dict[str, Any]:
+    return {"outbox_id": row.id, "touchpoint": row.touchpoint_id, "channel": row.channel.value}
+
+
+def report_in_doubt(
+    session: Session, hooks: EngineHooks, row: OutboxMessage, now: datetime
+) -> None:
+    """Tell staff of a row whose sending process stopped mid-send."""
+    match = session.get(Match, row.match_id) if row.match_id else None
+    hooks.report(
+        session,
+        match,
+        "delivery_unknown",
+        now=now,
+        evidence=_evidence(row),
+        suggested_action=CHECK_ARRIVAL,
+    )
+
+
+def fallback(
+    session: Session,
+    row: OutboxMessage,
+    programme: Programme,
+    recipient: Recipient,
+    now: datetime,
+    stats: DispatchStats,
+    reason: str,
+) -> None:
+    """Queue the same message on the recipient's next usable channel."""
+    if outbox.fallbacks_in(row.idempotency_key) >= outbox.MAX_FALLBACKS:
+        return
+    try:
+        touchpoint = programme.touchpoint(row.touchpoint_id)
+        channels = [str(c) for c in touchpoint.channels]
+    except KeyError:
+        channels = []
+    for extra in ("telegram", "sms", "email"):
+        if extra not in channels and row.kind in {"message"} and row.essential:
+            channels.append(extra)
+    channel = recipient.choose(channels, exclude=(row.channel.value,))
+    if channel is None:
+        return
+    zone = ZoneInfo(recipient.timezone)
+    due = next_allowed(now, channel, programme, zone)
+    stats.fallbacks += outbox.queue_fallback(session, row, channel, due, reason)
+
+
+def mark_address_failed(session: Session, row: OutboxMessage) -> None:
+    """A permanent failure: stop using this address until someone corrects it."""
+    person: VolunteerFamily | ContactPerson | None = None
+    if row.audience == Audience.VOLUNTEER_FAMILY:
+        person = session.get(VolunteerFamily, row.recipient_id)
+    elif row.audience == Audience.CONTACT_PERSON:
+        person = session.get(ContactPerson, row.recipient_id)
+    if person is None:
+        return
+    if row.channel in (ChannelName.SMS, ChannelName.VOICE):
+        person.phone_failed = True
+    elif row.channel == ChannelName.EMAIL:
+        person.email_failed = True
+    elif row.channel == ChannelName.TELEGRAM and isinstance(person, VolunteerFamily):
+        person.telegram_blocked = True
+    if row.match_id is not None:
+        match = session.get(Match, row.match_id)
+        if match is not None:
+            match.plan_version += 1  # re-plan pending messages onto a channel that works

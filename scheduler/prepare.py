@@ -1,0 +1,367 @@
+"""Preparing a claimed batch for sending: each row checked against current data, rendered, and
+turned into a :class:`~scheduler.outcomes.Job`; rows that must not go are cancelled, failed or
+deferred (through :mod:`scheduler.outbox`).
+
+A claimed batch is prepared with a fixed handful of queries (rows, matches with their people,
+answered prompts, staff members, sparring sessions) and each template is looked up once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from scheduler import outbox
+from scheduler.channels.base import Button, OutgoingMessage
+from scheduler.context import build_context
+from scheduler.hooks import EngineHooks
+from scheduler.links import invitation_for, secret_for, unsubscribe_token
+from scheduler.outcomes import DispatchStats, Job, fallback
+from scheduler.programme import Programme
+from scheduler.recipients import Recipient, resolve, staff_recipient
+from scheduler.render import Rendered, Templates, load, render_loaded
+from scheduler.rules import next_allowed
+from store.models import (
+    Audience,
+    Match,
+    OutboxMessage,
+    SparringSession,
+    Staff,
+    SurveyInvitation,
+    Visit,
+)
+from store.models import (
+    Channel as ChannelName,
+)
+
+log = logging.getLogger(__name__)
+
+ButtonsHook = Callable[[OutboxMessage, Match], tuple[tuple[Button, ...], ...]]
+_LOCAL_URL = "http://127.0.0.1:8000"
+
+
+@dataclass
+class Preparer:
+    """Prepares one claimed batch in one session; ``now`` is the same for the whole batch."""
+
+    session: Session
+    now: datetime
+    stats: DispatchStats
+    programmes: Mapping[str, Programme]
+    hooks: EngineHooks
+    public_url: str | None = None
+    secret: str | None = None
+    buttons: ButtonsHook | None = None
+    templates: dict[tuple[str, str, str], Templates] = field(default_factory=dict)
+    # The sending window depends only on the channel, the programme and the time zone.
+    windows: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    _signing: str | None = None
+
+    def jobs(self, ids: list[int]) -> list[Job]:
+        session = self.session
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .order_by(OutboxMessage.due_at)
+            )
+        )
+        matches = _matches(session, rows)
+        _preload(session, rows)
+        answered = _answered(session, rows)
+        jobs: list[Job] = []
+        for row in rows:
+            if row.audience == Audience.STAFF:
+                # Alerts and digests go to a staff member by id (a coordinator is not the
+                # match's own staff member), and carry their own content.
+                job = self._staff_job(row)
+            else:
+                job = self._job(row, matches.get(row.match_id or 0), row.id in answered)
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    def render(self, row: OutboxMessage, locale: str, context: Mapping[str, Any]) -> Rendered:
+        """Render with the templates found once per batch (a lookup that fails is not cached)."""
+        key = (row.template, row.channel.value, locale)
+        found = self.templates.get(key)
+        if found is None:
+            found = self.templates[key] = load(*key)
+        return render_loaded(found, context)
+
+    def signing_secret(self) -> str:
+        if self._signing is None:
+            self._signing = secret_for(self.session, self.secret)
+        return self._signing
+
+    def _job(self, row: OutboxMessage, match: Match | None, answered: bool) -> Job | None:
+        stats = self.stats
+        if match is None:
+            stats.cancel(row, "the match no longer exists")
+            return None
+        programme = self.programmes.get(match.programme.slug)
+        recipient = resolve(match, row.audience.value, row.recipient_id)
+        if programme is None or recipient is None:
+            stats.cancel(row, "programme or recipient no longer exists")
+            return None
+        if recipient.opted_out and not row.essential:
+            stats.cancel(row, "the recipient opted out")
+            return None
+        if answered:
+            stats.cancel(row, "already answered")
+            return None
+        address = recipient.addresses.get(row.channel.value)
+        if address is None:
+            # The address failed or was removed after planning: try the next channel.
+            reason = "address no longer usable"
+            fallback(self.session, row, programme, recipient, self.now, stats, reason)
+            stats.fail(row, reason)
+            return None
+        allowed = self._allowed(row, match, programme, recipient)
+        if allowed > self.now:
+            # A retry or a fallback landed in quiet hours: wait, without using up an attempt.
+            outbox.defer(row, allowed)
+            stats.deferred += 1
+            return None
+        return self._render_job(row, match, programme, recipient, address)
+
+    def _allowed(
+        self, row: OutboxMessage, match: Match, programme: Programme, recipient: Recipient
+    ) -> datetime:
+        timezone = recipient.timezone
+        window = (row.channel.value, match.programme.slug, timezone)
+        allowed = self.windows.get(window)
+        if allowed is None:
+            allowed = self.windows[window] = next_allowed(
+                self.now, row.channel.value, programme, ZoneInfo(timezone)
+            )
+        return allowed
+
+    def _render_job(
+        self,
+        row: OutboxMessage,
+        match: Match,
+        programme: Programme,
+        recipient: Recipient,
+        address: str,
+    ) -> Job | None:
+        survey_url, secret_parts = self._survey_link(row, match)
+        unsubscribe_url, unsubscribe = self._unsubscribe_link(row, match)
+        if unsubscribe is not None:
+            secret_parts = (*secret_parts, unsubscribe)
+        session_row = None
+        session_id = (row.context or {}).get("session_id")
+        if session_id:
+            session_row = self.session.get(SparringSession, int(session_id))
+        context = build_context(
+            match,
+            programme,
+            recipient,
+            row,
+            session_row=session_row,
+            survey_url=survey_url,
+            unsubscribe_url=unsubscribe_url,
+        )
+        try:
+            rendered = self.render(row, row.locale.value, context)
+        except Exception as exc:  # a missing or broken template is a bug: never retry it
+            self._render_failed(row, exc)
+            self.hooks.report(
+                self.session,
+                match,
+                "delivery_failed",
+                now=self.now,
+                evidence={
+                    "outbox_id": row.id,
+                    "touchpoint": row.touchpoint_id,
+                    "error": "template",
+                },
+                suggested_action="Tell the administrator: a message template failed to render.",
+            )
+            return None
+        telegram = row.channel == ChannelName.TELEGRAM
+        public = self.public_url
+        message = OutgoingMessage(
+            to=address,
+            body=rendered.body,
+            subject=rendered.subject,
+            html=rendered.html,
+            locale=row.locale.value,
+            essential=row.essential,
+            unsubscribe_url=unsubscribe_url,
+            buttons=self.buttons(row, match) if self.buttons and telegram else (),
+            status_callback=f"{public}/twilio/status" if public else None,
+            gather_action=f"{public}/twilio/gather/{row.id}" if public else None,
+            reference=str(row.id),
+        )
+        return _job(row, message, rendered, secret_parts)
+
+    def _survey_link(self, row: OutboxMessage, match: Match) -> tuple[str | None, tuple[str, ...]]:
+        if row.kind != "survey" or row.audience != Audience.CONTACT_PERSON:
+            return None, ()
+        context = row.context or {}
+        invitation, token = invitation_for(
+            self.session,
+            match.id,
+            row.recipient_id,
+            str(context.get("survey")),
+            str(context.get("wave")),
+            self.now,
+            self.signing_secret(),
+        )
+        if invitation.sent_at is None:
+            invitation.sent_at = self.now
+        return f"{self.public_url or _LOCAL_URL}/s/{token}", (token,)
+
+    def _unsubscribe_link(self, row: OutboxMessage, match: Match) -> tuple[str | None, str | None]:
+        """Non-essential mail to a parent carries a signed unsubscribe link (also as the RFC 8058
+        List-Unsubscribe header); see web.inbound."""
+        if (
+            row.channel != ChannelName.EMAIL
+            or row.essential
+            or row.audience != Audience.CONTACT_PERSON
+        ):
+            return None, None
+        contact = next((c for c in match.contacts if c.id == row.recipient_id), None)
+        secret = self.signing_secret()
+        unsubscribe = unsubscribe_token(secret, contact) if contact is not None else None
+        if unsubscribe is None:
+            return None, None
+        return f"{self.public_url or _LOCAL_URL}/u/{unsubscribe}", unsubscribe
+
+    def _render_failed(self, row: OutboxMessage, exc: Exception) -> None:
+        log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
+        self.stats.fail(row, f"rendering failed: {type(exc).__name__}")
+
+    def _staff_job(self, row: OutboxMessage) -> Job | None:
+        session, stats = self.session, self.stats
+        staff = session.get(Staff, row.recipient_id)
+        if staff is None or not staff.active:
+            stats.cancel(row, "the staff member is no longer active")
+            return None
+        address = staff_recipient(staff).addresses.get(row.channel.value)
+        if address is None:
+            stats.cancel(row, "no address for this channel")
+            return None
+        secret = self.secret or secret_for(session, None)
+        content = self.hooks.staff_content(session, row, staff, self.now, secret)
+        if content is None:
+            stats.cancel(row, "nothing to tell any more")
+            return None
+        try:
+            rendered = self.render(row, staff.locale.value, content.context)
+        except Exception as exc:
+            self._render_failed(row, exc)
+            return None
+        message = OutgoingMessage(
+            to=address,
+            body=rendered.body,
+            subject=rendered.subject,
+            html=rendered.html,
+            locale=staff.locale.value,
+            essential=True,
+            buttons=content.buttons if row.channel == ChannelName.TELEGRAM else (),
+            reference=str(row.id),
+        )
+        return _job(row, message, rendered, content.secrets)
+
+
+def _job(
+    row: OutboxMessage, message: OutgoingMessage, rendered: Rendered, secrets: tuple[str, ...]
+) -> Job:
+    """The job, with the text as stored: without the links' secret parts."""
+    stored = rendered.body
+    for part in secrets:
+        stored = stored.replace(part, "[link]")
+    return Job(row.id, row.channel.value, message, stored, rendered.subject, secrets)
+
+
+def _matches(session: Session, rows: list[OutboxMessage]) -> dict[int, Match]:
+    """The batch's matches with everything rendering needs, in two queries at most.
+
+    The relations to a single row come in the same query (joined); the contact persons, a
+    collection, only when a message in the batch goes to one (resolving a volunteer family
+    and the template context never touch them; anything else still loads them on access).
+    """
+    match_ids = {r.match_id for r in rows if r.match_id}
+    if not match_ids:
+        return {}
+    options = [
+        joinedload(Match.volunteer_family),
+        joinedload(Match.child),
+        joinedload(Match.staff),
+        joinedload(Match.programme),
+    ]
+    if any(r.audience == Audience.CONTACT_PERSON for r in rows):
+        options.append(selectinload(Match.contacts))
+    query = select(Match).where(Match.id.in_(match_ids)).options(*options)
+    return {m.id: m for m in session.scalars(query)}
+
+
+def _preload(session: Session, rows: list[OutboxMessage]) -> None:
+    """Load the staff members and sparring sessions the batch refers to, one query each.
+
+    The preparing loop then finds them with ``session.get`` in the identity map instead of
+    querying once per message.
+    """
+    staff_ids = {r.recipient_id for r in rows if r.audience == Audience.STAFF}
+    if staff_ids:
+        session.scalars(select(Staff).where(Staff.id.in_(staff_ids))).all()
+    session_ids: set[int] = set()
+    for row in rows:
+        session_id = (row.context or {}).get("session_id")
+        if session_id:
+            # A malformed id is left to the preparing loop, which fails on it as before.
+            with contextlib.suppress(TypeError, ValueError):
+                session_ids.add(int(session_id))
+    if session_ids:
+        session.scalars(select(SparringSession).where(SparringSession.id.in_(session_ids))).all()
+
+
+def _answered(session: Session, rows: list[OutboxMessage]) -> set[int]:
+    """The ids of prompts and reminders whose question was answered meanwhile: not sent.
+
+    Checked for the whole batch with one query per kind instead of one per message.
+    """
+    prompts: dict[int, tuple[int | None, date]] = {}
+    reminders: dict[int, tuple[int | None, int, str, str]] = {}
+    for row in rows:
+        if row.kind == "visit_prompt":
+            day = row.occurrence_key.split(":", 1)[0]
+            with contextlib.suppress(ValueError):
+                prompts[row.id] = (row.match_id, date.fromisoformat(day))
+        elif row.kind == "survey" and int((row.context or {}).get("reminder", 0)) > 0:
+            context = row.context or {}
+            survey, wave = str(context.get("survey")), str(context.get("wave"))
+            reminders[row.id] = (row.match_id, row.recipient_id, survey, wave)
+    answered: set[int] = set()
+    if prompts:
+        match_ids = {m for m, _ in prompts.values() if m is not None}
+        visits = select(Visit.match_id, Visit.planned_date).where(
+            Visit.match_id.in_(match_ids),
+            Visit.planned_date.in_({d for _, d in prompts.values()}),
+        )
+        reported = {tuple(row) for row in session.execute(visits)}
+        answered.update(row_id for row_id, key in prompts.items() if key in reported)
+    if reminders:
+        match_ids = {key[0] for key in reminders.values() if key[0] is not None}
+        invitations = select(
+            SurveyInvitation.match_id,
+            SurveyInvitation.contact_person_id,
+            SurveyInvitation.survey_id,
+            SurveyInvitation.wave,
+        ).where(
+            SurveyInvitation.match_id.in_(match_ids),
+            SurveyInvitation.completed_at.is_not(None),
+        )
+        completed = {tuple(row) for row in session.execute(invitations)}
+        answered.update(row_id for row_id, key in reminders.items() if key in completed)
+    return answered

@@ -1,0 +1,99 @@
+"""The enumerations stored in the database, as plain strings (see ``base._enum``)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class StaffRole(enum.StrEnum):
+    PROCESLEDER = "procesleder"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class Locale(enum.StrEnum):
+    DA = "da"
+    EN = "en"
+
+
+class Channel(enum.StrEnum):
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    EMAIL = "email"
+    VOICE = "voice"
+
+
+class MatchStatus(enum.StrEnum):
+    WAITING = "waiting"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class EndedBy(enum.StrEnum):
+    TERM = "term"  # the programme's year ran out as planned
+    VOLUNTEER_FAMILY = "volunteer_family"
+    CHILD_FAMILY = "child_family"
+    ORGANISATION = "organisation"
+
+
+class Cadence(enum.StrEnum):
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"
+    TWO_THREE_MONTHLY = "two_three_monthly"
+
+
+class VisitStatus(enum.StrEnum):
+    VISITED = "visited"
+    CANCELLED = "cancelled"
+    MOVED = "moved"
+    MISSED = "missed"  # nobody answered the prompt
+
+
+class CancelledBy(enum.StrEnum):
+    CHILD_FAMILY = "child_family"
+    VOLUNTEER_FAMILY = "volunteer_family"
+    ILLNESS = "illness"
+    OTHER = "other"
+
+
+class OutboxStatus(enum.StrEnum):
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+class Audience(enum.StrEnum):
+    VOLUNTEER_FAMILY = "volunteer_family"
+    CONTACT_PERSON = "contact_person"
+    STAFF = "staff"
+
+
+class Severity(enum.StrEnum):
+    URGENT = "urgent"
+    NORMAL = "normal"
+
+
+class EscalationStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    NOT_REACHED = "not_reached"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+
+
+class RSVP(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
