@@ -6,12 +6,15 @@ are folded into one line, so the plan shows what is special about the year.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from babel.dates import format_date, format_time
 
 from scheduler.programme import Kind, Programme, Touchpoint
+from scheduler.render import render_title
 from scheduler.timeline import MatchFacts, Occurrence, effective_end, ended_early, occurrences
 
 BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
@@ -64,9 +67,12 @@ class PlanRow:
     past: bool
 
 
-def label(tp: Touchpoint, locale: str) -> str:
+def label(tp: Touchpoint, locale: str, titles: Mapping[str, Any] | None = None) -> str:
+    """What a touchpoint is called in a plan; ``titles`` are the match's title variables
+    (``sibling``, ``child``: see :func:`title_variables`)."""
     if tp.title:
-        return tp.title.get(locale) or tp.title.get("da") or tp.id
+        text = tp.title.get(locale) or tp.title.get("da") or tp.id
+        return render_title(text, titles or {"sibling": False, "child": ""})
     if tp.kind == Kind.SURVEY:
         found = LABELS.get(f"survey:{tp.wave}")
     else:
@@ -74,6 +80,11 @@ def label(tp: Touchpoint, locale: str) -> str:
     if found:
         return found.get(locale, found["da"])
     return tp.id.replace("-", " ").capitalize()
+
+
+def title_variables(sibling: bool, child: str) -> dict[str, Any]:
+    """The variables a touchpoint title may use."""
+    return {"sibling": sibling, "child": child}
 
 
 def fmt_date(day: date | datetime, locale: str, style: str = "long") -> str:
@@ -93,6 +104,7 @@ def year_plan(
     now: datetime,
     locale: str = "da",
     fold_visits: bool = True,
+    titles: Mapping[str, Any] | None = None,
 ) -> list[PlanRow]:
     occs = occurrences(programme, facts, now)
     rows: list[PlanRow] = [
@@ -112,7 +124,7 @@ def year_plan(
         if fold_visits and tp.kind == Kind.VISIT_PROMPT:
             visits.setdefault(tp.id, []).append(occ)
             continue
-        what = label(tp, locale)
+        what = label(tp, locale, titles)
         if occ.session is not None:
             starts = occ.session.starts_at
             at = f"{WORDS['at'][locale]} {format_time(starts, 'HH:mm')}"
@@ -134,7 +146,7 @@ def year_plan(
             what = WORDS["weekly_prompt"][locale]
         else:
             every = WORDS["every_other" if cadence == "biweekly" else "every"][locale]
-            what = f"{label(tp, locale)} {every} {fmt_weekday(facts.visit_weekday, locale)}"
+            what = f"{label(tp, locale, titles)} {every} {fmt_weekday(facts.visit_weekday, locale)}"
         span = f"{fmt_date(first.day, locale, 'medium')} – {fmt_date(last.day, locale, 'medium')}"
         what = f"{what}, {len(items)} {WORDS['times'][locale]} ({span})"
         rows.append(

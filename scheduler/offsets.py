@@ -1,12 +1,14 @@
-"""Durations and times of day as programme files write them: ``4mo``, ``-7d``, ``1w 1d``, ``19:00``."""
+"""Durations, times of day and recurrence rules as programme files write them: ``4mo``, ``-7d``,
+``1w 1d``, ``19:00``, ``FREQ=MONTHLY;BYDAY=1TU;UNTIL=20271231T230000Z``."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
@@ -81,3 +83,17 @@ def parse_time(value: Any) -> time:
         hours, minutes = value.strip().split(":")
         return time(int(hours), int(minutes))
     raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+
+
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+
+
+def local_rule(rule: str, zone: ZoneInfo) -> str:
+    """An RFC 5545 rule for a wall-clock start: an ``UNTIL`` given in UTC (``...Z``, as
+    calendar programs write it) becomes the same moment on the zone's wall clock."""
+
+    def to_local(found: re.Match[str]) -> str:
+        moment = datetime.strptime(found.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        return "UNTIL=" + moment.astimezone(zone).strftime("%Y%m%dT%H%M%S")
+
+    return _UNTIL_UTC.sub(to_local, rule)

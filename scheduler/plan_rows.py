@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, StrictUndefined, Template
 from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
@@ -26,12 +24,12 @@ from scheduler.facts import facts_for
 from scheduler.plan_load import MatchRow
 from scheduler.programme import AudienceName, Programme, Touchpoint
 from scheduler.recipients import Recipient, recipients_for
+from scheduler.render import render_title
 from scheduler.rules import next_allowed
 from scheduler.steps import Send, Step, timeline_steps
 from scheduler.timeline import MatchFacts, Occurrence, SparringDate
 from store.models import Audience, Match, TaskStatus, utcnow
 
-_TITLES = Environment(undefined=StrictUndefined, autoescape=False)
 # How far back a pass looks for what is not yet planned (catch-up after downtime): older sends
 # would have expired, and older tasks are overdue history rather than work to create now.
 LOOKBACK = timedelta(days=60)
@@ -296,14 +294,9 @@ def _plan_task(
     }
 
 
-@lru_cache(maxsize=256)
-def _title_template(text: str) -> Template:
-    return _TITLES.from_string(text)
-
-
 def _title(text: str, match: MatchRow) -> str:
     """Task titles may use {{ sibling }} and {{ child }} (e.g. the half-price invoice)."""
     if "{" not in text:
         return text
     assert match.child is not None
-    return _title_template(text).render(sibling=match.sibling, child=match.child.first_name)
+    return render_title(text, {"sibling": match.sibling, "child": match.child.first_name})

@@ -17,6 +17,7 @@ from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
 from dateutil.relativedelta import relativedelta
@@ -31,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from scheduler.offsets import Offset, parse_offset, parse_time
+from scheduler.offsets import Offset, local_rule, parse_offset, parse_time
 
 PROGRAMMES_DIR = Path(__file__).resolve().parent.parent / "programmes"
 
@@ -214,7 +215,7 @@ class Sparring(Strict):
     @classmethod
     def _rrule(cls, value: str) -> str:
         try:
-            rrulestr(value, dtstart=date(2026, 1, 1))
+            rrulestr(local_rule(value, ZoneInfo("UTC")), dtstart=date(2026, 1, 1))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"not an RFC 5545 rule ({exc})") from exc
         return value

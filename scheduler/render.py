@@ -248,3 +248,19 @@ def render(
     template, channel or locale name.
     """
     return render_loaded(load(template, channel, locale, directory), context)
+
+
+_TITLES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=256)
+def _title_template(text: str) -> jinja2.Template:
+    return _TITLES.from_string(text)
+
+
+def render_title(text: str, variables: Mapping[str, Any]) -> str:
+    """A touchpoint's title for a task or a plan line; titles may use ``{{ sibling }}`` and
+    ``{{ child }}`` (e.g. the half-price invoice)."""
+    if "{" not in text:
+        return text
+    return _title_template(text).render(**variables)

@@ -37,7 +37,22 @@ MAX_SEGMENTS = 2
 # to GSM-7 text that reads the same. Anything not listed here is tried through Unicode
 # compatibility decomposition (é stays, ç becomes c, ﬁ becomes fi) before it is left alone.
 _REPLACEMENTS: dict[str, str] = {
-    # quotes and apostrophes
+    # quotes and apostrophes, as Twilio's Smart Encoding maps them (modifier letters included:
+    # U+02BC is the apostrophe of Ukrainian and of many keyboards' "smart" layouts)
+    "\u02ba": '"',
+    "\u02ee": '"',
+    "\u275d": '"',
+    "\u275e": '"',
+    "\u301d": '"',
+    "\u301e": '"',
+    "\uff02": '"',
+    "\u02bb": "'",
+    "\u02c8": "'",
+    "\u02bc": "'",
+    "\u02bd": "'",
+    "\u02b9": "'",
+    "\uff07": "'",
+    "\u02ca": "'",
     "‘": "'",
     "’": "'",
     "‚": "'",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -194,3 +195,42 @@ def test_match_edit_refuses_bad_input_with_status_2_and_changes_nothing(
 
         match = session.get(Match, int(match_id))
         assert match is not None and match.start_date == date(2026, 3, 2)
+
+
+def test_showing_a_plan_or_a_match_writes_nothing(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    from tests.support.bot_harness import snapshot
+
+    with session_factory.begin() as session:
+        match_id = make_match(session).id
+    before = snapshot(session_factory)
+
+    for args in (["plan", str(match_id)], ["match", "show", str(match_id)], ["match", "list"]):
+        result = cli(db_url, *args, now=datetime(2026, 2, 1, tzinfo=UTC))
+        assert result.exit_code == 0, result.output
+
+    assert snapshot(session_factory) == before
+
+
+@pytest.mark.parametrize(
+    ("sibling", "locale", "invoice"),
+    [
+        (False, "da", "Fakturér kommunen for matchet: 50.000 kr."),
+        (True, "da", "Fakturér kommunen for matchet: 25.000 kr. (halv pris: søskende)"),
+        (False, "en", "Invoice the municipality for the match: DKK 50,000"),
+    ],
+)
+def test_a_mentorbarn_plan_reads_as_text_before_and_after_the_start(
+    db_url: str, session_factory: sessionmaker[Session], sibling: bool, locale: str, invoice: str
+) -> None:
+    with session_factory.begin() as session:
+        match = make_match(session, programme="mentorbarn", start=date(2026, 3, 4), weekday=2)
+        match.sibling = sibling
+        match_id = match.id
+    for now in (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)):
+        result = cli(db_url, "plan", str(match_id), "--lang", locale, now=now)
+        assert result.exit_code == 0, result.output
+        assert invoice in result.output
+        for syntax in ("{{", "}}", "{%", "None"):
+            assert syntax not in result.output

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import grimp
+
 ROOT = Path(__file__).resolve().parents[1]
 BELOW_THE_ROOT = ("store", "scheduler", "followup", "bot", "web")
 
@@ -41,3 +43,43 @@ def test_the_time_zone_is_configured_once_not_written_into_the_code() -> None:
         if ZONE_LITERAL.search(line)
     ]
     assert found == []
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    graph = grimp.build_graph(*BELOW_THE_ROOT, "venskab")
+    circles = [sorted(component) for component in _strongly_connected(graph) if len(component) > 1]
+    assert circles == []
+
+
+def _strongly_connected(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Tarjan's algorithm over the package's import graph, lazy imports included."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == module:
+                    break
+            found.append(component)
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return found

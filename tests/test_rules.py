@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,3 +123,33 @@ def test_a_programme_can_set_its_own_quiet_hours() -> None:
     assert next_allowed(local(2026, 3, 3, 8, 0), "sms", programme, CPH) == local(
         2026, 3, 3, 9, 0
     ).astimezone(UTC)
+
+
+def test_1_may_is_an_ordinary_day_unless_the_organisation_makes_it_a_day_off() -> None:
+    from scheduler.timeline import is_working_day, set_days_off
+
+    noon = local(2026, 5, 1, 12, 0)  # a Friday
+    assert is_working_day(date(2026, 5, 1))
+    assert next_allowed(noon, "sms", PROGRAMME, CPH) == noon.astimezone(UTC)
+    try:
+        set_days_off(((5, 1),))  # VENSKAB_EXTRA_DAYS_OFF=05-01
+        assert not is_working_day(date(2026, 5, 1))
+        assert next_allowed(noon, "sms", PROGRAMME, CPH) > noon.astimezone(UTC)
+    finally:
+        set_days_off()
+
+
+@pytest.mark.parametrize(
+    ("day", "name"),
+    [
+        (date(2026, 4, 2), "Skærtorsdag"),
+        (date(2026, 6, 5), "Grundlovsdag"),
+        (date(2026, 12, 24), "Juleaftensdag"),
+        (date(2026, 12, 31), "Nytårsaftensdag"),
+    ],
+)
+def test_the_days_danes_keep_off_hold_sms_and_staff_tasks(day: date, name: str) -> None:
+    from scheduler.timeline import holiday_name, is_working_day
+
+    assert holiday_name(day) == name
+    assert not is_working_day(day)

@@ -33,7 +33,14 @@ BAD = [
     ({"SMTP_HOST": "mail.example.org"}, "MAIL_FROM: required when SMTP_HOST is set"),
     ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS: expected true or false"),
     ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN: expected the form"),
+    ({"VENSKAB_EXTRA_DAYS_OFF": "1 May"}, "VENSKAB_EXTRA_DAYS_OFF: expected days as MM-DD"),
+    ({"VENSKAB_EXTRA_DAYS_OFF": "02-30"}, "VENSKAB_EXTRA_DAYS_OFF: expected days as MM-DD"),
 ]
+
+
+def test_extra_days_off_are_read_as_month_and_day() -> None:
+    settings = load_settings({"VENSKAB_EXTRA_DAYS_OFF": "05-01, 02-29"})
+    assert settings.extra_days_off == ((5, 1), (2, 29))
 
 
 @pytest.mark.parametrize(

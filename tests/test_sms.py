@@ -109,3 +109,18 @@ def test_it_leaves_gsm7_text_alone(text: str) -> None:
 def test_it_makes_typographic_text_gsm7(text: str) -> None:
     assert is_gsm7(normalise(text))
     assert segments(normalise(text)).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize(
+    "apostrophe", ["\u02bc", "\u02bb", "\u02b9", "\u02bd", "\u02c8", "\u02ca", "\uff07", "\u2019"]
+)
+def test_every_apostrophe_smart_encoding_knows_goes_as_gsm7(apostrophe: str) -> None:
+    text = f"Hej, vi ringer i morgen. Det er Barn A{apostrophe}s kontaktperson."
+    assert segments(text).encoding == "UCS-2"  # twice the price, were it sent as it is
+    assert normalise(text) == "Hej, vi ringer i morgen. Det er Barn A's kontaktperson."
+    assert segments(normalise(text)).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize("quote", ["\u02ba", "\u02ee", "\u301d", "\u301e", "\uff02", "\u275d"])
+def test_every_double_quote_smart_encoding_knows_goes_as_gsm7(quote: str) -> None:
+    assert normalise(f"{quote}Tak{quote}") == '"Tak"'

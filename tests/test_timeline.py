@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -303,3 +304,21 @@ def test_the_timeline_reads_no_clock_only_now() -> None:
         (o.touchpoint.id, o.key, o.due) for o in b
     ]
     assert [o.is_past(datetime(2026, 5, 1, tzinfo=UTC)) for o in b].count(True) > 0
+
+
+def test_a_sparring_rule_may_end_with_until_in_utc_as_calendar_programs_write_it() -> None:
+    from scheduler.timeline import sparring_dates
+
+    prog = programme(
+        sparring={
+            "rrule": "FREQ=MONTHLY;INTERVAL=2;BYDAY=+1TU;UNTIL=20260707T173000Z",
+            "dtstart": "2026-01-01",
+            "at": "19:30",
+        }
+    )
+    sessions = sparring_dates(
+        prog, date(2026, 1, 1), date(2026, 12, 31), ZoneInfo("Europe/Copenhagen")
+    )
+    # 7 July 19:30 in Copenhagen is 17:30 UTC: that session is the last one.
+    assert [s.key for s in sessions] == ["2026-01-06", "2026-03-03", "2026-05-05", "2026-07-07"]
+    assert all(s.starts_at.hour == 19 for s in sessions)

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +44,7 @@ class Settings:
     smtp_starttls: bool = True
     mail_from: str | None = None
     programmes_dir: Path | None = None
+    extra_days_off: tuple[tuple[int, int], ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -127,6 +129,26 @@ def _bool(name: str, value: str | None, default: bool) -> bool:
     raise SettingsError(f"{name}: expected true or false, got {value!r}")
 
 
+def _days_off(name: str, value: str | None) -> tuple[tuple[int, int], ...]:
+    """Days off every year, as MM-DD separated by commas (e.g. 05-01 for 1 May)."""
+    days: list[tuple[int, int]] = []
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        found = re.fullmatch(r"(\d{2})-(\d{2})", part.strip())
+        try:
+            if not found:
+                raise ValueError
+            month, day = int(found.group(1)), int(found.group(2))
+            date(2024, month, day)  # a leap year: 02-29 is a real day
+        except ValueError:
+            raise SettingsError(
+                f"{name}: expected days as MM-DD separated by commas (e.g. 05-01), got {part!r}"
+            ) from None
+        days.append((month, day))
+    return tuple(days)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise :class:`SettingsError` on the first bad one."""
     env = os.environ if env is None else env
@@ -190,6 +212,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
 
     programmes_dir = _raw(env, "VENSKAB_PROGRAMMES_DIR")
+    extra_days_off = _days_off("VENSKAB_EXTRA_DAYS_OFF", _raw(env, "VENSKAB_EXTRA_DAYS_OFF"))
 
     return Settings(
         database_url=database_url,
@@ -211,4 +234,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_starttls=_bool("SMTP_STARTTLS", _raw(env, "SMTP_STARTTLS"), True),
         mail_from=mail_from,
         programmes_dir=Path(programmes_dir) if programmes_dir else None,
+        extra_days_off=extra_days_off,
     )

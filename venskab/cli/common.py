@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from followup.services import Services
 from scheduler.programme import PROGRAMMES_DIR, Programme, ProgrammeError, load_all
+from scheduler.timeline import set_days_off
 from store import clock as store_clock
 from store.db import make_engine, make_session_factory, upgrade
 from venskab.settings import Settings, SettingsError, load_settings
@@ -44,9 +45,11 @@ class AppContext:
     @cached_property
     def settings(self) -> Settings:
         try:
-            return load_settings(self.env)
+            settings = load_settings(self.env)
         except SettingsError as exc:
             raise UserError(f"setting {exc}") from exc
+        set_days_off(settings.extra_days_off)
+        return settings
 
     @property
     def engine(self) -> Engine:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from followup import matches as ops
 from followup.matches import MatchError
-from followup.yearplan import fmt_date, fmt_weekday, year_plan
+from followup.yearplan import fmt_date, fmt_weekday, title_variables, year_plan
 from scheduler.facts import facts_for, local_today
 from store.models import (
     EndedBy,
@@ -260,7 +260,14 @@ def plan(app: AppContext, match_id: int, locale: str, all_visits: bool) -> None:
                 f"match {match_id}: programme {m.programme.slug!r} has no file in programmes/"
             )
         facts = facts_for(session, m, programme)
-        rows = year_plan(programme, facts, now, locale, fold_visits=not all_visits)
+        rows = year_plan(
+            programme,
+            facts,
+            now,
+            locale,
+            fold_visits=not all_visits,
+            titles=title_variables(m.sibling, m.child.first_name),
+        )
         title = f"{programme.name}: {m.child.first_name} & {m.volunteer_family.name}"
     header = {"da": ["dato", "kl.", "hvad", "hvem", ""], "en": ["date", "time", "what", "who", ""]}[
         locale
