@@ -207,7 +207,7 @@ def _resolve(
     channel = None
     if send.first_channel_wins:
         channel = recipient.choose(send.channels[:1])
-    channel = channel or recipient.choose(send.channels)
+    channel = channel or recipient.choose(send.channels, in_order=send.in_order)
     unreachable = None
     if channel is None:
         channel = send.channels[0]

@@ -109,6 +109,9 @@ class Touchpoint(Strict):
     working_day: bool | None = None
     audience: AudienceName
     channels: tuple[ChannelName, ...] = ()
+    # "preference": a person's preferred channel among these wins; "as_listed": the first one the
+    # person can receive wins, whatever they prefer (e.g. the farewell by email first).
+    channel_order: Literal["preference", "as_listed"] = "preference"
     template: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,64}$")
     expiry: OffsetField | None = None
     reminders: tuple[Reminder, ...] = ()

@@ -20,10 +20,13 @@ class Recipient:
     preferred: str | None = None
     opted_out: bool = False
 
-    def choose(self, channels: Sequence[str], exclude: tuple[str, ...] = ()) -> str | None:
-        """The first usable channel: the person's own preference if the touchpoint allows it."""
+    def choose(
+        self, channels: Sequence[str], exclude: tuple[str, ...] = (), *, in_order: bool = False
+    ) -> str | None:
+        """The first usable channel: the person's own preference if the touchpoint allows it,
+        unless ``in_order`` (the touchpoint's order holds)."""
         allowed = [str(c) for c in channels if str(c) not in exclude]
-        if self.preferred in allowed and self.preferred in self.addresses:
+        if not in_order and self.preferred in allowed and self.preferred in self.addresses:
             return self.preferred
         for channel in allowed:
             if channel in self.addresses:

@@ -37,6 +37,9 @@ class Send:
     # A reminder step that names its channel (the ladder's "email after 2 weeks") uses it when
     # the person has that address, before their own preferred channel.
     first_channel_wins: bool = False
+    # The touchpoint's channels in their listed order, whatever the person prefers (the farewell
+    # goes by email first, as the programme's leaflet says).
+    in_order: bool = False
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -130,6 +133,7 @@ def _messages(
             channels,
             tp.essential,
             context,
+            in_order=tp.channel_order == "as_listed",
         )
     ]
     for number, reminder in enumerate(tp.reminders, start=1):

@@ -268,3 +268,28 @@ def test_the_ladders_email_step_goes_by_email_even_to_a_parent_who_prefers_sms(
         if r.touchpoint_id == "baseline-survey" and r.audience.value == "contact_person"
     }
     assert steps == {"1": Channel.SMS, "1:r1": Channel.SMS, "1:r2": Channel.EMAIL}
+
+
+def test_the_farewell_goes_by_email_to_both_whatever_they_usually_prefer(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        by_email = make_match(session, parent_channel=Channel.SMS).id  # the parent prefers SMS
+        no_email = make_match(
+            session, parent_channel=Channel.SMS, family_email=None, telegram_chat_id=5002
+        )
+        no_email.contacts[0].email = None
+        no_email_id = no_email.id
+    plan(engine, session_factory, now=datetime(2027, 2, 25, 12, tzinfo=UTC))
+
+    farewells = {
+        (row.match_id, row.touchpoint_id): row.channel
+        for row in outbox(session_factory)
+        if row.touchpoint_id.startswith("farewell")
+    }
+    assert farewells == {
+        (by_email, "farewell-family"): Channel.EMAIL,  # the family prefers Telegram
+        (by_email, "farewell-parent"): Channel.EMAIL,
+        (no_email_id, "farewell-family"): Channel.TELEGRAM,
+        (no_email_id, "farewell-parent"): Channel.SMS,
+    }
