@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from scheduler import outbox
 from scheduler.facts import facts_for
 from scheduler.plan_load import MatchRow
-from scheduler.programme import AudienceName, Programme, Touchpoint
+from scheduler.programme import AudienceName, Kind, Programme, Touchpoint
 from scheduler.recipients import Recipient, recipients_for
 from scheduler.render import render_title
-from scheduler.rules import next_allowed
+from scheduler.rules import allowed_on_the_day, next_allowed
 from scheduler.steps import Send, Step, timeline_steps
 from scheduler.timeline import MatchFacts, Occurrence, SparringDate
 from store.models import Audience, Match, TaskStatus, utcnow
@@ -33,6 +33,7 @@ from store.models import Audience, Match, TaskStatus, utcnow
 # How far back a pass looks for what is not yet planned (catch-up after downtime): older sends
 # would have expired, and older tasks are overdue history rather than work to create now.
 LOOKBACK = timedelta(days=60)
+VISIT_PROMPT = Kind.VISIT_PROMPT.value
 # Distinct timelines remembered during a pass (about 10 kB each): matches that share one are
 # usually planned close together, and memory stays bounded however varied the matches are.
 REMEMBERED = 4096
@@ -221,7 +222,9 @@ def _resolve(
         "channel": channel,
         "locale": recipient.locale,
         "essential": send.essential,
-        "due_at": next_allowed(send.due_utc, channel, programme, ZoneInfo(zone)),
+        "due_at": (allowed_on_the_day if send.kind == VISIT_PROMPT else next_allowed)(
+            send.due_utc, channel, programme, ZoneInfo(zone)
+        ),
         "expires_at": send.expires_utc,
         "context": shared(send.context),
     }

@@ -37,3 +37,20 @@ def next_allowed(moment: datetime, channel: str, programme: Programme, zone: Zon
                 return localize(local, zone).astimezone(UTC)
         local = datetime.combine(local.date() + timedelta(days=1), datetime.min.time())
     raise RuntimeError("no sending window within 30 days; check the quiet hours")
+
+
+def allowed_on_the_day(
+    moment: datetime, channel: str, programme: Programme, zone: ZoneInfo
+) -> datetime:
+    """Like :func:`next_allowed`, but a moment after the day's window moves back to the window's
+    last minute on that same day rather than to the next morning: a visit prompt asks on the
+    visit day (a Sunday 19:00 prompt by SMS, whose weekend window ends at 18:00, goes at 17:59).
+    A day with no window at all (a public holiday) still moves on to the next allowed day."""
+    quiet = programme.quiet_hours_for(channel)
+    if quiet is None:
+        return moment.astimezone(UTC)
+    local = moment.astimezone(zone).replace(tzinfo=None)
+    window = allowed_window(quiet, local)
+    if window is not None and local >= window[1]:
+        return localize(window[1] - timedelta(minutes=1), zone).astimezone(UTC)
+    return next_allowed(moment, channel, programme, zone)

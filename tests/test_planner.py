@@ -212,7 +212,7 @@ def test_an_opted_out_parent_gets_only_essential_messages(
     assert "end-survey" not in to_parent
 
 
-def test_a_sunday_evening_sms_waits_for_the_morning(
+def test_a_sunday_evening_sms_prompt_goes_earlier_on_the_visit_day(
     engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
     with session_factory.begin() as session:
@@ -224,8 +224,9 @@ def test_a_sunday_evening_sms_waits_for_the_morning(
         if r.touchpoint_id == "weekly-visit" and r.channel == Channel.SMS
     )
     assert prompt.occurrence_key == "2026-03-15"
-    # SMS at weekends only 10:00-18:00: the 19:00 prompt goes on Monday at 08:00 local.
-    assert prompt.due_at == datetime(2026, 3, 16, 7, tzinfo=UTC)
+    # SMS at weekends only 10:00-18:00: the 19:00 prompt asks on the Sunday itself, at 17:59
+    # local, rather than on Monday morning.
+    assert prompt.due_at == datetime(2026, 3, 15, 16, 59, tzinfo=UTC)
 
 
 def test_a_family_without_any_usable_address_is_raised_to_staff_once(

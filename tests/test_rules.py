@@ -153,3 +153,18 @@ def test_the_days_danes_keep_off_hold_sms_and_staff_tasks(day: date, name: str) 
 
     assert holiday_name(day) == name
     assert not is_working_day(day)
+
+
+def test_a_visit_prompt_after_the_sms_window_goes_earlier_the_same_day_not_next_morning() -> None:
+    from scheduler.rules import allowed_on_the_day
+
+    sunday_evening = local(2026, 3, 8, 19, 0)  # weekend SMS window 10-18
+    assert next_allowed(sunday_evening, "sms", PROGRAMME, CPH).date() == date(2026, 3, 9)
+    assert allowed_on_the_day(sunday_evening, "sms", PROGRAMME, CPH) == local(
+        2026, 3, 8, 17, 59
+    ).astimezone(UTC)
+    # Telegram has no quiet hours: the prompt keeps its time.
+    assert allowed_on_the_day(sunday_evening, "telegram", PROGRAMME, CPH) == sunday_evening
+    # On a public holiday there is no window that day: it goes on the next allowed day.
+    good_friday = local(2026, 4, 3, 19, 0)
+    assert allowed_on_the_day(good_friday, "sms", PROGRAMME, CPH).date() > good_friday.date()
