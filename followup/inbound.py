@@ -8,9 +8,11 @@ Inbound SMS (:func:`handle_sms`), in this order:
 2. a digit while an SMS survey is running answers the question asked (a reply that does not fit
    gets one short correction); JA / YES starts or resumes an SMS survey the parent was invited
    to;
-3. anything else goes to the match's staff member as an escalation "message_from_parent": the
+3. from a volunteer family, a number answering the visit prompt or JA / NEJ / MÅSKE answering a
+   sparring invitation sent by SMS is recorded (:mod:`followup.family_sms`);
+4. anything else goes to the match's staff member as an escalation "message_from_parent": the
    text (CPR numbers redacted) lives only in the escalation's evidence, never in a log;
-4. a number we do not know is logged as such, without its content, and gets no reply.
+5. a number we do not know is logged as such, without its content, and gets no reply.
 
 Every opt-out or opt-in bumps ``Match.plan_version`` of the contact's matches, so the planner
 re-plans: pending non-essential messages of an opted-out contact are cancelled, and come back
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from followup.bounces import bounced_addresses, contact_for_unsubscribe, mark_bounced
 from followup.escalations import raise_escalation
+from followup.family_sms import answer_from_family
 from followup.replies import (
     MAX_TEXT,
     TEXTS,
@@ -133,6 +136,9 @@ def _not_from_a_contact(
     if family is None:
         log.info("inbound SMS from an unknown number")
         return InboundResult("unknown")
+    answered = answer_from_family(session, family, body, now)
+    if answered is not None:
+        return answered
     for match in [m for m in family.matches if m.status != MatchStatus.ENDED] or family.matches[
         -1:
     ]:

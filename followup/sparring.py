@@ -253,7 +253,7 @@ def _reminder_row(
     local_start = sparring_session.starts_at.astimezone(zone)
     due = localize(datetime.combine(local_start.date() - timedelta(days=1), REMINDER_AT), zone)
     recipient = family_recipient(family)
-    channel = recipient.choose(["telegram", "email"])
+    channel = recipient.choose(["telegram", "email", "sms"])
     error = None
     if channel is None:
         channel, error = "telegram", "no usable address"

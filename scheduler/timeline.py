@@ -274,7 +274,11 @@ class _Timeline:
                 yield from self._from_base(tp, first.day, bounded=True)
 
     def _sparring(self, tp: Touchpoint) -> Iterator[Occurrence]:
-        last = min(self.cutoff - timedelta(days=1), self.horizon)
+        # A session past the horizon counts when its invitation (due before it) falls inside:
+        # otherwise the invitation would be planned only once it is already late.
+        base = datetime(2000, 1, 1)
+        lead = max(base - tp.offset.add(base), timedelta(0)) + timedelta(days=1)
+        last = min(self.cutoff - timedelta(days=1), self.horizon + lead)
         sessions = self.facts.sparring
         if sessions is None:
             sessions = sparring_dates(self.programme, self.facts.start_date, last, self.zone)

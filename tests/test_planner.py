@@ -294,3 +294,17 @@ def test_the_farewell_goes_by_email_to_both_whatever_they_usually_prefer(
         (no_email_id, "farewell-family"): Channel.TELEGRAM,
         (no_email_id, "farewell-parent"): Channel.SMS,
     }
+
+
+def test_a_sparring_invitation_is_planned_on_time_although_its_session_lies_past_the_horizon(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    # Sessions on the first Tuesday of every other month (5 May 2026); invited 14 days before.
+    plan(engine, session_factory, now=datetime(2026, 4, 10, 12, tzinfo=UTC), days=14)
+
+    invitations = [r for r in outbox(session_factory) if r.touchpoint_id == "sparring-invite"]
+    assert [(r.occurrence_key, r.due_at) for r in invitations] == [
+        ("2026-05-05", datetime(2026, 4, 21, 16, tzinfo=UTC))  # 18:00 in Copenhagen
+    ]

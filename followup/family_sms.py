@@ -1,0 +1,171 @@
+"""What a volunteer family answers by SMS: the number asked for by the visit prompt, and JA, NEJ
+or MÅSKE to a sparring invitation.
+
+A family without Telegram gets its visit prompts and invitations by SMS; its reply is read
+against the newest such message we sent it in the last week. Anything else it writes (or an
+answer that fits no open question) goes to its staff member as before.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from followup import visits
+from followup.replies import InboundResult
+from followup.sparring import SparringError, record_rsvp
+from store.models import (
+    RSVP,
+    Audience,
+    Match,
+    OutboxMessage,
+    OutboxStatus,
+    VisitStatus,
+    VolunteerFamily,
+)
+from store.models import Channel as ChannelName
+
+ASKED_WITHIN = timedelta(days=7)
+_NUMBER = re.compile(r"\s*(\d{1,2})\s*[.!]?\s*")
+_CHOICES = {1: VisitStatus.VISITED, 2: VisitStatus.CANCELLED, 3: VisitStatus.MOVED}
+_RSVP = {
+    "ja": RSVP.YES,
+    "yes": RSVP.YES,
+    "nej": RSVP.NO,
+    "no": RSVP.NO,
+    "måske": RSVP.MAYBE,
+    "maske": RSVP.MAYBE,
+    "maybe": RSVP.MAYBE,
+}
+
+TEXTS = {
+    "da": {
+        "visited": "Tak! Vi har noteret, at {child} var på besøg. Hilsen {org}",
+        "times": "Tak! Vi har noteret, at I har set {child} {times} gang(e). Hilsen {org}",
+        "cancelled": "Tak for besked. Vi har noteret, at besøget blev aflyst. Hilsen {org}",
+        "moved": "Tak for besked. Vi har noteret, at besøget blev flyttet. Hilsen {org}",
+        "answered": "Tak. Vi har allerede jeres svar for den dag. Hilsen {org}",
+        "yes": "Tak! Vi har noteret, at I kommer til sparring. Linket får I dagen før. Hilsen {org}",
+        "no": "Tak for svaret. Vi har noteret, at I ikke kommer denne gang. Hilsen {org}",
+        "maybe": "Tak. Vi har noteret et måske. Svar gerne JA eller NEJ, når I ved det. Hilsen {org}",
+        "past": "Tak. Den sparring er desværre allerede holdt. Hilsen {org}",
+    },
+    "en": {
+        "visited": "Thank you! We have noted that {child} visited. {org}",
+        "times": "Thank you! We have noted that you saw {child} {times} time(s). {org}",
+        "cancelled": "Thanks for letting us know. We have noted that the visit was cancelled. {org}",
+        "moved": "Thanks for letting us know. We have noted that the visit was moved. {org}",
+        "answered": "Thank you. We already have your answer for that day. {org}",
+        "yes": "Thank you! We have noted that you will join the sparring. "
+        "You will get the link the day before. {org}",
+        "no": "Thanks for your answer. We have noted that you cannot come this time. {org}",
+        "maybe": "Thank you. We have noted a maybe. Please answer YES or NO when you know. {org}",
+        "past": "Thank you. That sparring session has already taken place. {org}",
+    },
+}
+
+
+def answer_from_family(
+    session: Session, family: VolunteerFamily, body: str, now: datetime
+) -> InboundResult | None:
+    """The family's answer to the newest question we asked it by SMS, or None (not an answer)."""
+    asked = _newest_question(session, family, now)
+    if asked is None:
+        return None
+    match = session.get(Match, asked.match_id) if asked.match_id else None
+    if match is None:
+        return None
+    if asked.template == "visit_prompt":
+        return _visit_answer(session, family, match, asked, body, now)
+    return _rsvp(session, family, match, asked, body, now)
+
+
+def _newest_question(
+    session: Session, family: VolunteerFamily, now: datetime
+) -> OutboxMessage | None:
+    return session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.audience == Audience.VOLUNTEER_FAMILY,
+            OutboxMessage.recipient_id == family.id,
+            OutboxMessage.channel == ChannelName.SMS,
+            OutboxMessage.template.in_(["visit_prompt", "sparring_invite"]),
+            OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
+            OutboxMessage.sent_at >= now - ASKED_WITHIN,
+        )
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _reply(family: VolunteerFamily, match: Match, key: str, **values: object) -> str:
+    locale = family.locale.value if family.locale.value in TEXTS else "da"
+    org = match.programme.organisation or match.programme.name
+    return TEXTS[locale][key].format(org=org, child=match.child.first_name, **values)
+
+
+def _visit_answer(
+    session: Session,
+    family: VolunteerFamily,
+    match: Match,
+    asked: OutboxMessage,
+    body: str,
+    now: datetime,
+) -> InboundResult | None:
+    found = _NUMBER.fullmatch(body)
+    if found is None:
+        return None
+    number = int(found.group(1))
+    counted = match.cadence is not None and match.cadence.value == "two_three_monthly"
+    if not counted and number not in _CHOICES:
+        return None
+    day = date.fromisoformat(asked.occurrence_key.split(":")[0])
+    today = now.astimezone(ZoneInfo(family.timezone)).date()
+    status = VisitStatus.VISITED if counted else _CHOICES[number]
+    try:
+        with session.begin_nested():
+            visits.answer_visit(
+                session,
+                match,
+                day,
+                status,
+                today=today,
+                now=now,
+                actor=f"family:{family.id}",
+                times=number if counted else None,
+            )
+    except visits.VisitError as exc:
+        if exc.reason == "answered":
+            return InboundResult("visit_answered", _reply(family, match, "answered"))
+        return None
+    if counted:
+        return InboundResult("visit", _reply(family, match, "times", times=number))
+    return InboundResult("visit", _reply(family, match, status.value))
+
+
+def _rsvp(
+    session: Session,
+    family: VolunteerFamily,
+    match: Match,
+    asked: OutboxMessage,
+    body: str,
+    now: datetime,
+) -> InboundResult | None:
+    answer = _RSVP.get(body.strip().strip(".!").casefold())
+    session_id = (asked.context or {}).get("session_id")
+    if answer is None or session_id is None:
+        return None
+    try:
+        with session.begin_nested():
+            record_rsvp(
+                session, match, int(session_id), answer, now=now, actor=f"family:{family.id}"
+            )
+    except SparringError as exc:
+        if exc.reason == "past":
+            return InboundResult("rsvp_past", _reply(family, match, "past"))
+        return None
+    return InboundResult("rsvp", _reply(family, match, answer.value))
