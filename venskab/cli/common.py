@@ -37,10 +37,6 @@ class AppContext:
     now_override: datetime | None = None
     _engine: Engine | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        # Rows are stamped by this context's clock (a tick's --now included) and new people get
-        # the configured zone: the store reads neither the wall clock nor the settings itself.
-        store_clock.install(self.now, lambda: self.settings.timezone)
 
     @cached_property
     def settings(self) -> Settings:
@@ -55,6 +51,10 @@ class AppContext:
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = make_engine(self.settings.database_url)
+            # From now on rows are stamped by this context's clock (a tick's --now included) and
+            # new people get its zone: the store reads neither the wall clock nor the settings.
+            zone = self.settings.timezone
+            store_clock.install(self.now, lambda: zone)
         return self._engine
 
     @cached_property
