@@ -59,6 +59,11 @@ def key_for_fallback(key: str, channel: str) -> str:
     return f"{key}:fb-{channel}"[:200]
 
 
+def original_key(key: str) -> str:
+    """The key of the message a fallback (or a fallback's fallback) stands in for."""
+    return key.split(":fb-", 1)[0]
+
+
 def fallbacks_in(key: str) -> int:
     return key.count(":fb-")
 
