@@ -189,6 +189,13 @@ class SegmentPacer:
         self._sleep = sleep
         self._next_free = float("-inf")
 
+    async def ready(self) -> None:
+        """Wait until the next slot is free, without taking it (a sender claims its message
+        only then: nothing waits for its turn while claimed)."""
+        delay = self._next_free - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
     async def wait(self, segments: int) -> None:
         now = self._clock()
         start = max(now, self._next_free)
@@ -201,8 +208,9 @@ class SmsChannel:
     """Sends SMS with Twilio ``messages.create``; returns the message SID and segment count.
 
     ``from_`` is an E.164 number, an alphanumeric sender, or a messaging service SID (MG...).
-    Twilio queues what it cannot send at once (1 segment/s per long code); pacing here keeps that
-    queue short, so an expiry or a cancel still means something.
+    Twilio queues what it cannot send at once (1 segment/s per long code); pacing keeps that
+    queue short, so an expiry or a cancel still means something. The running system paces in
+    the dispatcher's SMS lane (``segments_per_second=None`` here).
     """
 
     name = "sms"
@@ -213,17 +221,19 @@ class SmsChannel:
         auth_token: str,
         from_: str,
         api_url: str | None = None,
-        segments_per_second: float = 1.0,
+        segments_per_second: float | None = 1.0,
         *,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.from_ = from_
         self.twilio = TwilioConnection(account_sid, auth_token, api_url, timeout)
-        self.pacer = SegmentPacer(segments_per_second)
+        # None: the dispatcher's SMS lane paces (before it claims), not the channel.
+        self.pacer = SegmentPacer(segments_per_second) if segments_per_second else None
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         local_segments = max(1, count_segments(message.body).segments)
-        await self.pacer.wait(local_segments)
+        if self.pacer is not None:
+            await self.pacer.wait(local_segments)
         params: dict[str, Any] = {"to": message.to, "body": message.body}
         if _MESSAGING_SERVICE_SID.fullmatch(self.from_):
             params["messaging_service_sid"] = self.from_
