@@ -223,7 +223,10 @@ class Dispatcher:
                     task = asyncio.create_task(self._send_into(job, done))
                     sending.add(task)
                     task.add_done_callback(sending.discard)
-                if len(done) >= self.record_every or clock.monotonic() - flushed_at > 1.0:
+                # A paced lane has time to record each outcome at once (a kill then leaves
+                # only the message in flight in doubt); a fast one records in small groups.
+                due = len(done) >= self.record_every or clock.monotonic() - flushed_at > 1.0
+                if done and (pacer is not None or due):
                     batch, done[:] = list(done), []
                     await asyncio.to_thread(self._record_all, batch, now, stats)
                     flushed_at = clock.monotonic()

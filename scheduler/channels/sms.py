@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -44,6 +44,14 @@ class RedirectingHttpClient(AsyncTwilioHttpClient):
     def __init__(self, api_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
         self.api_url = api_url.rstrip("/") if api_url else None
+
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        """The method and the path only: the SDK's own logging puts the query (``To=+45...``)
+        and the headers into the log, and a log never holds a phone number."""
+        self.logger.debug("Twilio %s %s", kwargs.get("method"), urlsplit(kwargs["url"]).path)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        self.logger.debug("Twilio answered %s", status_code)
 
     def rewrite(self, url: str) -> str:
         if self.api_url is None:
@@ -163,6 +171,10 @@ def twilio_error(exc: BaseException, what: str) -> ChannelError | None:
         return ChannelError(
             f"could not reach Twilio ({type(exc).__name__})", permanent=False, code="connection"
         )
+    if isinstance(exc, TwilioException):
+        # The SDK's own failures (e.g. "Unable to fetch page" when a list call gets an error
+        # page): no code to go by, so transient.
+        return ChannelError(f"Twilio client error ({what})", permanent=False, code="twilio")
     return None
 
 
