@@ -291,3 +291,30 @@ async def test_one_broken_message_fails_alone_and_the_others_are_sent(
     assert by_id[broken_id].status == OutboxStatus.FAILED
     assert "ValueError" in (by_id[broken_id].last_error or "")
     assert stats.sent == 2 and len(twilio.messages) == 2
+
+
+async def test_a_slow_sms_lane_never_holds_up_email(
+    engine: Engine, session_factory: sessionmaker[Session], twilio: FakeTwilio
+) -> None:
+    with session_factory.begin() as session:
+        for number in range(6):
+            sms = make_match(session, telegram_chat_id=None, family_email=None)
+            sms.volunteer_family.phone = f"+45201241{number:02d}"
+            make_match(session, telegram_chat_id=None, family_email=f"familie{number}@example.org")
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
+    channels = channels_for(twilio)
+    sms_lane = dispatcher(session_factory, channels, rates={"sms": 2.0})  # 6 SMS take 3 s
+    running = asyncio.create_task(sms_lane.run_once(WELCOME_TIME))
+
+    def by_channel() -> Counter[tuple[str, OutboxStatus]]:
+        return Counter((r.channel.value, r.status) for r in welcome(session_factory))
+
+    while by_channel()[("email", OutboxStatus.SENT)] < 6:
+        assert not running.done(), by_channel()
+        await asyncio.sleep(0.05)
+    sms_sent_when_email_done = len(twilio.messages)
+    await running
+    await close(channels)
+    print(f"\nlanes: email done after {sms_sent_when_email_done} of 6 SMS")
+    assert sms_sent_when_email_done < 6
+    assert by_channel()[("sms", OutboxStatus.SENT)] == 6

@@ -114,7 +114,7 @@ def test_a_tick_stopped_mid_dispatch_gives_up_nothing_it_never_sent(
             assert after_stop[OutboxStatus.SENDING] <= 1
         # The next tick, after the lease: the rest goes out, nothing twice.
         restart = tick(env, WELCOME_TIME + timedelta(minutes=10))
-        out, err = restart.communicate(timeout=120)
+        _, err = restart.communicate(timeout=120)
         assert restart.returncode == 0 and err == "", err
         final = statuses(session_factory)
         sends = Counter(m.params["To"] for m in twilio.messages)
