@@ -1,4 +1,4 @@
-"""The dispatcher: claims due outbox rows, renders them, sends them, records the outcome.
+"""The dispatcher: claims due outbox rows just before sending them, sends, records the outcome.
 
 Delivery is at most once to people. A row is claimed (``planned -> sending``, committed) before
 anything is sent; a row still ``sending`` after the lease must have been in flight when a process
@@ -6,22 +6,27 @@ died, so it becomes ``unknown`` and goes to staff: it is never re-sent blindly (
 ``sendalerts`` claims alerts the same way). On PostgreSQL, replicas claim with
 ``FOR UPDATE SKIP LOCKED`` and never wait for each other.
 
-Transient errors retry with exponential backoff and jitter up to ``max_attempts``; permanent ones
-stop at once, mark the address as failed, fall back to the recipient's next channel and tell
-staff.
+Each channel is a *lane* that drains on its own, at its own rate (SMS: segments per second per
+sender), so a slow channel never holds up another. A lane claims only what it is about to send:
+a paced lane one message when the pacer has a free slot, an unpaced one as many as it has free
+sending slots. Each row's ``claimed_at`` is its own claim moment, renewed while the row is in
+flight, so only a row a dead process may have handed to the provider is ever declared
+``unknown``. :meth:`Dispatcher.stop` (SIGTERM) stops the claiming; what is in flight finishes
+and is recorded, what was claimed but not yet sent is released.
 
-The per-message cost is what limits a drain, so the work is done per batch wherever that does
-not change what is sent: a claimed batch is prepared with a fixed handful of queries (rows,
-matches with their people, answered prompts) and each template is looked up once; outcomes are
-still recorded every ``record_every`` messages, the sent ones with one executemany UPDATE.
+Transient errors retry with capped backoff and jitter until the message expires
+(:mod:`scheduler.retry`); permanent ones stop at once, mark the address as failed, fall back to
+the recipient's next channel and tell staff. Outcomes are written in small groups, and a write
+the database refuses because it is down is retried until it is back.
 
-Preparing a batch is :mod:`scheduler.prepare`, recording what failed :mod:`scheduler.outcomes`;
+Preparing rows is :mod:`scheduler.prepare`, recording what failed :mod:`scheduler.outcomes`;
 every change to an outbox row goes through :mod:`scheduler.outbox`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -36,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import outbox
 from scheduler.channels.base import Channel, ChannelError
+from scheduler.channels.sms import SegmentPacer
 from scheduler.hooks import EngineHooks
 from scheduler.outcomes import (
     DispatchStats,
@@ -48,7 +54,10 @@ from scheduler.outcomes import (
 )
 from scheduler.prepare import ButtonsHook, Preparer
 from scheduler.programme import Programme
+from scheduler.retry import RetryPolicy, is_database_down, until_written
+from scheduler.sms import segments as count_segments
 from store import clock as store_clock
+from store.models import Channel as ChannelName
 from store.models import OutboxMessage
 
 __all__ = ["AMBIGUOUS", "DispatchStats", "Dispatcher", "mark_address_failed", "summary"]
@@ -57,6 +66,7 @@ log = logging.getLogger(__name__)
 
 # A timeout after the request went out says nothing about whether the provider sent the message.
 AMBIGUOUS = {"timeout"}
+LANES = tuple(c.value for c in ChannelName)
 
 
 @dataclass
@@ -68,20 +78,36 @@ class Dispatcher:
     public_url: str | None = None
     secret: str | None = None
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    max_attempts: int = 5
     lease: timedelta = timedelta(minutes=5)
-    batch_size: int = 200
+    batch_size: int = 16
+    """The most one lane claims at once (and never more than it has free sending slots)."""
     concurrency: int = 16
+    """Sends in flight at once, per lane."""
+    rates: Mapping[str, float] = field(default_factory=dict)
+    """Per lane: messages per second (SMS: segments per second); a lane not named is unpaced."""
+    policies: Mapping[str, RetryPolicy] = field(default_factory=dict)
     record_every: int = 25
     buttons: ButtonsHook | None = None
     rng: random.Random = field(default_factory=random.Random)
     hooks: EngineHooks = field(kw_only=True)
+    _stopping: bool = field(default=False, init=False)
+    _held: set[int] = field(default_factory=set, init=False)  # claimed, outcome not yet written
+    _pacers: dict[str, SegmentPacer] = field(default_factory=dict, init=False)
+
+    def stop(self) -> None:
+        """Stop claiming (SIGTERM): what is in flight finishes, the rest is released."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     # -- the cycle -------------------------------------------------------------------------
 
-    async def run_once(self, now: datetime, max_batches: int | None = None) -> DispatchStats:
+    async def run_once(self, now: datetime) -> DispatchStats:
         """Recover stale claims, expire stale rows, then drain everything due at ``now``."""
         stats = DispatchStats()
+        started = clock.monotonic()
 
         def tidy() -> None:
             with self.factory() as session, session.begin():
@@ -90,15 +116,29 @@ class Dispatcher:
 
         # Database work runs in a worker thread, so the event loop (the bot, the web app)
         # is never held up by it; only the sending itself runs on the loop.
-        await asyncio.to_thread(tidy)
-        batches = 0
-        while max_batches is None or batches < max_batches:
-            ids = await asyncio.to_thread(self.claim, now)
-            if not ids:
-                break
-            batches += 1
-            stats.claimed += len(ids)
-            stats.add(await self.send_batch(ids, now))
+        try:
+            await asyncio.to_thread(tidy)
+        except Exception as exc:
+            if not is_database_down(exc):
+                raise
+            log.warning("dispatch skipped: the database is unavailable (%s)", type(exc).__name__)
+            return stats
+        renewing = asyncio.create_task(self._renew(now, started))
+        try:
+            lanes = await asyncio.gather(
+                *(self._lane(name, now, started) for name in LANES), return_exceptions=True
+            )
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+        for lane in lanes:
+            if isinstance(lane, BaseException):
+                if not isinstance(lane, Exception):
+                    raise lane
+                log.warning("a dispatch lane stopped: %s", type(lane).__name__)
+            else:
+                stats.add(lane)
         return stats
 
     def recover(self, session: Session, now: datetime) -> int:
@@ -111,14 +151,92 @@ class Dispatcher:
     def expire(self, session: Session, now: datetime) -> int:
         return outbox.expire_due(session, now)
 
-    def claim(self, now: datetime) -> list[int]:
-        """Atomically move up to ``batch_size`` due rows to ``sending``; return their ids."""
+    def claim(
+        self,
+        now: datetime,
+        channel: str | None = None,
+        limit: int | None = None,
+        at: datetime | None = None,
+    ) -> list[int]:
+        """Atomically move up to ``limit`` due rows to ``sending``; return their ids."""
         with self.factory() as session, session.begin():
-            return outbox.claim_due(session, now, self.worker_id, self.batch_size)
+            ids = outbox.claim_due(
+                session, now, self.worker_id, limit or self.batch_size, channel, at
+            )
+        self._held.update(ids)
+        return ids
 
-    async def send_batch(self, ids: list[int], now: datetime) -> DispatchStats:
+    def _moment(self, now: datetime, started: float) -> datetime:
+        """The tick's ``now`` moved on by the time spent since: per-row claim times."""
+        return now + timedelta(seconds=clock.monotonic() - started)
+
+    async def _renew(self, now: datetime, started: float) -> None:
+        """Keep the lease of every row still held while it is in flight."""
+        every = max(self.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            held, at = list(self._held), self._moment(now, started)
+
+            def renew(held: list[int] = held, at: datetime = at) -> None:
+                with self.factory() as session, session.begin():
+                    outbox.renew(session, held, self.worker_id, at)
+
+            try:
+                await asyncio.to_thread(renew)
+            except Exception as exc:  # the next round tries again
+                log.warning("lease renewal failed (%s)", type(exc).__name__)
+
+    # -- a lane ----------------------------------------------------------------------------
+
+    def _pacer(self, name: str) -> SegmentPacer | None:
+        rate = self.rates.get(name)
+        if not rate:
+            return None
+        if name not in self._pacers:  # kept across ticks: the rate holds between them too
+            self._pacers[name] = SegmentPacer(rate)
+        return self._pacers[name]
+
+    async def _lane(self, name: str, now: datetime, started: float) -> DispatchStats:
+        """Drain one channel: claim what can be sent right now, send it, record it."""
         stats = DispatchStats()
+        pacer = self._pacer(name)
+        sending: set[asyncio.Task[None]] = set()
+        done: list[Outcome] = []
+        flushed_at = clock.monotonic()
+        try:
+            while not self._stopping:
+                if len(sending) >= self.concurrency:
+                    await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if pacer is not None:
+                    await pacer.ready()  # pace first, then claim: never the other way round
+                free = 1 if pacer is not None else self.concurrency - len(sending)
+                at = self._moment(now, started)
+                ids = await asyncio.to_thread(self.claim, now, name, min(self.batch_size, free), at)
+                if not ids:
+                    break
+                stats.claimed += len(ids)
+                jobs = await asyncio.to_thread(self._prepare, ids, now, stats)
+                for job in jobs:
+                    if pacer is not None:
+                        await pacer.wait(_units(job))
+                    task = asyncio.create_task(self._send_into(job, done))
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                # A paced lane has time to record each outcome at once (a kill then leaves
+                # only the message in flight in doubt); a fast one records in small groups.
+                due = len(done) >= self.record_every or clock.monotonic() - flushed_at > 1.0
+                if done and (pacer is not None or due):
+                    batch, done[:] = list(done), []
+                    await asyncio.to_thread(self._record_all, batch, now, stats)
+                    flushed_at = clock.monotonic()
+        finally:
+            if sending:
+                await asyncio.gather(*sending, return_exceptions=True)
+            await asyncio.to_thread(self._record_all, list(done), now, stats)
+        return stats
 
+    def _prepare(self, ids: list[int], now: datetime, stats: DispatchStats) -> list[Job]:
         def prepare() -> list[Job]:
             with self.factory() as session, session.begin():
                 return Preparer(
@@ -132,35 +250,45 @@ class Dispatcher:
                     buttons=self.buttons,
                 ).jobs(ids)
 
-        jobs = await asyncio.to_thread(prepare)
-        semaphore = asyncio.Semaphore(self.concurrency)
+        try:
+            jobs = until_written(
+                prepare, "preparing messages", give_up_after=self.lease.total_seconds() / 3
+            )
+        except Exception:
+            # Nothing of these was sent: give them back rather than leave them to look lost.
+            until_written(lambda: self._release(ids), "releasing messages")
+            raise
+        self._held.difference_update(ids)
+        self._held.update(job.row_id for job in jobs)
+        return jobs
 
-        async def run(job: Job) -> Outcome:
-            async with semaphore:
-                return await self._send(job)
+    def _release(self, ids: list[int]) -> int:
+        with self.factory() as session, session.begin():
+            released = outbox.release(session, ids, self.worker_id)
+        self._held.difference_update(ids)
+        return released
 
-        # Outcomes are recorded in small groups as they arrive, not once per batch: if this
-        # process dies, only the messages in flight (and the last group) are left in doubt.
-        done: list[Outcome] = []
-        flushed_at = clock.monotonic()
-        for next_done in asyncio.as_completed([run(job) for job in jobs]):
-            done.append(await next_done)
-            if len(done) >= self.record_every or clock.monotonic() - flushed_at > 1.0:
-                await asyncio.to_thread(self._record_all, done, now, stats)
-                done, flushed_at = [], clock.monotonic()
-        await asyncio.to_thread(self._record_all, done, now, stats)
-        return stats
+    async def _send_into(self, job: Job, done: list[Outcome]) -> None:
+        if self._stopping:
+            # Claimed, never handed to the provider: back to planned for the next process.
+            await asyncio.to_thread(until_written, lambda: self._release([job.row_id]), "releasing")
+            return
+        done.append(await self._send(job))
 
     def _record_all(self, outcomes: list[Outcome], now: datetime, stats: DispatchStats) -> None:
-        """Record one group of outcomes in one transaction.
-
-        Sent messages, nearly all of them, are written with a single executemany UPDATE instead
-        of loading and flushing an ORM object per row (one round trip per group, not two per
-        message). Failures need the row, the match and sometimes a fallback or an escalation, so
-        they keep the ORM path; their rows are loaded together first.
-        """
+        """Record one group of outcomes in one transaction, retried while the database is down
+        (a delivered message is never left to look lost)."""
         if not outcomes:
             return
+        recorded = until_written(lambda: self._record(outcomes, now), "recording outcomes")
+        stats.add(recorded)
+        self._held.difference_update(o.job.row_id for o in outcomes)
+
+    def _record(self, outcomes: list[Outcome], now: datetime) -> DispatchStats:
+        """Sent messages, nearly all of them, are written with a single executemany UPDATE
+        instead of loading and flushing an ORM object per row. Failures need the row, the match
+        and sometimes a fallback or an escalation, so they keep the ORM path."""
+        stats = DispatchStats()
         sent = [o for o in outcomes if o.error is None]
         failed = [o for o in outcomes if o.error is not None]
         with self.factory() as session, session.begin():
@@ -189,9 +317,10 @@ class Dispatcher:
                         OutboxMessage.id.in_([o.job.row_id for o in failed])
                     )
                 ).all()
-                recorder = Recorder(self.programmes, self.hooks, self.max_attempts, self.rng)
+                recorder = Recorder(self.programmes, self.hooks, self.policies, self.rng)
                 for outcome in failed:
                     recorder.failure(session, outcome, now, stats)
+        return stats
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -211,8 +340,10 @@ class Dispatcher:
             if exc.code in AMBIGUOUS:
                 return await self._reconcile(channel, job, exc, attempt_began, latency)
             return Outcome(job, error=exc, latency_ms=latency)
-        except Exception as exc:  # an unexpected failure: transient, and logged with its type only
-            log.exception("outbox %s: channel %s raised", job.row_id, job.channel)
+        except Exception as exc:  # unknown to every table: transient, logged by its type only
+            log.warning(
+                "outbox %s: channel %s raised %s", job.row_id, job.channel, type(exc).__name__
+            )
             return Outcome(
                 job,
                 error=ChannelError(f"unexpected {type(exc).__name__}", permanent=False),
@@ -230,16 +361,24 @@ class Dispatcher:
     ) -> Outcome:
         """Ask the provider whether a timed-out message went out before deciding to retry.
 
-        A channel that cannot be asked leaves the message in doubt: staff decide, we never
-        resend blindly.
+        A channel that cannot be asked, or a lookup that fails in any way, leaves the message in
+        doubt: staff decide, we never resend blindly.
         """
         find = getattr(channel, "find", None)
         if find is None:
             return Outcome(job, error=error, latency_ms=latency, in_doubt=True)
         try:
             found = await find(job.message, since)
-        except ChannelError:
+        except Exception as exc:
+            log.warning("outbox %s: reconciliation failed (%s)", job.row_id, type(exc).__name__)
             return Outcome(job, error=error, latency_ms=latency, in_doubt=True)
         if found is not None:
             return Outcome(job, found.provider_id, found.segments, latency_ms=latency)
         return Outcome(job, error=error, latency_ms=latency)  # not sent: safe to retry
+
+
+def _units(job: Job) -> int:
+    """What a lane's rate counts: SMS segments, or one per message elsewhere."""
+    if job.channel == "sms":
+        return max(1, count_segments(job.message.body).segments)
+    return 1

@@ -59,6 +59,11 @@ def key_for_fallback(key: str, channel: str) -> str:
     return f"{key}:fb-{channel}"[:200]
 
 
+def original_key(key: str) -> str:
+    """The key of the message a fallback (or a fallback's fallback) stands in for."""
+    return key.split(":fb-", 1)[0]
+
+
 def fallbacks_in(key: str) -> int:
     return key.count(":fb-")
 
@@ -273,28 +278,47 @@ def expire_due(session: Session, now: datetime) -> int:
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
-def claim_due(session: Session, now: datetime, worker_id: str, limit: int) -> list[int]:
-    """Atomically move up to ``limit`` due rows to ``sending``; return their ids. Commit before
-    sending: that is what makes delivery at most once."""
+def claim_due(
+    session: Session,
+    now: datetime,
+    worker_id: str,
+    limit: int,
+    channel: str | None = None,
+    claimed_at: datetime | None = None,
+) -> list[int]:
+    """Atomically move at most ``limit`` due rows (of ``channel``, if given) to ``sending``;
+    return their ids. Commit before sending: that is what makes delivery at most once.
+
+    The due rows are picked in a CTE that PostgreSQL materialises (``FOR UPDATE SKIP LOCKED``,
+    evaluated once): as a plain ``IN (subquery)`` its planner may re-run the subquery for every
+    outer row and claim many times the limit. ``claimed_at`` is the row's own claim moment,
+    renewed by :func:`renew` while it is in flight.
+    """
+    conditions = [
+        OutboxMessage.status == OutboxStatus.PLANNED,
+        OutboxMessage.due_at <= now,
+        or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+    ]
+    if channel is not None:
+        conditions.append(OutboxMessage.channel == channel)
     due = (
         select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == OutboxStatus.PLANNED,
-            OutboxMessage.due_at <= now,
-            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
-        )
+        .where(*conditions)
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
     )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.prefix_with("MATERIALIZED")
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .where(OutboxMessage.id.in_(select(due.c.id)))
         .where(OutboxMessage.status == OutboxStatus.PLANNED)
         .values(
             status=OutboxStatus.SENDING,
             claimed_by=worker_id[:64],
-            claimed_at=now,
+            claimed_at=claimed_at or now,
             attempts=OutboxMessage.attempts + 1,
             updated_at=now,
         )
@@ -302,6 +326,46 @@ def claim_due(session: Session, now: datetime, worker_id: str, limit: int) -> li
         .execution_options(synchronize_session=False)
     )
     return [row[0] for row in result]
+
+
+def renew(session: Session, ids: Iterable[int], worker_id: str, at: datetime) -> None:
+    """Renew the lease of rows this worker still has in flight."""
+    ids = list(ids)
+    if ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == OutboxStatus.SENDING,
+                OutboxMessage.claimed_by == worker_id[:64],
+            )
+            .values(claimed_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def release(session: Session, ids: Iterable[int], worker_id: str) -> int:
+    """Claimed rows that were never handed to a provider (a stop): back to ``planned``, the
+    attempt not counted. Returns how many."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == worker_id[:64],
+        )
+        .values(
+            status=OutboxStatus.PLANNED,
+            claimed_by=None,
+            claimed_at=None,
+            attempts=OutboxMessage.attempts - 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 class Sent(NamedTuple):
@@ -359,6 +423,11 @@ def retry(row: OutboxMessage, at: datetime) -> None:
     """Back to ``planned`` for another attempt at ``at`` (the error stays as the last one)."""
     row.status = OutboxStatus.PLANNED
     row.next_attempt_at = at
+
+
+def expire(row: OutboxMessage, reason: str) -> None:
+    """Not sent before its expiry (the provider could not be reached in time)."""
+    _set(row, OutboxStatus.EXPIRED, reason)
 
 
 def defer(row: OutboxMessage, until: datetime) -> None:

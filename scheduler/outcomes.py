@@ -20,6 +20,7 @@ from scheduler.channels.base import ChannelError, OutgoingMessage
 from scheduler.hooks import EngineHooks
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve
+from scheduler.retry import DEFAULT_POLICY, RetryPolicy
 from scheduler.rules import next_allowed
 from store.models import (
     Audience,
@@ -33,6 +34,7 @@ from store.models import (
     Channel as ChannelName,
 )
 
+LAST_TRY = timedelta(minutes=1)
 CHECK_ARRIVAL = "Check with the recipient whether the message arrived; resend by hand if not."
 
 
@@ -91,7 +93,7 @@ class Recorder:
 
     programmes: Mapping[str, Programme]
     hooks: EngineHooks
-    max_attempts: int
+    policies: Mapping[str, RetryPolicy] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
 
     def failure(
@@ -121,9 +123,20 @@ class Recorder:
                 suggested_action=CHECK_ARRIVAL,
             )
             return
-        if not error.permanent and row.attempts < self.max_attempts:
-            outbox.retry(row, now + self.backoff(row.attempts, error.retry_after))
-            stats.retried += 1
+        if not error.permanent:
+            policy = self.policies.get(row.channel.value, DEFAULT_POLICY)
+            at = now + policy.backoff(row.attempts, self.rng, error.retry_after)
+            # A last try shortly before the expiry rather than none when the wait overshoots.
+            at = min(at, policy.deadline(row.due_at, row.expires_at) - LAST_TRY)
+            if at > now:
+                outbox.retry(row, at)
+                stats.retried += 1
+                return
+            # Retried until its expiry: too late now. Staff hear of an essential one.
+            outbox.expire(row, f"not sent before it expired; last error: {reason}")
+            stats.expired += 1
+            if match is not None and row.essential:
+                self._report(session, row, match, "delivery_failed", error, now)
             return
         stats.fail(row, reason)
         if match is not None:
@@ -147,6 +160,17 @@ class Recorder:
             recipient = resolve(match, row.audience.value, row.recipient_id)
             if programme is not None and recipient is not None:
                 fallback(session, row, programme, recipient, now, stats, str(error))
+        self._report(session, row, match, rule, error, now)
+
+    def _report(
+        self,
+        session: Session,
+        row: OutboxMessage,
+        match: Match,
+        rule: str,
+        error: ChannelError,
+        now: datetime,
+    ) -> None:
         self.hooks.report(
             session,
             match,
@@ -161,13 +185,6 @@ class Recorder:
             },
             suggested_action="Check the contact details with the family and correct them.",
         )
-
-    def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
-        base = min(30 * 2 ** max(attempts - 1, 0), 3600)
-        seconds = base * self.rng.uniform(0.8, 1.2)
-        if retry_after is not None:
-            seconds = max(seconds, retry_after)
-        return timedelta(seconds=seconds)
 
 
 def _evidence(row: OutboxMessage) -> dict[str, Any]:

@@ -246,8 +246,11 @@ class _Chunk:
 
     def messages(self, match_id: int, desired: Desired, stats: PlanStats) -> None:
         wanted = desired.messages
+        in_plan = set(wanted)
         for key, row in self.existing.pending[match_id].items():
             want = wanted.pop(key, None)
+            if want is None and outbox.original_key(key) in in_plan:
+                continue  # a fallback belongs to its original occurrence: kept as it is
             if want is None:
                 self.changed.append(outbox.changes(row, outbox.CANCEL_NOT_IN_PLAN))
                 stats.cancelled += 1

@@ -28,6 +28,7 @@ from scheduler.outcomes import DispatchStats, Job, fallback
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve, staff_recipient
 from scheduler.render import Rendered, Templates, load, render_loaded
+from scheduler.retry import is_database_down
 from scheduler.rules import next_allowed
 from store.models import (
     Audience,
@@ -79,12 +80,20 @@ class Preparer:
         answered = _answered(session, rows)
         jobs: list[Job] = []
         for row in rows:
-            if row.audience == Audience.STAFF:
-                # Alerts and digests go to a staff member by id (a coordinator is not the
-                # match's own staff member), and carry their own content.
-                job = self._staff_job(row)
-            else:
-                job = self._job(row, matches.get(row.match_id or 0), row.id in answered)
+            try:
+                if row.audience == Audience.STAFF:
+                    # Alerts and digests go to a staff member by id (a coordinator is not the
+                    # match's own staff member), and carry their own content.
+                    job = self._staff_job(row)
+                else:
+                    job = self._job(row, matches.get(row.match_id or 0), row.id in answered)
+            except Exception as exc:
+                if is_database_down(exc):
+                    raise
+                # One broken message never stops the others (logged by its type only).
+                log.warning("outbox %s: preparing failed (%s)", row.id, type(exc).__name__)
+                self.stats.fail(row, f"preparing failed: {type(exc).__name__}")
+                continue
             if job is not None:
                 jobs.append(job)
         return jobs

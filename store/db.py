@@ -9,6 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from filelock import FileLock
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,5 +62,14 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (Alembic), creating it on an empty database."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema up to ``revision`` (Alembic), creating it on an empty database.
+
+    Safe for any number of processes at once: on PostgreSQL the migration takes an advisory
+    lock (see migrations/env.py), on SQLite a lock file next to the database file.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        command.upgrade(alembic_config(engine), revision)
+        return
+    with FileLock(f"{database}.migrate.lock"):
+        command.upgrade(alembic_config(engine), revision)

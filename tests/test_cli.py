@@ -234,3 +234,33 @@ def test_a_mentorbarn_plan_reads_as_text_before_and_after_the_start(
         assert invoice in result.output
         for syntax in ("{{", "}}", "{%", "None"):
             assert syntax not in result.output
+
+
+def test_simulate_runs_a_fortnight_of_ticks_in_one_process(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    result = cli(
+        db_url,
+        "simulate",
+        "--from",
+        "2026-03-01T12:00",
+        "--to",
+        "2026-03-14T12:00",
+        "--every",
+        "8h",
+    )
+    assert result.exit_code == 0, result.output
+    assert "simulated 40 ticks" in result.output
+    with session_factory() as session:
+        welcome = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.touchpoint_id == "welcome")
+        ).one()
+    assert welcome.status == OutboxStatus.SENT  # sandboxed: recorded, not sent anywhere
+
+
+def test_simulate_refuses_a_span_it_cannot_read(db_url: str) -> None:
+    result = cli(db_url, "simulate", "--from", "2026-03-01", "--to", "2026-03-02", "--every", "8x")
+    assert result.exit_code != 0
+    assert "--every: expected a span such as 15m, 8h or 1d" in result.output

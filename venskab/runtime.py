@@ -48,6 +48,16 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+# Loggers of libraries that log personal data (twilio logs every request URL, with the phone
+# number in its query) or chatter at INFO: WARNING and above only.
+NOISY_LOGGERS = ("apscheduler", "alembic", "httpx", "telegram.ext", "twilio", "aiosmtplib")
+
+
+def quiet_third_party_loggers() -> None:
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def build_channels(
     app: AppContext, telegram_bot: Bot | None = None
 ) -> tuple[dict[str, Channel], frozenset[str]]:
@@ -72,6 +82,7 @@ def build_channels(
             settings.twilio_auth_token,
             settings.twilio_from,
             api_url=settings.twilio_api_url,
+            segments_per_second=None,  # the dispatcher's SMS lane paces
         )
         channels["voice"] = VoiceChannel(
             settings.twilio_account_sid,
@@ -143,6 +154,7 @@ class Runtime:
     telegram_bot: Bot | None = None
     _dispatcher: Dispatcher | None = None
     _synced: bool = False
+    _ticking: int = 0
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -160,6 +172,14 @@ class Runtime:
                 sandbox=self.sandbox,
                 public_url=self.app.settings.public_url,
                 buttons=buttons_for,
+                rates={  # a sandbox records at once, unpaced
+                    name: rate
+                    for name, rate in (
+                        ("sms", self.app.settings.sms_segments_per_second),
+                        ("voice", self.app.settings.voice_calls_per_second),
+                    )
+                    if name not in self.sandbox
+                },
                 hooks=engine_hooks(self.app.programmes, self.app.settings.public_url),
             )
         return self._dispatcher
@@ -210,12 +230,27 @@ class Runtime:
             return plan_reminders(session, self.app.programmes, now)
 
     async def tick(self, now: datetime, horizon_days: int = 14) -> TickResult:
-        plan = await asyncio.to_thread(self.plan, now, horizon_days)
-        await asyncio.to_thread(self.sparring_reminders, now)
-        await asyncio.to_thread(self.survey_ladder, now)
-        news = await asyncio.to_thread(self.follow_up, now)
-        dispatch = await self.dispatch(now)
-        return TickResult(plan, dispatch, news)
+        self._ticking += 1
+        try:
+            plan = await asyncio.to_thread(self.plan, now, horizon_days)
+            await asyncio.to_thread(self.sparring_reminders, now)
+            await asyncio.to_thread(self.survey_ladder, now)
+            news = await asyncio.to_thread(self.follow_up, now)
+            dispatch = await self.dispatch(now)
+            return TickResult(plan, dispatch, news)
+        finally:
+            self._ticking -= 1
+
+    def stop(self) -> None:
+        """Stop claiming messages (SIGTERM); a tick under way finishes what is in flight."""
+        self.dispatcher.stop()
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Stop, then wait (up to ``timeout`` seconds) for a tick under way to finish."""
+        self.stop()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._ticking and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         for channel in self.channels.values():
@@ -299,8 +334,7 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("apscheduler", "alembic", "httpx", "telegram.ext"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_third_party_loggers()
     settings = app.settings
     await asyncio.to_thread(app.upgrade)
     seeded = seed_demo and settings.is_sqlite and await _seed_demo(app)
@@ -341,6 +375,7 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         await serving
     finally:
         scheduler.shutdown(wait=False)
+        await runtime.drain()  # messages in flight are recorded, none is left in doubt
         if bot_app is not None:
             await stop_bot(bot_app)
         await runtime.close()

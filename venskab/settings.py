@@ -37,6 +37,8 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_from: str | None = None
     twilio_api_url: str | None = None
+    sms_segments_per_second: float = 1.0
+    voice_calls_per_second: float = 1.0
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -115,6 +117,18 @@ def _int(name: str, value: str | None, default: int, low: int, high: int) -> int
     number = int(value)
     if not low <= number <= high:
         raise SettingsError(f"{name}: expected a number from {low} to {high}, got {number}")
+    return number
+
+
+def _rate(name: str, value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= 10_000:
+        raise SettingsError(f"{name}: expected a number per second above 0, got {value!r}")
     return number
 
 
@@ -227,6 +241,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_auth_token=twilio["TWILIO_AUTH_TOKEN"],
         twilio_from=twilio_from,
         twilio_api_url=_url("TWILIO_API_URL", _raw(env, "TWILIO_API_URL")),
+        # Twilio sends 1 segment a second per long code; a messaging service or a short code
+        # takes more (the dispatcher's SMS and voice lanes pace to these).
+        sms_segments_per_second=_rate(
+            "VENSKAB_SMS_SEGMENTS_PER_SECOND", _raw(env, "VENSKAB_SMS_SEGMENTS_PER_SECOND"), 1.0
+        ),
+        voice_calls_per_second=_rate(
+            "VENSKAB_VOICE_CALLS_PER_SECOND", _raw(env, "VENSKAB_VOICE_CALLS_PER_SECOND"), 1.0
+        ),
         smtp_host=smtp_host,
         smtp_port=smtp_port,
         smtp_username=_raw(env, "SMTP_USERNAME"),

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -44,6 +44,14 @@ class RedirectingHttpClient(AsyncTwilioHttpClient):
     def __init__(self, api_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
         self.api_url = api_url.rstrip("/") if api_url else None
+
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        """The method and the path only: the SDK's own logging puts the query (``To=+45...``)
+        and the headers into the log, and a log never holds a phone number."""
+        self.logger.debug("Twilio %s %s", kwargs.get("method"), urlsplit(kwargs["url"]).path)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        self.logger.debug("Twilio answered %s", status_code)
 
     def rewrite(self, url: str) -> str:
         if self.api_url is None:
@@ -163,6 +171,10 @@ def twilio_error(exc: BaseException, what: str) -> ChannelError | None:
         return ChannelError(
             f"could not reach Twilio ({type(exc).__name__})", permanent=False, code="connection"
         )
+    if isinstance(exc, TwilioException):
+        # The SDK's own failures (e.g. "Unable to fetch page" when a list call gets an error
+        # page): no code to go by, so transient.
+        return ChannelError(f"Twilio client error ({what})", permanent=False, code="twilio")
     return None
 
 
@@ -189,6 +201,13 @@ class SegmentPacer:
         self._sleep = sleep
         self._next_free = float("-inf")
 
+    async def ready(self) -> None:
+        """Wait until the next slot is free, without taking it (a sender claims its message
+        only then: nothing waits for its turn while claimed)."""
+        delay = self._next_free - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
     async def wait(self, segments: int) -> None:
         now = self._clock()
         start = max(now, self._next_free)
@@ -201,8 +220,9 @@ class SmsChannel:
     """Sends SMS with Twilio ``messages.create``; returns the message SID and segment count.
 
     ``from_`` is an E.164 number, an alphanumeric sender, or a messaging service SID (MG...).
-    Twilio queues what it cannot send at once (1 segment/s per long code); pacing here keeps that
-    queue short, so an expiry or a cancel still means something.
+    Twilio queues what it cannot send at once (1 segment/s per long code); pacing keeps that
+    queue short, so an expiry or a cancel still means something. The running system paces in
+    the dispatcher's SMS lane (``segments_per_second=None`` here).
     """
 
     name = "sms"
@@ -213,17 +233,19 @@ class SmsChannel:
         auth_token: str,
         from_: str,
         api_url: str | None = None,
-        segments_per_second: float = 1.0,
+        segments_per_second: float | None = 1.0,
         *,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.from_ = from_
         self.twilio = TwilioConnection(account_sid, auth_token, api_url, timeout)
-        self.pacer = SegmentPacer(segments_per_second)
+        # None: the dispatcher's SMS lane paces (before it claims), not the channel.
+        self.pacer = SegmentPacer(segments_per_second) if segments_per_second else None
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         local_segments = max(1, count_segments(message.body).segments)
-        await self.pacer.wait(local_segments)
+        if self.pacer is not None:
+            await self.pacer.wait(local_segments)
         params: dict[str, Any] = {"to": message.to, "body": message.body}
         if _MESSAGING_SERVICE_SID.fullmatch(self.from_):
             params["messaging_service_sid"] = self.from_

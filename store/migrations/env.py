@@ -17,7 +17,15 @@ if engine is None:  # plain `alembic` command line: the URL comes from alembic.i
         raise SystemExit("give the database as: alembic -x url=sqlite:///venskab.db upgrade head")
     engine = create_engine(url)
 
+# Replicas that start together migrate one after the other: the first takes the lock and
+# migrates, the others wait for it and then find the schema up to date. The lock is held to
+# the end of this transaction (PostgreSQL's DDL is transactional, so that is the migration's).
+# SQLite is locked with a file by store.db.upgrade.
+MIGRATION_LOCK = 0x76656E736B6162  # "venskab"
+
 with engine.begin() as connection:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

@@ -1,16 +1,23 @@
-"""Running the system: ``run``, ``db upgrade``, ``programme check``, ``tick``."""
+"""Running the system: ``run``, ``db upgrade``, ``programme check``, ``tick``, ``simulate``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from scheduler.programme import ProgrammeError, load_programme
 from venskab.cli.common import AppContext, UserError, parse_when, pass_app
+
+if TYPE_CHECKING:
+    from venskab.runtime import Runtime
 
 
 def register(group: click.Group) -> None:
@@ -18,6 +25,7 @@ def register(group: click.Group) -> None:
     group.add_command(db)
     group.add_command(programme)
     group.add_command(tick)
+    group.add_command(simulate)
 
 
 @click.command()
@@ -83,11 +91,73 @@ def programme_check(files: tuple[Path, ...]) -> None:
 @pass_app
 def tick(app: AppContext, now_text: str, horizon_days: int) -> None:
     """One planning and dispatch cycle as of NOW (catch-up after downtime; tests)."""
-    from venskab.runtime import Runtime
-
     now = parse_when(now_text, app.settings.timezone)
-    app.now_override = now  # every row written in this tick is stamped with its moment
+
+    async def one(runtime: Runtime) -> None:
+        result = await runtime.tick(now, horizon_days=horizon_days)
+        click.echo(result.describe())
+
+    _run_ticks(app, now, one)
+
+
+_EVERY = re.compile(r"(\d+)\s*(m|min|h|d)")
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
+
+
+def _every(text: str) -> timedelta:
+    found = _EVERY.fullmatch(text.strip())
+    if found is None or int(found[1]) == 0:
+        raise UserError(f"--every: expected a span such as 15m, 8h or 1d, got {text!r}")
+    return timedelta(**{_UNITS[found[2]]: int(found[1])})
+
+
+@click.command()
+@click.option("--from", "from_text", required=True, help="The first moment, ISO 8601.")
+@click.option("--to", "to_text", required=True, help="The last moment, ISO 8601.")
+@click.option("--every", "every_text", default="8h", show_default=True, help="15m, 8h, 1d…")
+@click.option("--horizon-days", default=14, show_default=True, type=click.IntRange(1, 120))
+@pass_app
+def simulate(
+    app: AppContext, from_text: str, to_text: str, every_text: str, horizon_days: int
+) -> None:
+    """Run ticks from FROM to TO, one EVERY span apart, in one process (demos, the sandbox)."""
+    start = parse_when(from_text, app.settings.timezone)
+    end = parse_when(to_text, app.settings.timezone)
+    every = _every(every_text)
+    if end < start:
+        raise UserError("--to is before --from")
+    if (end - start) / every > 10_000:
+        raise UserError("that is more than 10,000 ticks: choose a longer --every")
+
+    async def many(runtime: Runtime) -> None:
+        moment, ticks, sent = start, 0, 0
+        while moment <= end and not runtime.dispatcher.stopping:
+            app.now_override = moment
+            result = await runtime.tick(moment, horizon_days=horizon_days)
+            ticks, sent = ticks + 1, sent + result.dispatch.sent
+            moment += every
+        click.echo(f"simulated {ticks} ticks from {start.isoformat()}: {sent} messages sent")
+
+    _run_ticks(app, start, many)
+
+
+def _run_ticks(app: AppContext, now: datetime, body: Callable[[Runtime], Awaitable[None]]) -> None:
+    """Run ``body`` with a runtime whose channels are closed at the end; SIGTERM and Ctrl+C
+    stop the claiming, and what is in flight is finished and recorded."""
+    from venskab.runtime import Runtime, quiet_third_party_loggers
+
+    quiet_third_party_loggers()
+    app.now_override = now  # every row written in a tick is stamped with its moment
     app.upgrade()
     runtime = Runtime(app)
-    result = asyncio.run(runtime.tick(now, horizon_days=horizon_days))
-    click.echo(result.describe())
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, runtime.stop)
+        try:
+            await body(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
