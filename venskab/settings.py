@@ -43,6 +43,8 @@ class Settings:
     smtp_starttls: bool = True
     mail_from: str | None = None
     programmes_dir: Path | None = None
+    max_form_bytes: int = 64 * 1024
+    max_webhook_bytes: int = 1024 * 1024
 
     @property
     def zone(self) -> ZoneInfo:
@@ -190,6 +192,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
 
     programmes_dir = _raw(env, "VENSKAB_PROGRAMMES_DIR")
+    max_form = _int(
+        "VENSKAB_MAX_FORM_BYTES", _raw(env, "VENSKAB_MAX_FORM_BYTES"), 65536, 1024, 10**7
+    )
+    max_webhook = _int(
+        "VENSKAB_MAX_WEBHOOK_BYTES", _raw(env, "VENSKAB_MAX_WEBHOOK_BYTES"), 1048576, 1024, 10**8
+    )
 
     return Settings(
         database_url=database_url,
@@ -211,4 +219,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_starttls=_bool("SMTP_STARTTLS", _raw(env, "SMTP_STARTTLS"), True),
         mail_from=mail_from,
         programmes_dir=Path(programmes_dir) if programmes_dir else None,
+        max_form_bytes=max_form,
+        max_webhook_bytes=max_webhook,
     )
