@@ -19,7 +19,7 @@ from followup import erasure, importer, people
 from followup.importer import ImportFailed
 from followup.people import PersonError
 from store.audit import record
-from venskab.cli.common import AppContext, UserError, pass_app
+from venskab.cli.common import MAX_ID, AppContext, UserError, pass_app, row_id
 
 PERSON_KINDS = list(people.KINDS)
 
@@ -85,9 +85,12 @@ def _person_id(session: Session, kind: str, ident: str) -> int:
     try:
         if ident.startswith("ref:"):
             return people.find_by_ref(session, kind, ident.removeprefix("ref:"))
-        if not ident.isdigit():
-            raise UserError(f"{ident!r} is not an id (a number) or ref:REF")
-        return int(ident)
+        number = row_id(ident)
+        if number is None:
+            raise UserError(
+                f"{ident!r} is not an id (a whole number from 1 to {MAX_ID}) or ref:REF"
+            )
+        return number
     except PersonError as exc:
         raise UserError(str(exc)) from exc
 

@@ -19,7 +19,7 @@ from store.models import (
     OutboxMessage,
     Task,
 )
-from venskab.cli.common import AppContext, UserError, pass_app
+from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
 
 STATUSES = [s.value for s in MatchStatus]
 
@@ -109,7 +109,7 @@ def match_list(app: AppContext, status: str | None, programme_slug: str | None) 
 
 
 @match.command("show")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @pass_app
 def match_show(app: AppContext, match_id: int) -> None:
     """Everything about one match, without contact details."""
@@ -160,7 +160,7 @@ def match_show(app: AppContext, match_id: int) -> None:
 
 
 @match.command("edit")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--start", required=True, help="The corrected start date (YYYY-MM-DD).")
 @pass_app
 def match_edit(app: AppContext, match_id: int, start: str) -> None:
@@ -184,7 +184,7 @@ def match_edit(app: AppContext, match_id: int, start: str) -> None:
 
 
 @match.command("pause")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--from", "start", required=True, help="First day of the pause (YYYY-MM-DD).")
 @click.option("--to", "end", help="First day back (YYYY-MM-DD); leave out for an open pause.")
 @click.option("--reason", default="", help="Short reason, e.g. summer holiday.")
@@ -203,7 +203,7 @@ def match_pause(app: AppContext, match_id: int, start: str, end: str | None, rea
 
 
 @match.command("resume")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--on", "on", help="First day back (default today).")
 @pass_app
 def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
@@ -219,7 +219,7 @@ def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
 
 
 @match.command("end")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--on", "on", help="The last day (default today).")
 @click.option(
     "--by",
@@ -243,7 +243,7 @@ def match_end(app: AppContext, match_id: int, on: str | None, ended_by: str, rea
 
 
 @click.command()
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--lang", "locale", type=click.Choice(["da", "en"]), default="da", show_default=True)
 @click.option(
     "--all-visits", is_flag=True, help="List every visit prompt instead of one summary line."

@@ -1,0 +1,41 @@
+"""Bad input at the command line: one clear line and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.support.cast import make_match
+from tests.test_cli import cli
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["match", "show", HUGE],
+        ["match", "pause", HUGE, "--from", "2026-07-01"],
+        ["plan", HUGE],
+        ["person", "export", "family", HUGE],
+        ["person", "erase", "family", HUGE, "--yes"],
+        ["person", "export", "family", "²"],
+        ["invite", "family", HUGE],
+        ["invite", "staff", "0"],
+        ["ack", HUGE],
+        ["ack", "1", "--staff", HUGE],
+        ["resolve", "١٢", "--note", "x"],
+        ["task", HUGE],
+    ],
+)
+def test_a_20_digit_or_non_ascii_id_is_one_line_and_exit_2(
+    db_url: str, session_factory: sessionmaker[Session], args: list[str]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session)
+    result = cli(db_url, *args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("venskab: "), result.output
+    assert "is not an id" in lines[0]
