@@ -47,6 +47,7 @@ ANSWER_WINDOW = timedelta(days=14)
 # How far a visit can be moved, and how long a pause may be asked for in the bot.
 MOVE_WINDOW = (timedelta(days=-7), timedelta(days=28))
 PAUSE_MAX = timedelta(days=366)
+PAUSE_HORIZON = timedelta(days=731)  # a pause starts within two years from today
 
 WORRY_ACTION = "Call the volunteer family today; consider the duty to report (underretning)."
 STOP_ACTION = "Call the volunteer family; plan the extra child visit and ask about a re-match."
@@ -337,12 +338,18 @@ def family_pause(
 ) -> MatchPause:
     """Pause visit prompts and missed-visit rules from ``first_day`` to ``last_day`` inclusive.
 
-    Raises :class:`VisitError` ("date") for a pause in the past, backwards or over a year, and
+    Raises :class:`VisitError` ("date") for a pause in the past, more than two years ahead,
+    backwards or over a year, and
     ("overlap") when it overlaps a pause already there.
     """
     if match.status == MatchStatus.ENDED:
         raise VisitError("state")
-    if first_day < today or last_day < first_day or last_day - first_day > PAUSE_MAX:
+    if (
+        first_day < today
+        or first_day > today + PAUSE_HORIZON
+        or last_day < first_day
+        or last_day - first_day > PAUSE_MAX
+    ):
         raise VisitError("date")
     try:
         return match_ops.pause(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -9,6 +11,7 @@ from tests.support.cast import make_match
 from tests.test_cli import cli
 
 HUGE = "99999999999999999999"
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +42,21 @@ def test_a_20_digit_or_non_ascii_id_is_one_line_and_exit_2(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("venskab: "), result.output
     assert "is not an id" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--from", "9999-12-31"],
+        ["--from", "2026-07-01", "--to", "9999-12-31"],
+        ["--from", "2031-07-01", "--to", "2031-08-01"],
+    ],
+)
+def test_a_pause_far_in_the_future_is_refused_with_status_2(
+    db_url: str, session_factory: sessionmaker[Session], args: list[str]
+) -> None:
+    with session_factory.begin() as session:
+        match_id = make_match(session).id
+    result = cli(db_url, "match", "pause", str(match_id), *args, now=NOW)
+    assert result.exit_code == 2, result.output
+    assert "two years" in result.output

@@ -29,13 +29,23 @@ def register(group: click.Group) -> None:
     group.add_command(plan)
 
 
+DATE_WINDOW_DAYS = 731  # dates given here lie within two years of today
+
+
 def _date(value: str | None, app: AppContext, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise UserError(f"{name}: {value!r} is not a date such as 2026-07-01") from exc
+    today = app.now().astimezone(app.settings.zone).date()
+    if abs((day - today).days) > DATE_WINDOW_DAYS:
+        raise UserError(
+            f"{name}: {value} is more than two years from today ({today.isoformat()}); "
+            "check the year"
+        )
+    return day
 
 
 def _load(session: Session, match_id: int) -> Match:
