@@ -59,7 +59,7 @@ from store.models import (
     MatchStatus,
     VolunteerFamily,
 )
-from store.validation import InvalidValue, normalise_phone, redact_cpr
+from store.validation import InvalidValue, normalise_phone, redact_cpr, strip_controls
 
 __all__ = [
     "TEXTS",
@@ -142,7 +142,7 @@ def _not_from_a_contact(
             "message_from_family",
             now=now,
             evidence={
-                "text": redact_cpr(body)[:MAX_TEXT],
+                "text": redact_cpr(strip_controls(body))[:MAX_TEXT],
                 "channel": "sms",
                 "message_sid": message_sid,
             },

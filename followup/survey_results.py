@@ -39,7 +39,7 @@ from store.models import (
     Task,
     TaskStatus,
 )
-from store.validation import redact_cpr
+from store.validation import redact_cpr, strip_controls
 
 LinkState = Literal["unknown", "expired", "used", "open"]
 ANSWERED = "already answered"
@@ -121,7 +121,7 @@ def save_answers(
         question = survey.question(question_id)
         value = question.parse(raw)
         if value is not None and question.type == "text":
-            value = redact_cpr(value)
+            value = redact_cpr(strip_controls(value))
         row = existing.get(question_id)
         if value is None:
             if row is not None:

@@ -12,7 +12,6 @@ check that the answer fits the match's state and raise :class:`VisitError` when 
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -36,7 +35,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from store.validation import redact_cpr
+from store.validation import redact_cpr, strip_controls
 
 # Free text is kept up to this many characters (about a page). Longer text is cut and marked
 # with an ellipsis; nothing is refused, so a family never loses what it wrote to a limit.
@@ -66,9 +65,7 @@ def clean_text(text: str | None, limit: int = TEXT_LIMIT) -> str:
     CPR-like numbers redacted, at most ``limit`` characters."""
     if not text:
         return ""
-    kept = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
+    kept = strip_controls(text)
     cleaned = redact_cpr(kept.strip())
     if len(cleaned) > limit:
         # Cut before any digits at the end, so the cut cannot leave a new CPR-shaped number.
