@@ -142,7 +142,7 @@ def _not_from_a_contact(
             "message_from_family",
             now=now,
             evidence={
-                "text": redact_cpr(strip_controls(body))[:MAX_TEXT],
+                "text": redact_cpr(strip_controls(body), family.locale.value)[:MAX_TEXT],
                 "channel": "sms",
                 "message_sid": message_sid,
             },

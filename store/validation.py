@@ -10,8 +10,11 @@ import unicodedata
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from stdnum.dk import cpr as dk_cpr
 
 # A Danish CPR number: DDMMYY-SSSS or DDMMYYSSSS. We never store one; free text is redacted.
+# The pattern finds candidates; python-stdnum confirms that the digits form a real birth date
+# (with the century the seventh digit gives), so most other 10-digit numbers are left alone.
 CPR_PATTERN = re.compile(r"(?<!\d)([0-3]\d[01]\d\d\d)[- ]?(\d{4})(?!\d)")
 
 
@@ -78,13 +81,21 @@ def csv_cell(value: object) -> str:
     return text
 
 
+CPR_MARKER = {"da": "[CPR-nummer fjernet]", "en": "[CPR number removed]"}
+
+
+def _is_cpr(found: re.Match[str]) -> bool:
+    return bool(dk_cpr.is_valid(found.group(1) + found.group(2)))
+
+
 def contains_cpr(text: str) -> bool:
-    return bool(CPR_PATTERN.search(text or ""))
+    return any(_is_cpr(found) for found in CPR_PATTERN.finditer(text or ""))
 
 
-def redact_cpr(text: str) -> str:
-    """Replace anything shaped like a CPR number with a marker."""
-    return CPR_PATTERN.sub("[CPR removed]", text)
+def redact_cpr(text: str, locale: str = "da") -> str:
+    """Replace every CPR number with a marker in the person's language."""
+    marker = CPR_MARKER.get(locale, CPR_MARKER["da"])
+    return CPR_PATTERN.sub(lambda found: marker if _is_cpr(found) else found.group(0), text)
 
 
 def check_child_name(raw: str) -> str:
