@@ -13,6 +13,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import WEBHOOK_PATH
+from store.receipts import first_delivery
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -44,6 +46,11 @@ async def _read_within(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _first_delivery(app: Services, update_id: int) -> bool:
+    with app.transaction() as session:
+        return first_delivery(session, "telegram", str(update_id), app.now())
+
+
 def telegram_route(app: Services, bot_app: Application[Any, Any, Any, Any, Any, Any]) -> Route:
     secret = app.settings.telegram_webhook_secret
 
@@ -62,6 +69,9 @@ def telegram_route(app: Services, bot_app: Application[Any, Any, Any, Any, Any, 
         if update is None:
             log.warning("webhook: a request that is not a Telegram update")
             return PlainTextResponse("Bad Request", status_code=400)
+        if not await run_in_threadpool(_first_delivery, app, update.update_id):
+            # Telegram delivered this update before (it retries when an answer is lost).
+            return Response(status_code=200)
         await bot_app.update_queue.put(update)
         return Response(status_code=200)
 

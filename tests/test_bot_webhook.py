@@ -149,3 +149,24 @@ def test_a_30_mb_chunked_body_is_413_without_being_read(webhook: tuple[BotHarnes
     assert raw_request(base, head, chunks) == 413
     declared = head.replace("Transfer-Encoding: chunked", f"Content-Length: {30 * 1024 * 1024}")
     assert raw_request(base, declared, b"{") == 413
+
+
+def test_a_telegram_update_delivered_again_is_handled_once(
+    webhook: tuple[BotHarness, str], fake: FakeTelegram, session_factory: sessionmaker[Session]
+) -> None:
+    # Idempotent webhooks: Telegram retries an update whose answer it did not get.
+    _, url = webhook
+    with session_factory.begin() as session:
+        make_match(session)
+    update = fake.message_update(FAMILY_CHAT, "/help", push=False)
+
+    answers = [post(url, update, SECRET).status_code for _ in range(3)]
+    wait_for_reply(fake, 1)
+    time.sleep(0.3)
+    following = fake.message_update(FAMILY_CHAT, "/help", push=False)
+    post(url, following, SECRET)
+
+    assert answers == [200, 200, 200]
+    assert len(wait_for_reply(fake, 2)) == 2
+    time.sleep(0.2)
+    assert len(fake.sent("sendMessage")) == 2

@@ -30,6 +30,7 @@ from scheduler.dispatcher import mark_address_failed
 from scheduler.links import secret_for
 from store.audit import record
 from store.models import Escalation, EscalationStatus, Match, OutboxMessage, Staff
+from store.receipts import first_delivery
 from web.inbound import inbound_routes
 from web.limits import Throttle, client_address, too_many, twilio_params
 from web.links import is_loopback
@@ -114,6 +115,8 @@ def _record_status(app: Services, sid: str, status: str, params: dict[str, str])
     now = app.now()
     code = params.get("ErrorCode") or ""
     with app.session_factory() as session, session.begin():
+        if not first_delivery(session, "twilio-status", f"{sid}:{status}", now):
+            return  # the same callback again: recorded the first time
         row = outbox_rows.by_provider_id(session, sid)
         if row is None:
             log.info("status callback for an unknown message")
@@ -184,6 +187,8 @@ def _record_answer(app: Services, outbox_id: int, params: dict[str, str]) -> str
             return None
         locale = row.locale.value
         now = app.now()
+        if not first_delivery(session, "twilio-voice", f"{row.provider_id}:{row.id}", now):
+            return locale  # the same answer delivered again: thank, record nothing
         outbox_rows.record_answer(row, digits, now)
         record(session, "contact", "voice.answer", "outbox_message", row.id, digits=digits)
         if digits == "2":  # "please call me"

@@ -27,6 +27,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from followup.inbound import contact_for_unsubscribe, handle_sms, organisation_of, set_opt_out
 from followup.survey_defs import default_surveys
 from scheduler.links import secret_for
+from store.receipts import first_delivery
 from web.limits import (
     BadForm,
     TooLarge,
@@ -88,14 +89,20 @@ class _Inbound:
 
     def handle(self, params: dict[str, str]) -> str | None:
         media = params.get("NumMedia", "0")
+        sid = params.get("MessageSid") or params.get("SmsSid")
         with self.app.transaction() as session:
+            if not first_delivery(session, "twilio-sms", sid, self.app.now()):
+                # Twilio delivered this message before (a retry, or a replay): it was handled,
+                # and its reply sent, the first time.
+                log.info("inbound SMS delivered again; already handled")
+                return None
             result = handle_sms(
                 session,
                 params.get("From", ""),
                 params.get("Body", ""),
                 self.app.now(),
                 default_surveys(),
-                message_sid=params.get("MessageSid") or params.get("SmsSid"),
+                message_sid=sid,
                 media=int(media) if media.isdigit() else 0,
             )
         return result.reply
