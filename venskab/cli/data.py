@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from followup import erasure, importer, people
 from followup.importer import ImportFailed
 from followup.people import PersonError
+from followup.people_html import render_html
 from store.audit import record
 from venskab.cli.common import MAX_ID, AppContext, UserError, pass_app, row_id
 
@@ -102,11 +103,19 @@ def _person_id(session: Session, kind: str, ident: str) -> int:
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON to this file (readable by you only) instead of printing it.",
+    help="Write the export to this file (readable by you only) instead of printing it.",
+)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["json", "html"]),
+    default="json",
+    show_default=True,
+    help="JSON, or a readable HTML page in the person's language (for a person who asks).",
 )
 @pass_app
-def person_export(app: AppContext, kind: str, ident: str, out: Path | None) -> None:
-    """Print everything held about one person as JSON."""
+def person_export(app: AppContext, kind: str, ident: str, out: Path | None, form: str) -> None:
+    """Print everything held about one person as JSON (or as a readable HTML page)."""
     with app.transaction() as session:
         person_id = _person_id(session, kind, ident)
         try:
@@ -114,7 +123,10 @@ def person_export(app: AppContext, kind: str, ident: str, out: Path | None) -> N
         except PersonError as exc:
             raise UserError(str(exc)) from exc
         record(session, "cli", "person.export", people.ENTITIES[kind], person_id)
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if form == "html":
+        text = render_html(data)
+    else:
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         click.echo(text, nl=False)
         return
