@@ -99,7 +99,7 @@ def erase_person(
             email_failed=False,
             telegram_blocked=False,
         )
-        summary |= _erase_match_text(session, ids, now)
+        summary |= clear_match_text(session, ids, now)
         summary["sparring_rsvps_deleted"] = _count(
             session.execute(
                 delete(SparringRSVP).where(SparringRSVP.volunteer_family_id == person.id)
@@ -107,7 +107,7 @@ def erase_person(
         )
     elif kind == "child":
         _erase_fields(person, first_name=ERASED, birth_year=None)
-        summary |= _erase_match_text(session, ids, now)
+        summary |= clear_match_text(session, ids, now)
     elif kind == "contact":
         _erase_fields(
             person,
@@ -191,7 +191,7 @@ def _count(result: Any) -> int:
     return int(result.rowcount or 0)
 
 
-def _erase_match_text(session: Session, ids: list[int], now: datetime) -> dict[str, int]:
+def clear_match_text(session: Session, ids: list[int], now: datetime) -> dict[str, int]:
     """Free text of a family's or a child's matches: it is about them."""
     if not ids:
         return {}

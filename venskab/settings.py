@@ -45,6 +45,8 @@ class Settings:
     programmes_dir: Path | None = None
     max_form_bytes: int = 64 * 1024
     max_webhook_bytes: int = 1024 * 1024
+    retention_text_months: int = 12
+    retention_contact_months: int = 3
 
     @property
     def zone(self) -> ZoneInfo:
@@ -199,6 +201,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "VENSKAB_MAX_WEBHOOK_BYTES", _raw(env, "VENSKAB_MAX_WEBHOOK_BYTES"), 1048576, 1024, 10**8
     )
 
+    text_months = _int(
+        "VENSKAB_RETENTION_TEXT_MONTHS", _raw(env, "VENSKAB_RETENTION_TEXT_MONTHS"), 12, 1, 120
+    )
+    contact_months = _int(
+        "VENSKAB_RETENTION_CONTACT_MONTHS", _raw(env, "VENSKAB_RETENTION_CONTACT_MONTHS"), 3, 1, 120
+    )
+
     return Settings(
         database_url=database_url,
         timezone=timezone,
@@ -221,4 +230,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         programmes_dir=Path(programmes_dir) if programmes_dir else None,
         max_form_bytes=max_form,
         max_webhook_bytes=max_webhook,
+        retention_text_months=text_months,
+        retention_contact_months=contact_months,
     )

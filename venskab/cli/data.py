@@ -19,8 +19,11 @@ from followup import erasure, importer, people
 from followup.importer import ImportFailed
 from followup.people import PersonError
 from followup.people_html import render_html
+from followup.retention import RetentionPolicy, run_retention
+from followup.survey_defs import default_surveys
 from store.audit import record
 from venskab.cli.common import MAX_ID, AppContext, UserError, pass_app, row_id
+from venskab.settings import Settings
 
 PERSON_KINDS = list(people.KINDS)
 
@@ -29,6 +32,7 @@ def register(group: click.Group) -> None:
     """Add this module's commands to the ``venskab`` group."""
     group.add_command(import_command)
     group.add_command(person)
+    group.add_command(retention_command)
 
 
 class _DryRun(Exception):
@@ -189,3 +193,27 @@ def describe_erasure(summary: dict[str, object]) -> str:
         f"  {value} {label}" for key, label in ERASURE_LABELS.items() if (value := summary.get(key))
     )
     return "\n".join(lines)
+
+
+@click.command("retention")
+@click.option("--dry-run", is_flag=True, help="Show what would be cleared; change nothing.")
+@pass_app
+def retention_command(app: AppContext, dry_run: bool) -> None:
+    """Clear free text and contact details whose time is up (see VENSKAB_RETENTION_*)."""
+    with app.transaction() as session:
+        report = run_retention(
+            session,
+            app.now(),
+            app.now().astimezone(app.settings.zone).date(),
+            default_surveys(),
+            retention_policy(app.settings),
+            dry_run=dry_run,
+        )
+    click.echo(report.describe())
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(
+        free_text_months=settings.retention_text_months,
+        contact_months=settings.retention_contact_months,
+    )
