@@ -60,3 +60,20 @@ def test_a_pause_far_in_the_future_is_refused_with_status_2(
     result = cli(db_url, "match", "pause", str(match_id), *args, now=NOW)
     assert result.exit_code == 2, result.output
     assert "two years" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tick", "--now", "0001-01-01T00:30"],
+        ["tick", "--now", "9999-12-31T23:59-05:00"],
+        ["sparring", "add", "--programme", "hjem-til-os", "--at", "9999-12-31T23:59-05:00"],
+    ],
+)
+def test_a_time_out_of_range_is_one_line_and_exit_2_not_an_overflow(
+    db_url: str, session_factory: sessionmaker[Session], args: list[str]
+) -> None:
+    result = cli(db_url, *args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "years 2000-2100" in lines[0], result.output

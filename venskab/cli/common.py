@@ -134,6 +134,8 @@ def parse_when(value: str, zone_name: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise UserError(f"{value!r} is not an ISO date or time such as 2026-03-02T19:00") from exc
+    if not 2000 <= parsed.year <= 2100:
+        raise UserError(f"{value!r} is not a time this system can plan for (years 2000-2100)")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(zone_name))
     return parsed.astimezone(UTC)
