@@ -126,7 +126,7 @@ def served(engine: Engine, db_url: str) -> Iterator[Served]:
 @given(
     path=st.sampled_from(["/twilio/sms", "/twilio/status", "/twilio/gather/1"]),
     data=form,
-    signature=st.text(max_size=40),
+    signature=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=40),
 )
 def test_a_forged_or_missing_signature_on_any_form_changes_nothing(
     served: Served,
@@ -136,7 +136,7 @@ def test_a_forged_or_missing_signature_on_any_form_changes_nothing(
     signature: str,
 ) -> None:
     before = snapshot(session_factory)
-    headers = {"X-Twilio-Signature": signature} if signature.isascii() else {}
+    headers = {"X-Twilio-Signature": signature} if signature else {}
     response = served.client.post(path, data=data, headers=headers)
     assert response.status_code in {403, 400, 404}
     assert snapshot(session_factory) == before
