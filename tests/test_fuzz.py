@@ -44,7 +44,7 @@ FUZZ = settings(
         HealthCheck.data_too_large,
     ],
 )
-OK_STATUSES = {200, 204, 303, 400, 403, 404, 405, 409, 410, 413, 422}
+OK_STATUSES = {200, 204, 303, 307, 400, 403, 404, 405, 409, 410, 413, 422, 429}
 
 # Text that a hostile sender would try: any script, control characters, formula starts, huge
 # numbers, surrogates are impossible in form data (UTF-8) and left out.
@@ -216,7 +216,8 @@ def test_any_acknowledgement_token_is_4xx_never_500(
     served.reset_throttles()
     path = "/ack/" + quote(token, safe="")
     response = served.client.request(method, path)
-    assert response.status_code in {403, 404, 405}, (path, response.status_code)
+    # 307: "/ack/x/" (an encoded slash at the end) is redirected to "/ack/x" by Starlette.
+    assert response.status_code in {307, 403, 404, 405}, (path, response.status_code)
 
 
 # -- the bot: every family command with any arguments ------------------------------------------

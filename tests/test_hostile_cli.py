@@ -77,3 +77,18 @@ def test_a_time_out_of_range_is_one_line_and_exit_2_not_an_overflow(
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "years 2000-2100" in lines[0], result.output
+
+
+def test_match_list_never_prints_a_terminal_escape_from_a_stored_name(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    # A name stored before imports refused control characters.
+    with session_factory.begin() as session:
+        match = make_match(session)
+        match.volunteer_family.name = "Familien\x1b[2J\x1b]0;pwned\x07 Eksempel"
+    result = cli(db_url, "match", "list")
+    assert result.exit_code == 0, result.output
+    assert (
+        "\x1b" not in result.output and "\x00" not in result.output and "\x07" not in result.output
+    )
+    assert "Familien[2J]0;pwned Eksempel" in result.output

@@ -19,6 +19,7 @@ from store.models import (
     OutboxMessage,
     Task,
 )
+from store.validation import strip_controls
 from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
 
 STATUSES = [s.value for s in MatchStatus]
@@ -56,6 +57,10 @@ def _load(session: Session, match_id: int) -> Match:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
+    # Names stored before imports refused control characters must not reach a terminal raw.
+    rows = [
+        [strip_controls(cell).replace("\t", " ").replace("\n", " ") for cell in r] for r in rows
+    ]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
