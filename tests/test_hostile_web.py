@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
-from store.models import AuditEntry
+from store.models import AuditEntry, Escalation
 from tests.support import survey_app
 from tests.support.cast import make_match
 from tests.support.survey_app import TWILIO_TOKEN, LiveApp, invite
@@ -155,3 +155,16 @@ def test_a_body_that_is_not_a_form_changes_nothing(
     assert response.status_code in (400, 403)
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == before
+
+
+def test_a_signed_sms_with_nul_characters_is_handled_on_every_database(
+    live: LiveApp, session_factory: sessionmaker[Session]
+) -> None:
+    # Found by the fuzzing suite: PostgreSQL refuses NUL, which a signed form may still carry.
+    with session_factory.begin() as session:
+        make_match(session)
+    response = live.sms("Hej\x00 med\x07 dig", sid="SM\x00" + "9" * 31)
+    assert response.status_code == 200, response.text
+    with session_factory() as session:
+        texts = [e["text"] for x in session.scalars(select(Escalation)) for e in x.evidence]
+    assert "Hej med dig" in texts

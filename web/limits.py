@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message
 from twilio.request_validator import RequestValidator
 
+from store.validation import strip_controls
 from web.links import public_url_for
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ async def twilio_params(request: Request, settings: ServiceSettings) -> dict[str
         public_url_for(request, settings.public_url), params, signature
     ):
         return forbidden()
-    return params
+    # Signed is not clean: no control characters (PostgreSQL refuses NUL) reach the domain.
+    return {strip_controls(k): strip_controls(v) for k, v in params.items()}
 
 
 def forbidden() -> Response:
