@@ -275,8 +275,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "I could not read that. Write the first and last day, e.g. 1/7-9/8.",
     },
     "pause_invalid": {
-        "da": "En pause skal starte i dag eller senere og højst vare et år. Prøv igen.",
-        "en": "A pause must start today or later and last at most a year. Please try again.",
+        "da": "En pause skal starte i dag eller senere, inden for to år, og højst vare et år. "
+        "Prøv igen.",
+        "en": "A pause must start today or later, within two years, and last at most a year. "
+        "Please try again.",
     },
     "pause_overlap": {
         "da": "Der er allerede en pause i den periode. Kontakt {staff}, hvis den skal ændres.",

@@ -9,8 +9,10 @@ statistics (counts, dates, statuses):
 - free text is cleared: check-in texts and visit notes of the person's matches (a family, a
   child), the text of messages sent to them or naming them, staff notes on the matches'
   escalations and tasks, the end reason and pause reasons, and free text in escalation evidence;
-- rows that exist only for that person are deleted: their survey answers, sparring RSVPs, and a
-  contact's link to the matches (so that nothing more is planned for them);
+- rows that exist only for that person are deleted: their survey answers and SMS survey
+  conversations, sparring RSVPs, the bot's state for their chat, and a contact's link to the
+  matches (so that nothing more is planned for them);
+- audit entries stay: they hold ids and actions, never personal data, and say what was done;
 - messages still planned for the person are cancelled (for a family or a child: every message
   still planned in their matches, which would name them).
 
@@ -34,6 +36,7 @@ from followup.people import (
     RECIPIENT_ERASED,
     SAFE_EVIDENCE_KEYS,
     PersonError,
+    bot_state_of,
     get_person,
     matches_of,
 )
@@ -47,6 +50,7 @@ from store.models import (
     MatchStatus,
     OutboxMessage,
     SparringRSVP,
+    SurveyConversation,
     SurveyInvitation,
     SurveyResponse,
     Task,
@@ -75,6 +79,13 @@ def erase_person(
         )
     ids = [m.id for m in matches]
     summary: dict[str, Any] = {"kind": kind, "id": person_id, "matches": len(ids)}
+    chat = getattr(person, "telegram_chat_id", None)
+    if chat is not None:
+        # What the bot remembers for the chat may hold a half-written message.
+        state = bot_state_of(session, chat)
+        for row in state:
+            session.delete(row)
+        summary["bot_state_deleted"] = len(state)
     if kind == "family":
         _erase_fields(
             person,
@@ -88,7 +99,7 @@ def erase_person(
             email_failed=False,
             telegram_blocked=False,
         )
-        summary |= _erase_match_text(session, ids, now)
+        summary |= clear_match_text(session, ids, now)
         summary["sparring_rsvps_deleted"] = _count(
             session.execute(
                 delete(SparringRSVP).where(SparringRSVP.volunteer_family_id == person.id)
@@ -96,7 +107,7 @@ def erase_person(
         )
     elif kind == "child":
         _erase_fields(person, first_name=ERASED, birth_year=None)
-        summary |= _erase_match_text(session, ids, now)
+        summary |= clear_match_text(session, ids, now)
     elif kind == "contact":
         _erase_fields(
             person,
@@ -125,6 +136,11 @@ def erase_person(
             .values(expires_at=now)
         )
         summary["escalations_cleared"] = _scrub_escalations(session, ids)
+        summary["sms_surveys_deleted"] = _count(
+            session.execute(
+                delete(SurveyConversation).where(SurveyConversation.contact_person_id == person.id)
+            )
+        )
         session.execute(delete(match_contact).where(match_contact.c.contact_person_id == person.id))
         for match in matches:
             if match.status != MatchStatus.ENDED:
@@ -175,7 +191,7 @@ def _count(result: Any) -> int:
     return int(result.rowcount or 0)
 
 
-def _erase_match_text(session: Session, ids: list[int], now: datetime) -> dict[str, int]:
+def clear_match_text(session: Session, ids: list[int], now: datetime) -> dict[str, int]:
     """Free text of a family's or a child's matches: it is about them."""
     if not ids:
         return {}

@@ -16,6 +16,7 @@ from store.validation import (
     InvalidValue,
     check_child_name,
     contains_cpr,
+    has_control,
     normalise_email,
     normalise_phone,
 )
@@ -71,6 +72,8 @@ class Row:
         for column, cell in cells.items():
             if contains_cpr(cell):
                 self.fail(column, "looks like a CPR number; CPR numbers must never be imported")
+            elif has_control(cell.replace("\r", "")):
+                self.fail(column, "contains a control character (such as NUL or ESC); remove it")
 
     @property
     def ok(self) -> bool:

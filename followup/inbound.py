@@ -62,7 +62,7 @@ from store.models import (
     MatchStatus,
     VolunteerFamily,
 )
-from store.validation import InvalidValue, normalise_phone, redact_cpr
+from store.validation import InvalidValue, normalise_phone, redact_cpr, strip_controls
 
 __all__ = [
     "TEXTS",
@@ -148,7 +148,7 @@ def _not_from_a_contact(
             "message_from_family",
             now=now,
             evidence={
-                "text": redact_cpr(body)[:MAX_TEXT],
+                "text": redact_cpr(strip_controls(body), family.locale.value)[:MAX_TEXT],
                 "channel": "sms",
                 "message_sid": message_sid,
             },

@@ -4,8 +4,10 @@ Kinds of person: ``family`` (a volunteer family), ``contact`` (a parent or insti
 ``staff`` and ``child``.
 
 :func:`export_person` gathers everything held about one person as plain JSON-able data: their
-record, their matches (as summaries), and what belongs to them: visits, check-ins, messages,
-sparring answers, survey invitations and answers. It leaves out other people's details.
+record, their matches (as summaries), and what belongs to them: visits, check-ins, messages
+(with their text), what they wrote to staff (escalation evidence), sparring answers, survey
+invitations and answers, SMS survey conversations, the bot's state for their chat, and the audit
+entries about them or by them. It leaves out other people's details.
 
 :func:`followup.erasure.erase_person` removes the personal data and keeps what the organisation
 needs for its statistics.
@@ -25,6 +27,7 @@ from store.models import (
     Audience,
     AuditEntry,
     Base,
+    BotState,
     CheckIn,
     Child,
     ContactPerson,
@@ -34,6 +37,7 @@ from store.models import (
     SparringRSVP,
     SparringSession,
     Staff,
+    SurveyConversation,
     SurveyInvitation,
     SurveyResponse,
     Task,
@@ -186,6 +190,36 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
             }
             for i in invitations
         ]
+    if kind in ("family", "contact"):
+        data["escalations"] = escalations_about(session, kind, person.id, ids)
+    if kind == "contact":
+        data["sms_surveys"] = [
+            row_data(c, ("invitation_id", "question_id", "started_at", "finished_at", "outcome"))
+            for c in session.scalars(
+                select(SurveyConversation)
+                .where(SurveyConversation.contact_person_id == person.id)
+                .order_by(SurveyConversation.id)
+            )
+        ]
+    chat = getattr(person, "telegram_chat_id", None)
+    if chat is not None:
+        data["bot_state"] = [
+            {"namespace": b.namespace, "key": b.key, "data": b.data}
+            for b in bot_state_of(session, chat)
+        ]
+    data["audit"] = [
+        row_data(a, ("at", "actor", "action", "entity", "entity_id", "details"))
+        for a in session.scalars(
+            select(AuditEntry)
+            .where(
+                or_(
+                    (AuditEntry.entity == ENTITIES[kind]) & (AuditEntry.entity_id == person.id),
+                    AuditEntry.actor == f"{kind}:{person.id}",
+                )
+            )
+            .order_by(AuditEntry.id)
+        )
+    ]
     if kind == "staff":
         data["tasks"] = [
             row_data(t, ("id", "match_id", "kind", "title", "due_at", "status", "completed_at"))
@@ -224,6 +258,54 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
             )
         ]
     return data
+
+
+def own_evidence(item: Any, kind: str, person_id: int) -> bool:
+    """Whether an item of escalation evidence came from this person: a contact's messages carry
+    their ``contact_id``; what the family wrote carries none."""
+    if not isinstance(item, dict):
+        return False
+    if kind == "contact":
+        return bool(item.get("contact_id") == person_id)
+    return "contact_id" not in item
+
+
+def escalations_about(
+    session: Session, kind: str, person_id: int, match_ids: list[int]
+) -> list[dict[str, Any]]:
+    """The cases on the person's matches, with the evidence that came from them (what a family
+    or a parent wrote to staff is held there)."""
+    found = []
+    for e in session.scalars(
+        select(Escalation).where(Escalation.match_id.in_(match_ids)).order_by(Escalation.id)
+    ):
+        evidence = [item for item in e.evidence or [] if own_evidence(item, kind, person_id)]
+        if kind == "contact" and not evidence:
+            continue
+        found.append(
+            {
+                **row_data(e, ("id", "match_id", "rule", "status", "created_at", "resolved_at")),
+                "evidence": evidence,
+            }
+        )
+    return found
+
+
+def bot_state_of(session: Session, chat_id: int) -> list[BotState]:
+    """What the bot remembers for this chat: its chat data and its conversations' state."""
+    rows = session.scalars(
+        select(BotState).where(
+            or_(
+                (BotState.namespace == "chat") & (BotState.key == str(chat_id)),
+                BotState.namespace.startswith("conversation:"),
+            )
+        )
+    )
+    return [
+        row
+        for row in rows
+        if row.namespace == "chat" or str(chat_id) in row.key.strip("[]").split(", ")
+    ]
 
 
 def matches_of(session: Session, kind: str, person: Any) -> list[Match]:

@@ -23,7 +23,7 @@ from store.models import (
     MatchStatus,
     SurveyConversation,
 )
-from store.validation import redact_cpr
+from store.validation import redact_cpr, strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def forward_to_staff(
     """Raise "message_from_parent" on the contact's matches; returns the staff member's name
     (or the organisation's) for the acknowledgement."""
     evidence = {
-        "text": redact_cpr(body)[:MAX_TEXT],
+        "text": redact_cpr(strip_controls(body), contacts[0].locale.value)[:MAX_TEXT],
         "channel": "sms",
         "contact_id": contacts[0].id,
         "message_sid": message_sid,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from followup.survey_defs import WAVES, Question, Survey
 from store.models import Match, SurveyConversation, SurveyInvitation, SurveyResponse
+from store.validation import csv_cell
 
 # -- results -----------------------------------------------------------------------------------
 
@@ -180,6 +181,7 @@ def write_csv(
     header: list[str], rows: Iterable[Mapping[str, str]], out: io.TextIOBase | Any
 ) -> None:
     writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer.writerow({key: csv_cell(key) for key in header})
     for row in rows:
-        writer.writerow(row)
+        # Free text from parents may start with "=" or hold control characters: never a formula.
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})

@@ -31,6 +31,7 @@ from scheduler.links import find_by_token
 from store.audit import record
 from store.models import (
     Audience,
+    ContactPerson,
     OutboxMessage,
     OutboxStatus,
     SurveyConversation,
@@ -39,7 +40,7 @@ from store.models import (
     Task,
     TaskStatus,
 )
-from store.validation import redact_cpr
+from store.validation import redact_cpr, strip_controls
 
 LinkState = Literal["unknown", "expired", "used", "open"]
 ANSWERED = "already answered"
@@ -117,11 +118,17 @@ def save_answers(
         )
     }
     stored: dict[str, str | None] = {}
+    contact = (
+        session.get(ContactPerson, invitation.contact_person_id)
+        if invitation.contact_person_id
+        else None
+    )
+    locale = contact.locale.value if contact is not None else "da"
     for question_id, raw in submitted.items():
         question = survey.question(question_id)
         value = question.parse(raw)
         if value is not None and question.type == "text":
-            value = redact_cpr(value)
+            value = redact_cpr(strip_controls(value), locale)
         row = existing.get(question_id)
         if value is None:
             if row is not None:

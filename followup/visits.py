@@ -12,7 +12,6 @@ check that the answer fits the match's state and raise :class:`VisitError` when 
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -36,7 +35,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from store.validation import redact_cpr
+from store.validation import redact_cpr, strip_controls
 
 # Free text is kept up to this many characters (about a page). Longer text is cut and marked
 # with an ellipsis; nothing is refused, so a family never loses what it wrote to a limit.
@@ -47,6 +46,7 @@ ANSWER_WINDOW = timedelta(days=14)
 # How far a visit can be moved, and how long a pause may be asked for in the bot.
 MOVE_WINDOW = (timedelta(days=-7), timedelta(days=28))
 PAUSE_MAX = timedelta(days=366)
+PAUSE_HORIZON = timedelta(days=731)  # a pause starts within two years from today
 
 WORRY_ACTION = "Call the volunteer family today; consider the duty to report (underretning)."
 STOP_ACTION = "Call the volunteer family; plan the extra child visit and ask about a re-match."
@@ -60,15 +60,17 @@ class VisitError(ValueError):
         self.reason = reason
 
 
-def clean_text(text: str | None, limit: int = TEXT_LIMIT) -> str:
+def _lang(match: Match) -> str:
+    return match.volunteer_family.locale.value
+
+
+def clean_text(text: str | None, limit: int = TEXT_LIMIT, locale: str = "da") -> str:
     """Text as we store it: no control characters (PostgreSQL refuses NUL), no lone surrogates,
-    CPR-like numbers redacted, at most ``limit`` characters."""
+    CPR numbers replaced by a marker in ``locale``, at most ``limit`` characters."""
     if not text:
         return ""
-    kept = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
-    cleaned = redact_cpr(kept.strip())
+    kept = strip_controls(text)
+    cleaned = redact_cpr(kept.strip(), locale)
     if len(cleaned) > limit:
         # Cut before any digits at the end, so the cut cannot leave a new CPR-shaped number.
         cleaned = cleaned[: limit - 1].rstrip("0123456789- \n\t") + "…"
@@ -163,9 +165,11 @@ def add_visit_note(session: Session, match: Match, day: date, text: str, actor: 
     visit = visit_on(session, match.id, day)
     if visit is None:
         raise VisitError("state")
-    cleaned = clean_text(text)
+    cleaned = clean_text(text, locale=_lang(match))
     if cleaned:
-        visit.note = clean_text(f"{visit.note}\n{cleaned}" if visit.note else cleaned)
+        visit.note = clean_text(
+            f"{visit.note}\n{cleaned}" if visit.note else cleaned, locale=_lang(match)
+        )
         record(session, actor, "visit.note", "visit", visit.id)
     return visit
 
@@ -225,9 +229,11 @@ def add_checkin_text(
     checkin = session.get(CheckIn, checkin_id)
     if checkin is None or checkin.match_id != match.id:
         raise VisitError("state")
-    cleaned = clean_text(text)
+    cleaned = clean_text(text, locale=_lang(match))
     if cleaned:
-        checkin.text = clean_text(f"{checkin.text}\n{cleaned}" if checkin.text else cleaned)
+        checkin.text = clean_text(
+            f"{checkin.text}\n{cleaned}" if checkin.text else cleaned, locale=_lang(match)
+        )
         record(session, actor, "checkin.text", "checkin", checkin.id)
     return checkin
 
@@ -240,7 +246,7 @@ def raise_worry(
 ) -> tuple[CheckIn, Escalation]:
     """The family is worried about something: an urgent escalation to the match's staff member,
     at once, before the family has said what (they may never get to write it)."""
-    cleaned = clean_text(text) or None
+    cleaned = clean_text(text, locale=_lang(match)) or None
     checkin = CheckIn(match_id=match.id, worried=True, text=cleaned, created_at=now, updated_at=now)
     session.add(checkin)
     session.flush()
@@ -272,7 +278,11 @@ def add_worry_text(
         "worry",
         now=now,
         severity=Severity.URGENT,
-        evidence={"source": "telegram", "checkin": checkin.id, "text": clean_text(text)},
+        evidence={
+            "source": "telegram",
+            "checkin": checkin.id,
+            "text": clean_text(text, locale=_lang(match)),
+        },
         suggested_action=WORRY_ACTION,
     )
 
@@ -286,7 +296,7 @@ def message_from_family(
         match,
         "message_from_family",
         now=now,
-        evidence={"source": "telegram", "text": clean_text(text)},
+        evidence={"source": "telegram", "text": clean_text(text, locale=_lang(match))},
         suggested_action="Read the message and answer the family.",
     )
     record(session, actor, "family.message", "match", match.id, escalation=escalation.id)
@@ -317,7 +327,7 @@ def family_wants_to_stop(
 def add_stop_reason(
     session: Session, match: Match, text: str, *, now: datetime, actor: str
 ) -> Escalation:
-    cleaned = clean_text(text, limit=500)
+    cleaned = clean_text(text, limit=500, locale=_lang(match))
     if match.ended_by != EndedBy.VOLUNTEER_FAMILY:
         raise VisitError("state")
     match.end_reason = cleaned or match.end_reason
@@ -327,7 +337,7 @@ def add_stop_reason(
         match,
         "wants_to_stop",
         now=now,
-        evidence={"source": "telegram", "reason": clean_text(text)},
+        evidence={"source": "telegram", "reason": clean_text(text, locale=_lang(match))},
         suggested_action=STOP_ACTION,
     )
 
@@ -337,12 +347,18 @@ def family_pause(
 ) -> MatchPause:
     """Pause visit prompts and missed-visit rules from ``first_day`` to ``last_day`` inclusive.
 
-    Raises :class:`VisitError` ("date") for a pause in the past, backwards or over a year, and
+    Raises :class:`VisitError` ("date") for a pause in the past, more than two years ahead,
+    backwards or over a year, and
     ("overlap") when it overlaps a pause already there.
     """
     if match.status == MatchStatus.ENDED:
         raise VisitError("state")
-    if first_day < today or last_day < first_day or last_day - first_day > PAUSE_MAX:
+    if (
+        first_day < today
+        or first_day > today + PAUSE_HORIZON
+        or last_day < first_day
+        or last_day - first_day > PAUSE_MAX
+    ):
         raise VisitError("date")
     try:
         return match_ops.pause(

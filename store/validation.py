@@ -6,11 +6,15 @@ Raised errors are :class:`InvalidValue` with a message fit to show the person wh
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from stdnum.dk import cpr as dk_cpr
 
 # A Danish CPR number: DDMMYY-SSSS or DDMMYYSSSS. We never store one; free text is redacted.
+# The pattern finds candidates; python-stdnum confirms that the digits form a real birth date
+# (with the century the seventh digit gives), so most other 10-digit numbers are left alone.
 CPR_PATTERN = re.compile(r"(?<!\d)([0-3]\d[01]\d\d\d)[- ]?(\d{4})(?!\d)")
 
 
@@ -43,13 +47,55 @@ def normalise_email(raw: str) -> str:
         raise InvalidValue(f"not a valid email address: {exc}") from exc
 
 
+def is_control(ch: str) -> bool:
+    """A control character (NUL, BEL, ESC, ...) or a lone surrogate: never a letter in any
+    script. Tab and newline are not counted: free text may hold them."""
+    return ch not in "\t\n" and unicodedata.category(ch) in ("Cc", "Cs")
+
+
+def has_control(text: str) -> bool:
+    return any(is_control(ch) for ch in text or "")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (and without lone surrogates); letters, marks and
+    symbols of every script are kept."""
+    return "".join(ch for ch in text if not is_control(ch))
+
+
+# OWASP's CSV-injection rule: a cell starting with one of these is read as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A value made safe for a CSV cell that a spreadsheet will open: control characters
+    (tabs and line breaks included) become spaces or go, and a cell that would start a formula
+    is prefixed with an apostrophe, which spreadsheets show as text."""
+    if value is None:
+        return ""
+    text = str(value)
+    text = "".join(" " if ch in "\t\n\r" else ch for ch in text)
+    text = strip_controls(text)
+    if text.lstrip().startswith(_FORMULA_START):
+        text = "'" + text
+    return text
+
+
+CPR_MARKER = {"da": "[CPR-nummer fjernet]", "en": "[CPR number removed]"}
+
+
+def _is_cpr(found: re.Match[str]) -> bool:
+    return bool(dk_cpr.is_valid(found.group(1) + found.group(2)))
+
+
 def contains_cpr(text: str) -> bool:
-    return bool(CPR_PATTERN.search(text or ""))
+    return any(_is_cpr(found) for found in CPR_PATTERN.finditer(text or ""))
 
 
-def redact_cpr(text: str) -> str:
-    """Replace anything shaped like a CPR number with a marker."""
-    return CPR_PATTERN.sub("[CPR removed]", text)
+def redact_cpr(text: str, locale: str = "da") -> str:
+    """Replace every CPR number with a marker in the person's language."""
+    marker = CPR_MARKER.get(locale, CPR_MARKER["da"])
+    return CPR_PATTERN.sub(lambda found: marker if _is_cpr(found) else found.group(0), text)
 
 
 def check_child_name(raw: str) -> str:
@@ -57,6 +103,8 @@ def check_child_name(raw: str) -> str:
     text = " ".join((raw or "").split())
     if not text:
         raise InvalidValue("the child's first name or pseudonym is empty")
+    if has_control(text):
+        raise InvalidValue("the child's name contains a control character (such as NUL or ESC)")
     if contains_cpr(text) or any(ch.isdigit() for ch in text):
         raise InvalidValue("the child's name must not contain digits (never a CPR number)")
     if len(text) > 40 or len(text.split()) > 2:

@@ -261,3 +261,20 @@ def test_cancel_leaves_an_open_question(
     assert "sendt videre til Procesleder" in later.text
     with session_factory() as session:
         assert session.scalars(select(MatchPause)).all() == []
+
+
+def test_a_pause_in_year_9999_gets_a_polite_correction_not_a_crash(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    # Input ranges: /pause 31.12.9999-31.12.9999 raised OverflowError and opened a bot_error case.
+    family_match(session_factory)
+
+    far = bot.say(FAMILY_CHAT, "/pause 31.12.9999-31.12.9999")
+    three_years = bot.say(FAMILY_CHAT, "/pause 1.7.2029-9.8.2029")
+
+    for answer in (far, three_years):
+        assert answer.text.startswith("En pause skal starte i dag eller senere")
+        assert "inden for to år" in answer.text
+    assert escalations(session_factory, "bot_error") == []
+    with session_factory() as session:
+        assert session.scalars(select(MatchPause)).all() == []

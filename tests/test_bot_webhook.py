@@ -26,6 +26,7 @@ from tests.support.bot_harness import (
     snapshot,
 )
 from tests.support.cast import make_match
+from tests.support.webserver import raw_request
 from web.app import create_app
 
 SECRET = "s3cret-Webhook_token"
@@ -133,3 +134,39 @@ def test_a_body_that_is_not_an_update_is_refused(webhook: tuple[BotHarness, str]
     listed = httpx.post(url, content=b"[1, 2]", headers=headers, timeout=5)
 
     assert (broken.status_code, listed.status_code) == (400, 400)
+
+
+def test_a_30_mb_chunked_body_is_413_without_being_read(webhook: tuple[BotHarness, str]) -> None:
+    # Bounded before parsed: without a Content-Length the body is still cut off at the limit.
+    _, url = webhook
+    base, path = url.rsplit("/telegram", 1)
+    chunk = b"x" * 65536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20))  # 1.3 MB, no end
+    head = (
+        f"POST /telegram{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\nTransfer-Encoding: chunked\r\n"
+    )
+    assert raw_request(base, head, chunks) == 413
+    declared = head.replace("Transfer-Encoding: chunked", f"Content-Length: {30 * 1024 * 1024}")
+    assert raw_request(base, declared, b"{") == 413
+
+
+def test_a_telegram_update_delivered_again_is_handled_once(
+    webhook: tuple[BotHarness, str], fake: FakeTelegram, session_factory: sessionmaker[Session]
+) -> None:
+    # Idempotent webhooks: Telegram retries an update whose answer it did not get.
+    _, url = webhook
+    with session_factory.begin() as session:
+        make_match(session)
+    update = fake.message_update(FAMILY_CHAT, "/help", push=False)
+
+    answers = [post(url, update, SECRET).status_code for _ in range(3)]
+    wait_for_reply(fake, 1)
+    time.sleep(0.3)
+    following = fake.message_update(FAMILY_CHAT, "/help", push=False)
+    post(url, following, SECRET)
+
+    assert answers == [200, 200, 200]
+    assert len(wait_for_reply(fake, 2)) == 2
+    time.sleep(0.2)
+    assert len(fake.sent("sendMessage")) == 2

@@ -336,6 +336,19 @@ def test_it_reads_semicolons_a_bom_and_danish_weekdays(
             "line 3, column ref: the ref 'M-20' is used on line 2 too",
             id="duplicate ref",
         ),
+        pytest.param(
+            "families",
+            [FAMILIES_HEADER, GOOD_FAMILY.replace("Venskabsfamilie 20", "Venskab\x00sfamilie")],
+            "line 2, column name: contains a control character (such as NUL or ESC); remove it",
+            id="a name with NUL",
+        ),
+        pytest.param(
+            "matches",
+            [MATCHES_HEADER, GOOD_MATCH.replace("Barn D", "\x1b[2J\x1b[31mBarn")],
+            "line 2, column child_name: contains a control character (such as NUL or ESC); "
+            "remove it",
+            id="a name with a terminal escape sequence",
+        ),
     ],
 )
 def test_it_names_file_line_and_column_of_a_bad_row_and_writes_nothing(

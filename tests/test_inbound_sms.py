@@ -154,7 +154,7 @@ def test_any_other_text_reaches_the_staff_member_with_cpr_redacted_and_never_in_
     (escalation,) = escalations(session_factory, "message_from_parent")
     assert escalation.match_id == match_id and escalation.staff_id is not None
     (evidence,) = escalation.evidence
-    assert evidence["text"] == "Barn A er syg i dag og kommer ikke. Mit CPR er [CPR removed]"
+    assert evidence["text"] == "Barn A er syg i dag og kommer ikke. Mit CPR er [CPR-nummer fjernet]"
     assert evidence["message_sid"] == "SM" + "7" * 32
     assert "syg i dag" not in caplog.text and "010203" not in caplog.text
     # A second message joins the same escalation.

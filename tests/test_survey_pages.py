@@ -188,7 +188,9 @@ def test_free_text_is_stored_without_cpr_numbers(
     live.client.post(
         f"/s/{token}/3", data={"q_comment": "Mit CPR er 010203-1234, ring gerne", "nav": "back"}
     )
-    assert answers(session_factory, token) == {"comment": "Mit CPR er [CPR removed], ring gerne"}
+    assert answers(session_factory, token) == {
+        "comment": "Mit CPR er [CPR-nummer fjernet], ring gerne"
+    }
 
 
 def test_the_pages_keep_the_link_out_of_referrers_caches_and_search_engines(

@@ -229,6 +229,19 @@ class Runtime:
         with self.app.transaction() as session:
             return plan_reminders(session, self.app.programmes, now)
 
+    def retention(self, now: datetime) -> str:
+        """The nightly retention run (:mod:`followup.retention`)."""
+        from followup.retention import run_retention
+        from followup.survey_defs import default_surveys
+        from venskab.cli.data import retention_policy
+
+        today = now.astimezone(self.app.settings.zone).date()
+        with self.app.transaction() as session:
+            report = run_retention(
+                session, now, today, default_surveys(), retention_policy(self.app.settings)
+            )
+        return report.describe()
+
     async def tick(self, now: datetime, horizon_days: int = 14) -> TickResult:
         self._ticking += 1
         try:
@@ -320,6 +333,24 @@ def _start_ticks(runtime: Runtime) -> Any:
         max_instances=1,
         coalesce=True,
         next_run_time=datetime.now(UTC),
+    )
+
+    async def nightly() -> None:
+        try:
+            log.info(await asyncio.to_thread(runtime.retention, datetime.now(UTC)))
+        except Exception:
+            log.exception("retention failed; will try again tomorrow night")
+
+    # Retention runs nightly at 03:15 in the organisation's zone.
+    scheduler.add_job(
+        nightly,
+        "cron",
+        hour=3,
+        minute=15,
+        timezone=runtime.app.settings.zone,
+        id="retention",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.start()
     return scheduler

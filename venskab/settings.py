@@ -47,6 +47,10 @@ class Settings:
     mail_from: str | None = None
     programmes_dir: Path | None = None
     extra_days_off: tuple[tuple[int, int], ...] = ()
+    max_form_bytes: int = 64 * 1024
+    max_webhook_bytes: int = 1024 * 1024
+    retention_text_months: int = 12
+    retention_contact_months: int = 3
 
     @property
     def zone(self) -> ZoneInfo:
@@ -227,6 +231,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     programmes_dir = _raw(env, "VENSKAB_PROGRAMMES_DIR")
     extra_days_off = _days_off("VENSKAB_EXTRA_DAYS_OFF", _raw(env, "VENSKAB_EXTRA_DAYS_OFF"))
+    max_form = _int(
+        "VENSKAB_MAX_FORM_BYTES", _raw(env, "VENSKAB_MAX_FORM_BYTES"), 65536, 1024, 10**7
+    )
+    max_webhook = _int(
+        "VENSKAB_MAX_WEBHOOK_BYTES", _raw(env, "VENSKAB_MAX_WEBHOOK_BYTES"), 1048576, 1024, 10**8
+    )
+
+    text_months = _int(
+        "VENSKAB_RETENTION_TEXT_MONTHS", _raw(env, "VENSKAB_RETENTION_TEXT_MONTHS"), 12, 1, 120
+    )
+    contact_months = _int(
+        "VENSKAB_RETENTION_CONTACT_MONTHS", _raw(env, "VENSKAB_RETENTION_CONTACT_MONTHS"), 3, 1, 120
+    )
 
     return Settings(
         database_url=database_url,
@@ -257,4 +274,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mail_from=mail_from,
         programmes_dir=Path(programmes_dir) if programmes_dir else None,
         extra_days_off=extra_days_off,
+        max_form_bytes=max_form,
+        max_webhook_bytes=max_webhook,
+        retention_text_months=text_months,
+        retention_contact_months=contact_months,
     )

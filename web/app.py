@@ -8,6 +8,7 @@ work is a small synchronous function run in a worker thread (``run_in_threadpool
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from followup.alerts import acknowledge, check_ack_token
@@ -30,12 +30,14 @@ from scheduler.dispatcher import mark_address_failed
 from scheduler.links import secret_for
 from store.audit import record
 from store.models import Escalation, EscalationStatus, Match, OutboxMessage, Staff
+from store.receipts import first_delivery
 from web.inbound import inbound_routes
-from web.links import is_loopback, public_url_for
+from web.limits import Throttle, client_address, too_many, twilio_params
+from web.links import is_loopback
 from web.surveys import survey_routes
 
 if TYPE_CHECKING:
-    from followup.services import Services, ServiceSettings
+    from followup.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +67,6 @@ def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
 def _services(request: Request) -> Services:
     services: Services = request.app.state.app
     return services
-
-
-async def _signed_params(request: Request, settings: ServiceSettings) -> dict[str, str] | None:
-    """The posted form, if Twilio signed it for the URL it called; None otherwise."""
-    form = await request.form()
-    params = {k: str(v) for k, v in form.multi_items()}
-    signature = request.headers.get("X-Twilio-Signature", "")
-    token = settings.twilio_auth_token
-    if not token or not signature:
-        return None
-    if not RequestValidator(token).validate(
-        public_url_for(request, settings.public_url), params, signature
-    ):
-        return None
-    return params
 
 
 async def health(_: Request) -> Response:
@@ -113,9 +100,9 @@ def _outbox_page(app: Services) -> str:
 async def twilio_status(request: Request) -> Response:
     """Delivery receipts for SMS (and call status): signed by Twilio, or refused with 403."""
     app = _services(request)
-    params = await _signed_params(request, app.settings)
-    if params is None:
-        return PlainTextResponse("Forbidden", status_code=403)
+    params = await twilio_params(request, app.settings)
+    if isinstance(params, Response):
+        return params
     sid = params.get("MessageSid") or params.get("CallSid")
     status = params.get("MessageStatus") or params.get("CallStatus") or ""
     if not sid:
@@ -128,6 +115,8 @@ def _record_status(app: Services, sid: str, status: str, params: dict[str, str])
     now = app.now()
     code = params.get("ErrorCode") or ""
     with app.session_factory() as session, session.begin():
+        if not first_delivery(session, "twilio-status", f"{sid}:{status}", now):
+            return  # the same callback again: recorded the first time
         row = outbox_rows.by_provider_id(session, sid)
         if row is None:
             log.info("status callback for an unknown message")
@@ -164,16 +153,19 @@ def _record_status(app: Services, sid: str, status: str, params: dict[str, str])
             )
 
 
+ROW_ID = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)  # an id the database can hold
+
+
 async def twilio_gather(request: Request) -> Response:
     """The digit a contact pressed in an automated call: recorded on the outbox row."""
     app = _services(request)
-    params = await _signed_params(request, app.settings)
-    if params is None:
-        return PlainTextResponse("Forbidden", status_code=403)
-    try:
-        outbox_id = int(request.path_params["outbox_id"])
-    except ValueError:
+    raw_id = str(request.path_params["outbox_id"])
+    if not ROW_ID.fullmatch(raw_id):
         return PlainTextResponse("Not found", status_code=404)
+    outbox_id = int(raw_id)
+    params = await twilio_params(request, app.settings)
+    if isinstance(params, Response):
+        return params
     locale = await run_in_threadpool(_record_answer, app, outbox_id, params)
     if locale is None:
         return PlainTextResponse("Not found", status_code=404)
@@ -195,6 +187,8 @@ def _record_answer(app: Services, outbox_id: int, params: dict[str, str]) -> str
             return None
         locale = row.locale.value
         now = app.now()
+        if not first_delivery(session, "twilio-voice", f"{row.provider_id}:{row.id}", now):
+            return locale  # the same answer delivered again: thank, record nothing
         outbox_rows.record_answer(row, digits, now)
         record(session, "contact", "voice.answer", "outbox_message", row.id, digits=digits)
         if digits == "2":  # "please call me"
@@ -232,12 +226,29 @@ ACK_WORDS = {
 }
 
 
+# "<escalation id>.<staff id>.<url-safe base64 MAC>", ids within the database's integer range.
+ACK_TOKEN = re.compile(r"[1-9][0-9]{0,8}\.[1-9][0-9]{0,8}\.[A-Za-z0-9_-]{16,64}", re.ASCII)
+ACK_THROTTLE = Throttle(limit=20, window=60)
+
+
 async def acknowledge_link(request: Request) -> Response:
     """A signed, single-use acknowledgement link from an alert email.
 
     GET only shows a button: mail scanners follow links, and must not acknowledge anything.
     """
+    if not ACK_THROTTLE.allow(client_address(request)):
+        return too_many(ACK_THROTTLE.window)
     token = str(request.path_params["token"])
+    if not ACK_TOKEN.fullmatch(token):
+        # Not the shape of any token we make (non-ASCII, huge ids, ...): the same page as a
+        # forged one, without touching the database.
+        words = ACK_WORDS["da"]
+        return HTMLResponse(
+            PAGES.get_template("ack.html").render(
+                locale="da", title=words["title"], text=words["bad"], form=False
+            ),
+            status_code=403,
+        )
     return await run_in_threadpool(_acknowledge, _services(request), token, request.method)
 
 

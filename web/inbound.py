@@ -20,15 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from followup.inbound import contact_for_unsubscribe, handle_sms, organisation_of, set_opt_out
 from followup.survey_defs import default_surveys
 from scheduler.links import secret_for
-from web.links import public_url_for
+from store.receipts import first_delivery
+from web.limits import (
+    BadForm,
+    TooLarge,
+    bad_request,
+    parse_form,
+    read_body,
+    too_large,
+    twilio_params,
+)
 from web.surveys import SECURITY_HEADERS, message_page, unknown_page
 
 if TYPE_CHECKING:
@@ -81,30 +89,28 @@ class _Inbound:
 
     def handle(self, params: dict[str, str]) -> str | None:
         media = params.get("NumMedia", "0")
+        sid = params.get("MessageSid") or params.get("SmsSid")
         with self.app.transaction() as session:
+            if not first_delivery(session, "twilio-sms", sid, self.app.now()):
+                # Twilio delivered this message before (a retry, or a replay): it was handled,
+                # and its reply sent, the first time.
+                log.info("inbound SMS delivered again; already handled")
+                return None
             result = handle_sms(
                 session,
                 params.get("From", ""),
                 params.get("Body", ""),
                 self.app.now(),
                 default_surveys(),
-                message_sid=params.get("MessageSid") or params.get("SmsSid"),
+                message_sid=sid,
                 media=int(media) if media.isdigit() else 0,
             )
         return result.reply
 
     async def twilio_sms(self, request: Request) -> Response:
-        form = await request.form(max_files=0)
-        params = {k: str(v) for k, v in form.multi_items()}
-        signature = request.headers.get("X-Twilio-Signature", "")
-        settings = self.app.settings
-        token = settings.twilio_auth_token
-        if not token or not signature:
-            return PlainTextResponse("Forbidden", status_code=403)
-        if not RequestValidator(token).validate(
-            public_url_for(request, settings.public_url), params, signature
-        ):
-            return PlainTextResponse("Forbidden", status_code=403)
+        params = await twilio_params(request, self.app.settings)
+        if isinstance(params, Response):
+            return params
         reply = await run_in_threadpool(self.handle, params)
         twiml = MessagingResponse()
         if reply:
@@ -153,7 +159,13 @@ class _Inbound:
         token = request.path_params["token"]
         form: dict[str, str] | None = None
         if request.method == "POST":
-            posted = await request.form(max_files=0, max_fields=10)
+            try:
+                body = await read_body(request, self.app.settings.max_form_bytes)
+                posted = await parse_form(request, body, max_fields=10)
+            except TooLarge:
+                return too_large()
+            except BadForm:
+                return bad_request()
             form = {k: str(v) for k, v in posted.items()}
         asked = request.query_params.get("lang") or ""
         response = await run_in_threadpool(self.unsubscribe, asked, token, form)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -28,6 +29,16 @@ from starlette.routing import Route
 from followup.survey_defs import Page, Survey, default_surveys, tr
 from followup.survey_results import complete, lookup, mark_opened, save_answers, saved_answers
 from store.models import ContactPerson, SurveyInvitation
+from web.limits import (
+    BadForm,
+    Throttle,
+    TooLarge,
+    bad_request,
+    client_address,
+    read_body,
+    too_large,
+    too_many,
+)
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -99,6 +110,7 @@ UI: dict[str, dict[str, str]] = {
     },
 }
 LANGS = tuple(UI)
+MAX_FIELDS = 100
 
 
 def other(lang: str) -> str:
@@ -198,6 +210,8 @@ class _SurveyPages:
 
     def __init__(self, app: Services) -> None:
         self.app = app
+        # A parent posts a handful of pages; more than this from one address is not a parent.
+        self.throttle = Throttle(limit=30, window=60)
 
     def surveys(self) -> Mapping[str, Survey]:
         return default_surveys()
@@ -254,14 +268,22 @@ class _SurveyPages:
                 action=f"/s/{token}/{number}?lang={lang}",
             )
 
-    def submit(
-        self, request: Request, token: str, number: int, form: Mapping[str, str]
-    ) -> Response:
+    def submit(self, request: Request, token: str, number: int, body: bytes) -> Response:
         now: datetime = self.app.now()
         with self.app.session_factory() as session, session.begin():
             found = lookup(session, token, self.surveys(), now)
             if found.invitation is None or found.survey is None:
                 return unknown_page()
+            # The token opened an invitation: only now is the form parsed (from bytes read
+            # within the limit). Browsers post our pages' forms url-encoded.
+            try:
+                form = dict(
+                    parse_qsl(
+                        body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS
+                    )
+                )
+            except (UnicodeDecodeError, ValueError):
+                return bad_request()
             invitation, survey = found.invitation, found.survey
             lang = _lang(request, _recipient_lang(session, invitation))
             if found.state != "open":
@@ -297,11 +319,17 @@ class _SurveyPages:
     async def numbered_page(self, request: Request) -> Response:
         token, number = request.path_params["token"], int(request.path_params["page"])
         if request.method == "POST":
-            form = await request.form(max_files=0, max_fields=100)
-            values = {k: str(v) for k, v in form.items()}
+            if not self.throttle.allow(client_address(request)):
+                return too_many(self.throttle.window)
+            try:
+                body = await read_body(request, self.app.settings.max_form_bytes)
+            except TooLarge:
+                return too_large()
+            except BadForm:
+                return bad_request()
             for attempt in range(3):
                 try:
-                    return await run_in_threadpool(self.submit, request, token, number, values)
+                    return await run_in_threadpool(self.submit, request, token, number, body)
                 except (IntegrityError, OperationalError):
                     # A double tap on a slow connection: the same page stored twice at once.
                     # The first one won; storing again finds its rows and changes nothing.

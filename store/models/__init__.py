@@ -67,6 +67,7 @@ from store.models.system import (
     BotState,
     InviteToken,
     SurveyConversation,
+    WebhookReceipt,
 )
 
 __all__ = [
@@ -109,6 +110,7 @@ __all__ = [
     "Visit",
     "VisitStatus",
     "VolunteerFamily",
+    "WebhookReceipt",
     "_enum",
     "match_contact",
     "utcnow",

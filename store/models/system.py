@@ -95,3 +95,15 @@ class SurveyConversation(TimestampMixin, Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     outcome: Mapped[str | None] = mapped_column(String(24))  # completed | stopped
+
+
+class WebhookReceipt(Base):
+    """A provider's delivery we have acted on, by the provider's own id (an SMS's MessageSid,
+    a status callback's sid and status, a call's answer, a Telegram update_id): a replay of the
+    same delivery finds its receipt and changes nothing. Holds no personal data."""
+
+    __tablename__ = "webhook_receipt"
+
+    provider: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

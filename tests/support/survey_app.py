@@ -9,6 +9,7 @@ A test module uses the server with ``_served = survey_app._served`` and ``live =
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,11 +48,13 @@ class LiveApp:
         body: str,
         sender: str = PARENT_PHONE,
         *,
-        sid: str = "SM" + "1" * 32,
+        sid: str | None = None,
         sign: bool = True,
         signed_params: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Post an inbound SMS the way Twilio does, signed with the auth token."""
+        """Post an inbound SMS the way Twilio does, signed with the auth token. Each message has
+        its own MessageSid unless ``sid`` gives one (a replay)."""
+        sid = sid or "SM" + uuid.uuid4().hex
         params = {
             "From": sender,
             "To": "+4520123499",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,3 +29,20 @@ def serving(app: Any, port: int) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def raw_request(url: str, head: str, body_start: bytes, timeout: float = 5) -> int:
+    """Send a request's head and only the start of its body, then read the status line.
+
+    A server that waited for the whole declared (or chunked) body would never answer: the
+    socket's timeout fails the test."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head.encode("latin-1") + b"\r\n" + body_start)
+        answer = b""
+        while b"\r\n" not in answer:
+            piece = sock.recv(4096)
+            if not piece:
+                break
+            answer += piece
+    return int(answer.split(b" ", 2)[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from venskab import __version__
-from venskab.cli import bot, data, matches, operations, staff, surveys
+from venskab.cli import bot, data, doctor, matches, operations, staff, surveys
 from venskab.cli.common import AppContext
 
 
@@ -28,3 +28,4 @@ data.register(main)
 staff.register(main)
 surveys.register(main)
 bot.register(main)
+doctor.register(main)

@@ -14,7 +14,7 @@ from followup.matches import sync_programmes
 from followup.yearplan import fmt_date
 from scheduler.programme import Kind
 from store.models import RSVP, Match, MatchStatus, SparringSession, Staff, VolunteerFamily
-from venskab.cli.common import AppContext, UserError, parse_when, pass_app
+from venskab.cli.common import ROW_ID, AppContext, UserError, parse_when, pass_app
 
 
 def register(group: click.Group) -> None:
@@ -83,7 +83,7 @@ def _invite(app: AppContext, kind: str, subject_id: int, bot_username: str | Non
 
 
 @invite.command("family")
-@click.argument("family_id", type=int)
+@click.argument("family_id", type=ROW_ID)
 @click.option("--bot-username", help="The bot's @username, if the bot has not run yet.")
 @pass_app
 def invite_family(app: AppContext, family_id: int, bot_username: str | None) -> None:
@@ -92,7 +92,7 @@ def invite_family(app: AppContext, family_id: int, bot_username: str | None) -> 
 
 
 @invite.command("staff")
-@click.argument("staff_id", type=int)
+@click.argument("staff_id", type=ROW_ID)
 @click.option("--bot-username", help="The bot's @username, if the bot has not run yet.")
 @pass_app
 def invite_staff(app: AppContext, staff_id: int, bot_username: str | None) -> None:
@@ -159,7 +159,7 @@ def sparring_add(
 
 
 @sparring.command("show")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=ROW_ID)
 @pass_app
 def sparring_show(app: AppContext, session_id: int) -> None:
     """One session and who is coming (names only, no contact details)."""

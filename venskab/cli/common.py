@@ -29,6 +29,36 @@ class UserError(click.ClickException):
         click.echo(f"venskab: {self.format_message()}", err=True)
 
 
+MAX_ID = 2**31 - 1  # the largest id the database's integer columns hold
+
+
+def row_id(value: str) -> int | None:
+    """The id in ``value`` if it is one (ASCII digits, 1 to MAX_ID); None otherwise."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
+class RowId(click.ParamType):
+    """A database id. Anything else is one clear line and exit status 2 (not a traceback)."""
+
+    name = "id"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: object) -> int:
+        if isinstance(value, int):
+            return value
+        number = row_id(str(value))
+        if number is None:
+            what = (param.human_readable_name if param else "ID").upper()
+            raise UserError(f"{what}: {value!r} is not an id (a whole number from 1 to {MAX_ID})")
+        return number
+
+
+ROW_ID = RowId()
+
+
 @dataclass
 class AppContext:
     """Built once per command; everything is created on first use."""
@@ -107,6 +137,8 @@ def parse_when(value: str, zone_name: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise UserError(f"{value!r} is not an ISO date or time such as 2026-03-02T19:00") from exc
+    if not 2000 <= parsed.year <= 2100:
+        raise UserError(f"{value!r} is not a time this system can plan for (years 2000-2100)")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(zone_name))
     return parsed.astimezone(UTC)

@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session
 from followup import erasure, importer, people
 from followup.importer import ImportFailed
 from followup.people import PersonError
+from followup.people_html import render_html
+from followup.retention import RetentionPolicy, run_retention
+from followup.survey_defs import default_surveys
 from store.audit import record
-from venskab.cli.common import AppContext, UserError, pass_app
+from venskab.cli.common import MAX_ID, AppContext, UserError, pass_app, row_id
+from venskab.settings import Settings
 
 PERSON_KINDS = list(people.KINDS)
 
@@ -28,6 +32,7 @@ def register(group: click.Group) -> None:
     """Add this module's commands to the ``venskab`` group."""
     group.add_command(import_command)
     group.add_command(person)
+    group.add_command(retention_command)
 
 
 class _DryRun(Exception):
@@ -85,9 +90,12 @@ def _person_id(session: Session, kind: str, ident: str) -> int:
     try:
         if ident.startswith("ref:"):
             return people.find_by_ref(session, kind, ident.removeprefix("ref:"))
-        if not ident.isdigit():
-            raise UserError(f"{ident!r} is not an id (a number) or ref:REF")
-        return int(ident)
+        number = row_id(ident)
+        if number is None:
+            raise UserError(
+                f"{ident!r} is not an id (a whole number from 1 to {MAX_ID}) or ref:REF"
+            )
+        return number
     except PersonError as exc:
         raise UserError(str(exc)) from exc
 
@@ -99,11 +107,19 @@ def _person_id(session: Session, kind: str, ident: str) -> int:
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON to this file (readable by you only) instead of printing it.",
+    help="Write the export to this file (readable by you only) instead of printing it.",
+)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["json", "html"]),
+    default="json",
+    show_default=True,
+    help="JSON, or a readable HTML page in the person's language (for a person who asks).",
 )
 @pass_app
-def person_export(app: AppContext, kind: str, ident: str, out: Path | None) -> None:
-    """Print everything held about one person as JSON."""
+def person_export(app: AppContext, kind: str, ident: str, out: Path | None, form: str) -> None:
+    """Print everything held about one person as JSON (or as a readable HTML page)."""
     with app.transaction() as session:
         person_id = _person_id(session, kind, ident)
         try:
@@ -111,7 +127,10 @@ def person_export(app: AppContext, kind: str, ident: str, out: Path | None) -> N
         except PersonError as exc:
             raise UserError(str(exc)) from exc
         record(session, "cli", "person.export", people.ENTITIES[kind], person_id)
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if form == "html":
+        text = render_html(data)
+    else:
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         click.echo(text, nl=False)
         return
@@ -174,3 +193,27 @@ def describe_erasure(summary: dict[str, object]) -> str:
         f"  {value} {label}" for key, label in ERASURE_LABELS.items() if (value := summary.get(key))
     )
     return "\n".join(lines)
+
+
+@click.command("retention")
+@click.option("--dry-run", is_flag=True, help="Show what would be cleared; change nothing.")
+@pass_app
+def retention_command(app: AppContext, dry_run: bool) -> None:
+    """Clear free text and contact details whose time is up (see VENSKAB_RETENTION_*)."""
+    with app.transaction() as session:
+        report = run_retention(
+            session,
+            app.now(),
+            app.now().astimezone(app.settings.zone).date(),
+            default_surveys(),
+            retention_policy(app.settings),
+            dry_run=dry_run,
+        )
+    click.echo(report.describe())
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(
+        free_text_months=settings.retention_text_months,
+        contact_months=settings.retention_contact_months,
+    )

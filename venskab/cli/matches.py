@@ -19,7 +19,8 @@ from store.models import (
     OutboxMessage,
     Task,
 )
-from venskab.cli.common import AppContext, UserError, pass_app
+from store.validation import strip_controls
+from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
 
 STATUSES = [s.value for s in MatchStatus]
 
@@ -29,13 +30,23 @@ def register(group: click.Group) -> None:
     group.add_command(plan)
 
 
+DATE_WINDOW_DAYS = 731  # dates given here lie within two years of today
+
+
 def _date(value: str | None, app: AppContext, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise UserError(f"{name}: {value!r} is not a date such as 2026-07-01") from exc
+    today = app.now().astimezone(app.settings.zone).date()
+    if abs((day - today).days) > DATE_WINDOW_DAYS:
+        raise UserError(
+            f"{name}: {value} is more than two years from today ({today.isoformat()}); "
+            "check the year"
+        )
+    return day
 
 
 def _load(session: Session, match_id: int) -> Match:
@@ -46,6 +57,10 @@ def _load(session: Session, match_id: int) -> Match:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
+    # Names stored before imports refused control characters must not reach a terminal raw.
+    rows = [
+        [strip_controls(cell).replace("\t", " ").replace("\n", " ") for cell in r] for r in rows
+    ]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -109,7 +124,7 @@ def match_list(app: AppContext, status: str | None, programme_slug: str | None) 
 
 
 @match.command("show")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @pass_app
 def match_show(app: AppContext, match_id: int) -> None:
     """Everything about one match, without contact details."""
@@ -160,7 +175,7 @@ def match_show(app: AppContext, match_id: int) -> None:
 
 
 @match.command("edit")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--start", required=True, help="The corrected start date (YYYY-MM-DD).")
 @pass_app
 def match_edit(app: AppContext, match_id: int, start: str) -> None:
@@ -184,7 +199,7 @@ def match_edit(app: AppContext, match_id: int, start: str) -> None:
 
 
 @match.command("pause")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--from", "start", required=True, help="First day of the pause (YYYY-MM-DD).")
 @click.option("--to", "end", help="First day back (YYYY-MM-DD); leave out for an open pause.")
 @click.option("--reason", default="", help="Short reason, e.g. summer holiday.")
@@ -203,7 +218,7 @@ def match_pause(app: AppContext, match_id: int, start: str, end: str | None, rea
 
 
 @match.command("resume")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--on", "on", help="First day back (default today).")
 @pass_app
 def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
@@ -219,7 +234,7 @@ def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
 
 
 @match.command("end")
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--on", "on", help="The last day (default today).")
 @click.option(
     "--by",
@@ -243,7 +258,7 @@ def match_end(app: AppContext, match_id: int, on: str | None, ended_by: str, rea
 
 
 @click.command()
-@click.argument("match_id", type=int)
+@click.argument("match_id", type=ROW_ID)
 @click.option("--lang", "locale", type=click.Choice(["da", "en"]), default="da", show_default=True)
 @click.option(
     "--all-visits", is_flag=True, help="List every visit prompt instead of one summary line."

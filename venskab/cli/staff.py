@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from followup.alerts import AckError, acknowledge, resolve
 from followup.tasks import OUTCOMES, TaskError, complete, open_tasks
 from store.models import Escalation, EscalationStatus, Staff
-from venskab.cli.common import AppContext, UserError, parse_when, pass_app
+from venskab.cli.common import ROW_ID, AppContext, UserError, parse_when, pass_app
 
 
 def register(group: click.Group) -> None:
@@ -57,8 +57,8 @@ def _staff_id(app: AppContext, session: Session, staff: int | None) -> int | Non
 
 
 @click.command()
-@click.argument("escalation_id", type=int)
-@click.option("--staff", type=int, help="The staff member acknowledging (their id).")
+@click.argument("escalation_id", type=ROW_ID)
+@click.option("--staff", type=ROW_ID, help="The staff member acknowledging (their id).")
 @pass_app
 def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
     """Acknowledge an escalation: reminders and re-escalation stop."""
@@ -73,9 +73,9 @@ def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
 
 
 @click.command("resolve")
-@click.argument("escalation_id", type=int)
+@click.argument("escalation_id", type=ROW_ID)
 @click.option("--note", required=True, help="What was done (shown to colleagues).")
-@click.option("--staff", type=int, help="The staff member resolving it (their id).")
+@click.option("--staff", type=ROW_ID, help="The staff member resolving it (their id).")
 @pass_app
 def resolve_command(app: AppContext, escalation_id: int, note: str, staff: int | None) -> None:
     """Resolve an escalation with a note."""
@@ -88,7 +88,7 @@ def resolve_command(app: AppContext, escalation_id: int, note: str, staff: int |
 
 
 @click.command()
-@click.option("--staff", type=int, help="Only this staff member's tasks.")
+@click.option("--staff", type=ROW_ID, help="Only this staff member's tasks.")
 @pass_app
 def tasks(app: AppContext, staff: int | None) -> None:
     """Open staff tasks, by due date (overdue ones marked with !)."""
@@ -106,7 +106,7 @@ def tasks(app: AppContext, staff: int | None) -> None:
 
 
 @click.command()
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ROW_ID)
 @click.option("--outcome", required=True, type=click.Choice(list(OUTCOMES)))
 @click.option("--note", default="", help="What happened.")
 @click.option("--to", "to", help="For rescheduled: the new time (ISO, e.g. 2026-03-12T10:00).")
