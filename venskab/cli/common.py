@@ -67,7 +67,6 @@ class AppContext:
     now_override: datetime | None = None
     _engine: Engine | None = field(default=None, repr=False)
 
-
     @cached_property
     def settings(self) -> Settings:
         try:
