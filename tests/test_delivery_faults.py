@@ -105,7 +105,9 @@ async def close(channels: dict[str, SendingChannel]) -> None:
 def sms_families(factory: sessionmaker[Session], engine: Engine, count: int) -> None:
     with factory.begin() as session:
         for number in range(count):
-            match = make_match(session, telegram_chat_id=None, family_email=None)
+            match = make_match(
+                session, "familien-i-fokus", telegram_chat_id=None, family_email=None
+            )
             match.volunteer_family.phone = f"+45201240{number:02d}"
     plan_all(engine, factory, PROGRAMMES, START, report=raise_escalation)
 
@@ -298,7 +300,7 @@ async def test_a_slow_sms_lane_never_holds_up_email(
 ) -> None:
     with session_factory.begin() as session:
         for number in range(6):
-            sms = make_match(session, telegram_chat_id=None, family_email=None)
+            sms = make_match(session, "familien-i-fokus", telegram_chat_id=None, family_email=None)
             sms.volunteer_family.phone = f"+45201241{number:02d}"
             make_match(session, telegram_chat_id=None, family_email=f"familie{number}@example.org")
     plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)

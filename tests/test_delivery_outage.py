@@ -120,7 +120,9 @@ async def test_a_database_stopped_mid_dispatch_loses_no_outcome(cluster: Cluster
     factory = make_session_factory(engine)
     with factory.begin() as session:
         for number in range(COUNT):
-            match = make_match(session, telegram_chat_id=None, family_email=None)
+            match = make_match(
+                session, "familien-i-fokus", telegram_chat_id=None, family_email=None
+            )
             match.volunteer_family.phone = f"+45201260{number:02d}"
     plan_all(engine, factory, PROGRAMMES, START, report=raise_escalation)
     with FakeTwilio(TOKEN, account_sid=SID) as twilio:

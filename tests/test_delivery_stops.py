@@ -58,7 +58,9 @@ def tick(env: dict[str, str], now: datetime) -> subprocess.Popen[str]:
 def families(engine: Engine, factory: sessionmaker[Session]) -> None:
     with factory.begin() as session:
         for number in range(COUNT):
-            match = make_match(session, telegram_chat_id=None, family_email=None)
+            match = make_match(
+                session, "familien-i-fokus", telegram_chat_id=None, family_email=None
+            )
             match.volunteer_family.phone = f"+45201250{number:02d}"
     plan_all(engine, factory, PROGRAMMES, START, report=raise_escalation)
 

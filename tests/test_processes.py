@@ -47,7 +47,9 @@ async def test_a_dispatcher_killed_mid_dispatch_sends_nothing_twice_and_raises_o
 ) -> None:
     with session_factory.begin() as session:
         for number in range(6):
-            match = make_match(session, telegram_chat_id=None, family_email=None)
+            match = make_match(
+                session, "familien-i-fokus", telegram_chat_id=None, family_email=None
+            )
             match.volunteer_family.phone = f"+45201236{number:02d}"
     with FakeTwilio(TOKEN, account_sid=SID) as twilio:
         env = clean_env(
