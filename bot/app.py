@@ -171,7 +171,13 @@ async def on_callback(update: Update, context: BotContext) -> None:
     if data is None or chat is None or chat.type != ChatType.PRIVATE:
         await query.answer(t("expired", user_locale(update.effective_user)))
         return
-    press = staff.on_ack if data.action == "ack" else presses.on_button
+    press = (
+        staff.on_ack
+        if data.action == "ack"
+        else staff.on_snooze
+        if data.action == "sn"
+        else presses.on_button
+    )
     outcome = await asyncio.to_thread(press, context, update, data)
     await _deliver(context, update, outcome)
 

@@ -149,6 +149,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_stop_yes": {"da": "Ja, vi ønsker at stoppe", "en": "Yes, we want to stop"},
     "btn_stop_no": {"da": "Nej, vi fortsætter", "en": "No, we'll continue"},
     "btn_ack": {"da": "✓ Kvittér #{id}", "en": "✓ Acknowledge #{id}"},
+    "btn_snooze": {"da": "⏸ Udsæt en uge", "en": "⏸ Snooze for a week"},
     # -- visits ----------------------------------------------------------------------------------
     "visit_visited": {
         "da": (
@@ -342,6 +343,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "urgent": {"da": "HASTER", "en": "URGENT"},
     "overdue": {"da": "forfalden", "en": "overdue"},
     "ack_done": {"da": "Kvitteret: #{id}.", "en": "Acknowledged: #{id}."},
+    "snooze_done": {
+        "da": "Udsat til {day}: #{id}. Vi minder dig om sagen den dag.",
+        "en": "Snoozed until {day}: #{id}. We will remind you of it that day.",
+    },
     "match_usage": {
         "da": "Skriv /match og et nummer, fx /match 12.",
         "en": "Write /match and a number, e.g. /match 12.",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.escalations import rule_title
 from scheduler import outbox
 from scheduler.programme import Programme
 from scheduler.timeline import is_working_day, localize
@@ -22,6 +23,7 @@ from store.models import (
     EscalationStatus,
     Match,
     MatchStatus,
+    Severity,
     SparringSession,
     Staff,
     SurveyInvitation,
@@ -70,6 +72,47 @@ def plan_digests(session: Session, now: datetime) -> int:
     return outbox.insert(session, [outbox.new_row(row) for row in rows])
 
 
+def _age(days: int, locale: str) -> str:
+    if locale == "da":
+        return "i dag" if days == 0 else "1 dag" if days == 1 else f"{days} dage"
+    return "today" if days == 0 else "1 day" if days == 1 else f"{days} days"
+
+
+def _case_lines(
+    session: Session, staff: Staff, now: datetime, label: Mapping[int, str]
+) -> list[str]:
+    """Each case not yet resolved, once, urgent first, with its age and how often it happened;
+    acknowledged and snoozed ones are marked as such."""
+    locale = staff.locale.value
+    da = locale == "da"
+    cases = session.scalars(
+        select(Escalation)
+        .where(
+            Escalation.status.in_([EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED]),
+            Escalation.staff_id == staff.id,
+        )
+        .order_by(Escalation.created_at, Escalation.id)
+    ).all()
+    cases = sorted(cases, key=lambda e: e.severity != Severity.URGENT)
+    lines = []
+    for e in cases:
+        urgent = ("HASTER " if da else "URGENT ") if e.severity == Severity.URGENT else ""
+        who = f" – {label[e.match_id]}" if e.match_id is not None and e.match_id in label else ""
+        zone = ZoneInfo(staff.timezone)
+        days = (now.astimezone(zone).date() - e.created_at.astimezone(zone).date()).days
+        age = _age(max(days, 0), locale)
+        notes = [f"{'åben' if da else 'open'} {age}" if age not in ("i dag", "today") else age]
+        if (e.evidence_count or 1) > 1:
+            notes.append(f"{e.evidence_count} {'gange' if da else 'times'}")
+        if e.status == EscalationStatus.ACKNOWLEDGED:
+            notes.append("kvitteret" if da else "acknowledged")
+        elif e.snoozed_until is not None and e.snoozed_until > now:
+            until = e.snoozed_until.astimezone(ZoneInfo(staff.timezone))
+            notes.append(f"{'udsat til' if da else 'snoozed until'} {until:%d.%m}")
+        lines.append(f"#{e.id} {urgent}{rule_title(e.rule, locale)}{who} ({', '.join(notes)})")
+    return lines
+
+
 def digest_sections(
     session: Session, staff: Staff, now: datetime, programmes: Mapping[str, Programme]
 ) -> dict[str, list[str]]:
@@ -99,16 +142,7 @@ def digest_sections(
         f"{t.title}" + (f" – {label[t.match_id]}" if t.match_id in label else "")
         for t in tasks
     ]
-    escalations = session.scalars(
-        select(Escalation)
-        .where(Escalation.status == EscalationStatus.OPEN, Escalation.staff_id == staff.id)
-        .order_by(Escalation.created_at)
-    ).all()
-    sections["escalations"] = [
-        f"{'URGENT ' if e.severity.value == 'urgent' else ''}{e.summary}"
-        + (f" – {label.get(e.match_id, '#' + str(e.match_id))}" if e.match_id else "")
-        for e in escalations
-    ]
+    sections["escalations"] = _case_lines(session, staff, now, label)
     since = today - timedelta(days=14)
     missed = session.scalars(
         select(Visit).where(
