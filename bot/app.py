@@ -39,6 +39,7 @@ from bot.common import Outcome, Reply, deliver, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
 from bot.texts import t
+from bot.updates import PerChatProcessor
 from followup.escalations import raise_escalation
 from scheduler.channels.telegram import ChatRateLimiter
 from store.db import transaction
@@ -103,6 +104,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .persistence(DbPersistence(app.session_factory))
         .job_queue(None)  # schedules live in our tables and the outbox, never in PTB's JobQueue
+        .concurrent_updates(PerChatProcessor())  # chats at once, each chat's updates in order
     )
     base = api_url or settings.telegram_api_url
     if base:

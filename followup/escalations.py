@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.news import URGENT_RULES, announce
 from store.audit import record
 from store.models import Escalation, EscalationStatus, Match, Severity
 
@@ -100,6 +101,7 @@ def raise_escalation(
             existing.level = 0  # an urgent turn is news: the urgent policy starts over
             existing.last_notified_at = None
             existing.snoozed_until = None
+            announce(session)
         return existing
     escalation = Escalation(
         created_at=now,  # since when: the moment it happened, also when replayed or caught up
@@ -119,6 +121,8 @@ def raise_escalation(
     record(
         session, "system", "escalation.open", "escalation", escalation.id, rule=rule, match=match_id
     )
+    if severity == Severity.URGENT or rule in URGENT_RULES:
+        announce(session)  # staff hear of it in seconds (see followup.news)
     return escalation
 
 
