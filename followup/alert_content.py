@@ -90,6 +90,72 @@ def _match_summary(
     }
 
 
+def _still_news(escalation: Escalation | None, now: datetime) -> bool:
+    """Open and not snoozed: an alert about it still has something to say."""
+    if escalation is None or escalation.status != EscalationStatus.OPEN:
+        return False
+    return escalation.snoozed_until is None or escalation.snoozed_until <= now
+
+
+def _case(
+    session: Session,
+    escalation: Escalation,
+    staff: Staff,
+    push: int,
+    public_url: str | None,
+    secret: str,
+    programmes: Mapping[str, Programme],
+) -> tuple[dict[str, Any], str]:
+    """One case as the templates see it (``escalation``, ``match``, ``ack_url``), and the
+    token in its link (kept out of the stored body)."""
+    zone = ZoneInfo(staff.timezone)
+    match = session.get(Match, escalation.match_id) if escalation.match_id else None
+    programme = programmes.get(match.programme.slug) if match is not None else None
+    token = ack_token(secret, escalation.id, staff.id)
+    context = {
+        "escalation": {
+            "id": escalation.id,
+            "rule": escalation.rule,
+            "urgent": escalation.severity == Severity.URGENT,
+            "since": escalation.created_at.astimezone(zone),
+            "push": push,
+            "last_push": escalation.level >= len(policy_steps(escalation, programme)),
+            **summarise(escalation, zone),
+        },
+        "match": _match_summary(match, programmes),
+        "ack_url": f"{public_url or 'http://127.0.0.1:8000'}/ack/{token}",
+    }
+    return context, token
+
+
+def _group_content(
+    session: Session,
+    row: OutboxMessage,
+    staff: Staff,
+    now: datetime,
+    public_url: str | None,
+    secret: str,
+    programmes: Mapping[str, Programme],
+    base: dict[str, Any],
+) -> StaffContent | None:
+    """Several new cases in one message: one line each, a button and a link each. Cases
+    acknowledged or snoozed since are left out; a single one left reads as a single alert."""
+    ids = [int(i) for i in (row.context or {}).get("escalation_ids", [])]
+    found = [session.get(Escalation, i) for i in ids]
+    open_ones = [e for e in found if e is not None and _still_news(e, now)]
+    if not open_ones:
+        return None
+    cases, tokens = [], []
+    for escalation in open_ones:
+        case, token = _case(session, escalation, staff, 1, public_url, secret, programmes)
+        cases.append(case)
+        tokens.append(token)
+    buttons = tuple((ack_button(e.id, numbered=len(open_ones) > 1),) for e in open_ones)
+    if len(cases) == 1:
+        return StaffContent({**base, **cases[0]}, buttons, tuple(tokens))
+    return StaffContent({**base, "cases": cases}, buttons, tuple(tokens))
+
+
 def staff_content(
     session: Session,
     row: OutboxMessage,
@@ -106,32 +172,16 @@ def staff_content(
         "recipient": {"name": staff.name, "kind": "staff"},
         "now": now.astimezone(zone),
     }
+    if row.kind == "alert" and "escalation_ids" in (row.context or {}):
+        return _group_content(session, row, staff, now, public_url, secret, programmes, base)
     if row.kind == "alert":
         escalation = session.get(Escalation, int((row.context or {}).get("escalation_id", 0)))
-        if escalation is None or escalation.status != EscalationStatus.OPEN:
+        if not _still_news(escalation, now):
             return None
-        if escalation.snoozed_until is not None and escalation.snoozed_until > now:
-            return None
-        match = session.get(Match, escalation.match_id) if escalation.match_id else None
-        programme = programmes.get(match.programme.slug) if match is not None else None
-        token = ack_token(secret, escalation.id, staff.id)
-        link = f"{public_url or 'http://127.0.0.1:8000'}/ack/{token}"
+        assert escalation is not None
         push = int((row.context or {}).get("level", 0)) + 1
-        context = {
-            **base,
-            "escalation": {
-                "id": escalation.id,
-                "rule": escalation.rule,
-                "urgent": escalation.severity == Severity.URGENT,
-                "since": escalation.created_at.astimezone(zone),
-                "push": push,
-                "last_push": escalation.level >= len(policy_steps(escalation, programme)),
-                **summarise(escalation, zone),
-            },
-            "match": _match_summary(match, programmes),
-            "ack_url": link,
-        }
-        return StaffContent(context, ((ack_button(escalation.id),),), (token,))
+        case, token = _case(session, escalation, staff, push, public_url, secret, programmes)
+        return StaffContent({**base, **case}, ((ack_button(escalation.id),),), (token,))
     if row.kind == "digest":
         from followup.digest import digest_sections
 

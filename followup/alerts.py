@@ -136,9 +136,13 @@ def notify(
     """Queue the pushes the policy names for open cases: each step once, then no more.
 
     ``level`` counts the policy steps already pushed, ``push_count`` every push (it keys the
-    outbox rows). A snoozed case is silent until its date, then reminds its staff member once."""
+    outbox rows). A normal case's first push may go with others' (:mod:`followup.alert_groups`).
+    A snoozed case is silent until its date, then reminds its staff member once."""
+    from followup.alert_groups import groupable, push_first
+
     queued = 0
     zone = ZoneInfo(default_zone)
+    waiting: list[Escalation] = []  # new cases whose first push may go with others'
     open_ones = session.scalars(
         select(Escalation).where(Escalation.status == EscalationStatus.OPEN).order_by(Escalation.id)
     )
@@ -154,13 +158,16 @@ def notify(
         if escalation.level >= len(steps):
             continue  # the policy is used up: digest and case list only, until resolved
         step = steps[escalation.level]
+        if groupable(escalation, step):
+            waiting.append(escalation)
+            continue
         if escalation.level > 0 and escalation.last_notified_at is not None:
             due = step_due(steps[escalation.level - 1], step, escalation.last_notified_at, zone)
             if now < due:
                 continue
         queued += _push(session, escalation, step.to, now, default_zone)
         escalation.level += 1
-    return queued
+    return queued + push_first(session, waiting, now, default_zone)
 
 
 def _push(
@@ -189,34 +196,49 @@ def _queue_alerts(
 ) -> int:
     rows: list[dict[str, Any]] = []
     for staff in targets(session, escalation, to):
-        zone = ZoneInfo(staff.timezone or default_zone)
-        due = now if urgent else next_working_moment(now, zone)
-        channels = []
-        if staff.telegram_chat_id:
-            channels.append(Channel.TELEGRAM)
-        if staff.email:
-            channels.append(Channel.EMAIL)
-        for channel in channels:
-            key = outbox.key_for_alert(escalation.id, level, staff.id, channel.value)
-            rows.append(
-                {
-                    "idempotency_key": key,
-                    "match_id": escalation.match_id,
-                    "touchpoint_id": "escalation",
-                    "occurrence_key": outbox.alert_occurrence(escalation.id, level),
-                    "kind": "alert",
-                    "template": "escalation_alert",
-                    "audience": Audience.STAFF,
-                    "recipient_id": staff.id,
-                    "channel": channel,
-                    "locale": staff.locale,
-                    "essential": True,
-                    "due_at": due,
-                    "plan_version": 0,
-                    "context": {"escalation_id": escalation.id, "level": level},
-                }
-            )
+        rows.extend(alert_rows(escalation, staff, level, now, default_zone, urgent))
     return outbox.insert(session, [outbox.new_row(row) for row in rows])
+
+
+def staff_channels(staff: Staff) -> list[Channel]:
+    """Where a staff member's alerts go: Telegram when linked, and email."""
+    return [
+        c
+        for c, address in ((Channel.TELEGRAM, staff.telegram_chat_id), (Channel.EMAIL, staff.email))
+        if address
+    ]
+
+
+def alert_rows(
+    escalation: Escalation,
+    staff: Staff,
+    level: int,
+    now: datetime,
+    default_zone: str,
+    urgent: bool,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one push of one case to one staff member, one per channel."""
+    zone = ZoneInfo(staff.timezone or default_zone)
+    due = now if urgent else next_working_moment(now, zone)
+    return [
+        {
+            "idempotency_key": outbox.key_for_alert(escalation.id, level, staff.id, channel.value),
+            "match_id": escalation.match_id,
+            "touchpoint_id": "escalation",
+            "occurrence_key": outbox.alert_occurrence(escalation.id, level),
+            "kind": "alert",
+            "template": "escalation_alert",
+            "audience": Audience.STAFF,
+            "recipient_id": staff.id,
+            "channel": channel,
+            "locale": staff.locale,
+            "essential": True,
+            "due_at": due,
+            "plan_version": 0,
+            "context": {"escalation_id": escalation.id, "level": level},
+        }
+        for channel in staff_channels(staff)
+    ]
 
 
 # -- acknowledging -----------------------------------------------------------------------------
@@ -327,5 +349,7 @@ def check_ack_token(secret: str, token: str) -> tuple[int, int] | None:
     return escalation_id, staff_id
 
 
-def ack_button(escalation_id: int) -> Button:
-    return Button("✔ Kvittér / Acknowledge", callback_data=f"v1|ack|{escalation_id}")
+def ack_button(escalation_id: int, numbered: bool = False) -> Button:
+    """The acknowledge button; ``numbered``: naming its case, for an alert of several."""
+    label = "✔ Kvittér / Acknowledge" + (f" #{escalation_id}" if numbered else "")
+    return Button(label, callback_data=f"v1|ack|{escalation_id}")

@@ -1,6 +1,6 @@
 """Urgent news: a case staff must hear of in seconds, not at the next tick.
 
-A worry, a parent's message or a failure of the bot is recorded in a worker thread, inside a
+A worry, a parent's or family's message or a failure of the bot is recorded in a worker thread, inside a
 transaction. :func:`announce` marks that transaction; once it has committed (never before, so
 whoever is woken sees the new case) the callback given to :func:`on_news` runs, in that same
 thread. The composition root's callback only hands a wake-up to its event loop
@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 
 _FLAG = "venskab.urgent_news"
 
-# Besides every urgent case: a parent's message, and the bot failing someone.
-URGENT_RULES = frozenset({"worry", "message_from_parent", "bot_error"})
+# Besides every urgent case: what a parent or a family wrote (they wait for an answer), and the
+# bot failing someone. These are never held back to be grouped with others either.
+URGENT_RULES = frozenset({"worry", "message_from_parent", "message_from_family", "bot_error"})
 
 
 def announce(session: Session) -> None:
