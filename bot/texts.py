@@ -149,7 +149,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "btn_stop_yes": {"da": "Ja, vi ønsker at stoppe", "en": "Yes, we want to stop"},
     "btn_stop_no": {"da": "Nej, vi fortsætter", "en": "No, we'll continue"},
     "btn_ack": {"da": "✓ Kvittér #{id}", "en": "✓ Acknowledge #{id}"},
-    "btn_snooze": {"da": "⏸ Udsæt en uge", "en": "⏸ Snooze for a week"},
     # -- visits ----------------------------------------------------------------------------------
     "visit_visited": {
         "da": (

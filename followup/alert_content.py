@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from followup.alerts import ack_button, ack_token, policy_steps
+from followup.alerts import ack_button, ack_token, policy_steps, snooze_button
 from scheduler.hooks import StaffContent
 from scheduler.programme import Programme
 from store.models import Escalation, EscalationStatus, Match, OutboxMessage, Severity, Staff
@@ -150,9 +150,13 @@ def _group_content(
         case, token = _case(session, escalation, staff, 1, public_url, secret, programmes)
         cases.append(case)
         tokens.append(token)
-    buttons = tuple((ack_button(e.id, numbered=len(open_ones) > 1),) for e in open_ones)
+    locale = staff.locale.value
     if len(cases) == 1:
-        return StaffContent({**base, **cases[0]}, buttons, tuple(tokens))
+        single = ((ack_button(open_ones[0].id),), (snooze_button(open_ones[0].id, locale),))
+        return StaffContent({**base, **cases[0]}, single, tuple(tokens))
+    buttons = tuple(
+        (ack_button(e.id, locale), snooze_button(e.id, locale, numbered=True)) for e in open_ones
+    )
     return StaffContent({**base, "cases": cases}, buttons, tuple(tokens))
 
 
@@ -181,7 +185,11 @@ def staff_content(
         assert escalation is not None
         push = int((row.context or {}).get("level", 0)) + 1
         case, token = _case(session, escalation, staff, push, public_url, secret, programmes)
-        return StaffContent({**base, **case}, ((ack_button(escalation.id),),), (token,))
+        buttons = (
+            (ack_button(escalation.id),),
+            (snooze_button(escalation.id, staff.locale.value),),
+        )
+        return StaffContent({**base, **case}, buttons, (token,))
     if row.kind == "digest":
         from followup.digest import digest_sections
 

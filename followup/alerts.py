@@ -349,7 +349,23 @@ def check_ack_token(secret: str, token: str) -> tuple[int, int] | None:
     return escalation_id, staff_id
 
 
-def ack_button(escalation_id: int, numbered: bool = False) -> Button:
-    """The acknowledge button; ``numbered``: naming its case, for an alert of several."""
-    label = "✔ Kvittér / Acknowledge" + (f" #{escalation_id}" if numbered else "")
+SNOOZE_LABEL = {"da": "⏸ Udsæt en uge", "en": "⏸ Snooze for a week"}
+SNOOZE_SHORT = {"da": "⏸ Udsæt", "en": "⏸ Snooze"}
+
+
+def snooze_button(escalation_id: int, locale: str, numbered: bool = False) -> Button:
+    """Snooze the case for a week (``bot.staff.on_snooze``)."""
+    if numbered:
+        label = f"{SNOOZE_SHORT.get(locale, SNOOZE_SHORT['da'])} #{escalation_id}"
+    else:
+        label = SNOOZE_LABEL.get(locale, SNOOZE_LABEL["da"])
+    return Button(label, callback_data=f"v1|sn|{escalation_id}")
+
+
+def ack_button(escalation_id: int, locale: str | None = None) -> Button:
+    """The acknowledge button; with ``locale``, naming its case (for an alert of several)."""
+    if locale is None:
+        label = "✔ Kvittér / Acknowledge"
+    else:
+        label = f"✓ {'Acknowledge' if locale == 'en' else 'Kvittér'} #{escalation_id}"
     return Button(label, callback_data=f"v1|ack|{escalation_id}")
