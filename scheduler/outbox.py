@@ -207,6 +207,8 @@ def replannable(connection: Connection, match_ids: list[int]) -> Iterator[Row[An
             status == OutboxStatus.PLANNED.value,
             (status == OutboxStatus.CANCELLED.value) & (OutboxMessage.last_error == NOT_IN_PLAN),
         ),
+        # Staff alerts are the follow-up's, not the timeline's: re-planning leaves them alone.
+        OutboxMessage.kind != "alert",
     )
     yield from select_for_ids(connection, query, OutboxMessage.match_id, match_ids)
 

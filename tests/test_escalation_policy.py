@@ -184,3 +184,23 @@ def test_the_command_line_snoozes_a_case_and_lists_it_as_snoozed(
         main, ["escalations"], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     )
     assert f"snoozed until {until} 00:00" in listed.output and "1 × evidence" in listed.output
+
+
+async def test_a_reminder_waiting_overnight_survives_the_match_being_replanned(
+    session_factory: sessionmaker[Session], runtime: Runtime, telegram: FakeTelegram
+) -> None:
+    match_id = cast(session_factory)
+    start = at_local(2026, 3, 3, 10, 0)
+    case_id = raise_now(session_factory, match_id, "worry", Severity.URGENT, start)
+    await runtime.tick(start)
+    with session_factory.begin() as session:
+        snooze(session, case_id, None, at_local(2026, 3, 3, 21, 0), start, "test")
+    await runtime.tick(at_local(2026, 3, 3, 21, 30))  # the reminder waits for the morning
+    with session_factory.begin() as session:
+        match = session.get(Match, match_id)
+        assert match is not None
+        match.plan_version += 1  # a contact changed: the match's timeline is planned again
+    await runtime.tick(at_local(2026, 3, 3, 23, 0))
+    assert len(alerts_to(telegram, LEAD_CHAT)) == 1
+    await runtime.tick(at_local(2026, 3, 4, 8, 0))
+    assert len(alerts_to(telegram, LEAD_CHAT)) == 2  # the one reminder, in working hours
