@@ -1,11 +1,12 @@
 """The daily digest: at 08:00 local on working days, each staff member gets one message with
 today's tasks, open escalations, matches with missed visits, outstanding surveys and the coming
-sparring sessions. Empty sections are left out; with nothing to say, nothing is sent."""
+sparring sessions. Empty sections are left out; with nothing to say, nothing is sent. Without
+tasks or open cases, the slower sections alone come once a week (on its first working day)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -113,6 +114,16 @@ def _case_lines(
     return lines
 
 
+# What makes a digest worth sending on any working day; the rest (missed visits, surveys still
+# unanswered, coming sparring) changes slowly, so alone it comes once a week, on its first
+# working day.
+DAILY = ("tasks", "escalations")
+
+
+def _first_working_day_of_week(day: date) -> bool:
+    return not any(is_working_day(day - timedelta(days=n)) for n in range(1, day.weekday() + 1))
+
+
 def digest_sections(
     session: Session, staff: Staff, now: datetime, programmes: Mapping[str, Programme]
 ) -> dict[str, list[str]]:
@@ -148,6 +159,7 @@ def digest_sections(
         select(Visit).where(
             Visit.match_id.in_(list(matches)),
             Visit.planned_date >= since,
+            Visit.planned_date <= today,  # a visit called off ahead has not been missed yet
             Visit.status.in_([VisitStatus.CANCELLED, VisitStatus.MISSED]),
         )
     ).all()
@@ -177,4 +189,7 @@ def digest_sections(
     sections["sparring"] = [
         f"{s.starts_at.astimezone(zone):%d.%m %H:%M} {s.programme.name}" for s in sessions
     ]
-    return {key: items for key, items in sections.items() if items}
+    found = {key: items for key, items in sections.items() if items}
+    if not any(key in found for key in DAILY) and not _first_working_day_of_week(today):
+        return {}  # only the round-up sections: they come once a week, not every day
+    return found
