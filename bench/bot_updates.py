@@ -12,7 +12,9 @@ database, not Telegram's network. Updates are handled one at a time, as PTB does
 each handler's database work runs in a worker thread, off the event loop, so the process uses
 about one CPU core; ``--core N`` pins it. Besides wall-clock throughput it prints updates per
 CPU second (of all the process's threads), which other processes on the machine do not distort.
-Prints a table; asserts nothing.
+Then it measures worry-to-staff latency (see ``bench/worry_latency.py``): a family's worry
+pressed after a stranger's flood, with Telegram's rate limits on, until the staff member's alert
+is handed to the Bot API; it prints p50 and p99. Prints tables; asserts nothing.
 """
 
 from __future__ import annotations
@@ -321,6 +323,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=6000)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for a quick check")
     parser.add_argument("--core", type=int, help="pin the process to this CPU core")
+    parser.add_argument("--rounds", type=int, default=20, help="worries for the latency table")
     args = parser.parse_args()
     families, count = (10, 200) if args.smoke else (args.families, args.updates)
     note = _pin(args.core)
@@ -328,6 +331,10 @@ def main() -> None:
         database = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
         print(f"Telegram bot: {count} updates through process_update ({note})")
         asyncio.run(run(database, families, count))
+        from bench.worry_latency import report
+
+        rounds, flood = (3, 5) if args.smoke else (args.rounds, 25)
+        report(database, rounds, flood)
 
 
 if __name__ == "__main__":

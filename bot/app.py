@@ -39,6 +39,7 @@ from bot.common import Outcome, Reply, deliver, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
 from bot.texts import t
+from bot.updates import PerChatProcessor
 from followup.escalations import raise_escalation
 from scheduler.channels.telegram import ChatRateLimiter
 from store.db import transaction
@@ -103,6 +104,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .persistence(DbPersistence(app.session_factory))
         .job_queue(None)  # schedules live in our tables and the outbox, never in PTB's JobQueue
+        .concurrent_updates(PerChatProcessor())  # chats at once, each chat's updates in order
     )
     base = api_url or settings.telegram_api_url
     if base:
@@ -171,7 +173,13 @@ async def on_callback(update: Update, context: BotContext) -> None:
     if data is None or chat is None or chat.type != ChatType.PRIVATE:
         await query.answer(t("expired", user_locale(update.effective_user)))
         return
-    press = staff.on_ack if data.action == "ack" else presses.on_button
+    press = (
+        staff.on_ack
+        if data.action == "ack"
+        else staff.on_snooze
+        if data.action == "sn"
+        else presses.on_button
+    )
     outcome = await asyncio.to_thread(press, context, update, data)
     await _deliver(context, update, outcome)
 

@@ -124,8 +124,6 @@ def buttons_for(row: OutboxMessage, match: Match) -> Rows:
     if row.kind == "sparring_invite" and row.audience == Audience.VOLUNTEER_FAMILY:
         session_id = context.get("session_id") or _session_id(match, context)
         return rsvp_buttons(match.id, int(session_id), locale) if session_id else ()
-    if row.audience == Audience.STAFF and context.get("escalation_id"):
-        return ack_buttons([int(context["escalation_id"])], locale)
     return ()
 
 

@@ -20,6 +20,7 @@ action   fields                                 meaning
 ``pk``   match, ci|pl|nx|pa|st|wo               which match a command is about
 ``lg``   da|en                                  language
 ``ack``  escalation                             staff acknowledge an alert
+``sn``   escalation                             staff snooze an alert for a week
 =======  =====================================  ==========================================
 """
 
@@ -47,9 +48,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "pk": re.compile(rf"{_ID}\|(ci|pl|nx|pa|st|wo)"),
     "lg": re.compile(r"(da|en)"),
     "ack": re.compile(_ID),
+    "sn": re.compile(_ID),
 }
 # Actions whose first field is a match id (all but language and acknowledge).
-_NO_MATCH = {"lg", "ack"}
+_NO_MATCH = {"lg", "ack", "sn"}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from bot.context import BotContext
 from bot.family import help_text
 from bot.formatting import long_day
 from bot.texts import t
-from followup.alerts import acknowledge
+from followup.alerts import acknowledge, snooze
 from followup.yearplan import fmt_date, fmt_weekday
 from store.models import (
     CheckIn,
@@ -36,6 +36,7 @@ from store.models import (
 )
 
 LIST_LIMIT = 25
+SNOOZE_BUTTON = timedelta(days=7)
 
 
 def _sees_everything(staff: Staff) -> bool:
@@ -113,7 +114,7 @@ def _open_escalations(session: Session, staff: Staff) -> list[Escalation]:
     if _sees_everything(staff):
         query = query.where(
             or_(
-                Escalation.staff_id == staff.id, Escalation.staff_id.is_(None), Escalation.level > 0
+                Escalation.staff_id == staff.id, Escalation.staff_id.is_(None), Escalation.level > 1
             )
         )
     else:
@@ -229,6 +230,31 @@ def on_ack(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
     markup = _without(message.reply_markup if message is not None else None, data)
     text = (message.text if message is not None else None) or toast
     return Outcome(locale, toast=toast, edit=text, markup=markup)
+
+
+def on_snooze(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
+    """Snooze a case for a week: silent until then, then one reminder. Its staff member or a
+    coordinator only; the alert's buttons go away."""
+    chat_id = update.effective_chat.id  # type: ignore[union-attr]
+    with ctx.transaction() as session:
+        who = who_is(session, chat_id, update.effective_user)
+        staff = who.staff
+        locale = staff.locale.value if staff is not None else user_locale(update.effective_user)
+        escalation = session.get(Escalation, int(data.fields[0]))
+        if (
+            staff is None
+            or escalation is None
+            or escalation.status == EscalationStatus.RESOLVED
+            or not (escalation.staff_id == staff.id or _sees_everything(staff))
+        ):
+            return Outcome(locale, expired=True)
+        until = ctx.now() + SNOOZE_BUTTON
+        snooze(session, escalation.id, staff.id, until, ctx.now(), "telegram")
+        day = fmt_date(until.astimezone(ZoneInfo(staff.timezone)), locale, "medium")
+        toast = t("snooze_done", locale, id=escalation.id, day=day)
+    message = update.effective_message
+    text = (message.text if message is not None else None) or toast
+    return Outcome(locale, toast=toast, edit=text, markup=None)
 
 
 def _without(markup: object, data: cb.Callback) -> InlineKeyboardMarkup | None:

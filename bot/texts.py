@@ -344,6 +344,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "urgent": {"da": "HASTER", "en": "URGENT"},
     "overdue": {"da": "forfalden", "en": "overdue"},
     "ack_done": {"da": "Kvitteret: #{id}.", "en": "Acknowledged: #{id}."},
+    "snooze_done": {
+        "da": "Udsat til {day}: #{id}. Vi minder dig om sagen den dag.",
+        "en": "Snoozed until {day}: #{id}. We will remind you of it that day.",
+    },
     "match_usage": {
         "da": "Skriv /match og et nummer, fx /match 12.",
         "en": "Write /match and a number, e.g. /match 12.",

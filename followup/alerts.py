@@ -1,9 +1,12 @@
-"""Getting escalations to staff: alerts, acknowledgement, re-escalation, signed links.
+"""Getting escalations to staff: a bounded policy of pushes, acknowledgement, snooze, links.
 
-An open escalation is sent to the match's staff member by Telegram (when linked) and email:
-urgent ones at once at any hour, others at the next working-hours moment. Unacknowledged, it
-goes to the programme's coordinators after a delay (by default 2 hours when urgent, one working
-day otherwise), and again after every further delay until someone acknowledges it.
+An open case is pushed by Telegram (when linked) and email as its programme's escalation policy
+says (``escalation.policy`` in the programme YAML): by default an urgent one to the match's staff
+member at once, to the coordinators after 2 hours and once more after 4 hours; a normal one to
+the staff member, with one reminder a working day later. Then nothing more is pushed; the case
+stays open in the daily digest and on the case list until someone resolves it. Urgent pushes go
+out at any hour, others at the next working-hours moment. A staff member can acknowledge a case
+(pushes stop), snooze it until a date (silent until then, then one reminder) or resolve it.
 
 Alerts are outbox rows like any other message, so they share quiet hours, retries and the
 at-most-once rule; their text is rendered at send time, and an alert whose escalation was
@@ -25,8 +28,7 @@ from sqlalchemy.orm import Session
 
 from scheduler import outbox
 from scheduler.channels.base import Button
-from scheduler.hooks import StaffContent
-from scheduler.programme import Programme
+from scheduler.programme import EscalationPolicy, PolicyStep, Programme
 from scheduler.timeline import is_working_day, localize
 from store.audit import record
 from store.models import (
@@ -35,14 +37,14 @@ from store.models import (
     Escalation,
     EscalationStatus,
     Match,
-    OutboxMessage,
     Severity,
     Staff,
     StaffRole,
 )
 
 WORKDAY = (time(8, 0), time(17, 0))
-DEFAULT_DELAY = {Severity.URGENT: timedelta(hours=2), Severity.NORMAL: timedelta(days=1)}
+DEFAULT_POLICY = EscalationPolicy()
+MAX_SNOOZE = timedelta(days=90)
 
 
 # -- working hours -------------------------------------------------------------------------------
@@ -85,26 +87,26 @@ def _programme_of(
     return programmes.get(match.programme.slug) if match is not None else None
 
 
-def delay_for(escalation: Escalation, programme: Programme | None) -> timedelta | None:
-    """How long an unacknowledged alert waits before going up a level (None: working day)."""
-    if programme is None:
-        return (
-            DEFAULT_DELAY[escalation.severity] if escalation.severity == Severity.URGENT else None
-        )
-    offset = (
-        programme.escalation.reescalate_urgent
-        if escalation.severity == Severity.URGENT
-        else programme.escalation.reescalate_normal
-    )
-    if escalation.severity == Severity.NORMAL and offset.fixed == timedelta(days=1):
-        return None  # "1d" for a normal escalation means one working day
-    return offset.fixed or timedelta(days=1)
+def policy_steps(escalation: Escalation, programme: Programme | None) -> tuple[PolicyStep, ...]:
+    """The pushes the case's programme (or the default policy) names for its severity."""
+    policy = programme.escalation.policy if programme is not None else DEFAULT_POLICY
+    return policy.urgent if escalation.severity == Severity.URGENT else policy.normal
 
 
-def targets(session: Session, escalation: Escalation, level: int) -> list[Staff]:
-    """Level 0: the match's staff member (or the coordinators if it has none); then coordinators."""
+def step_due(
+    previous: PolicyStep, step: PolicyStep, last_push: datetime, zone: ZoneInfo
+) -> datetime:
+    """When ``step`` is due, given that ``previous`` went out at ``last_push``."""
+    if step.working_days is not None:
+        return add_working_days(last_push, step.working_days - (previous.working_days or 0), zone)
+    return last_push + max(step.delay - previous.delay, timedelta(0))
+
+
+def targets(session: Session, escalation: Escalation, to: str) -> list[Staff]:
+    """``staff``: the match's staff member (or the coordinators if it has none); ``coordinators``:
+    the region's coordinators, and the staff member too."""
     owner = session.get(Staff, escalation.staff_id) if escalation.staff_id else None
-    if level == 0 and owner is not None and owner.active:
+    if to == "staff" and owner is not None and owner.active:
         return [owner]
     region = owner.region if owner is not None else ""
     coordinators = list(
@@ -120,7 +122,6 @@ def targets(session: Session, escalation: Escalation, level: int) -> list[Staff]
         if c.role == StaffRole.COORDINATOR and (not region or c.region in ("", region))
     ]
     chosen = local or [c for c in coordinators if c.role == StaffRole.COORDINATOR] or coordinators
-    # The staff member keeps hearing of it too until someone acknowledges.
     if owner is not None and owner.active and owner not in chosen:
         chosen = [owner, *chosen]
     return chosen
@@ -132,65 +133,112 @@ def notify(
     programmes: Mapping[str, Programme],
     default_zone: str,
 ) -> int:
-    """Queue alert messages for open escalations that are new or due for re-escalation."""
+    """Queue the pushes the policy names for open cases: each step once, then no more.
+
+    ``level`` counts the policy steps already pushed, ``push_count`` every push (it keys the
+    outbox rows). A normal case's first push may go with others' (:mod:`followup.alert_groups`).
+    A snoozed case is silent until its date, then reminds its staff member once."""
+    from followup.alert_groups import groupable, push_first
+
     queued = 0
+    zone = ZoneInfo(default_zone)
+    waiting: list[Escalation] = []  # new cases whose first push may go with others'
     open_ones = session.scalars(
         select(Escalation).where(Escalation.status == EscalationStatus.OPEN).order_by(Escalation.id)
     )
     for escalation in open_ones:
-        programme = _programme_of(session, escalation, programmes)
-        if escalation.last_notified_at is None:
-            level = escalation.level
-        else:
-            delay = delay_for(escalation, programme)
-            zone = ZoneInfo(default_zone)
-            due = (
-                escalation.last_notified_at + delay
-                if delay is not None
-                else add_working_days(escalation.last_notified_at, 1, zone)
-            )
+        steps = policy_steps(escalation, _programme_of(session, escalation, programmes))
+        if escalation.snoozed_until is not None:
+            if now < escalation.snoozed_until:
+                continue
+            escalation.snoozed_until = None
+            escalation.level = len(steps)  # the one reminder, in working hours; then digest
+            queued += _push(session, escalation, "staff", now, default_zone, at_once=False)
+            continue
+        if escalation.level >= len(steps):
+            continue  # the policy is used up: digest and case list only, until resolved
+        step = steps[escalation.level]
+        if groupable(escalation, step):
+            waiting.append(escalation)
+            continue
+        if escalation.level > 0 and escalation.last_notified_at is not None:
+            due = step_due(steps[escalation.level - 1], step, escalation.last_notified_at, zone)
             if now < due:
                 continue
-            level = escalation.level + 1
-        queued += _queue_alerts(session, escalation, level, now, default_zone)
-        escalation.level = level
-        escalation.last_notified_at = now
-    return queued
+        queued += _push(session, escalation, step.to, now, default_zone)
+        escalation.level += 1
+    return queued + push_first(session, waiting, now, default_zone)
+
+
+def _push(
+    session: Session,
+    escalation: Escalation,
+    to: str,
+    now: datetime,
+    default_zone: str,
+    at_once: bool = True,
+) -> int:
+    urgent = at_once and escalation.severity == Severity.URGENT
+    count = _queue_alerts(session, escalation, to, escalation.push_count, now, default_zone, urgent)
+    escalation.push_count += 1
+    escalation.last_notified_at = now
+    return count
 
 
 def _queue_alerts(
-    session: Session, escalation: Escalation, level: int, now: datetime, default_zone: str
+    session: Session,
+    escalation: Escalation,
+    to: str,
+    level: int,
+    now: datetime,
+    default_zone: str,
+    urgent: bool,
 ) -> int:
     rows: list[dict[str, Any]] = []
-    for staff in targets(session, escalation, level):
-        zone = ZoneInfo(staff.timezone or default_zone)
-        due = now if escalation.severity == Severity.URGENT else next_working_moment(now, zone)
-        channels = []
-        if staff.telegram_chat_id:
-            channels.append(Channel.TELEGRAM)
-        if staff.email:
-            channels.append(Channel.EMAIL)
-        for channel in channels:
-            key = outbox.key_for_alert(escalation.id, level, staff.id, channel.value)
-            rows.append(
-                {
-                    "idempotency_key": key,
-                    "match_id": escalation.match_id,
-                    "touchpoint_id": "escalation",
-                    "occurrence_key": outbox.alert_occurrence(escalation.id, level),
-                    "kind": "alert",
-                    "template": "escalation_alert",
-                    "audience": Audience.STAFF,
-                    "recipient_id": staff.id,
-                    "channel": channel,
-                    "locale": staff.locale,
-                    "essential": True,
-                    "due_at": due,
-                    "plan_version": 0,
-                    "context": {"escalation_id": escalation.id, "level": level},
-                }
-            )
+    for staff in targets(session, escalation, to):
+        rows.extend(alert_rows(escalation, staff, level, now, default_zone, urgent))
     return outbox.insert(session, [outbox.new_row(row) for row in rows])
+
+
+def staff_channels(staff: Staff) -> list[Channel]:
+    """Where a staff member's alerts go: Telegram when linked, and email."""
+    return [
+        c
+        for c, address in ((Channel.TELEGRAM, staff.telegram_chat_id), (Channel.EMAIL, staff.email))
+        if address
+    ]
+
+
+def alert_rows(
+    escalation: Escalation,
+    staff: Staff,
+    level: int,
+    now: datetime,
+    default_zone: str,
+    urgent: bool,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one push of one case to one staff member, one per channel."""
+    zone = ZoneInfo(staff.timezone or default_zone)
+    due = now if urgent else next_working_moment(now, zone)
+    return [
+        {
+            "idempotency_key": outbox.key_for_alert(escalation.id, level, staff.id, channel.value),
+            "match_id": escalation.match_id,
+            "touchpoint_id": "escalation",
+            "occurrence_key": outbox.alert_occurrence(escalation.id, level),
+            "kind": "alert",
+            "template": "escalation_alert",
+            "audience": Audience.STAFF,
+            "recipient_id": staff.id,
+            "channel": channel,
+            "locale": staff.locale,
+            "essential": True,
+            "due_at": due,
+            "plan_version": 0,
+            "context": {"escalation_id": escalation.id, "level": level},
+        }
+        for channel in staff_channels(staff)
+    ]
 
 
 # -- acknowledging -----------------------------------------------------------------------------
@@ -219,6 +267,39 @@ def acknowledge(
         "escalation",
         escalation_id,
         via=via,
+    )
+    return escalation
+
+
+def snooze(
+    session: Session,
+    escalation_id: int,
+    staff_id: int | None,
+    until: datetime,
+    now: datetime,
+    via: str,
+) -> Escalation:
+    """Silence an open case until ``until``; then its staff member is reminded once."""
+    escalation = session.get(Escalation, escalation_id, with_for_update=True)
+    if escalation is None:
+        raise AckError(f"there is no escalation {escalation_id}")
+    if escalation.status == EscalationStatus.RESOLVED:
+        raise AckError(f"escalation {escalation_id} is already resolved")
+    if until <= now:
+        raise AckError("the snooze must end in the future")
+    if until > now + MAX_SNOOZE:
+        raise AckError(f"a case can be snoozed for at most {MAX_SNOOZE.days} days")
+    escalation.status = EscalationStatus.OPEN
+    escalation.snoozed_until = until
+    outbox.cancel_pending_alerts(session, escalation_id)
+    record(
+        session,
+        f"staff:{staff_id}" if staff_id else via,
+        "escalation.snooze",
+        "escalation",
+        escalation_id,
+        via=via,
+        until=until.isoformat(),
     )
     return escalation
 
@@ -268,83 +349,23 @@ def check_ack_token(secret: str, token: str) -> tuple[int, int] | None:
     return escalation_id, staff_id
 
 
-def ack_button(escalation_id: int) -> Button:
-    return Button("✔ Kvittér / Acknowledge", callback_data=f"v1|ack|{escalation_id}")
+SNOOZE_LABEL = {"da": "⏸ Udsæt en uge", "en": "⏸ Snooze for a week"}
+SNOOZE_SHORT = {"da": "⏸ Udsæt", "en": "⏸ Snooze"}
 
 
-# -- what a staff message says -----------------------------------------------------------------
+def snooze_button(escalation_id: int, locale: str, numbered: bool = False) -> Button:
+    """Snooze the case for a week (``bot.staff.on_snooze``)."""
+    if numbered:
+        label = f"{SNOOZE_SHORT.get(locale, SNOOZE_SHORT['da'])} #{escalation_id}"
+    else:
+        label = SNOOZE_LABEL.get(locale, SNOOZE_LABEL["da"])
+    return Button(label, callback_data=f"v1|sn|{escalation_id}")
 
 
-def staff_content(
-    session: Session,
-    row: OutboxMessage,
-    staff: Staff,
-    now: datetime,
-    public_url: str | None,
-    secret: str,
-    programmes: Mapping[str, Programme],
-) -> StaffContent | None:
-    """Template variables for an alert or a digest, or None when there is nothing to say."""
-    zone = ZoneInfo(staff.timezone)
-    base = {
-        "locale": staff.locale.value,
-        "recipient": {"name": staff.name, "kind": "staff"},
-        "now": now.astimezone(zone),
-    }
-    if row.kind == "alert":
-        escalation = session.get(Escalation, int((row.context or {}).get("escalation_id", 0)))
-        if escalation is None or escalation.status != EscalationStatus.OPEN:
-            return None
-        match = session.get(Match, escalation.match_id) if escalation.match_id else None
-        token = ack_token(secret, escalation.id, staff.id)
-        link = f"{public_url or 'http://127.0.0.1:8000'}/ack/{token}"
-        context = {
-            **base,
-            "escalation": {
-                "id": escalation.id,
-                "rule": escalation.rule,
-                "urgent": escalation.severity == Severity.URGENT,
-                "summary": escalation.summary,
-                "suggested_action": escalation.suggested_action,
-                "evidence": [_describe_evidence(e) for e in escalation.evidence[-5:]],
-                "evidence_count": len(escalation.evidence),
-                "level": int((row.context or {}).get("level", 0)),
-                "opened_at": escalation.created_at.astimezone(zone),
-            },
-            "match": _match_summary(match, programmes),
-            "ack_url": link,
-        }
-        return StaffContent(context, ((ack_button(escalation.id),),), (token,))
-    if row.kind == "digest":
-        from followup.digest import digest_sections
-
-        sections = digest_sections(session, staff, now, programmes)
-        if not sections:
-            return None
-        return StaffContent({**base, "sections": sections})
-    return None
-
-
-def _match_summary(
-    match: Match | None, programmes: Mapping[str, Programme]
-) -> dict[str, Any] | None:
-    if match is None:
-        return None
-    programme = programmes.get(match.programme.slug)
-    return {
-        "id": match.id,
-        "child": match.child.first_name,
-        "family": match.volunteer_family.name,
-        "programme": programme.name if programme else match.programme.name,
-    }
-
-
-def _describe_evidence(item: dict[str, Any]) -> str:
-    """One evidence entry as a short line; free text is shown as it was stored (redacted)."""
-    parts = []
-    for key, value in item.items():
-        if key == "at" or value in (None, ""):
-            continue
-        parts.append(f"{key}: {value}")
-    when = str(item.get("at", ""))[:16].replace("T", " ")
-    return f"{when} · " + ", ".join(parts) if parts else when
+def ack_button(escalation_id: int, locale: str | None = None) -> Button:
+    """The acknowledge button; with ``locale``, naming its case (for an alert of several)."""
+    if locale is None:
+        label = "✔ Kvittér / Acknowledge"
+    else:
+        label = f"✓ {'Acknowledge' if locale == 'en' else 'Kvittér'} #{escalation_id}"
+    return Button(label, callback_data=f"v1|ack|{escalation_id}")

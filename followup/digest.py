@@ -1,17 +1,19 @@
 """The daily digest: at 08:00 local on working days, each staff member gets one message with
 today's tasks, open escalations, matches with missed visits, outstanding surveys and the coming
-sparring sessions. Empty sections are left out; with nothing to say, nothing is sent."""
+sparring sessions. Empty sections are left out; with nothing to say, nothing is sent. Without
+tasks or open cases, the slower sections alone come once a week (on its first working day)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.escalations import rule_title
 from scheduler import outbox
 from scheduler.programme import Programme
 from scheduler.timeline import is_working_day, localize
@@ -22,6 +24,7 @@ from store.models import (
     EscalationStatus,
     Match,
     MatchStatus,
+    Severity,
     SparringSession,
     Staff,
     SurveyInvitation,
@@ -70,6 +73,57 @@ def plan_digests(session: Session, now: datetime) -> int:
     return outbox.insert(session, [outbox.new_row(row) for row in rows])
 
 
+def _age(days: int, locale: str) -> str:
+    if locale == "da":
+        return "i dag" if days == 0 else "1 dag" if days == 1 else f"{days} dage"
+    return "today" if days == 0 else "1 day" if days == 1 else f"{days} days"
+
+
+def _case_lines(
+    session: Session, staff: Staff, now: datetime, label: Mapping[int, str]
+) -> list[str]:
+    """Each case not yet resolved, once, urgent first, with its age and how often it happened;
+    acknowledged and snoozed ones are marked as such."""
+    locale = staff.locale.value
+    da = locale == "da"
+    cases = session.scalars(
+        select(Escalation)
+        .where(
+            Escalation.status.in_([EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED]),
+            Escalation.staff_id == staff.id,
+        )
+        .order_by(Escalation.created_at, Escalation.id)
+    ).all()
+    cases = sorted(cases, key=lambda e: e.severity != Severity.URGENT)
+    lines = []
+    for e in cases:
+        urgent = ("HASTER " if da else "URGENT ") if e.severity == Severity.URGENT else ""
+        who = f" – {label[e.match_id]}" if e.match_id is not None and e.match_id in label else ""
+        zone = ZoneInfo(staff.timezone)
+        days = (now.astimezone(zone).date() - e.created_at.astimezone(zone).date()).days
+        age = _age(max(days, 0), locale)
+        notes = [f"{'åben' if da else 'open'} {age}" if age not in ("i dag", "today") else age]
+        if (e.evidence_count or 1) > 1:
+            notes.append(f"{e.evidence_count} {'gange' if da else 'times'}")
+        if e.status == EscalationStatus.ACKNOWLEDGED:
+            notes.append("kvitteret" if da else "acknowledged")
+        elif e.snoozed_until is not None and e.snoozed_until > now:
+            until = e.snoozed_until.astimezone(ZoneInfo(staff.timezone))
+            notes.append(f"{'udsat til' if da else 'snoozed until'} {until:%d.%m}")
+        lines.append(f"#{e.id} {urgent}{rule_title(e.rule, locale)}{who} ({', '.join(notes)})")
+    return lines
+
+
+# What makes a digest worth sending on any working day; the rest (missed visits, surveys still
+# unanswered, coming sparring) changes slowly, so alone it comes once a week, on its first
+# working day.
+DAILY = ("tasks", "escalations")
+
+
+def _first_working_day_of_week(day: date) -> bool:
+    return not any(is_working_day(day - timedelta(days=n)) for n in range(1, day.weekday() + 1))
+
+
 def digest_sections(
     session: Session, staff: Staff, now: datetime, programmes: Mapping[str, Programme]
 ) -> dict[str, list[str]]:
@@ -99,21 +153,13 @@ def digest_sections(
         f"{t.title}" + (f" – {label[t.match_id]}" if t.match_id in label else "")
         for t in tasks
     ]
-    escalations = session.scalars(
-        select(Escalation)
-        .where(Escalation.status == EscalationStatus.OPEN, Escalation.staff_id == staff.id)
-        .order_by(Escalation.created_at)
-    ).all()
-    sections["escalations"] = [
-        f"{'URGENT ' if e.severity.value == 'urgent' else ''}{e.summary}"
-        + (f" – {label.get(e.match_id, '#' + str(e.match_id))}" if e.match_id else "")
-        for e in escalations
-    ]
+    sections["escalations"] = _case_lines(session, staff, now, label)
     since = today - timedelta(days=14)
     missed = session.scalars(
         select(Visit).where(
             Visit.match_id.in_(list(matches)),
             Visit.planned_date >= since,
+            Visit.planned_date <= today,  # a visit called off ahead has not been missed yet
             Visit.status.in_([VisitStatus.CANCELLED, VisitStatus.MISSED]),
         )
     ).all()
@@ -143,4 +189,7 @@ def digest_sections(
     sections["sparring"] = [
         f"{s.starts_at.astimezone(zone):%d.%m %H:%M} {s.programme.name}" for s in sessions
     ]
-    return {key: items for key, items in sections.items() if items}
+    found = {key: items for key, items in sections.items() if items}
+    if not any(key in found for key in DAILY) and not _first_working_day_of_week(today):
+        return {}  # only the round-up sections: they come once a week, not every day
+    return found

@@ -1,7 +1,8 @@
 """Raising escalations: one open escalation per match and rule gathers new evidence.
 
-Routing, acknowledgement and re-escalation live with the staff follow-up; this module only makes
-sure that what must reach staff is recorded once and never lost.
+Routing, acknowledgement and the escalation policy live with the staff follow-up (alerts.py);
+this module only makes sure that what must reach staff is recorded once and never lost. The
+evidence stays small: a count, the last few items and the references already seen.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.news import URGENT_RULES, announce
 from store.audit import record
 from store.models import Escalation, EscalationStatus, Match, Severity
+
+# An escalation keeps its evidence short: how many arrived, and the last few in full.
+EVIDENCE_KEPT = 5
+# The references (visit dates, task ids) already seen, so a rule adds nothing it added before.
+REFS_KEPT = 50
 
 RULES = {
     "worry": "The volunteer family is worried about the child",
@@ -29,7 +36,34 @@ RULES = {
     "message_from_parent": "A message from the parent",
     "message_from_family": "A message from the volunteer family",
     "task_overdue": "A follow-up task is overdue",
+    "bot_error": "The bot failed while answering someone",
 }
+
+
+# The same titles in Danish, for what staff read (digest, case lists).
+RULES_DA = {
+    "worry": "Venskabsfamilien er bekymret for barnet",
+    "missed_visits": "Besøg er aflyst eller ikke blevet til noget",
+    "no_visit": "Intet besøg i lang tid",
+    "unanswered_prompts": "Besøgsbeskeder bliver ikke besvaret",
+    "low_mood": "Besøgene er gået dårligt flere gange",
+    "delivery_failed": "En besked kunne ikke leveres",
+    "delivery_unknown": "Det er uvist, om en besked blev sendt",
+    "bot_blocked": "Familien har blokeret Telegram-botten",
+    "opt_out": "En kontaktperson har frameldt beskeder",
+    "wants_to_stop": "Venskabsfamilien ønsker at stoppe",
+    "message_from_parent": "Besked fra forælderen",
+    "message_from_family": "Besked fra venskabsfamilien",
+    "task_overdue": "En opgave er ikke afsluttet",
+    "bot_error": "Botten fik en fejl",
+}
+
+
+def rule_title(rule: str, locale: str) -> str:
+    """A case's rule as staff read it, in their language."""
+    if locale == "da":
+        return RULES_DA.get(rule, "En sag at se på")
+    return RULES.get(rule, "A case to look at")
 
 
 def raise_escalation(
@@ -55,13 +89,22 @@ def raise_escalation(
         )
     ).first()
     item = {"at": now.isoformat(), **evidence}
+    ref = evidence.get("ref")
     if existing is not None:
-        existing.evidence = [*existing.evidence, item]
+        # A new list (not an in-place append), so the JSON column sees the change; bounded.
+        existing.evidence = [*existing.evidence[-(EVIDENCE_KEPT - 1) :], item]
+        existing.evidence_count = (existing.evidence_count or 0) + 1
+        if ref is not None:
+            existing.refs = [*(existing.refs or [])[-(REFS_KEPT - 1) :], ref]
         if severity == Severity.URGENT and existing.severity != Severity.URGENT:
             existing.severity = Severity.URGENT
-            existing.last_notified_at = None  # an urgent turn is news: notify again
+            existing.level = 0  # an urgent turn is news: the urgent policy starts over
+            existing.last_notified_at = None
+            existing.snoozed_until = None
+            announce(session)
         return existing
     escalation = Escalation(
+        created_at=now,  # since when: the moment it happened, also when replayed or caught up
         match_id=match_id,
         rule=rule,
         severity=severity,
@@ -69,10 +112,22 @@ def raise_escalation(
         summary=(summary or RULES.get(rule, rule))[:300],
         suggested_action=suggested_action[:300],
         evidence=[item],
+        evidence_count=1,
+        refs=[ref] if ref is not None else [],
+        push_count=0,
     )
     session.add(escalation)
     session.flush()
     record(
         session, "system", "escalation.open", "escalation", escalation.id, rule=rule, match=match_id
     )
+    if severity == Severity.URGENT or rule in URGENT_RULES:
+        announce(session)  # staff hear of it in seconds (see followup.news)
     return escalation
+
+
+def knows(escalation: Escalation, ref: str) -> bool:
+    """Whether this escalation already holds the evidence with reference ``ref``."""
+    return ref in (escalation.refs or []) or any(
+        e.get("ref") == ref for e in escalation.evidence or []
+    )

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from followup.alerts import staff_content
+from followup.alert_content import staff_content
 from followup.escalations import raise_escalation
 from scheduler.hooks import EngineHooks, StaffContent
 from scheduler.programme import Programme

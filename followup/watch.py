@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from followup.escalations import raise_escalation
+from followup.escalations import knows, raise_escalation
 from scheduler.programme import Programme
 from scheduler.timeline import Pause, is_working_day
 from store.models import (
@@ -83,7 +83,7 @@ def _add(
         .where(Escalation.match_id == match.id, Escalation.rule == rule)
         .order_by(Escalation.id.desc())
     ).first()
-    if existing is not None and any(e.get("ref") == ref for e in existing.evidence):
+    if existing is not None and knows(existing, ref):
         return False  # already known (also when that escalation was acknowledged since)
     raise_escalation(
         session,

@@ -6,7 +6,7 @@ moved sparring session is what the recipient reads.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,10 @@ def build_context(
     survey_url: str | None = None,
     unsubscribe_url: str | None = None,
     bot_hint: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """``now`` is the moment of sending: a visit prompt sent on a later day than its visit
+    (quiet hours, downtime) names the visit's day instead of saying "today"."""
     zone = ZoneInfo(recipient.timezone)
     extra = row.context or {}
     staff = match.staff
@@ -66,6 +69,7 @@ def build_context(
             "cadence": extra.get("cadence") or match.cadence.value,
         },
         "due": row.due_at.astimezone(zone),
+        "visit_day": _visit_day(row, now, zone),
         "reminder": int(extra.get("reminder", 0)),
         "session": session,
         "survey_url": survey_url,
@@ -75,3 +79,15 @@ def build_context(
         "unsubscribe_url": unsubscribe_url,
         "bot_hint": bot_hint,
     }
+
+
+def _visit_day(row: OutboxMessage, now: datetime | None, zone: ZoneInfo) -> date | None:
+    """The visit's date when a visit prompt goes out on a later day than the visit, else None
+    (the prompt then says "today")."""
+    if row.kind != "visit_prompt" or now is None or ":" in (row.occurrence_key or ""):
+        return None
+    try:
+        day = date.fromisoformat(row.occurrence_key)
+    except ValueError:
+        return None
+    return day if now.astimezone(zone).date() > day else None

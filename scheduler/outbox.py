@@ -89,6 +89,15 @@ def key_for_alert(escalation_id: int, level: int, staff_id: int, channel: str) -
     return f"esc{escalation_id}:l{level}:s{staff_id}:{channel}"
 
 
+def key_for_alert_group(escalation_ids: Sequence[int], staff_id: int, channel: str) -> str:
+    """The key of one message about several new cases (at most ten ids: under 200 characters)."""
+    return f"grp{'-'.join(str(i) for i in escalation_ids)}:s{staff_id}:{channel}"
+
+
+def alert_group_occurrence(escalation_ids: Sequence[int]) -> str:
+    return f"g{escalation_ids[0]}+{len(escalation_ids) - 1}"
+
+
 def alert_occurrence(escalation_id: int, level: int) -> str:
     """An alert row's occurrence key (found again by :func:`cancel_pending_alerts`)."""
     return f"{escalation_id}:{level}"
@@ -203,6 +212,8 @@ def replannable(connection: Connection, match_ids: list[int]) -> Iterator[Row[An
             status == OutboxStatus.PLANNED.value,
             (status == OutboxStatus.CANCELLED.value) & (OutboxMessage.last_error == NOT_IN_PLAN),
         ),
+        # Staff alerts are the follow-up's, not the timeline's: re-planning leaves them alone.
+        OutboxMessage.kind != "alert",
     )
     yield from select_for_ids(connection, query, OutboxMessage.match_id, match_ids)
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from scheduler import outbox
 from scheduler.channels.base import ChannelError, OutgoingMessage
+from scheduler.channels.errors import BODY_REFUSED
 from scheduler.hooks import EngineHooks
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve
@@ -123,6 +124,9 @@ class Recorder:
                 suggested_action=CHECK_ARRIVAL,
             )
             return
+        if error.code == BODY_REFUSED:
+            self._body_refused(session, row, match, now, stats, reason)
+            return
         if not error.permanent:
             policy = self.policies.get(row.channel.value, DEFAULT_POLICY)
             at = now + policy.backoff(row.attempts, self.rng, error.retry_after)
@@ -141,6 +145,24 @@ class Recorder:
         stats.fail(row, reason)
         if match is not None:
             self._given_up(session, row, match, error, now, stats)
+
+    def _body_refused(
+        self,
+        session: Session,
+        row: OutboxMessage,
+        match: Match | None,
+        now: datetime,
+        stats: DispatchStats,
+        reason: str,
+    ) -> None:
+        """The channel refused this text, shortened too: the same text would fail again, but
+        the address is fine. Give up on this row and send it on the recipient's next channel
+        (a staff alert has its email copy already)."""
+        stats.fail(row, reason)
+        programme = self.programmes.get(match.programme.slug) if match is not None else None
+        recipient = resolve(match, row.audience.value, row.recipient_id) if match else None
+        if programme is not None and recipient is not None:
+            fallback(session, row, programme, recipient, now, stats, reason)
 
     def _given_up(
         self,

@@ -178,6 +178,7 @@ class Preparer:
             session_row=session_row,
             survey_url=survey_url,
             unsubscribe_url=unsubscribe_url,
+            now=self.now,
         )
         try:
             rendered = self.render(row, row.locale.value, context)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, time
+from datetime import date, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -196,14 +196,74 @@ class QuietHours(Strict):
         return parse_time(start), parse_time(end)
 
 
+class PolicyStep(Strict):
+    """One push of a case: how long after the case opened, and to whom.
+
+    ``after`` is a duration (``0h``, ``2h``, ``4h``) or a number of working days (``1wd``: the
+    same time on the next working day). ``to: staff`` is the match's staff member;
+    ``to: coordinators`` is the programme's coordinators, and the staff member too."""
+
+    after: str = "0h"
+    to: Literal["staff", "coordinators"] = "staff"
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, value: str) -> str:
+        value = str(value).strip()
+        if re.fullmatch(r"\d+wd", value):
+            return value
+        offset = parse_offset(value)
+        if offset.fixed is None or offset.fixed < timedelta(0):
+            raise ValueError("expected a duration such as 0h, 2h or 30min, or working days: 1wd")
+        return value
+
+    @property
+    def working_days(self) -> int | None:
+        return int(self.after[:-2]) if self.after.endswith("wd") else None
+
+    @property
+    def delay(self) -> timedelta:
+        fixed = parse_offset(self.after).fixed if self.working_days is None else None
+        return fixed or timedelta(0)
+
+
+def _steps(*steps: tuple[str, str]) -> tuple[PolicyStep, ...]:
+    return tuple(PolicyStep(after=after, to=to) for after, to in steps)  # type: ignore[arg-type]
+
+
+class EscalationPolicy(Strict):
+    """Who hears of a case and when: a bounded list of pushes per severity. When the last step
+    has gone out nothing more is pushed; the case stays open in the digest and the case list."""
+
+    urgent: tuple[PolicyStep, ...] = Field(
+        default_factory=lambda: _steps(
+            ("0h", "staff"), ("2h", "coordinators"), ("4h", "coordinators")
+        ),
+        min_length=1,
+        max_length=5,
+    )
+    normal: tuple[PolicyStep, ...] = Field(
+        default_factory=lambda: _steps(("0h", "staff"), ("1wd", "staff")),
+        min_length=1,
+        max_length=5,
+    )
+
+    @model_validator(mode="after")
+    def _first_at_once(self) -> EscalationPolicy:
+        for name in ("urgent", "normal"):
+            steps = getattr(self, name)
+            if steps[0].after not in ("0h", "0min", "0d", "0wd"):
+                raise ValueError(f"{name}: the first step must be at once (after: 0h)")
+        return self
+
+
 class Escalations(Strict):
     consecutive_missed_visits: int | None = Field(default=2, ge=1)
     days_without_visit: int | None = Field(default=None, ge=1)
     unanswered_prompt_weeks: int | None = Field(default=3, ge=1)
     low_mood_at_or_below: int = Field(default=2, ge=1, le=5)
     low_mood_times: int = Field(default=2, ge=1)
-    reescalate_urgent: OffsetField = Offset("2h", relativedelta(hours=2))
-    reescalate_normal: OffsetField = Offset("1d", relativedelta(days=1))
+    policy: EscalationPolicy = Field(default_factory=lambda: EscalationPolicy())
 
 
 class Sparring(Strict):

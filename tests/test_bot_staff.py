@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +14,7 @@ from tests.support.bot_harness import (
     STAFF_CHAT,
     BotHarness,
     callback_data,
+    labels,
     snapshot,
 )
 from tests.support.cast import make_match
@@ -172,3 +175,27 @@ def test_match_shows_a_summary_to_its_staff_member_only(
     assert not_found in foreign.text
     assert usage.text == how
     assert "Familien Eksempel" not in family.text and "/checkin" in family.text
+
+
+@pytest.mark.parametrize("locale", ["da", "en"])
+def test_the_snooze_button_on_an_alert_silences_the_case_for_a_week(
+    bot: BotHarness, session_factory: sessionmaker[Session], locale: str
+) -> None:
+    staffed_match(session_factory, locale)
+    bot.say(FAMILY_CHAT, WORRY)
+    alerted = bot.tick(bot.clock.now)
+    message_id, alert = bot.prompt_to(STAFF_CHAT, alerted, "ack")
+    label = {"da": "⏸ Udsæt en uge", "en": "⏸ Snooze for a week"}[locale]
+    assert labels(alert)[1] == [label]
+
+    snoozed = bot.press(STAFF_CHAT, callback_data(alert)[1], message_id)
+
+    toast = snoozed.of("answerCallbackQuery")[0]["text"]
+    assert {"da": "Udsat til 16. mar.", "en": "Snoozed until 16 Mar"}[locale] in toast
+    assert "reply_markup" not in snoozed.of("editMessageText")[0]  # the buttons are gone
+    worry = escalation(session_factory, "worry")
+    assert worry.snoozed_until == bot.clock.now + timedelta(days=7)
+    # The coordinators would have been told after 2 hours: nothing while it is snoozed.
+    quiet = bot.tick(bot.clock.now + timedelta(hours=3))
+    assert not [p for p in quiet.of("sendMessage") if "bekymret" in str(p["text"])]
+    assert not [p for p in quiet.of("sendMessage") if "worried" in str(p["text"])]

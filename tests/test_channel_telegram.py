@@ -175,3 +175,52 @@ def test_a_button_needs_exactly_one_of_callback_data_and_url() -> None:
         Button("Ja")
     with pytest.raises(ValueError):
         Button("Ja", callback_data="a", url="https://venskab.example.org")
+
+
+# -- texts Telegram refuses: too long, or entities it cannot parse ------------------------------
+
+ENTITIES = "Bad Request: can't parse entities: can't find end of the entity starting at byte 12"
+
+
+async def test_a_text_over_4096_characters_is_cut_with_an_ellipsis_and_delivered(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    body = "Vi har hørt fra familien. " * 300  # 7,800 characters
+
+    await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body=body))
+
+    ((_, params),) = fake.sent("sendMessage")
+    assert len(params["text"]) <= 4096
+    assert params["text"].endswith("…")
+    assert body.startswith(params["text"][:-1])
+
+
+@pytest.mark.parametrize("description", [ENTITIES, "Bad Request: message is too long"])
+async def test_a_refused_text_is_sent_once_more_as_plain_shortened_text(
+    channel: TelegramChannel, fake: FakeTelegram, description: str
+) -> None:
+    fake.fail_next("sendMessage", error_code=400, description=description)
+    body = "Husk *besøget* på torsdag. " * 160  # 4,320 characters
+
+    result = await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body=body))
+
+    attempts = [c for c in fake.calls if c.method == "sendMessage"]
+    assert [c.status for c in attempts] == [400, 200]
+    resent = attempts[1].params
+    assert "parse_mode" not in resent and resent["text"].endswith("…")
+    assert len(resent["text"]) < len(attempts[0].params["text"]) <= 4096
+    assert result.provider_id == str(attempts[1].result["message_id"])
+
+
+async def test_a_text_refused_twice_is_given_up_for_this_body_not_the_chat(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    fake.fail_next("sendMessage", error_code=400, description=ENTITIES, times=2)
+
+    with pytest.raises(ChannelError) as caught:
+        await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body="Hej *igen"))
+
+    assert caught.value.code == "body_refused"
+    assert not caught.value.permanent  # the chat is fine: it is not marked as failed
+    assert len([c for c in fake.calls if c.method == "sendMessage"]) == 2
+    assert "igen" not in str(caught.value)  # the error names no text

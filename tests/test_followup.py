@@ -162,8 +162,11 @@ async def test_a_worry_at_night_reaches_the_staff_member_at_once_by_telegram_and
     await runtime.tick(night)
     alerts = to_chat(telegram, LEAD_CHAT)
     assert len(alerts) == 1
-    assert alerts[0]["text"].startswith("‼️ HASTER: Venskabsfamilien er bekymret for barnet")
-    assert "Barn A og Familien Eksempel" in alerts[0]["text"]
+    assert alerts[0]["text"].startswith("‼️ HASTER – Barn A og Familien Eksempel\n")
+    assert "Familien Eksempel er bekymret for Barn A." in alerts[0]["text"]
+    assert "Siden 3. mar. kl. 23:10" in alerts[0]["text"]
+    assert 'Seneste besked: "Barnet virkede bange"' in alerts[0]["text"]
+    assert "Ring til venskabsfamilien i dag." in alerts[0]["text"]
     buttons = alerts[0]["reply_markup"]["inline_keyboard"][0]
     assert buttons[0]["callback_data"] == f"v1|ack|{escalation_id}"
     mails = mailbox[0].to("procesleder@example.org")
@@ -188,7 +191,7 @@ async def test_a_normal_escalation_at_night_waits_for_working_hours(
     assert to_chat(telegram, LEAD_CHAT) == []
     await runtime.tick(at_local(2026, 3, 9, 8, 1))  # Monday morning
     texts = [p["text"] for p in to_chat(telegram, LEAD_CHAT)]
-    assert any("Besked fra forælderen" in t for t in texts)
+    assert any("Forælderen har skrevet til os." in t for t in texts)
 
 
 async def test_an_unacknowledged_urgent_escalation_goes_to_the_coordinator_and_stops_when_acknowledged(
@@ -199,18 +202,18 @@ async def test_an_unacknowledged_urgent_escalation_goes_to_the_coordinator_and_s
     escalation_id = raise_now(session_factory, match_id, "worry", Severity.URGENT, start)
     await runtime.tick(start)
     await runtime.tick(start + timedelta(hours=1))
-    assert to_chat(telegram, COORDINATOR_CHAT, "bekymret") == []
+    assert to_chat(telegram, COORDINATOR_CHAT, "er bekymret for Barn A.") == []
     await runtime.tick(start + timedelta(hours=2, minutes=1))
-    passed_on = to_chat(telegram, COORDINATOR_CHAT, "bekymret")
-    assert len(passed_on) == 1 and "niveau 1" in passed_on[0]["text"]
-    assert len(to_chat(telegram, LEAD_CHAT, "bekymret")) == 2  # the staff member is reminded too
+    passed_on = to_chat(telegram, COORDINATOR_CHAT, "er bekymret for Barn A.")
+    assert len(passed_on) == 1 and "påmindelse 1, ikke kvitteret endnu" in passed_on[0]["text"]
+    assert len(to_chat(telegram, LEAD_CHAT, "er bekymret for Barn A.")) == 2  # reminded too
     result = CliRunner().invoke(
         main, ["ack", str(escalation_id)], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     )
     assert result.exit_code == 0, result.output
     await runtime.tick(start + timedelta(hours=6))
-    assert len(to_chat(telegram, COORDINATOR_CHAT, "bekymret")) == 1
-    assert len(to_chat(telegram, LEAD_CHAT, "bekymret")) == 2
+    assert len(to_chat(telegram, COORDINATOR_CHAT, "er bekymret for Barn A.")) == 1
+    assert len(to_chat(telegram, LEAD_CHAT, "er bekymret for Barn A.")) == 2
     again = CliRunner().invoke(
         main, ["ack", str(escalation_id)], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     )
@@ -252,8 +255,9 @@ async def test_repeated_cancellations_make_one_escalation_with_growing_evidence_
         ["2026-03-09", "2026-03-16"],
         ["2026-03-16", "2026-03-17"],
     ]
-    alerts = [p for p in to_chat(telegram, LEAD_CHAT) if "aflyst eller udeblevet" in p["text"]]
+    alerts = [p for p in to_chat(telegram, LEAD_CHAT) if "i træk er aflyst" in p["text"]]
     assert len(alerts) == 1
+    assert escalations[0].evidence_count == 2
 
 
 async def test_a_staff_member_without_telegram_gets_email_only(
@@ -340,7 +344,7 @@ async def test_the_daily_digest_comes_at_eight_on_working_days_with_only_what_ma
 ) -> None:
     match_id = cast(session_factory)
     await runtime.tick(at_local(2026, 3, 9, 7, 30))  # Monday before eight: plans, no digest
-    assert not [p for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]
+    assert not [p for p in to_chat(telegram, LEAD_CHAT) if "Dagens overblik" in p["text"]]
     raise_now(
         session_factory,
         match_id,
@@ -349,8 +353,8 @@ async def test_the_daily_digest_comes_at_eight_on_working_days_with_only_what_ma
         at_local(2026, 3, 9, 7, 40),
     )
     await runtime.tick(at_local(2026, 3, 10, 8, 5))  # Tuesday: the call is due today
-    digests = [p["text"] for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]
-    assert len(digests) == 1
+    digests = [p["text"] for p in to_chat(telegram, LEAD_CHAT) if "Dagens overblik" in p["text"]]
+    assert len(digests) == 1, digests
     assert "Dagens opgaver (2)" in digests[0] and "Ring til forælder/kontaktperson" in digests[0]
     assert "(!) 02.03 09:00 Første møde" in digests[0]  # overdue, marked
     assert "Åbne sager" in digests[0] and "Spørgeskemaer, der mangler svar (1)" in digests[0]
@@ -359,13 +363,13 @@ async def test_the_daily_digest_comes_at_eight_on_working_days_with_only_what_ma
         "Dagens overblik" in str(m["Subject"]) for m in mailbox[0].to("procesleder@example.org")
     )
     # The coordinator has nothing today: no digest at all.
-    assert not [p for p in to_chat(telegram, COORDINATOR_CHAT) if "overblik" in p["text"]]
+    assert not [p for p in to_chat(telegram, COORDINATOR_CHAT) if "Dagens overblik" in p["text"]]
     await runtime.tick(at_local(2026, 3, 10, 9, 0))
     assert (
-        len([p for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]) == 1
+        len([p for p in to_chat(telegram, LEAD_CHAT) if "Dagens overblik" in p["text"]]) == 1
     )  # once a day
     await runtime.tick(at_local(2026, 3, 14, 8, 5))  # Saturday
-    assert len([p for p in to_chat(telegram, LEAD_CHAT) if "overblik" in p["text"]]) == 1
+    assert len([p for p in to_chat(telegram, LEAD_CHAT) if "Dagens overblik" in p["text"]]) == 1
 
 
 async def test_low_mood_twice_in_a_row_raises_an_escalation(

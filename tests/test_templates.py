@@ -43,6 +43,7 @@ CONTRACT_KEYS = frozenset(
         "match",
         "due",
         "reminder",
+        "visit_day",
         "session",
         "survey_url",
         "wave",
@@ -150,6 +151,7 @@ def context(
         },
         "due": session_start - timedelta(days=1, hours=1),
         "reminder": reminder,
+        "visit_day": None,
         "session": (
             {
                 "starts_at": session_start,

@@ -2,11 +2,14 @@
 
 People are named by role only ("Barn A", "Venskabsfamilie 1"); phone numbers and addresses are
 example values. After seeding, the past is replayed through the real planner and dispatcher with
-sandbox channels, so the outbox shows what the system would have sent until today.
+sandbox channels, so the outbox shows what the system would have sent until today. The demo's
+staff members act on their cases as diligent staff do (:func:`act_as_staff`), so the volumes of
+staff messages are those of real use; ``bench/demo_year.py`` counts them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -14,8 +17,12 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from followup.alerts import acknowledge, next_working_moment, resolve
+from followup.escalations import raise_escalation
 from followup.matches import sync_programmes
+from followup.tasks import complete, open_tasks
 from scheduler.facts import facts_for
 from scheduler.programme import Kind
 from scheduler.timeline import occurrences
@@ -24,9 +31,14 @@ from store.models import (
     CancelledBy,
     Child,
     ContactPerson,
+    Escalation,
+    EscalationStatus,
     Locale,
     Match,
     MatchStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Severity,
     Staff,
     StaffRole,
     Visit,
@@ -140,6 +152,89 @@ def seed(app: AppContext, now: datetime) -> list[int]:
     return ids
 
 
+# What families and parents write now and then, besides answering the prompts: (rule, chance in
+# a given week, severity, text).
+NEWS = [
+    ("message_from_family", 0.10, Severity.NORMAL, "Kan vi flytte næste besøg til lørdag?"),
+    ("message_from_parent", 0.04, Severity.NORMAL, "Tak for sidst. Hvornår er næste besøg?"),
+    ("worry", 0.01, Severity.URGENT, "Barnet virkede ked af det og ville ikke tale om skolen."),
+]
+Event = tuple[datetime, int, str, Severity, str]
+
+
+def family_news(app: AppContext, now: datetime, seed_value: int = 11) -> list[Event]:
+    """When the demo's families and parents wrote during the year (evenings, at random)."""
+    rng = random.Random(seed_value)
+    events: list[Event] = []
+    with app.transaction() as session:
+        matches = list(session.scalars(select(Match).order_by(Match.id)))
+        for match in matches:
+            moment = match.created_at + timedelta(days=7)
+            while moment < now:
+                for rule, chance, severity, text in NEWS:
+                    if rng.random() < chance:
+                        at = moment + timedelta(days=rng.randrange(7), hours=rng.randrange(10, 13))
+                        events.append((at, match.id, rule, severity, text))
+                moment += timedelta(days=7)
+    return sorted(e for e in events if e[0] < now)
+
+
+def _tell(app: AppContext, events: list[Event]) -> None:
+    with app.transaction() as session:
+        for at, match_id, rule, severity, text in events:
+            match = session.get(Match, match_id)
+            evidence = {"text": text, "channel": "sms" if "parent" in rule else "telegram"}
+            raise_escalation(session, match, rule, now=at, evidence=evidence, severity=severity)
+
+
+# How soon the diligent demo staff member acts once told: acknowledges a pushed case within a
+# working hour, resolves it a working day or two later, and does each task on its day.
+ACK_WITHIN = timedelta(hours=1)
+RESOLVE_AFTER = timedelta(days=1)
+
+
+def act_as_staff(app: AppContext, now: datetime) -> None:
+    """What a diligent staff member has done by ``now``: cases acknowledged within a working
+    hour of their first push and resolved a day or two later, tasks done on their due day."""
+    with app.transaction() as session:
+        unsent = _alerts_not_sent(session)
+        for case in session.scalars(
+            select(Escalation)
+            .where(Escalation.status != EscalationStatus.RESOLVED)
+            .order_by(Escalation.id)
+        ):
+            if case.id in unsent:
+                continue  # the alert is not out yet (it waits for working hours)
+            if case.status == EscalationStatus.OPEN and case.push_count and case.last_notified_at:
+                seen = next_working_moment(case.last_notified_at, ZONE)
+                if seen + ACK_WITHIN <= now:
+                    acknowledge(session, case.id, case.staff_id, seen + ACK_WITHIN, via="demo")
+            elif case.status == EscalationStatus.ACKNOWLEDGED and case.acknowledged_at:
+                settled = next_working_moment(case.acknowledged_at + RESOLVE_AFTER, ZONE)
+                if settled <= now:
+                    note = "Talt med familien; fulgt op." if case.match_id else "Set på."
+                    resolve(session, case.id, case.staff_id, settled, note)
+        for task in open_tasks(session, until=now):
+            done_at = next_working_moment(task.due_at, ZONE)
+            if done_at <= now:
+                complete(session, task.id, "done", "Udført.", done_at, actor="demo")
+
+
+def _alerts_not_sent(session: Session) -> set[int]:
+    """The cases with an alert still waiting in the outbox."""
+    waiting: set[int] = set()
+    for context in session.scalars(
+        select(OutboxMessage.context).where(
+            OutboxMessage.kind == "alert", OutboxMessage.status == OutboxStatus.PLANNED
+        )
+    ):
+        context = context or {}
+        waiting.update(int(i) for i in context.get("escalation_ids", []))
+        if context.get("escalation_id"):
+            waiting.add(int(context["escalation_id"]))
+    return waiting
+
+
 class Ticking(Protocol):
     async def tick(self, now: datetime) -> object: ...
     async def close(self) -> None: ...
@@ -150,18 +245,32 @@ async def replay(
     now: datetime,
     runtime_for: Callable[[AppContext], Ticking],
     step: timedelta = timedelta(hours=12),
+    staff_act: bool = True,
 ) -> None:
     """Run planner and dispatcher through the past, as if the system had been running.
 
-    ``runtime_for`` builds the runtime that ticks (``venskab.runtime.Runtime``)."""
+    ``runtime_for`` builds the runtime that ticks (``venskab.runtime.Runtime``); before each
+    tick the families' and parents' messages of the time arrive (:func:`family_news`), and the
+    demo staff do what they would have done by then (:func:`act_as_staff`), unless
+    ``staff_act`` is false (staff who never react, for comparison)."""
     runtime = runtime_for(app)
     with app.transaction() as session:
         first = session.scalar(select(func.min(Match.created_at)))
     if first is None:
         return
+    news = await asyncio.to_thread(family_news, app, now)
     moment = first
     while moment < now:
+        due = [e for e in news if e[0] <= moment]
+        news = news[len(due) :]
+        if due:
+            await asyncio.to_thread(_tell, app, due)
+        if staff_act:
+            await asyncio.to_thread(act_as_staff, app, moment)
         await runtime.tick(moment)
         moment += step
+    await asyncio.to_thread(_tell, app, news)
+    if staff_act:
+        await asyncio.to_thread(act_as_staff, app, now)
     await runtime.tick(now)
     await runtime.close()

@@ -3,7 +3,9 @@
 - an APScheduler ``AsyncIOScheduler`` that only *wakes things up* (plan, dispatch); the durable
   truth is in our tables, never in a job store;
 - uvicorn serving the Starlette app (webhooks, survey pages, the sandbox outbox);
-- the Telegram bot, when a token is configured (polling, or webhook through the web app).
+- the Telegram bot, when a token is configured (polling, or webhook through the web app);
+- :class:`venskab.urgent.UrgentNews`, which queues and sends an alert the moment urgent news (a worry, a
+  parent's message, a failure of the bot) is committed, instead of at the next tick.
 
 Replies and scheduled sends share one Telegram ``Bot`` and with it one rate limiter: the
 Telegram channel sends through the bot application's own ``ExtBot`` when the bot runs. Database
@@ -215,6 +217,18 @@ class Runtime:
             digest.plan_digests(session, now)
         return news
 
+    def queue_alerts(self, now: datetime) -> int:
+        """Only the alerts the escalation policy says are due now (no rules, no digest)."""
+        from followup import alerts
+
+        with self.app.transaction() as session:
+            return alerts.notify(session, now, self.app.programmes, self.app.settings.timezone)
+
+    async def alert_now(self, now: datetime) -> DispatchStats:
+        """Queue the alerts that are due and send what is due: urgent news, at once."""
+        await asyncio.to_thread(self.queue_alerts, now)
+        return await self.dispatch(now)
+
     def survey_ladder(self, now: datetime) -> int:
         """The survey reminder ladder's last step: a staff call task for each survey still
         unanswered when its call is due. Returns how many tasks were created."""
@@ -390,6 +404,10 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
     )
     server = uvicorn.Server(config)
     scheduler = _start_ticks(runtime)
+    from venskab.urgent import UrgentNews
+
+    urgent = UrgentNews(runtime)
+    urgent.start()
 
     if bot_app is not None:
         await start_bot(bot_app, settings)  # by webhook when configured, else long polling
@@ -406,6 +424,7 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         await serving
     finally:
         scheduler.shutdown(wait=False)
+        await urgent.stop()
         await runtime.drain()  # messages in flight are recorded, none is left in doubt
         if bot_app is not None:
             await stop_bot(bot_app)

@@ -22,17 +22,16 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 from twilio.twiml.voice_response import VoiceResponse
 
-from followup.alerts import acknowledge, check_ack_token
 from followup.escalations import raise_escalation
 from followup.tasks import call_back_task
 from scheduler import outbox as outbox_rows
 from scheduler.dispatcher import mark_address_failed
-from scheduler.links import secret_for
 from store.audit import record
-from store.models import Escalation, EscalationStatus, Match, OutboxMessage, Staff
+from store.models import Match, OutboxMessage
 from store.receipts import first_delivery
+from web.ack import ack_routes
 from web.inbound import inbound_routes
-from web.limits import Throttle, client_address, too_many, twilio_params
+from web.limits import twilio_params
 from web.links import is_loopback
 from web.surveys import survey_routes
 
@@ -52,12 +51,11 @@ def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
     the composition root. Routes find the services in ``request.app.state.app``."""
     routes: list[BaseRoute] = [
         Route("/", outbox),
-        Route("/ack/{token}", acknowledge_link, methods=["GET", "POST"]),
         Route("/twilio/gather/{outbox_id}", twilio_gather, methods=["POST"]),
         Route("/healthz", health),
         Route("/twilio/status", twilio_status, methods=["POST"]),
     ]
-    routes += [*survey_routes(app), *inbound_routes(app)]
+    routes += [*ack_routes(), *survey_routes(app), *inbound_routes(app)]
     routes += list(extra_routes)
     web = Starlette(routes=routes)
     web.state.app = app
@@ -202,84 +200,3 @@ def _record_answer(app: Services, outbox_id: int, params: dict[str, str]) -> str
                 key=f"voice:{row.id}",
             )
     return locale
-
-
-# -- acknowledging an alert from its email --------------------------------------------------------
-
-ACK_WORDS = {
-    "da": {
-        "title": "Kvittér for sagen",
-        "button": "Kvittér",
-        "confirm": "Tryk på knappen for at kvittere: så ved dine kolleger, at du har overtaget sagen.",
-        "done": "Tak. Sagen er kvitteret, og der bliver ikke sendt flere påmindelser om den.",
-        "already": "Sagen er allerede kvitteret. Der skal ikke gøres mere her.",
-        "bad": "Linket er ikke gyldigt. Brug linket i den seneste mail, eller kvittér i Telegram.",
-    },
-    "en": {
-        "title": "Acknowledge",
-        "button": "Acknowledge",
-        "confirm": "Press the button to acknowledge: your colleagues will know you have taken it on.",
-        "done": "Thank you. It is acknowledged, and no more reminders will be sent about it.",
-        "already": "This was already acknowledged. Nothing more to do here.",
-        "bad": "This link is not valid. Use the link in the latest email, or acknowledge in Telegram.",
-    },
-}
-
-
-# "<escalation id>.<staff id>.<url-safe base64 MAC>", ids within the database's integer range.
-ACK_TOKEN = re.compile(r"[1-9][0-9]{0,8}\.[1-9][0-9]{0,8}\.[A-Za-z0-9_-]{16,64}", re.ASCII)
-ACK_THROTTLE = Throttle(limit=20, window=60)
-
-
-async def acknowledge_link(request: Request) -> Response:
-    """A signed, single-use acknowledgement link from an alert email.
-
-    GET only shows a button: mail scanners follow links, and must not acknowledge anything.
-    """
-    if not ACK_THROTTLE.allow(client_address(request)):
-        return too_many(ACK_THROTTLE.window)
-    token = str(request.path_params["token"])
-    if not ACK_TOKEN.fullmatch(token):
-        # Not the shape of any token we make (non-ASCII, huge ids, ...): the same page as a
-        # forged one, without touching the database.
-        words = ACK_WORDS["da"]
-        return HTMLResponse(
-            PAGES.get_template("ack.html").render(
-                locale="da", title=words["title"], text=words["bad"], form=False
-            ),
-            status_code=403,
-        )
-    return await run_in_threadpool(_acknowledge, _services(request), token, request.method)
-
-
-def _acknowledge(app: Services, token: str, method: str) -> Response:
-    with app.session_factory() as session, session.begin():
-        ids = check_ack_token(secret_for(session, None), token)
-        staff = session.get(Staff, ids[1]) if ids else None
-        locale = staff.locale.value if staff else "da"
-        words = ACK_WORDS[locale]
-        escalation = session.get(Escalation, ids[0]) if ids else None
-        if ids is None or staff is None or escalation is None:
-            return HTMLResponse(
-                PAGES.get_template("ack.html").render(
-                    locale=locale, title=words["title"], text=words["bad"], form=False
-                ),
-                status_code=403,
-            )
-        if escalation.status != EscalationStatus.OPEN:
-            return HTMLResponse(
-                PAGES.get_template("ack.html").render(
-                    locale=locale, title=words["title"], text=words["already"], form=False
-                ),
-                status_code=409,
-            )
-        if method == "POST":
-            acknowledge(session, escalation.id, staff.id, app.now(), via="email")
-            text, form = words["done"], False
-        else:
-            text, form = words["confirm"], True
-    return HTMLResponse(
-        PAGES.get_template("ack.html").render(
-            locale=locale, title=words["title"], text=text, form=form, button=words["button"]
-        )
-    )

@@ -36,6 +36,10 @@ PERMANENT_TELEGRAM_BAD_REQUESTS = (
     "have no rights to send a message",
 )
 
+# The code of a text the provider refuses whatever the address (Telegram: too long or entities
+# it cannot parse, even shortened): not worth retrying, yet no reason to stop using the address.
+BODY_REFUSED = "body_refused"
+
 
 def twilio_code(code: object) -> int | None:
     """A Twilio error code as a number (receipts give it as text); None if there is none."""

@@ -23,7 +23,25 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
-from scheduler.channels.errors import permanent_telegram_error
+from scheduler.channels.errors import BODY_REFUSED, permanent_telegram_error
+
+# Telegram's limit on a message's text, counted after entity parsing.
+TEXT_MAX = 4096
+# Bad requests about this body, not the chat: the same text would be refused again.
+BODY_REFUSALS = ("message is too long", "can't parse entities")
+
+
+def shorten(text: str, limit: int = TEXT_MAX) -> str:
+    """``text`` cut to ``limit`` characters, ending with "…" where it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def _refuses_body(exc: BaseException) -> bool:
+    return isinstance(exc, BadRequest) and any(
+        phrase in exc.message.lower() for phrase in BODY_REFUSALS
+    )
 
 
 class ChatRateLimiter(AIORateLimiter):
@@ -195,18 +213,39 @@ class TelegramChannel:
                     for row in message.buttons
                 ]
             )
+        # initialize() is idempotent: it fetches getMe once and sets up the HTTP pools.
         try:
-            # initialize() is idempotent: it fetches getMe once and sets up the HTTP pools.
             await self.bot.initialize()
-            sent = await self.bot.send_message(
-                _chat_id(message.to), message.body, reply_markup=markup
-            )
+            sent = await self._send_text(message.to, shorten(message.body), markup)
         except Exception as exc:
             error = telegram_error(exc)
             if error is None:
                 raise
             raise error from exc
         return SendResult(provider_id=str(sent.message_id))
+
+    async def _send_text(self, to: str, body: str, markup: InlineKeyboardMarkup | None) -> Any:
+        """Send ``body``; if Telegram refuses the text itself (too long once its entities are
+        parsed, or entities it cannot parse), once more as plain text, shortened by the excess."""
+        try:
+            return await self.bot.send_message(_chat_id(to), body, reply_markup=markup)
+        except BadRequest as exc:
+            if not _refuses_body(exc):
+                raise
+            first = exc.message
+        # Plain text (no parse mode, so no entities to parse), with room to spare.
+        try:
+            return await self.bot.send_message(
+                _chat_id(to), shorten(body, TEXT_MAX - 96), reply_markup=markup, parse_mode=None
+            )
+        except BadRequest as exc:
+            if not _refuses_body(exc):
+                raise
+            raise ChannelError(
+                f"Telegram refused the text, shortened too ({first}; then {exc.message})",
+                permanent=False,
+                code=BODY_REFUSED,
+            ) from exc
 
     async def close(self) -> None:
         if self.owns_bot:

@@ -108,8 +108,14 @@ class Escalation(TimestampMixin, Base):
     summary: Mapped[str] = mapped_column(String(300))
     suggested_action: Mapped[str] = mapped_column(String(300), default="")
     evidence: Mapped[list[Any]] = mapped_column(default=list)
-    level: Mapped[int] = mapped_column(Integer, default=0)  # 0 = staff member, 1+ = coordinator
+    level: Mapped[int] = mapped_column(Integer, default=0)  # the policy step last pushed
     last_notified_at: Mapped[datetime | None] = mapped_column()
+    # Pushes sent so far; the programme's policy bounds it (then only digest and case list).
+    push_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    snoozed_until: Mapped[datetime | None] = mapped_column()
+    # How many pieces of evidence arrived; ``evidence`` keeps only the last few of them.
+    evidence_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    refs: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     acknowledged_at: Mapped[datetime | None] = mapped_column()
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     resolved_at: Mapped[datetime | None] = mapped_column()

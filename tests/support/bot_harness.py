@@ -28,11 +28,12 @@ from telegram.request import HTTPXRequest
 from bot.app import build_application, start_bot, stop_bot
 from bot.context import BotApplication
 from scheduler.channels.sandbox import SandboxChannel
-from scheduler.channels.telegram import TelegramChannel
+from scheduler.channels.telegram import ChatRateLimiter, TelegramChannel
 from store.models import Base
 from tests.fakes.telegram import FakeTelegram, TelegramCall
 from venskab.cli.common import AppContext
 from venskab.runtime import Runtime
+from venskab.urgent import UrgentNews
 
 T = TypeVar("T")
 
@@ -107,10 +108,24 @@ class Sent:
 
 
 class BotHarness:
-    def __init__(self, fake: FakeTelegram, app: AppContext, clock: Clock) -> None:
+    """``rate_limited``: Telegram's limits as in production (``ChatRateLimiter``), not off;
+    ``urgent_news``: alerts for urgent news sent at once, as ``venskab run`` does."""
+
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        app: AppContext,
+        clock: Clock,
+        *,
+        rate_limited: bool = False,
+        urgent_news: bool = False,
+    ) -> None:
         self.fake = fake
         self.app = app
         self.clock = clock
+        self.rate_limited = rate_limited
+        self.urgent_news = urgent_news
+        self.urgent: UrgentNews | None = None
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.application: BotApplication | None = None
@@ -128,7 +143,7 @@ class BotHarness:
         application = build_application(
             self.app.services,
             clock=self.clock,
-            rate_limiter=None,
+            rate_limiter=ChatRateLimiter() if self.rate_limited else None,
             get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=5),
         )
         await start_bot(application, self.app.settings, poll_timeout=1)
@@ -139,9 +154,15 @@ class BotHarness:
             channels={**channels, "telegram": TelegramChannel(application.bot)},
             sandbox=frozenset(channels),
         )
+        if self.urgent_news:
+            self.urgent = UrgentNews(self.runtime, self.clock)
+            self.urgent.start()
 
     def stop(self) -> None:
         """Stop the bot (as on shutdown); the loop stays for a :meth:`start` again."""
+        if self.urgent is not None:
+            self.call(self.urgent.stop())
+            self.urgent = None
         if self.application is not None:
             self.call(stop_bot(self.application))
             self.application = None

@@ -1,4 +1,5 @@
-"""Staff follow-up on the command line: ``escalations``, ``ack``, ``resolve``, ``tasks``, ``task``."""
+"""Staff follow-up on the command line: ``escalations``, ``ack``, ``snooze``, ``resolve``,
+``tasks``, ``task``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from followup.alerts import AckError, acknowledge, resolve
+from followup.alerts import AckError, acknowledge, resolve, snooze
 from followup.tasks import OUTCOMES, TaskError, complete, open_tasks
 from store.models import Escalation, EscalationStatus, Staff
 from venskab.cli.common import ROW_ID, AppContext, UserError, parse_when, pass_app
@@ -18,6 +19,7 @@ from venskab.cli.common import ROW_ID, AppContext, UserError, parse_when, pass_a
 def register(group: click.Group) -> None:
     group.add_command(escalations)
     group.add_command(ack)
+    group.add_command(snooze_command)
     group.add_command(resolve_command)
     group.add_command(tasks)
     group.add_command(task)
@@ -42,9 +44,12 @@ def escalations(app: AppContext, show_all: bool) -> None:
             return
         for e in rows:
             flag = "URGENT " if e.severity.value == "urgent" else ""
+            state = e.status.value
+            if e.snoozed_until is not None and e.snoozed_until > app.now():
+                state = f"snoozed until {_local(e.snoozed_until, app)}"
             click.echo(
-                f"#{e.id:<4} {_local(e.created_at, app)}  {flag}{e.status.value:<12} match {e.match_id or '-':<5} "
-                f"{e.rule}: {e.summary} ({len(e.evidence)} × evidence, level {e.level})"
+                f"#{e.id:<4} {_local(e.created_at, app)}  {flag}{state:<12} match {e.match_id or '-':<5} "
+                f"{e.rule}: {e.summary} ({e.evidence_count} × evidence, {e.push_count} pushes)"
             )
             if e.suggested_action:
                 click.echo(f"       → {e.suggested_action}")
@@ -70,6 +75,22 @@ def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
         except AckError as exc:
             raise UserError(str(exc)) from exc
     click.echo(f"escalation {escalation_id} acknowledged")
+
+
+@click.command("snooze")
+@click.argument("escalation_id", type=int)
+@click.option("--until", "until", required=True, help="When to hear of it again (e.g. 2026-03-12).")
+@click.option("--staff", type=int, help="The staff member snoozing it (their id).")
+@pass_app
+def snooze_command(app: AppContext, escalation_id: int, until: str, staff: int | None) -> None:
+    """Snooze an escalation until a date: silent until then, then one reminder."""
+    when = parse_when(until, app.settings.timezone)
+    with app.transaction() as session:
+        try:
+            snooze(session, escalation_id, _staff_id(app, session, staff), when, app.now(), "cli")
+        except AckError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"escalation {escalation_id} snoozed until {_local(when, app)}")
 
 
 @click.command("resolve")

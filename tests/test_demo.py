@@ -1,0 +1,60 @@
+"""The demo year `make run` replays: its staff act on their cases as diligent staff do, so each
+gets a handful of messages a week, and nothing is acknowledged before its alert went out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from store.models import (
+    Audience,
+    Escalation,
+    EscalationStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Task,
+    TaskStatus,
+)
+from venskab.cli.common import AppContext
+from venskab.demo import replay, seed
+from venskab.runtime import Runtime
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+async def test_the_demo_staff_act_on_their_cases_and_get_a_handful_of_messages_a_week(
+    db_url: str, engine: Engine
+) -> None:
+    app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, _engine=engine)
+    seed(app, NOW)
+    await replay(app, NOW, Runtime)
+
+    with app.transaction() as session:
+        cases = list(session.scalars(select(Escalation)))
+        sent = list(
+            session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.audience == Audience.STAFF,
+                    OutboxMessage.status == OutboxStatus.SENT,
+                )
+            )
+        )
+        late_tasks = session.scalars(
+            select(Task).where(
+                Task.status == TaskStatus.OPEN, Task.due_at < NOW - timedelta(days=3)
+            )
+        ).all()
+    alerts = {int(r.context["escalation_id"]): r for r in sent if r.kind == "alert"}
+    assert len(alerts) >= 5  # families and parents wrote during the year, and staff heard
+    for case in cases:
+        if case.id in alerts:
+            assert case.status == EscalationStatus.RESOLVED, case.rule
+            assert case.acknowledged_at is not None and case.resolution_note
+            assert case.acknowledged_at >= alerts[case.id].sent_at  # type: ignore[operator]
+    assert late_tasks == []  # every task done on its day
+    weekly = Counter(
+        (r.recipient_id, r.sent_at.isocalendar()[:2]) for r in sent if r.sent_at is not None
+    )
+    assert max(weekly.values()) <= 5
