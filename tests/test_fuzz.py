@@ -30,7 +30,8 @@ from tests.support.cast import PROGRAMMES, make_match
 from tests.support.survey_app import TWILIO_SID, TWILIO_TOKEN, invite
 from tests.support.webserver import serving
 from venskab.cli.common import AppContext
-from web.app import ACK_THROTTLE, create_app
+from web.ack import ACK_THROTTLE
+from web.app import create_app
 from web.limits import Throttle
 
 pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
