@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from followup.alerts import alert_rows, next_working_moment, staff_channels, targets
+from followup.alert_rows import alert_rows, next_working_moment, staff_channels, targets
 from followup.news import URGENT_RULES
 from scheduler import outbox
 from scheduler.programme import PolicyStep

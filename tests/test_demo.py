@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import (
     Audience,
@@ -25,7 +26,9 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 async def test_the_demo_staff_act_on_their_cases_and_get_a_handful_of_messages_a_week(
-    db_url: str, engine: Engine
+    db_url: str,
+    engine: Engine,
+    session_factory: sessionmaker[Session],  # empties the database after
 ) -> None:
     app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, _engine=engine)
     seed(app, NOW)

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from followup.alerts import acknowledge, next_working_moment, resolve
+from followup.alert_rows import next_working_moment
+from followup.alerts import acknowledge, resolve
 from followup.escalations import raise_escalation
 from followup.matches import sync_programmes
 from followup.tasks import complete, open_tasks

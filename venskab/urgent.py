@@ -8,12 +8,19 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from followup.news import on_news
+from scheduler.dispatcher import DispatchStats
 
-if TYPE_CHECKING:
-    from venskab.runtime import Runtime
+
+class Alerting(Protocol):
+    """What the listener needs of the runtime (``venskab.runtime.Runtime``)."""
+
+    app: Any
+
+    async def alert_now(self, now: datetime) -> DispatchStats: ...
+
 
 log = logging.getLogger("venskab")
 
@@ -32,7 +39,7 @@ class UrgentNews:
     """
 
     def __init__(
-        self, runtime: Runtime, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self, runtime: Alerting, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
         self.runtime = runtime
         self.clock = clock
