@@ -23,6 +23,7 @@ RULES = {
     "low_mood": "Visits went badly more than once",
     "delivery_failed": "A message could not be delivered",
     "delivery_unknown": "A message may or may not have been sent",
+    "delivery_expired": "Essential messages expired before they could be sent",
     "bot_blocked": "The family blocked the Telegram bot",
     "opt_out": "A contact person opted out of messages",
     "wants_to_stop": "The volunteer family wants to stop",
@@ -30,6 +31,9 @@ RULES = {
     "message_from_family": "A message from the volunteer family",
     "task_overdue": "A follow-up task is overdue",
 }
+# Rules raised once per staff member rather than per match: the open case lists the matches
+# (an hour-long provider outage is one alert to each staff member, not one per match).
+GROUPED = frozenset({"delivery_expired"})
 
 
 def raise_escalation(
@@ -43,7 +47,10 @@ def raise_escalation(
     suggested_action: str = "",
     summary: str | None = None,
 ) -> Escalation:
-    """Open an escalation, or add ``evidence`` to the open one for the same match and rule."""
+    """Open an escalation, or add ``evidence`` to the open one for the same match and rule
+    (for a grouped rule: for the same staff member and rule, the match named in the evidence)."""
+    if rule in GROUPED and match is not None:
+        return _raise_grouped(session, match, rule, now, evidence, severity, suggested_action)
     match_id = match.id if match is not None else None
     existing = session.scalars(
         select(Escalation).where(
@@ -75,4 +82,43 @@ def raise_escalation(
     record(
         session, "system", "escalation.open", "escalation", escalation.id, rule=rule, match=match_id
     )
+    return escalation
+
+
+def _raise_grouped(
+    session: Session,
+    match: Match,
+    rule: str,
+    now: datetime,
+    evidence: dict[str, Any],
+    severity: Severity,
+    suggested_action: str,
+) -> Escalation:
+    staff_id = match.staff_id
+    item = {"at": now.isoformat(), "match": match.id, "child": match.child.first_name, **evidence}
+    existing = session.scalars(
+        select(Escalation).where(
+            Escalation.match_id.is_(None),
+            Escalation.staff_id == staff_id
+            if staff_id is not None
+            else Escalation.staff_id.is_(None),
+            Escalation.rule == rule,
+            Escalation.status == EscalationStatus.OPEN,
+        )
+    ).first()
+    if existing is not None:
+        existing.evidence = [*existing.evidence, item]
+        return existing
+    escalation = Escalation(
+        match_id=None,
+        rule=rule,
+        severity=severity,
+        staff_id=staff_id,
+        summary=RULES.get(rule, rule)[:300],
+        suggested_action=suggested_action[:300],
+        evidence=[item],
+    )
+    session.add(escalation)
+    session.flush()
+    record(session, "system", "escalation.open", "escalation", escalation.id, rule=rule)
     return escalation

@@ -49,6 +49,7 @@ from scheduler.outcomes import (
     Outcome,
     Recorder,
     mark_address_failed,
+    report_expired,
     report_in_doubt,
     summary,
 )
@@ -149,7 +150,11 @@ class Dispatcher:
         return len(stale)
 
     def expire(self, session: Session, now: datetime) -> int:
-        return outbox.expire_due(session, now)
+        """Rows past their expiry become ``expired``; staff hear of the essential ones."""
+        rows = outbox.expire_due(session, now)
+        for row in rows:
+            report_expired(session, self.hooks, row, None, now)
+        return len(rows)
 
     def claim(
         self,

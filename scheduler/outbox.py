@@ -263,19 +263,25 @@ def recover_stale(session: Session, now: datetime, lease: timedelta) -> list[Out
     return stale
 
 
-def expire_due(session: Session, now: datetime) -> int:
-    """Planned rows past their expiry become ``expired``; returns how many."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.status == OutboxStatus.PLANNED,
-            OutboxMessage.expires_at.is_not(None),
-            OutboxMessage.expires_at <= now,
+def expire_due(session: Session, now: datetime) -> list[OutboxMessage]:
+    """Planned rows past their expiry become ``expired``; returns them (the caller tells staff
+    of the essential ones)."""
+    rows = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PLANNED,
+                OutboxMessage.expires_at.is_not(None),
+                OutboxMessage.expires_at <= now,
+            )
+            # Replicas never expire (and report) the same row twice; SQLite ignores this.
+            .with_for_update(skip_locked=True)
         )
-        .values(status=OutboxStatus.EXPIRED, last_error=EXPIRED, updated_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    for row in rows:
+        expire(row, EXPIRED)
+        row.updated_at = now
+    return rows
 
 
 def claim_due(

@@ -35,6 +35,8 @@ from store.models import (
 )
 
 LAST_TRY = timedelta(minutes=1)
+EXPIRED_RULE = "delivery_expired"
+EXPIRED_ACTION = "Contact the families listed: their messages expired before they could be sent."
 CHECK_ARRIVAL = "Check with the recipient whether the message arrived; resend by hand if not."
 
 
@@ -135,8 +137,7 @@ class Recorder:
             # Retried until its expiry: too late now. Staff hear of an essential one.
             outbox.expire(row, f"not sent before it expired; last error: {reason}")
             stats.expired += 1
-            if match is not None and row.essential:
-                self._report(session, row, match, "delivery_failed", error, now)
+            report_expired(session, self.hooks, row, error, now)
             return
         stats.fail(row, reason)
         if match is not None:
@@ -189,6 +190,29 @@ class Recorder:
 
 def _evidence(row: OutboxMessage) -> dict[str, Any]:
     return {"outbox_id": row.id, "touchpoint": row.touchpoint_id, "channel": row.channel.value}
+
+
+def report_expired(
+    session: Session,
+    hooks: EngineHooks,
+    row: OutboxMessage,
+    error: ChannelError | None,
+    now: datetime,
+) -> None:
+    """Tell staff of an essential message that expired unsent. The rule is one the domain
+    groups: one case per staff member lists every match (an hour-long outage is one alert)."""
+    match = session.get(Match, row.match_id) if row.essential and row.match_id else None
+    if match is None:
+        return
+    evidence = {**_evidence(row), "code": error.code if error else None, "attempts": row.attempts}
+    hooks.report(
+        session,
+        match,
+        EXPIRED_RULE,
+        now=now,
+        evidence=evidence,
+        suggested_action=EXPIRED_ACTION,
+    )
 
 
 def report_in_doubt(
