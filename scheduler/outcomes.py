@@ -6,6 +6,7 @@ The rows' statuses are changed by :mod:`scheduler.outbox`; this module decides w
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from sqlalchemy.orm import Session
 from scheduler import outbox
 from scheduler.channels.base import ChannelError, OutgoingMessage
 from scheduler.hooks import EngineHooks
+from scheduler.programme import ChannelName as TouchpointChannel
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve
-from scheduler.retry import DEFAULT_POLICY, RetryPolicy
+from scheduler.retry import DEFAULT_POLICY, RetryPolicy, RetrySpec, policy_for
 from scheduler.rules import next_allowed
 from store.models import (
     Audience,
@@ -126,7 +128,7 @@ class Recorder:
             )
             return
         if not error.permanent:
-            policy = self.policies.get(row.channel.value, DEFAULT_POLICY)
+            policy = self.policy(row, match)
             at = now + policy.backoff(row.attempts, self.rng, error.retry_after)
             # A last try shortly before the expiry rather than none when the wait overshoots.
             at = min(at, policy.deadline(row.due_at, row.expires_at) - LAST_TRY)
@@ -142,6 +144,18 @@ class Recorder:
         stats.fail(row, reason)
         if match is not None:
             self._given_up(session, row, match, error, now, stats)
+
+    def policy(self, row: OutboxMessage, match: Match | None) -> RetryPolicy:
+        """The row's channel's policy, as its programme and touchpoint change it."""
+        channel = row.channel.value
+        base = self.policies.get(channel, DEFAULT_POLICY)
+        programme = self.programmes.get(match.programme.slug) if match is not None else None
+        if programme is None:
+            return base
+        spec: RetrySpec | None = None
+        with contextlib.suppress(KeyError):  # a touchpoint since removed: the channel's policy
+            spec = programme.touchpoint(row.touchpoint_id).retry
+        return policy_for(base, programme.retry.get(TouchpointChannel(channel)), spec)
 
     def _given_up(
         self,
