@@ -24,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 from bench.run import NOW, fresh, synthesize  # noqa: E402
 from store import clock as store_clock  # noqa: E402
 
-
 VENSKAB = [sys.executable, "-c", "from venskab.cli import main; main()"]
 
 
