@@ -73,6 +73,7 @@ def summarise(escalation: Escalation, zone: ZoneInfo) -> dict[str, Any]:
         "due": _day(newest.get("due")),
         "channel": newest.get("channel"),
         "audience": newest.get("audience"),
+        "child": newest.get("child"),  # a grouped case (expired messages) names its newest child
     }
 
 

@@ -30,6 +30,7 @@ RULES = {
     "low_mood": "Visits went badly more than once",
     "delivery_failed": "A message could not be delivered",
     "delivery_unknown": "A message may or may not have been sent",
+    "delivery_expired": "Essential messages expired before they could be sent",
     "bot_blocked": "The family blocked the Telegram bot",
     "opt_out": "A contact person opted out of messages",
     "wants_to_stop": "The volunteer family wants to stop",
@@ -38,6 +39,9 @@ RULES = {
     "task_overdue": "A follow-up task is overdue",
     "bot_error": "The bot failed while answering someone",
 }
+# Rules raised once per staff member rather than per match: the open case lists the matches
+# (an hour-long provider outage is one alert to each staff member, not one per match).
+GROUPED = frozenset({"delivery_expired"})
 
 
 # The same titles in Danish, for what staff read (digest, case lists).
@@ -56,6 +60,7 @@ RULES_DA = {
     "message_from_family": "Besked fra venskabsfamilien",
     "task_overdue": "En opgave er ikke afsluttet",
     "bot_error": "Botten fik en fejl",
+    "delivery_expired": "Vigtige beskeder udløb, før de kunne sendes",
 }
 
 
@@ -77,7 +82,10 @@ def raise_escalation(
     suggested_action: str = "",
     summary: str | None = None,
 ) -> Escalation:
-    """Open an escalation, or add ``evidence`` to the open one for the same match and rule."""
+    """Open an escalation, or add ``evidence`` to the open one for the same match and rule
+    (for a grouped rule: for the same staff member and rule, the match named in the evidence)."""
+    if rule in GROUPED and match is not None:
+        return _raise_grouped(session, match, rule, now, evidence, severity, suggested_action)
     match_id = match.id if match is not None else None
     existing = session.scalars(
         select(Escalation).where(
@@ -131,3 +139,46 @@ def knows(escalation: Escalation, ref: str) -> bool:
     return ref in (escalation.refs or []) or any(
         e.get("ref") == ref for e in escalation.evidence or []
     )
+
+
+def _raise_grouped(
+    session: Session,
+    match: Match,
+    rule: str,
+    now: datetime,
+    evidence: dict[str, Any],
+    severity: Severity,
+    suggested_action: str,
+) -> Escalation:
+    staff_id = match.staff_id
+    item = {"at": now.isoformat(), "match": match.id, "child": match.child.first_name, **evidence}
+    existing = session.scalars(
+        select(Escalation).where(
+            Escalation.match_id.is_(None),
+            Escalation.staff_id == staff_id
+            if staff_id is not None
+            else Escalation.staff_id.is_(None),
+            Escalation.rule == rule,
+            Escalation.status == EscalationStatus.OPEN,
+        )
+    ).first()
+    if existing is not None:
+        existing.evidence = [*existing.evidence[-(EVIDENCE_KEPT - 1) :], item]
+        existing.evidence_count = (existing.evidence_count or 0) + 1
+        return existing
+    escalation = Escalation(
+        created_at=now,  # since when: the moment it happened, also when replayed or caught up
+        match_id=None,
+        rule=rule,
+        severity=severity,
+        staff_id=staff_id,
+        summary=RULES.get(rule, rule)[:300],
+        suggested_action=suggested_action[:300],
+        evidence=[item],
+        evidence_count=1,
+        push_count=0,
+    )
+    session.add(escalation)
+    session.flush()
+    record(session, "system", "escalation.open", "escalation", escalation.id, rule=rule)
+    return escalation

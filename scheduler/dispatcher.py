@@ -49,11 +49,13 @@ from scheduler.outcomes import (
     Outcome,
     Recorder,
     mark_address_failed,
+    report_expired,
     report_in_doubt,
     summary,
 )
 from scheduler.prepare import ButtonsHook, Preparer
 from scheduler.programme import Programme
+from scheduler.restart import ask_about
 from scheduler.retry import RetryPolicy, is_database_down, until_written
 from scheduler.sms import segments as count_segments
 from store import clock as store_clock
@@ -108,9 +110,12 @@ class Dispatcher:
         """Recover stale claims, expire stale rows, then drain everything due at ``now``."""
         stats = DispatchStats()
         started = clock.monotonic()
+        held: list[outbox.InDoubt] = []
 
         def tidy() -> None:
             with self.factory() as session, session.begin():
+                askable = [name for name in LANES if self._askable(name)]
+                held.extend(outbox.hold_in_doubt(session, now, self.lease, self.worker_id, askable))
                 stats.unknown += self.recover(session, now)
                 stats.expired += self.expire(session, now)
 
@@ -123,6 +128,8 @@ class Dispatcher:
                 raise
             log.warning("dispatch skipped: the database is unavailable (%s)", type(exc).__name__)
             return stats
+        if held:
+            await ask_about(self, held, now, stats)
         renewing = asyncio.create_task(self._renew(now, started))
         try:
             lanes = await asyncio.gather(
@@ -141,6 +148,11 @@ class Dispatcher:
                 stats.add(lane)
         return stats
 
+    def _askable(self, name: str) -> bool:
+        """A channel whose provider can say whether a message went out (SMS: Twilio)."""
+        channel = self.channels.get(name)
+        return channel is not None and name not in self.sandbox and hasattr(channel, "find")
+
     def recover(self, session: Session, now: datetime) -> int:
         """Rows left in ``sending`` past the lease: their fate is unknown; tell staff."""
         stale = outbox.recover_stale(session, now, self.lease)
@@ -149,7 +161,11 @@ class Dispatcher:
         return len(stale)
 
     def expire(self, session: Session, now: datetime) -> int:
-        return outbox.expire_due(session, now)
+        """Rows past their expiry become ``expired``; staff hear of the essential ones."""
+        rows = outbox.expire_due(session, now)
+        for row in rows:
+            report_expired(session, self.hooks, row, None, now)
+        return len(rows)
 
     def claim(
         self,
@@ -239,7 +255,7 @@ class Dispatcher:
     def _prepare(self, ids: list[int], now: datetime, stats: DispatchStats) -> list[Job]:
         def prepare() -> list[Job]:
             with self.factory() as session, session.begin():
-                return Preparer(
+                jobs = Preparer(
                     session,
                     now,
                     stats,
@@ -249,6 +265,10 @@ class Dispatcher:
                     secret=self.secret,
                     buttons=self.buttons,
                 ).jobs(ids)
+                # Kept before sending: after a crash the provider is asked for this text.
+                askable = [(j.row_id, j.stored_body) for j in jobs if self._askable(j.channel)]
+                outbox.remember_text(session, askable)
+                return jobs
 
         try:
             jobs = until_written(

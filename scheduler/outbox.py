@@ -257,6 +257,65 @@ def _changed_names(change: dict[str, Any]) -> tuple[str, ...]:
 # -- the dispatcher's claim and its outcomes ----------------------------------------------------
 
 
+class InDoubt(NamedTuple):
+    """A row a dead process left ``sending``, now held by this worker to ask the provider."""
+
+    row_id: int
+    channel: str
+    audience: str
+    match_id: int | None
+    recipient_id: int
+    body: str
+    since: datetime
+    """The earliest the send can have begun (its last claim moment less the lease)."""
+
+
+def remember_text(session: Session, texts: Iterable[tuple[int, str]]) -> None:
+    """The text about to be sent (its links' secret parts left out), stored before sending, so
+    that after a crash the provider can be asked whether it went out."""
+    params = [{"id": row_id, "body": body} for row_id, body in texts]
+    if params:
+        session.execute(update(OutboxMessage), params)
+
+
+def hold_in_doubt(
+    session: Session, now: datetime, lease: timedelta, worker_id: str, channels: Iterable[str]
+) -> list[InDoubt]:
+    """Rows left ``sending`` past the lease on a channel whose provider can be asked, with their
+    text stored: this worker takes them over (they stay ``sending``) to ask before deciding."""
+    channels = list(channels)
+    if not channels:
+        return []
+    rows = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.SENDING,
+                OutboxMessage.claimed_at < now - lease,
+                OutboxMessage.channel.in_(channels),
+                OutboxMessage.body.is_not(None),
+            )
+            .with_for_update(skip_locked=True)
+        )
+    )
+    held = []
+    for row in rows:
+        claimed = row.claimed_at or now
+        held.append(
+            InDoubt(
+                row.id,
+                row.channel.value,
+                row.audience.value,
+                row.match_id,
+                row.recipient_id,
+                row.body or "",
+                claimed - lease,
+            )
+        )
+        row.claimed_at, row.claimed_by = now, worker_id[:64]
+    return held
+
+
 def recover_stale(session: Session, now: datetime, lease: timedelta) -> list[OutboxMessage]:
     """Rows left ``sending`` past the lease, now ``unknown``: they may or may not have gone."""
     stale = list(
@@ -274,19 +333,25 @@ def recover_stale(session: Session, now: datetime, lease: timedelta) -> list[Out
     return stale
 
 
-def expire_due(session: Session, now: datetime) -> int:
-    """Planned rows past their expiry become ``expired``; returns how many."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.status == OutboxStatus.PLANNED,
-            OutboxMessage.expires_at.is_not(None),
-            OutboxMessage.expires_at <= now,
+def expire_due(session: Session, now: datetime) -> list[OutboxMessage]:
+    """Planned rows past their expiry become ``expired``; returns them (the caller tells staff
+    of the essential ones)."""
+    rows = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PLANNED,
+                OutboxMessage.expires_at.is_not(None),
+                OutboxMessage.expires_at <= now,
+            )
+            # Replicas never expire (and report) the same row twice; SQLite ignores this.
+            .with_for_update(skip_locked=True)
         )
-        .values(status=OutboxStatus.EXPIRED, last_error=EXPIRED, updated_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    for row in rows:
+        expire(row, EXPIRED)
+        row.updated_at = now
+    return rows
 
 
 def claim_due(

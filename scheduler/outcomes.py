@@ -6,6 +6,7 @@ The rows' statuses are changed by :mod:`scheduler.outbox`; this module decides w
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ from scheduler import outbox
 from scheduler.channels.base import ChannelError, OutgoingMessage
 from scheduler.channels.errors import BODY_REFUSED
 from scheduler.hooks import EngineHooks
+from scheduler.programme import ChannelName as TouchpointChannel
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve
-from scheduler.retry import DEFAULT_POLICY, RetryPolicy
+from scheduler.retry import DEFAULT_POLICY, RetryPolicy, RetrySpec, policy_for
 from scheduler.rules import next_allowed
 from store.models import (
     Audience,
@@ -36,6 +38,8 @@ from store.models import (
 )
 
 LAST_TRY = timedelta(minutes=1)
+EXPIRED_RULE = "delivery_expired"
+EXPIRED_ACTION = "Contact the families listed: their messages expired before they could be sent."
 CHECK_ARRIVAL = "Check with the recipient whether the message arrived; resend by hand if not."
 
 
@@ -128,7 +132,7 @@ class Recorder:
             self._body_refused(session, row, match, now, stats, reason)
             return
         if not error.permanent:
-            policy = self.policies.get(row.channel.value, DEFAULT_POLICY)
+            policy = self.policy(row, match)
             at = now + policy.backoff(row.attempts, self.rng, error.retry_after)
             # A last try shortly before the expiry rather than none when the wait overshoots.
             at = min(at, policy.deadline(row.due_at, row.expires_at) - LAST_TRY)
@@ -139,8 +143,7 @@ class Recorder:
             # Retried until its expiry: too late now. Staff hear of an essential one.
             outbox.expire(row, f"not sent before it expired; last error: {reason}")
             stats.expired += 1
-            if match is not None and row.essential:
-                self._report(session, row, match, "delivery_failed", error, now)
+            report_expired(session, self.hooks, row, error, now)
             return
         stats.fail(row, reason)
         if match is not None:
@@ -163,6 +166,18 @@ class Recorder:
         recipient = resolve(match, row.audience.value, row.recipient_id) if match else None
         if programme is not None and recipient is not None:
             fallback(session, row, programme, recipient, now, stats, reason)
+
+    def policy(self, row: OutboxMessage, match: Match | None) -> RetryPolicy:
+        """The row's channel's policy, as its programme and touchpoint change it."""
+        channel = row.channel.value
+        base = self.policies.get(channel, DEFAULT_POLICY)
+        programme = self.programmes.get(match.programme.slug) if match is not None else None
+        if programme is None:
+            return base
+        spec: RetrySpec | None = None
+        with contextlib.suppress(KeyError):  # a touchpoint since removed: the channel's policy
+            spec = programme.touchpoint(row.touchpoint_id).retry
+        return policy_for(base, programme.retry.get(TouchpointChannel(channel)), spec)
 
     def _given_up(
         self,
@@ -211,6 +226,29 @@ class Recorder:
 
 def _evidence(row: OutboxMessage) -> dict[str, Any]:
     return {"outbox_id": row.id, "touchpoint": row.touchpoint_id, "channel": row.channel.value}
+
+
+def report_expired(
+    session: Session,
+    hooks: EngineHooks,
+    row: OutboxMessage,
+    error: ChannelError | None,
+    now: datetime,
+) -> None:
+    """Tell staff of an essential message that expired unsent. The rule is one the domain
+    groups: one case per staff member lists every match (an hour-long outage is one alert)."""
+    match = session.get(Match, row.match_id) if row.essential and row.match_id else None
+    if match is None:
+        return
+    evidence = {**_evidence(row), "code": error.code if error else None, "attempts": row.attempts}
+    hooks.report(
+        session,
+        match,
+        EXPIRED_RULE,
+        now=now,
+        evidence=evidence,
+        suggested_action=EXPIRED_ACTION,
+    )
 
 
 def report_in_doubt(

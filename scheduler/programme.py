@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from scheduler.offsets import Offset, local_rule, parse_offset, parse_time
+from scheduler.retry import RetrySpec
 
 PROGRAMMES_DIR = Path(__file__).resolve().parent.parent / "programmes"
 
@@ -114,6 +115,7 @@ class Touchpoint(Strict):
     channel_order: Literal["preference", "as_listed"] = "preference"
     template: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,64}$")
     expiry: OffsetField | None = None
+    retry: RetrySpec | None = None  # changes the channel's retry policy for this touchpoint
     reminders: tuple[Reminder, ...] = ()
     essential: bool = False
     ended_by: tuple[str, ...] = ()
@@ -294,6 +296,7 @@ class Programme(Strict):
     visit_prompt_at: TimeField = time(19, 0)
     locales: tuple[str, ...] = ("da", "en")
     quiet_hours: dict[ChannelName, QuietHours] = Field(default_factory=dict)
+    retry: dict[ChannelName, RetrySpec] = Field(default_factory=dict)  # per channel
     escalation: Escalations = Field(default_factory=Escalations)
     sparring: Sparring | None = None
     touchpoints: tuple[Touchpoint, ...]

@@ -5,6 +5,12 @@ own expiry (``expires_at``, from the touchpoint's ``expiry``), not for a fixed n
 an hour-long provider outage delays messages, it does not give them up. A message without an
 expiry is retried for ``window`` after it was due. A provider's ``Retry-After`` is a floor.
 
+The policy is data: each channel has one (:data:`DEFAULT_POLICY` unless the dispatcher is given
+another), a programme may change it per channel (``retry: {sms: {max_interval: 10min}}``) and a
+touchpoint for itself (``retry: {max_interval: 10min, until: 2h}``); :func:`policy_for` layers
+them, the touchpoint last. ``until`` stops the retries that long after the message was due, or
+at its expiry if that comes first.
+
 Whether an error is transient or permanent is the channels' decision (their one table of
 provider codes, :mod:`scheduler.channels.errors`); an exception no table knows is transient.
 """
@@ -15,11 +21,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from scheduler.offsets import Offset, parse_offset
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,8 @@ class RetryPolicy:
     jitter: float = 0.2
     window: timedelta = timedelta(hours=24)
     """How long a message without an expiry is retried after it was due."""
+    until: timedelta | None = None
+    """Stop retrying this long after the message was due, even before its expiry."""
 
     def backoff(self, attempts: int, rng: random.Random, retry_after: float | None) -> timedelta:
         """The wait before try ``attempts + 1``: doubled each time, capped, jittered."""
@@ -46,10 +57,76 @@ class RetryPolicy:
         return timedelta(seconds=seconds)
 
     def deadline(self, due_at: datetime, expires_at: datetime | None) -> datetime:
-        return expires_at if expires_at is not None else due_at + self.window
+        end = expires_at if expires_at is not None else due_at + self.window
+        if self.until is not None:
+            end = min(end, due_at + self.until)
+        return end
+
+    def overridden(self, spec: RetrySpec | None) -> RetryPolicy:
+        """This policy with what ``spec`` (from a programme file) sets."""
+        if spec is None:
+            return self
+        return replace(
+            self,
+            first=_or(spec.first, self.first),
+            cap=_or(spec.max_interval, self.cap),
+            window=_or(spec.window, self.window),
+            until=_or(spec.until, self.until) if spec.until is not None else self.until,
+            jitter=spec.jitter if spec.jitter is not None else self.jitter,
+        )
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+
+def _or(value: Offset | None, default: timedelta | None) -> timedelta:
+    if value is not None and value.fixed is not None:
+        return value.fixed
+    assert default is not None
+    return default
+
+
+def _fixed(value: Offset | None) -> Offset | None:
+    if value is None:
+        return None
+    if value.fixed is None or value.fixed <= timedelta(0):
+        raise ValueError("must be a positive duration in min, h, d or w, e.g. 10min or 2h")
+    return value
+
+
+_Duration = Annotated[
+    Offset | None, BeforeValidator(lambda v: None if v is None else parse_offset(v))
+]
+
+
+class RetrySpec(BaseModel):
+    """A retry policy as a programme file writes it; what is left out keeps the channel's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    first: _Duration = None
+    """The wait after the first failed try (doubled after each further one)."""
+    max_interval: _Duration = None
+    """The longest wait between two tries."""
+    jitter: float | None = Field(default=None, ge=0, le=0.9)
+    until: _Duration = None
+    """Give up this long after the message was due (or at its expiry, if sooner)."""
+    window: _Duration = None
+    """How long a message without an expiry is retried."""
+
+    @field_validator("first", "max_interval", "until", "window")
+    @classmethod
+    def _positive(cls, value: Offset | None) -> Offset | None:
+        return _fixed(value)
+
+
+def policy_for(
+    base: RetryPolicy,
+    programme_spec: RetrySpec | None,
+    touchpoint_spec: RetrySpec | None,
+) -> RetryPolicy:
+    """The channel's policy, changed by the programme's for that channel, then the touchpoint's."""
+    return base.overridden(programme_spec).overridden(touchpoint_spec)
 
 
 def is_database_down(exc: BaseException) -> bool:

@@ -41,6 +41,7 @@ SID = "AC" + "6" * 32
 TOKEN = "twilio-test-token"
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 WELCOME_TIME = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)
+LATER = datetime(2026, 3, 9, 9, tzinfo=UTC)
 COUNT = 24
 OUTAGE = float(os.environ.get("VENSKAB_TEST_OUTAGE_SECONDS", "8"))
 
@@ -125,6 +126,11 @@ async def test_a_database_stopped_mid_dispatch_loses_no_outcome(cluster: Cluster
             )
             match.volunteer_family.phone = f"+45201260{number:02d}"
     plan_all(engine, factory, PROGRAMMES, START, report=raise_escalation)
+    with factory.begin() as session:  # the welcome SMS alone: the sparring invitation later
+        for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.touchpoint_id != "welcome")
+        ):
+            row.due_at = max(row.due_at, LATER)
     with FakeTwilio(TOKEN, account_sid=SID) as twilio:
         # Every send takes 1.5 s at Twilio: a group is in flight when the database stops.
         twilio.fail_next(delay=1.5, times=COUNT)

@@ -31,6 +31,7 @@ SID = "AC" + "5" * 32
 TOKEN = "twilio-test-token"
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 WELCOME_TIME = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)
+LATER = datetime(2026, 3, 9, 9, tzinfo=UTC)
 COUNT = 8
 
 
@@ -63,6 +64,11 @@ def families(engine: Engine, factory: sessionmaker[Session]) -> None:
             )
             match.volunteer_family.phone = f"+45201250{number:02d}"
     plan_all(engine, factory, PROGRAMMES, START, report=raise_escalation)
+    with factory.begin() as session:  # the welcome SMS alone: the sparring invitation later
+        for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.touchpoint_id != "welcome")
+        ):
+            row.due_at = max(row.due_at, LATER)
 
 
 def statuses(factory: sessionmaker[Session]) -> Counter[OutboxStatus]:
@@ -136,6 +142,55 @@ def test_a_tick_stopped_mid_dispatch_gives_up_nothing_it_never_sent(
             assert figures["unknown"] <= 1
             assert figures["never sent"] <= figures["unknown"]
             assert final[OutboxStatus.SENT] + final[OutboxStatus.UNKNOWN] == COUNT
+
+
+def test_a_sigkill_while_twilio_holds_an_sms_records_it_sent_after_the_restart(
+    engine: Engine, session_factory: sessionmaker[Session], db_url: str
+) -> None:
+    """The message in flight when the process is killed reached Twilio: the next tick asks
+    Twilio (the SMS channel's reconciliation) and records it sent, not ``unknown``."""
+    families(engine, session_factory)
+    with FakeTwilio(TOKEN, account_sid=SID) as twilio:
+        env = clean_env(
+            VENSKAB_DATABASE_URL=db_url,
+            TWILIO_ACCOUNT_SID=SID,
+            TWILIO_AUTH_TOKEN=TOKEN,
+            TWILIO_FROM="+4520123400",
+            TWILIO_API_URL=twilio.url,
+        )
+        process = tick(env, WELCOME_TIME)
+        deadline = time.monotonic() + 60
+        while len(twilio.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        twilio.fail_next(delay=4.0)  # the third SMS: Twilio takes it, but only after 4 s
+        time.sleep(1.8)  # paced at 1 SMS a second: the third is at Twilio now
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        killed = statuses(session_factory)
+        while len(twilio.messages) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # Twilio finishes the one it was holding
+        restart = tick(env, WELCOME_TIME + timedelta(minutes=10))
+        _, err = restart.communicate(timeout=120)
+        assert restart.returncode == 0 and err == "", err
+        final = statuses(session_factory)
+        sends = Counter(m.params["To"] for m in twilio.messages)
+        figures = {
+            "messages": COUNT,
+            "duplicates": sum(n - 1 for n in sends.values()),
+            "never sent": COUNT - len(sends),
+            "unknown": final[OutboxStatus.UNKNOWN],
+            "false alerts": in_doubt_alerts(session_factory),
+        }
+        print(f"\nSIGKILL with an SMS held at Twilio: {figures} (left sending: {killed})")
+    assert killed[OutboxStatus.SENDING] == 1  # the kill did catch a message in flight
+    assert figures == {
+        "messages": COUNT,
+        "duplicates": 0,
+        "never sent": 0,
+        "unknown": 0,
+        "false alerts": 0,
+    }
+    assert final == {OutboxStatus.SENT: COUNT}
 
 
 def test_replicas_starting_together_on_an_empty_database_all_come_up(

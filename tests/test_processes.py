@@ -99,7 +99,8 @@ async def test_a_dispatcher_killed_mid_dispatch_sends_nothing_twice_and_raises_o
         )
         stats = await dispatcher.run_once(WELCOME_TIME + timedelta(minutes=10))
         await channels["sms"].close()
-        sends = Counter(m.params["To"] for m in twilio.messages)
+        # (The sparring invitation goes by SMS too: a duplicate is the same text twice.)
+        sends = Counter((m.params["To"], m.params.get("Body")) for m in twilio.messages)
         assert set(sends.values()) == {1}
         with session_factory() as session:
             rows = list(session.scalars(welcome))
@@ -107,10 +108,10 @@ async def test_a_dispatcher_killed_mid_dispatch_sends_nothing_twice_and_raises_o
                 session.scalars(select(Escalation).where(Escalation.rule == "delivery_unknown"))
             )
         statuses = Counter(r.status for r in rows)
-        assert statuses[OutboxStatus.UNKNOWN] == stats.unknown == left[OutboxStatus.SENDING]
-        assert statuses[OutboxStatus.SENT] + statuses[OutboxStatus.UNKNOWN] == 6
-        in_doubt = {r.id for r in rows if r.status == OutboxStatus.UNKNOWN}
-        assert in_doubt == {e["outbox_id"] for esc in escalations for e in esc.evidence}
+        # The message in flight was asked about at Twilio: sent if Twilio has it, sent now if
+        # not. Nothing is left in doubt and nothing is raised to staff.
+        assert statuses == {OutboxStatus.SENT: 6}, stats
+        assert stats.unknown == 0 and escalations == []
 
 
 def test_three_dispatcher_processes_share_ten_thousand_messages_each_sent_exactly_once(
