@@ -72,7 +72,9 @@ def test_a_family_answers_the_visit_prompt_by_sms_and_is_thanked(
     send_due(engine, session_factory, datetime(2026, 3, 1, tzinfo=UTC), visit_evening)
     with session_factory() as session:
         prompt = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.template == "visit_prompt")
+            select(OutboxMessage)
+            .where(OutboxMessage.template == "visit_prompt")
+            .order_by(OutboxMessage.due_at)
         ).first()
         assert prompt is not None and prompt.channel == Channel.SMS
         assert prompt.status == OutboxStatus.SENT
