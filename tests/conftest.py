@@ -26,6 +26,13 @@ from store.models import Base
 # AppContext get the wall clock and Denmark's zone.
 store_clock.install(lambda: datetime.now(UTC), lambda: "Europe/Copenhagen")
 
+
+@pytest.fixture(autouse=True)
+def _rows_stamped_by_the_wall_clock() -> None:
+    """Each test starts with the wall clock installed, whatever an earlier test's app context
+    (a module's live server with its clock moved on) installed."""
+    store_clock.install(lambda: datetime.now(UTC), lambda: "Europe/Copenhagen")
+
 # -- network guard -----------------------------------------------------------------------------
 
 
