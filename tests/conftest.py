@@ -33,6 +33,7 @@ def _rows_stamped_by_the_wall_clock() -> None:
     (a module's live server with its clock moved on) installed."""
     store_clock.install(lambda: datetime.now(UTC), lambda: "Europe/Copenhagen")
 
+
 # -- network guard -----------------------------------------------------------------------------
 
 
