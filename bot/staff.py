@@ -21,6 +21,7 @@ from bot.family import help_text
 from bot.formatting import long_day
 from bot.texts import t
 from followup.alerts import acknowledge, snooze
+from followup.escalations import RULES_DA
 from followup.yearplan import fmt_date, fmt_weekday
 from store.models import (
     CheckIn,
@@ -47,29 +48,9 @@ def _escalation_line(escalation: Escalation, locale: str) -> str:
     urgent = f"{t('urgent', locale)}: " if escalation.severity == Severity.URGENT else ""
     where = f" (match {escalation.match_id})" if escalation.match_id else ""
     summary = (
-        escalation.summary
-        if locale == "en"
-        else _DANISH_RULES.get(escalation.rule, escalation.summary)
+        escalation.summary if locale == "en" else RULES_DA.get(escalation.rule, escalation.summary)
     )
     return f"#{escalation.id} {urgent}{summary}{where}"
-
-
-_DANISH_RULES = {
-    "worry": "Venskabsfamilien er bekymret for barnet",
-    "missed_visits": "Besøg er aflyst eller ikke blevet til noget",
-    "no_visit": "Intet besøg i lang tid",
-    "unanswered_prompts": "Besøgsbeskeder bliver ikke besvaret",
-    "low_mood": "Besøgene er gået dårligt flere gange",
-    "delivery_failed": "En besked kunne ikke leveres",
-    "delivery_unknown": "Det er uvist, om en besked blev sendt",
-    "bot_blocked": "Familien har blokeret Telegram-botten",
-    "opt_out": "En kontaktperson har frameldt beskeder",
-    "wants_to_stop": "Venskabsfamilien ønsker at stoppe",
-    "message_from_parent": "Besked fra forælderen",
-    "message_from_family": "Besked fra venskabsfamilien",
-    "task_overdue": "En opfølgningsopgave er forfalden",
-    "bot_error": "Botten fik en fejl",
-}
 
 
 def today(ctx: BotContext, update: Update) -> Outcome:
