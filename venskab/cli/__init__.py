@@ -14,7 +14,7 @@ import click
 from venskab import __version__
 from venskab.cli.common import AppContext
 
-MODULES = ("operations", "matches", "data", "staff", "surveys", "bot", "doctor")
+MODULES = ("operations", "matches", "data", "staff", "surveys", "reports", "bot", "doctor")
 
 # Where each command lives; a command missing here is still found, by loading every module.
 COMMANDS = {
@@ -36,6 +36,7 @@ COMMANDS = {
     "task": "staff",
     "survey": "surveys",
     "mail": "surveys",
+    "report": "reports",
     "invite": "bot",
     "sparring": "bot",
     "doctor": "doctor",
