@@ -14,7 +14,7 @@ import click
 from venskab import __version__
 from venskab.cli.common import AppContext
 
-MODULES = ("operations", "matches", "data", "staff", "surveys", "bot", "doctor")
+MODULES = ("operations", "matches", "data", "staff", "surveys", "bot", "calendar", "doctor")
 
 # Where each command lives; a command missing here is still found, by loading every module.
 COMMANDS = {
@@ -38,6 +38,7 @@ COMMANDS = {
     "mail": "surveys",
     "invite": "bot",
     "sparring": "bot",
+    "calendar": "calendar",
     "doctor": "doctor",
 }
 
