@@ -218,7 +218,7 @@ def _page(name: str, request: Request, sandbox: Sandbox, **values: Any) -> HTMLR
         body,
         headers={
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
+            "Referrer-Policy": "same-origin",  # "no-referrer" makes Chromium post Origin: null
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
