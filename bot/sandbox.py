@@ -200,8 +200,8 @@ class SandboxBot:
         self._update_id = int(services.now().timestamp())
 
     async def start(self) -> None:
+        # Only initialised: updates are handed to process_update, so no fetcher is needed.
         await self.application.initialize()
-        await self.application.start()
 
     async def stop(self) -> None:
         if self.application.running:
