@@ -28,7 +28,6 @@ from scheduler.channels.base import Channel
 from scheduler.dispatcher import Dispatcher, DispatchStats
 from scheduler.planner import PlanStats, plan_all
 from venskab.cli.common import AppContext
-from venskab.sandbox import restore_offset, sandbox_active, start_sandbox
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -409,6 +408,8 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         bot_app = build_application(app.services)
     # One Telegram Bot (and one rate limiter) for replies and scheduled sends alike.
     runtime = Runtime(app, telegram_bot=bot_app.bot if bot_app is not None else None)
+    from venskab.sandbox import restore_offset, sandbox_active, start_sandbox
+
     if bot_app is None and sandbox_active(app):
         # The embedded default: the real bot over a Bot API answered in process, for the
         # sandbox's "chat as the volunteer family"; its clock can be moved (venskab.sandbox).
