@@ -32,19 +32,23 @@ pytest_plugins = ["tests.support.bot_harness"]
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 URL = re.compile(r"(http://127\.0\.0\.1:\d+/calendar/[A-Za-z0-9_-]{43}\.ics)")
-PORT = free_port()
 
 
 @pytest.fixture
-def web(bot: BotHarness) -> Iterator[str]:
-    with serving(create_app(bot.app.services), PORT) as url:
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def web(bot: BotHarness, port: int) -> Iterator[str]:
+    with serving(create_app(bot.app.services), port) as url:
         yield url
 
 
 @pytest.fixture
-def app(db_url: str, engine: Engine, fake: FakeTelegram) -> AppContext:
-    """The bot harness's context, with the web side on this module's port."""
-    context = app_context(db_url, engine, fake, VENSKAB_HTTP_PORT=str(PORT))
+def app(db_url: str, engine: Engine, fake: FakeTelegram, port: int) -> AppContext:
+    """The bot harness's context, with the web side on the test's port."""
+    context = app_context(db_url, engine, fake, VENSKAB_HTTP_PORT=str(port))
     context.now_override = VISIT_EVENING
     return context
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from babel.dates import format_datetime
 from dateutil.relativedelta import relativedelta
@@ -236,8 +236,7 @@ def _moved(request: Request, words: dict[str, str]) -> str:
 
 
 def _back(path: str, lang: str, **params: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"lang": lang, **params}.items())
-    return f"{path}?{query}"
+    return f"{path}?{urlencode({'lang': lang, **params})}"
 
 
 async def _form(request: Request) -> dict[str, str] | None:
@@ -250,8 +249,6 @@ async def _form(request: Request) -> dict[str, str] | None:
         body += chunk
         if len(body) > FORM_LIMIT:
             return None
-    from urllib.parse import parse_qsl
-
     try:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     except (UnicodeDecodeError, ValueError):
