@@ -29,7 +29,9 @@ from scheduler.dispatcher import mark_address_failed
 from store.audit import record
 from store.models import Match, OutboxMessage
 from store.receipts import first_delivery
+from web import import_page, sandbox
 from web.ack import ack_routes
+from web.calendar import calendar_routes
 from web.inbound import inbound_routes
 from web.limits import twilio_params
 from web.links import is_loopback
@@ -56,6 +58,7 @@ def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
         Route("/twilio/status", twilio_status, methods=["POST"]),
     ]
     routes += [*ack_routes(), *survey_routes(app), *inbound_routes(app)]
+    routes += [*calendar_routes(app), *sandbox.routes(app), *import_page.routes(app)]
     routes += list(extra_routes)
     web = Starlette(routes=routes)
     web.state.app = app

@@ -24,6 +24,7 @@ from store.models.base import (
     _enum,
     utcnow,
 )
+from store.models.calendar import CalendarFeed
 from store.models.enums import (
     RSVP,
     Audience,
@@ -79,6 +80,7 @@ __all__ = [
     "Base",
     "BotState",
     "Cadence",
+    "CalendarFeed",
     "CancelledBy",
     "Channel",
     "CheckIn",

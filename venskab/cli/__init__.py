@@ -14,7 +14,17 @@ import click
 from venskab import __version__
 from venskab.cli.common import AppContext
 
-MODULES = ("operations", "matches", "data", "staff", "surveys", "reports", "bot", "doctor")
+MODULES = (
+    "operations",
+    "matches",
+    "data",
+    "staff",
+    "surveys",
+    "reports",
+    "bot",
+    "calendar",
+    "doctor",
+)
 
 # Where each command lives; a command missing here is still found, by loading every module.
 COMMANDS = {
@@ -39,6 +49,7 @@ COMMANDS = {
     "report": "reports",
     "invite": "bot",
     "sparring": "bot",
+    "calendar": "calendar",
     "doctor": "doctor",
 }
 
