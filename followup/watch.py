@@ -22,12 +22,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from followup import contacts
 from followup.escalations import knows, raise_escalation
+from scheduler import outbox
 from scheduler.programme import Programme
 from scheduler.timeline import Pause, is_working_day
+from store.audit import record
 from store.models import (
     CheckIn,
     Escalation,
+    EscalationStatus,
     Match,
     MatchStatus,
     OutboxMessage,
@@ -70,6 +74,7 @@ def evaluate(session: Session, programmes: Mapping[str, Programme], now: datetim
             found = rule(known, match, programme, today, pauses)
             if found is not None and _add(session, known, match, now, *found):
                 raised += 1
+        raised += _contact_standard(session, known, match, programme, today, now)
     raised += _overdue_tasks(session, known, now)
     return raised
 
@@ -177,6 +182,9 @@ class _Known:
             .order_by(numbered_moods.c.match_id, numbered_moods.c.n)
         ):
             self.moods[row.match_id].append(row)
+
+        zone = matches[0].volunteer_family.timezone if matches else "UTC"
+        self.last_contacts = contacts.last_contacts(session, matches, programmes, zone)
 
         # The newest escalation of each match and rule: the one whose evidence is compared.
         newest = (
@@ -300,6 +308,41 @@ def _unanswered_prompts(
         {"prompts": [d.isoformat() for d in days]},
         "Nobody has answered the visit prompts: call the volunteer family.",
     )
+
+
+def _contact_standard(
+    session: Session,
+    known: _Known,
+    match: Match,
+    programme: Programme,
+    today: date,
+    now: datetime,
+) -> int:
+    """A case when staff are behind the programme's contact standard with a party; resolved by
+    itself once the missing contacts are recorded."""
+    late = contacts.behind(match, programme, known.last_contacts, today)
+    if late:
+        ref = "contact:" + "|".join(f"{b.party}:{b.due.isoformat()}" for b in late)
+        evidence = {
+            "behind": [
+                {
+                    "party": b.party,
+                    "due": b.due.isoformat(),
+                    "last_contact": b.last.isoformat() if b.last else None,
+                }
+                for b in late
+            ]
+        }
+        action = "Call them, then record the contact (a finished task counts)."
+        return int(_add(session, known, match, now, "contact_overdue", ref, evidence, action))
+    case = known.latest.get((match.id, "contact_overdue"))
+    if case is not None and case.status != EscalationStatus.RESOLVED:
+        case.status = EscalationStatus.RESOLVED
+        case.resolved_at = now
+        case.resolution_note = "Kontakten er registreret / The contact was recorded"
+        outbox.cancel_pending_alerts(session, case.id)
+        record(session, "system", "escalation.resolve", "escalation", case.id, rule=case.rule)
+    return 0
 
 
 def _start_of(day: date, match: Match) -> datetime:

@@ -289,6 +289,27 @@ class Sparring(Strict):
         return value
 
 
+class ContactRhythm(Strict):
+    """How often staff promise to be in touch with one party of a match."""
+
+    first: OffsetField | None = None
+    """The first contact at the latest this long after the start (default: ``every``)."""
+    every: OffsetField
+    """Then at most this long between two contacts."""
+
+
+class ContactStandard(Strict):
+    """The contact rhythm staff promise each party (a finished staff task with that party as
+    its counterpart counts, and so does a contact recorded with ``venskab contact add``)."""
+
+    volunteer_family: ContactRhythm | None = None
+    contact_person: ContactRhythm | None = None
+
+    def rhythms(self) -> dict[str, ContactRhythm]:
+        found = {"volunteer_family": self.volunteer_family, "contact_person": self.contact_person}
+        return {party: rhythm for party, rhythm in found.items() if rhythm is not None}
+
+
 class Programme(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     name: str
@@ -302,6 +323,7 @@ class Programme(Strict):
     retry: dict[ChannelName, RetrySpec] = Field(default_factory=dict)  # per channel
     escalation: Escalations = Field(default_factory=Escalations)
     sparring: Sparring | None = None
+    contact_standard: ContactStandard | None = None
     touchpoints: tuple[Touchpoint, ...]
     source_hash: str = ""
 

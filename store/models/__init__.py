@@ -25,6 +25,7 @@ from store.models.base import (
     utcnow,
 )
 from store.models.calendar import CalendarFeed
+from store.models.contacts import StaffContact
 from store.models.enums import (
     RSVP,
     Audience,
@@ -102,6 +103,7 @@ __all__ = [
     "SparringRSVP",
     "SparringSession",
     "Staff",
+    "StaffContact",
     "StaffRole",
     "SurveyConversation",
     "SurveyInvitation",
