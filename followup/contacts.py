@@ -101,16 +101,26 @@ def last_contacts(
         .group_by(Task.match_id, Task.touchpoint_id)
     ):
         match = by_id.get(task_match) if task_match is not None else None
-        programme = programmes.get(match.programme.slug) if match is not None else None
-        if match is None or programme is None or done_at is None or touchpoint_id is None:
+        if match is None or done_at is None or touchpoint_id is None:
             continue
-        try:
-            counterpart = programme.touchpoint(touchpoint_id).counterpart
-        except KeyError:
-            continue
-        if counterpart is not None:
-            seen(match.id, counterpart.value, _day(done_at, local))
+        with_whom = counterpart(match, touchpoint_id, programmes)
+        if with_whom is not None:
+            seen(match.id, with_whom, _day(done_at, local))
     return found
+
+
+def counterpart(
+    match: Match, touchpoint_id: str, programmes: Mapping[str, Programme]
+) -> str | None:
+    """The party a staff task of ``match`` is a contact with, if any."""
+    programme = programmes.get(match.programme.slug)
+    if programme is None:
+        return None
+    try:
+        found = programme.touchpoint(touchpoint_id).counterpart
+    except KeyError:
+        return None
+    return found.value if found is not None and found.value in PARTIES else None
 
 
 def _day(moment: datetime, zone: ZoneInfo) -> date:

@@ -11,8 +11,8 @@ or free text: matches are named by their id and the organisation's own reference
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from statistics import median
@@ -23,7 +23,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from followup import contacts
 from followup.survey_reports import results
+from scheduler.programme import Programme
 from store.models import (
     CancelledBy,
     Escalation,
@@ -31,6 +33,7 @@ from store.models import (
     MatchPause,
     MatchStatus,
     Staff,
+    StaffContact,
     Task,
     TaskStatus,
     Visit,
@@ -54,6 +57,7 @@ class Scope:
     programme: str | None = None  # a programme's slug
     staff: str | None = None  # a staff member's reference (external_ref)
     region: str | None = None
+    programmes: Mapping[str, Programme] = field(default_factory=dict)  # for the tasks' counterparts
 
     def matches(self, query: Select[Any]) -> Select[Any]:
         """``query`` narrowed to the programme, staff member and region asked for."""
@@ -323,6 +327,38 @@ STABILITY = Report(
 # -- follow-up ---------------------------------------------------------------------------------
 
 
+def _contacts_in(session: Session, matches: list[Match], scope: Scope) -> Counter[tuple[int, str]]:
+    """Per match and party, the contacts in the period (see :mod:`followup.contacts`)."""
+    counted: Counter[tuple[int, str]] = Counter()
+    if not matches:
+        return counted
+    by_id = {m.id: m for m in matches}
+    for match_id, recorded_with in session.execute(
+        select(StaffContact.match_id, StaffContact.party).where(
+            StaffContact.match_id.in_(by_id),
+            StaffContact.on_date >= scope.start,
+            StaffContact.on_date <= scope.end,
+        )
+    ):
+        counted[(match_id, recorded_with)] += 1
+    start, end = scope.bounds()
+    for task in session.scalars(
+        select(Task).where(
+            Task.match_id.in_(by_id),
+            Task.status == TaskStatus.DONE,
+            Task.completed_at >= start,
+            Task.completed_at < end,
+            Task.touchpoint_id.is_not(None),
+        )
+    ):
+        party = contacts.counterpart(
+            by_id[task.match_id or 0], task.touchpoint_id or "", scope.programmes
+        )
+        if party is not None:
+            counted[(task.match_id or 0, party)] += 1
+    return counted
+
+
 def _on_time(task: Task, scope: Scope) -> bool:
     done_on, due_on = scope.local(task.completed_at), scope.local(task.due_at)
     return done_on is not None and due_on is not None and done_on <= due_on
@@ -349,6 +385,7 @@ def _followup_rows(session: Session, scope: Scope) -> Iterator[Row]:
         ):
             if case.match_id is not None:
                 cases[case.match_id].append(case)
+    counted = _contacts_in(session, matches, scope)
     for match in matches:
         due = tasks[match.id]
         done = [t for t in due if t.status == TaskStatus.DONE and t.completed_at is not None]
@@ -358,6 +395,8 @@ def _followup_rows(session: Session, scope: Scope) -> Iterator[Row]:
         to_resolve = [h for c in opened if (h := _hours(c.resolved_at, c.created_at)) is not None]
         yield {
             **_match_values(match),
+            "contacts_with_family": counted[(match.id, "volunteer_family")],
+            "contacts_with_parent": counted[(match.id, "contact_person")],
             "tasks_due": len(due),
             "tasks_done": len(done),
             "tasks_done_on_time": len(on_time),
@@ -377,6 +416,17 @@ FOLLOWUP = Report(
     "period, by rule, and how long they took to acknowledge and resolve.",
     (
         *_match_columns(),
+        Column(
+            "contacts_with_family",
+            "integer",
+            "Contacts staff had with the volunteer family in the period: staff tasks done with "
+            "the family as counterpart, and contacts recorded with `venskab contact add`.",
+        ),
+        Column(
+            "contacts_with_parent",
+            "integer",
+            "The same with the parent or contact person.",
+        ),
         Column("tasks_due", "integer", "Staff tasks (calls, visits, meetings) due in the period."),
         Column("tasks_done", "integer", "Of those, the ones recorded done."),
         Column("tasks_done_on_time", "integer", "Of those, the ones done by their due day."),

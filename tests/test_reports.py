@@ -21,6 +21,7 @@ from store.models import (
     EscalationStatus,
     MatchPause,
     MatchStatus,
+    StaffContact,
     SurveyInvitation,
     Task,
     TaskStatus,
@@ -54,7 +55,8 @@ def quarter(session_factory: sessionmaker[Session]) -> dict[str, int]:
 
     - A (Hjem til Os, Mondays) from 5 January, ended by the volunteer family on 27 February;
       paused 9-15 February; in January visited 5th and 26th, cancelled by the child's family on
-      the 12th, missed on the 19th. Two tasks done (one on time, one late), one open; two cases.
+      the 12th, missed on the 19th. Two tasks done (one on time, one late), one open; two cases;
+      calls with the family on 15 January and 20 February.
     - C: the same child again, from 2 March (a re-match).
     - B (Mentorbarn, a sibling) from 3 February 2025: a year old on 3 February 2026.
     - D (Mentorbarn) from 1 December 2025: its invoice falls due on 1 March 2026.
@@ -115,7 +117,19 @@ def quarter(session_factory: sessionmaker[Session]) -> dict[str, int]:
                     status=EscalationStatus.RESOLVED if resolved else EscalationStatus.ACKNOWLEDGED,
                 )
             )
+        session.add_all(
+            [
+                StaffContact(match_id=a.id, party="volunteer_family", kind="call", on_date=day)
+                for day in (date(2026, 1, 15), date(2026, 2, 20))
+            ]
+        )
         c = make_match(session, start=date(2026, 3, 2), telegram_chat_id=None)
+        session.flush()
+        session.add(  # after the quarter: not counted in it
+            StaffContact(
+                match_id=c.id, party="contact_person", kind="visit", on_date=date(2026, 4, 10)
+            )
+        )
         c.child = a.child
         b = make_match(
             session, programme="mentorbarn", start=date(2025, 2, 3), telegram_chat_id=None
@@ -214,6 +228,9 @@ def test_followup_shows_tasks_on_time_and_how_long_cases_waited(
         "1",
         "1",
     )
+    assert (a["contacts_with_family"], a["contacts_with_parent"]) == ("2", "0")
+    c = next(r for r in rows_of(result.output) if int(r["match_id"]) == quarter["c"])
+    assert c["contacts_with_parent"] == "0"
     assert (a["cases_opened"], a["cases_by_rule"]) == ("2", "missed_visits:1 worry:1")
     assert (a["median_hours_to_acknowledge"], a["median_hours_to_resolve"]) == ("3.0", "24.0")
 

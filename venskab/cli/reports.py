@@ -88,7 +88,15 @@ def report(
             and session.scalar(select(Staff.id).where(Staff.external_ref == staff_ref)) is None
         ):
             raise UserError(f"no staff member with the reference {staff_ref!r}")
-        scope = Scope(start, end, zone, programme=programme, staff=staff_ref, region=region)
+        scope = Scope(
+            start,
+            end,
+            zone,
+            programme=programme,
+            staff=staff_ref,
+            region=region,
+            programmes=app.programmes,
+        )
         columns, rows = run(session, name, scope)
     if output is None:
         write_csv(columns, rows, sys.stdout)
