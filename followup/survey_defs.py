@@ -25,6 +25,7 @@ import re
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -156,6 +157,49 @@ class Page(Strict):
     questions: tuple[Question, ...] = Field(min_length=1)
 
 
+class Score(Strict):
+    """A scale score over several scale questions, as a questionnaire defines it (e.g. a
+    SWEMWBS-style sum of seven items), computed per respondent and wave in the paired export."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    text: Localised
+    items: tuple[str, ...] = Field(min_length=2)
+    method: Literal["sum", "mean"] = "sum"
+    reverse: tuple[str, ...] = ()
+    """Items scored the other way round (max + min - answer)."""
+    min_answered: int | None = Field(default=None, ge=1)
+    """Fewest items answered for a score (default: all). A sum over fewer is prorated."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Score:
+        if len(set(self.items)) != len(self.items):
+            raise ValueError(f"score {self.id!r}: each item once")
+        if not set(self.reverse) <= set(self.items):
+            raise ValueError(f"score {self.id!r}: reverse names items that are not in items")
+        if self.min_answered is not None and self.min_answered > len(self.items):
+            raise ValueError(f"score {self.id!r}: min_answered is more than the items")
+        return self
+
+    def value(self, answers: Mapping[str, str], questions: Mapping[str, Question]) -> str:
+        """The score as the export writes it ("" when too few items were answered)."""
+        points: list[int] = []
+        for item in self.items:
+            raw = answers.get(item, "")
+            question = questions[item]
+            if not raw.lstrip("-").isdigit() or not question.min <= int(raw) <= question.max:
+                continue
+            answer = int(raw)
+            points.append(question.max + question.min - answer if item in self.reverse else answer)
+        if len(points) < (self.min_answered or len(self.items)):
+            return ""
+        mean = sum(points) / len(points)
+        if self.method == "mean":
+            return f"{mean:.2f}"
+        if len(points) == len(self.items):
+            return str(sum(points))
+        return f"{mean * len(self.items):.1f}"  # prorated over the items left unanswered
+
+
 class Survey(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     version: int = Field(default=1, ge=1)
@@ -165,6 +209,7 @@ class Survey(Strict):
     sms_conversation: bool = False
     external_url: str | None = None
     pages: tuple[Page, ...] = Field(min_length=1)
+    scores: tuple[Score, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Survey:
@@ -172,6 +217,11 @@ class Survey(Strict):
         for question_id in ids:
             if ids.count(question_id) > 1:
                 raise ValueError(f"question id {question_id!r} is used more than once")
+        kinds = {q.id: q.type for q in self.questions}
+        for score in self.scores:
+            for item in score.items:
+                if kinds.get(item) != "scale":
+                    raise ValueError(f"score {score.id!r}: {item!r} is not a scale question here")
         if self.external_url is not None:
             parts = urlsplit(self.external_url)
             if parts.scheme != "https" or not parts.netloc:

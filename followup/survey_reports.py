@@ -134,6 +134,9 @@ def paired_rows(
         header += [f"{wave}_status", f"{wave}_completed_on"]
     for question in questions:
         header += [f"{question.id}_{wave}" for wave in waves if question.asked_in(wave)]
+    for score in survey.scores:
+        header += [f"score_{score.id}_{wave}" for wave in waves]
+    by_id = {q.id: q for q in survey.questions}
     local = ZoneInfo(zone)
     grouped: dict[tuple[int, int], dict[str, SurveyInvitation]] = defaultdict(dict)
     for invitation in invitations:
@@ -149,6 +152,9 @@ def paired_rows(
         }
         for wave in waves:
             row.update(_wave_cells(wave, by_wave.get(wave), answers, questions, local))
+            given = answers.get(by_wave[wave].id, {}) if wave in by_wave else {}
+            for score in survey.scores:
+                row[f"score_{score.id}_{wave}"] = score.value(given, by_id) if given else ""
         rows.append(row)
     return header, rows
 

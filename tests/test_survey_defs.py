@@ -201,3 +201,33 @@ def test_survey_list_shows_which_programmes_use_which_survey() -> None:
     assert result.exit_code == 0, result.output
     assert "parent-short" in result.output and "web + sms" in result.output
     assert "hjem-til-os" in result.output
+
+
+def _scored(**score: Any) -> dict[str, Any]:
+    scale = {
+        "type": "scale",
+        "text": {"da": "Hvordan?", "en": "How?"},
+        "labels": {"da": list("abcde"), "en": list("abcde")},
+    }
+    questions = [{**scale, "id": f"q{n}"} for n in range(1, 4)]
+    questions.append({"id": "note", "type": "text", "text": {"da": "Andet?", "en": "Else?"}})
+    score = {"id": "total", "text": {"da": "I alt", "en": "Total"}, **score}
+    return minimal(pages=[{"questions": questions}], scores=[score])
+
+
+def test_a_scale_score_sums_reverses_prorates_and_leaves_too_few_answers_empty() -> None:
+    survey = parse_survey(_scored(items=["q1", "q2", "q3"], reverse=["q3"], min_answered=2))
+    [score] = survey.scores
+    questions = {q.id: q for q in survey.questions}
+    assert score.value({"q1": "5", "q2": "4", "q3": "1"}, questions) == "14"  # 5 + 4 + (6 - 1)
+    assert score.value({"q1": "5", "q2": "4"}, questions) == "13.5"  # 4.5 x 3 items
+    assert score.value({"q1": "5", "q2": "x", "q3": "9"}, questions) == ""  # one valid answer
+    mean = parse_survey(_scored(items=["q1", "q2"], method="mean")).scores[0]
+    assert mean.value({"q1": "2", "q2": "5"}, questions) == "3.50"
+
+
+def test_a_score_over_a_question_that_is_not_a_scale_is_refused() -> None:
+    found = problems(_scored(items=["q1", "note"]))
+    assert any("'note' is not a scale question" in p for p in found), found
+    found = problems(_scored(items=["q1", "q2"], reverse=["q3"]))
+    assert any("reverse names items that are not in items" in p for p in found), found

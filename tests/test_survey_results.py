@@ -105,6 +105,12 @@ def test_the_export_pairs_baseline_and_end_answers_per_match_under_pseudonyms(
         paired["baseline_completed_on"] == "2026-03-03"
         and paired["end_completed_on"] == "2027-03-03"
     )
+    # The parent's resources (three items, at least two answered; a sum over two is prorated).
+    assert (paired["score_parent_resources_baseline"], paired["score_parent_resources_end"]) == (
+        "7.5",
+        "13.5",
+    )
+    assert by_status[("partial", "not_invited")]["score_parent_resources_baseline"] == ""
     assert by_status[("partial", "not_invited")]["parent_everyday_baseline"] == "1"
     assert by_status[("partial", "not_invited")]["programme"] == "mentorbarn"
 
