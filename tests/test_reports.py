@@ -315,3 +315,24 @@ def test_bad_report_options_get_one_clear_line(db_url: str, quarter: dict[str, i
     ):
         result = cli(db_url, "report", "matches", *args)
         assert result.exit_code == 2 and says in result.output, (args, result.output)
+
+
+def test_the_pictures_figures_count_weeks_and_the_year_s_survivors(
+    session_factory: sessionmaker[Session], quarter: dict[str, int]
+) -> None:
+    from followup.reports import Scope, one_year_retention, visits_per_week
+
+    with session_factory() as session:
+        scope = Scope(date(2026, 1, 1), date(2026, 3, 31), "Europe/Copenhagen")
+        weeks = visits_per_week(session, scope)
+        # B's first anniversary (3 February 2026) is in the quarter and it still runs.
+        retention = one_year_retention(session, scope)
+        year = one_year_retention(
+            session, Scope(date(2026, 1, 1), date(2027, 3, 31), "Europe/Copenhagen")
+        )
+    assert weeks[0] == (date(2025, 12, 29), 0) and len(weeks) == 14
+    assert dict(weeks)[date(2026, 1, 5)] == 1 and dict(weeks)[date(2026, 1, 26)] == 1
+    assert sum(n for _, n in weeks) == 2
+    assert (retention.still_active, retention.ended_before, retention.share) == (1, 0, 1.0)
+    # Up to March 2027: B, D (1 December) and C (2 March 2027) run on; A ended before its own.
+    assert (year.still_active, year.ended_before) == (3, 1)
