@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -70,9 +70,13 @@ def record(
 
 
 def last_contacts(
-    session: Session, matches: Iterable[Match], programmes: Mapping[str, Programme], zone: str
+    session: Session,
+    matches: Iterable[Match],
+    programmes: Mapping[str, Programme],
+    zone: str,
+    until: date | None = None,
 ) -> dict[tuple[int, str], date]:
-    """The day of each match's last contact with each party, in two queries."""
+    """The day of each match's last contact with each party (up to ``until``), in two queries."""
     by_id = {m.id: m for m in matches}
     found: dict[tuple[int, str], date] = {}
 
@@ -83,22 +87,27 @@ def last_contacts(
 
     if not by_id:
         return found
+    local = ZoneInfo(zone)
+    recorded = select(StaffContact.match_id, StaffContact.party, func.max(StaffContact.on_date))
+    done = select(Task.match_id, Task.touchpoint_id, func.max(Task.completed_at)).where(
+        Task.completed_at.is_not(None)
+    )
+    if until is not None:
+        recorded = recorded.where(StaffContact.on_date <= until)
+        day_after = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=local)
+        done = done.where(Task.completed_at < day_after)
     for match_id, party, day in session.execute(
-        select(StaffContact.match_id, StaffContact.party, func.max(StaffContact.on_date))
-        .where(StaffContact.match_id.in_(by_id))
-        .group_by(StaffContact.match_id, StaffContact.party)
+        recorded.where(StaffContact.match_id.in_(by_id)).group_by(
+            StaffContact.match_id, StaffContact.party
+        )
     ):
         seen(match_id, party, day)
-    local = ZoneInfo(zone)
     for task_match, touchpoint_id, done_at in session.execute(
-        select(Task.match_id, Task.touchpoint_id, func.max(Task.completed_at))
-        .where(
+        done.where(
             Task.match_id.in_(by_id),
             Task.status == TaskStatus.DONE,
             Task.touchpoint_id.is_not(None),
-            Task.completed_at.is_not(None),
-        )
-        .group_by(Task.match_id, Task.touchpoint_id)
+        ).group_by(Task.match_id, Task.touchpoint_id)
     ):
         match = by_id.get(task_match) if task_match is not None else None
         if match is None or done_at is None or touchpoint_id is None:
@@ -127,20 +136,29 @@ def _day(moment: datetime, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date()
 
 
+def next_due(
+    match: Match, programme: Programme, last: Mapping[tuple[int, str], date]
+) -> dict[str, date]:
+    """Per party of the programme's standard, the last day its next contact is due."""
+    standard = programme.contact_standard
+    if standard is None:
+        return {}
+    due = {}
+    for party, rhythm in standard.rhythms().items():
+        previous = last.get((match.id, party))
+        if previous is None:
+            due[party] = (rhythm.first or rhythm.every).add(match.start_date)
+        else:
+            due[party] = rhythm.every.add(previous)
+    return due
+
+
 def behind(
     match: Match, programme: Programme, last: Mapping[tuple[int, str], date], today: date
 ) -> list[Behind]:
     """The parties whose next contact was due before ``today``."""
-    standard = programme.contact_standard
-    if standard is None:
-        return []
-    late = []
-    for party, rhythm in standard.rhythms().items():
-        previous = last.get((match.id, party))
-        if previous is None:
-            due = (rhythm.first or rhythm.every).add(match.start_date)
-        else:
-            due = rhythm.every.add(previous)
-        if due < today:
-            late.append(Behind(party, due, previous))
-    return late
+    return [
+        Behind(party, due, last.get((match.id, party)))
+        for party, due in next_due(match, programme, last).items()
+        if due < today
+    ]

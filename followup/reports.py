@@ -58,6 +58,8 @@ class Scope:
     staff: str | None = None  # a staff member's reference (external_ref)
     region: str | None = None
     programmes: Mapping[str, Programme] = field(default_factory=dict)  # for the tasks' counterparts
+    visible: Any = None
+    """A further condition on :class:`Match` (the staff web app: the matches its user may see)."""
 
     def matches(self, query: Select[Any]) -> Select[Any]:
         """``query`` narrowed to the programme, staff member and region asked for."""
@@ -71,6 +73,8 @@ class Scope:
             )
         if self.region is not None:
             query = query.where(Match.region == self.region)
+        if self.visible is not None:
+            query = query.where(self.visible)
         return query
 
     def bounds(self) -> tuple[datetime, datetime]:
@@ -386,8 +390,11 @@ def _followup_rows(session: Session, scope: Scope) -> Iterator[Row]:
             if case.match_id is not None:
                 cases[case.match_id].append(case)
     counted = _contacts_in(session, matches, scope)
+    last = contacts.last_contacts(session, matches, scope.programmes, scope.zone, scope.end)
     for match in matches:
         due = tasks[match.id]
+        programme = scope.programmes.get(match.programme.slug)
+        next_due = contacts.next_due(match, programme, last) if programme else {}
         done = [t for t in due if t.status == TaskStatus.DONE and t.completed_at is not None]
         on_time = [t for t in done if _on_time(t, scope)]
         opened = cases[match.id]
@@ -397,6 +404,11 @@ def _followup_rows(session: Session, scope: Scope) -> Iterator[Row]:
             **_match_values(match),
             "contacts_with_family": counted[(match.id, "volunteer_family")],
             "contacts_with_parent": counted[(match.id, "contact_person")],
+            "next_contact_with_family_due": next_due.get("volunteer_family"),
+            "next_contact_with_parent_due": next_due.get("contact_person"),
+            "behind_contact_standard": any(d < scope.end for d in next_due.values())
+            if match.status != MatchStatus.ENDED
+            else False,
             "tasks_due": len(due),
             "tasks_done": len(done),
             "tasks_done_on_time": len(on_time),
@@ -426,6 +438,23 @@ FOLLOWUP = Report(
             "contacts_with_parent",
             "integer",
             "The same with the parent or contact person.",
+        ),
+        Column(
+            "next_contact_with_family_due",
+            "date",
+            "By when the next contact with the volunteer family is due under the programme's "
+            "contact standard, from the contacts up to the period's end; empty without a standard.",
+        ),
+        Column(
+            "next_contact_with_parent_due",
+            "date",
+            "The same for the parent or contact person.",
+        ),
+        Column(
+            "behind_contact_standard",
+            "boolean",
+            "A running match whose next contact with either party was due before the period's "
+            "end: the matches staff have not contacted as promised.",
         ),
         Column("tasks_due", "integer", "Staff tasks (calls, visits, meetings) due in the period."),
         Column("tasks_done", "integer", "Of those, the ones recorded done."),

@@ -229,8 +229,22 @@ def test_followup_shows_tasks_on_time_and_how_long_cases_waited(
         "1",
     )
     assert (a["contacts_with_family"], a["contacts_with_parent"]) == ("2", "0")
-    c = next(r for r in rows_of(result.output) if int(r["match_id"]) == quarter["c"])
+    rows = {int(r["match_id"]): r for r in rows_of(result.output)}
+    c, b = rows[quarter["c"]], rows[quarter["b"]]
     assert c["contacts_with_parent"] == "0"
+    # Who has not been contacted as promised: B (Mentorbarn, every 3 months, never) is behind;
+    # C's first contacts are due by 2 April, after the quarter; A has ended.
+    assert (b["behind_contact_standard"], b["next_contact_with_family_due"]) == (
+        "true",
+        "2025-05-03",
+    )
+    assert (c["behind_contact_standard"], c["next_contact_with_parent_due"]) == (
+        "false",
+        "2026-04-02",
+    )
+    assert a["behind_contact_standard"] == "false"
+    later = rows_of(cli(db_url, "report", "followup", "--to", "2026-04-14").output)
+    assert {r["match_id"]: r["behind_contact_standard"] for r in later}[str(quarter["c"])] == "true"
     assert (a["cases_opened"], a["cases_by_rule"]) == ("2", "missed_visits:1 worry:1")
     assert (a["median_hours_to_acknowledge"], a["median_hours_to_resolve"]) == ("3.0", "24.0")
 
