@@ -79,6 +79,10 @@ class ImportResult:
 # -- the import ------------------------------------------------------------------------------------
 
 
+# (phase, rows done, rows in the phase): "checking" every row first, then "writing" them.
+Progress = Callable[[str, int, int], None]
+
+
 def import_csv(
     session: Session,
     kind: str,
@@ -88,13 +92,16 @@ def import_csv(
     *,
     actor: str = ACTOR,
     today: date,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Validate every row of ``data``, then create or update the records, or raise
-    :class:`ImportFailed` having written nothing (the caller's transaction is rolled back)."""
+    :class:`ImportFailed` having written nothing (the caller's transaction is rolled back).
+
+    ``progress`` hears of each row checked and each row written (for a progress bar)."""
     if kind not in FORMATS:
         raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     table = read_table(data, file, FORMATS[kind])
-    importer = _Importer(session, kind, table, programmes, actor, today)
+    importer = _Importer(session, kind, table, programmes, actor, today, progress)
     importer.problems.extend(table.problems)
     return getattr(importer, f"import_{kind}")()
 
@@ -116,7 +123,12 @@ class _Importer:
     programmes: Mapping[str, Programme]
     actor: str
     today: date
+    progress: Progress | None = None
     problems: list[Problem] = field(default_factory=list)
+
+    def step(self, phase: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(phase, done, total)
 
     @property
     def file(self) -> str:
@@ -152,7 +164,8 @@ class _Importer:
         refs = self.refs(rows)
         existing = by_ref(self.session, model, refs.values())
         people: list[_Person] = []
-        for row in rows:
+        for done, row in enumerate(rows, 1):
+            self.step("checking", done, len(rows))
             read(row)
             ref = refs.get(row.line)
             if ref is not None and row.ok:
@@ -229,7 +242,8 @@ class _Importer:
     def _write_people(self, model: type[Base], entity: str, people: list[_Person]) -> ImportResult:
         result = ImportResult(self.file, self.kind)
         created: list[tuple[Any, int]] = []
-        for person in people:
+        for done, person in enumerate(people, 1):
+            self.step("writing", done, len(people))
             values = person.row.values
             if person.existing is None:
                 obj = model(external_ref=person.ref, **values)
@@ -303,7 +317,8 @@ class _Importer:
             today=self.today,
         )
         plans: list[tuple[Row, str]] = []
-        for row in rows:
+        for done, row in enumerate(rows, 1):
+            self.step("checking", done, len(rows))
             check_match_row(row, found)
             ref = refs.get(row.line)
             if ref is not None and row.ok:
@@ -316,7 +331,8 @@ class _Importer:
     ) -> ImportResult:
         result = ImportResult(self.file, "matches")
         created: list[tuple[Match, int]] = []
-        for row, ref in plans:
+        for done, (row, ref) in enumerate(plans, 1):
+            self.step("writing", done, len(plans))
             values = dict(row.values)
             programme_row = values.pop("programme")
             child_values = {k: values.pop(k) for k in ("first_name", "birth_year")}

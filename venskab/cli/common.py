@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -143,3 +145,35 @@ def parse_when(value: str, zone_name: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(zone_name))
     return parsed.astimezone(UTC)
+
+
+PROGRESS_LABELS = {"checking": "checking rows", "writing": "writing rows"}
+
+
+class TerminalProgress:
+    """A progress bar on the terminal (stderr) for long work, one per phase ("checking",
+    "writing"); nothing when stderr is not a terminal (cron, a pipe) or the work is short."""
+
+    def __init__(self, at_least: int = 500) -> None:
+        self.at_least = at_least
+        self.phase: str | None = None
+        self.bar: Any = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if total < self.at_least or not sys.stderr.isatty():
+            return
+        if phase != self.phase:
+            self.close()
+            self.phase = phase
+            self.bar = click.progressbar(
+                length=total, label=PROGRESS_LABELS.get(phase, phase), file=sys.stderr, width=30
+            )
+            self.bar.__enter__()
+        self.bar.update(1)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None

@@ -22,7 +22,7 @@ from followup.people_html import render_html
 from followup.retention import RetentionPolicy, run_retention
 from followup.survey_defs import default_surveys
 from store.audit import record
-from venskab.cli.common import MAX_ID, AppContext, UserError, pass_app, row_id
+from venskab.cli.common import MAX_ID, AppContext, TerminalProgress, UserError, pass_app, row_id
 from venskab.settings import Settings
 
 PERSON_KINDS = list(people.KINDS)
@@ -52,6 +52,7 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
     """
     data = file.read_bytes()
     app.upgrade()
+    progress = TerminalProgress()
     try:
         with app.transaction() as session:
             result = importer.import_csv(
@@ -61,10 +62,12 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
                 file.name,
                 app.programmes,
                 today=app.now().astimezone(app.settings.zone).date(),
+                progress=progress,
             )
             if dry_run:
                 raise _DryRun
     except _DryRun:
+        progress.close()
         click.echo(f"{result.describe()} (dry run: nothing was written)")
         return
     except ImportFailed as exc:
@@ -74,6 +77,8 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
             f"{file.name}: the database refused a row (another import running at the same time?); "
             "nothing was imported, run the import again"
         ) from exc
+    finally:
+        progress.close()
     click.echo(result.describe())
 
 
