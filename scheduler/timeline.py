@@ -291,9 +291,11 @@ class _Timeline:
                 continue
             base = session.starts_at.astimezone(self.zone).replace(tzinfo=None)
             due = self._apply(tp, base)
-            # A family matched shortly before a session is invited on its first day.
+            # A family matched shortly before a session is invited on its first day, and the
+            # invitation says it comes at short notice.
+            extra = {"short_notice": "1"} if due < start_moment else None
             due = max(due, start_moment)
-            yield self._occurrence(tp, session.key, due, session=session)
+            yield self._occurrence(tp, session.key, due, session=session, extra=extra)
 
     # -- dates -----------------------------------------------------------------------------
 

@@ -474,8 +474,10 @@ def test_sparring_invitations_come_fourteen_days_before_each_session(year: Year)
         ("2026-08-18 18:00", "telegram"),
         ("2026-10-20 18:00", "telegram"),
     ]
-    invitation = year.of("M-01", "sparring-invite")[1].body
+    short, invitation = (s.body for s in year.of("M-01", "sparring-invite")[:2])
     assert "tirsdag den 3. marts 2026 kl. 19:30" in invitation
+    assert "kort varsel, fordi I lige er startet" in short and "kort varsel" not in invitation
+    assert "Det er med kort varsel" in year.of("M-02", "sparring-invite")[0].body
     # The SMS-only family gets them by SMS; matched on 24 December, its first invitation waits
     # with the welcome until the days off are over (Sunday 27 December, 10:00).
     assert moments(year.of("M-02", "sparring-invite")) == [
