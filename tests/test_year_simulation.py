@@ -628,3 +628,30 @@ def test_staff_hear_of_each_case_no_more_often_than_the_escalation_policy_allows
         assert 0 < len(pushed) <= allowed, staff
     # Normal cases only: the coordinator is never pushed.
     assert {s.recipient for s in alerts} <= {"S-01", "S-02"}
+
+
+INTERNAL = re.compile(
+    r"\{\{|\{%|\bNone\b|touchpoint:|audience:|\bref:|until:|since:|\+00:00|\bUTC\b|\['|\d{4}-\d\d-\d\dT"
+)
+ENGLISH = ("could not be delivered", "parent-sample", "baseline", "Escalation", "overdue")
+
+
+def test_every_message_of_the_year_reads_as_text_in_its_language(year: Year) -> None:
+    """Staff alerts and digests, like every family's and parent's message: rendered with real
+    data, no template syntax, internal identifiers, Python reprs or UTC times; Danish staff
+    get Danish."""
+    unreadable = {
+        (s.touchpoint, s.body[max(found.start() - 60, 0) : found.end() + 20])
+        for s in year.sent
+        if (found := INTERNAL.search(s.body))
+    }
+    assert sorted(unreadable) == []
+    staff = [s for s in year.sent if s.audience == "staff"]
+    assert len(staff) > 50
+    english = [(s.touchpoint, s.body) for s in staff if any(w in s.body for w in ENGLISH)]
+    assert english == []
+    assert all(not s.body.strip().startswith(("Hi ", "Dear ")) for s in staff)
+    digests = [s.body for s in staff if s.touchpoint == "daily-digest"]
+    assert any(
+        "Barn B & Venskabsfamilie 2: Spørgeskema ved start, sendt 27.12" in d for d in digests
+    )
