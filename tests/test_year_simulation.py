@@ -14,6 +14,7 @@ nothing is sent twice, and no case pushes more often than its escalation policy 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import re
 import time as wall
 from collections import Counter, defaultdict
@@ -40,6 +41,7 @@ from scheduler.timeline import holiday_name
 from store.models import (
     Base,
     ContactPerson,
+    AuditEntry,
     Escalation,
     Match,
     OutboxMessage,
@@ -137,6 +139,8 @@ class Year:
     emails: list[tuple[str, str]] = field(default_factory=list)  # (to, subject)
     ticks: int = 0
     seconds: float = 0.0
+    moments: list[datetime] = field(default_factory=list)  # every tick's now, and the setup's
+    stamps: list[tuple[str, datetime]] = field(default_factory=list)  # (table, row time)
 
     def of_staff(self, staff: str) -> list[Sent]:
         return [s for s in self.sent if s.recipient == staff]
@@ -147,6 +151,10 @@ class Year:
             for s in self.sent
             if s.match == match and (touchpoint is None or s.touchpoint == touchpoint)
         ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def local(moment: datetime) -> datetime:
@@ -232,6 +240,15 @@ def collect(app: AppContext, year: Year) -> None:
                     occurrence=row.occurrence_key,
                 )
             )
+        for model, column in (
+            (OutboxMessage, OutboxMessage.updated_at),
+            (Task, Task.created_at),
+            (Escalation, Escalation.updated_at),
+            (Escalation, Escalation.last_notified_at),
+            (AuditEntry, AuditEntry.at),
+        ):
+            for stamp in session.scalars(select(column).where(column.is_not(None))):
+                year.stamps.append((model.__tablename__, local(_aware(stamp))))
         for task in session.scalars(select(Task).order_by(Task.due_at)):
             owner = people.get(("staff", task.owner_id or 0), "")
             due = task.due_at if task.due_at.tzinfo else task.due_at.replace(tzinfo=UTC)
@@ -290,6 +307,7 @@ def year(engine: Engine, db_url: str, tmp_path_factory: pytest.TempPathFactory) 
             ):
                 import_csv(app, tmp, kind, text)
             link_telegram(app, at(FIRST_DAY - timedelta(days=2), 11))
+            result.moments += [at(FIRST_DAY - timedelta(days=2), h) for h in (10, 11)]
             result.seconds = asyncio.run(live(app, result, channels(app, twilio, telegram, port)))
             collect(app, result)
             result.twilio_messages = [(m.to, m.params.get("Body", "")) for m in twilio.messages]
@@ -355,6 +373,7 @@ async def live(app: AppContext, year: Year, channels: dict[str, Any]) -> float:
             app.now_override = moment
             await runtime.tick(moment)
             year.ticks += 1
+            year.moments.append(moment)
             with app.session_factory() as session:
                 moment = next_moment(session, moment)
     finally:
@@ -655,3 +674,13 @@ def test_every_message_of_the_year_reads_as_text_in_its_language(year: Year) -> 
     assert any(
         "Barn B & Venskabsfamilie 2: Spørgeskema ved start, sendt 27.12" in d for d in digests
     )
+
+
+def test_every_row_written_in_the_year_is_stamped_by_the_tick_that_wrote_it(year: Year) -> None:
+    """One clock: the tick's moment (plus the seconds the tick itself took), never the wall
+    clock, for outbox rows, tasks, cases, their pushes and the audit log."""
+    moments = sorted(year.moments)
+    assert len(year.stamps) > 1000
+    for table, stamp in year.stamps:
+        index = bisect.bisect_right(moments, stamp) - 1
+        assert index >= 0 and stamp - moments[index] < timedelta(minutes=2), (table, stamp)
