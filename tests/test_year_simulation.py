@@ -39,9 +39,9 @@ from scheduler.channels.voice import VoiceChannel
 from scheduler.programme import PROGRAMMES_DIR, load_all
 from scheduler.timeline import holiday_name
 from store.models import (
+    AuditEntry,
     Base,
     ContactPerson,
-    AuditEntry,
     Escalation,
     Match,
     OutboxMessage,
