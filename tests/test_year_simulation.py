@@ -248,6 +248,7 @@ def collect(app: AppContext, year: Year) -> None:
             (AuditEntry, AuditEntry.at),
         ):
             for stamp in session.scalars(select(column).where(column.is_not(None))):
+                assert stamp is not None
                 year.stamps.append((model.__tablename__, local(_aware(stamp))))
         for task in session.scalars(select(Task).order_by(Task.due_at)):
             owner = people.get(("staff", task.owner_id or 0), "")
