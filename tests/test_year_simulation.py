@@ -1,6 +1,6 @@
 """A year of every shipped programme, lived through the real system.
 
-Six matches come in through CSV import (the importer ``venskab import`` runs), and the runtime
+Five matches come in through CSV import (the importer ``venskab import`` runs), and the runtime
 ticks (the planner, the follow-up rules, the dispatcher) at every moment something is due and
 once every morning, from December 2025 to February 2027. The real SMS, voice, email and Telegram
 channels send to the fake Twilio and Telegram servers and to an SMTP server (aiosmtpd).
@@ -538,6 +538,7 @@ def test_the_farewell_goes_by_email_to_both_and_by_sms_only_without_an_address(
     assert moments(year.of("M-02", "farewell-family")) == [("2026-12-27 10:00", "sms")]
     assert moments(year.of("M-02", "farewell-parent")) == [("2026-12-27 10:00", "sms")]
     assert moments(year.of("M-05", "farewell-family")) == [("2027-01-06 10:00", "email")]
+    assert year.of("M-05", "farewell-family")[0].body.startswith("Dear Kontaktvoksen 5")  # English
     # Ended early: no farewell, the extra child visit instead.
     assert year.of("M-03", "farewell-family") == year.of("M-03", "farewell-parent") == []
     assert [(t[1], t[2]) for t in year.tasks if t[0] == "M-03" and t[1].startswith("early")] == [
