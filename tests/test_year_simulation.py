@@ -647,6 +647,11 @@ def test_staff_hear_of_each_case_no_more_often_than_the_escalation_policy_allows
         allowed = sum(c[3] for c in year.cases if c[0] in mine)
         pushed = {s.at for s in alerts if s.recipient == staff}
         assert 0 < len(pushed) <= allowed, staff
+    # The digest: at most one a day per staff member and channel, and only on working days.
+    digests = [s for s in year.sent if s.touchpoint == "daily-digest"]
+    per_day = Counter((s.recipient, s.channel, s.at.date()) for s in digests)
+    assert digests and max(per_day.values()) == 1
+    assert [s.at.date() for s in digests if s.at.weekday() >= 5 or holiday_name(s.at.date())] == []
     # Normal cases only: the coordinator is never pushed.
     assert {s.recipient for s in alerts} <= {"S-01", "S-02"}
 
