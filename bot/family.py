@@ -36,6 +36,7 @@ from followup import visits
 from followup.invites import InviteError, redeem_invite
 from followup.visits import VisitError
 from scheduler.facts import facts_for, local_today
+from scheduler.recipients import family_recipient
 from store.models import Match, MatchStatus, Staff, VolunteerFamily
 
 # What a command does once it knows the match: (session, context, chat, match, locale).
@@ -136,7 +137,9 @@ def _plan_text(session: Session, ctx: BotContext, match: Match, locale: str) -> 
         family=match.volunteer_family.name,
         programme=programme.name,
     )
-    return plan_text(programme, facts, ctx.now(), locale, title, t("plan_legend", locale))
+    family = family_recipient(match.volunteer_family)
+    legend = t("plan_legend", locale)
+    return plan_text(programme, facts, ctx.now(), locale, title, legend, family)
 
 
 def do_plan(session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str) -> Outcome:

@@ -7,8 +7,18 @@ from datetime import date, datetime
 
 from babel.dates import format_date, format_time
 
-from followup.yearplan import BABEL_LOCALES, WORDS, PlanRow, fmt_date, label, year_plan
+from followup.yearplan import (
+    BABEL_LOCALES,
+    CHANNELS,
+    WORDS,
+    PlanRow,
+    channel_for,
+    fmt_date,
+    label,
+    year_plan,
+)
 from scheduler.programme import AudienceName, Kind, Programme
+from scheduler.recipients import Recipient
 from scheduler.timeline import MatchFacts, occurrences
 
 TEXT_MAX = 4096  # Telegram's limit for one message
@@ -152,13 +162,25 @@ def _for_family(programme: Programme, row: PlanRow) -> bool:
 
 
 def plan_text(
-    programme: Programme, facts: MatchFacts, now: datetime, locale: str, title: str, legend: str
+    programme: Programme,
+    facts: MatchFacts,
+    now: datetime,
+    locale: str,
+    title: str,
+    legend: str,
+    family: Recipient | None = None,
 ) -> str:
+    """The family's plan; with ``family``, each message names the channel it comes by."""
     rows = [r for r in year_plan(programme, facts, now, locale) if _for_family(programme, r)]
     lines = [title, ""]
     for row in rows:
         mark = "✓" if row.past else "•"
-        lines.append(f"{mark} {fmt_date(row.day, locale, 'medium')}: {row.what}")
+        how = ""
+        if family is not None and row.touchpoint_id is not None:
+            tp = programme.touchpoint(row.touchpoint_id)
+            if tp.audience == AudienceName.VOLUNTEER_FAMILY and tp.channels:
+                how = f" ({CHANNELS[channel_for(tp, family)][locale]})"
+        lines.append(f"{mark} {fmt_date(row.day, locale, 'medium')}: {row.what}{how}")
     lines += ["", legend]
     return "\n".join(lines)
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.escalations import rule_title
+from followup.yearplan import LABELS
 from scheduler import outbox
 from scheduler.programme import Programme
 from scheduler.timeline import is_working_day, localize
@@ -124,6 +125,12 @@ def _first_working_day_of_week(day: date) -> bool:
     return not any(is_working_day(day - timedelta(days=n)) for n in range(1, day.weekday() + 1))
 
 
+def _survey_name(wave: str, locale: str) -> str:
+    """ "Spørgeskema ved start", as the year plan names it; never the survey's internal id."""
+    names = LABELS.get(f"survey:{wave}") or {"da": "Spørgeskema", "en": "Survey"}
+    return names[locale]
+
+
 def digest_sections(
     session: Session, staff: Staff, now: datetime, programmes: Mapping[str, Programme]
 ) -> dict[str, list[str]]:
@@ -175,7 +182,13 @@ def digest_sections(
             SurveyInvitation.expires_at > now,
         )
     ).all()
-    sections["surveys"] = [f"{label[s.match_id]}: {s.survey_id} ({s.wave})" for s in surveys]
+    locale = staff.locale.value
+    sent = {"da": "sendt", "en": "sent"}[locale]
+    sections["surveys"] = [
+        f"{label[s.match_id]}: {_survey_name(s.wave, locale)}"
+        + (f", {sent} {s.sent_at.astimezone(zone):%d.%m}" if s.sent_at else "")
+        for s in surveys
+    ]
     programme_ids = {m.programme_id for m in matches.values()}
     sessions = session.scalars(
         select(SparringSession)

@@ -73,6 +73,10 @@ def rule_title(rule: str, locale: str) -> str:
     return RULES.get(rule, "A case to look at")
 
 
+# Rules about a state that lasts (prompts unanswered, no visits): one case until it is resolved.
+STANDING = frozenset({"unanswered_prompts", "no_visit"})
+
+
 def raise_escalation(
     session: Session,
     match: Match | None,
@@ -89,14 +93,21 @@ def raise_escalation(
     if rule in GROUPED and match is not None:
         return _raise_grouped(session, match, rule, now, evidence, severity, suggested_action)
     match_id = match.id if match is not None else None
+    # A standing condition that staff have taken on (acknowledged) goes on in that case: the
+    # weeks after are its evidence, not a new case each week. An urgent turn is news.
+    statuses = [EscalationStatus.OPEN]
+    if rule in STANDING and severity != Severity.URGENT:
+        statuses.append(EscalationStatus.ACKNOWLEDGED)
     existing = session.scalars(
-        select(Escalation).where(
+        select(Escalation)
+        .where(
             Escalation.match_id == match_id
             if match_id is not None
             else Escalation.match_id.is_(None),
             Escalation.rule == rule,
-            Escalation.status == EscalationStatus.OPEN,
+            Escalation.status.in_(statuses),
         )
+        .order_by(Escalation.id.desc())
     ).first()
     item = {"at": now.isoformat(), **evidence}
     ref = evidence.get("ref")

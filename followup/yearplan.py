@@ -6,14 +6,15 @@ are folded into one line, so the plan shows what is special about the year.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from babel.dates import format_date, format_time
 
-from scheduler.programme import Kind, Programme, Touchpoint
+from scheduler.programme import AudienceName, Kind, Programme, Touchpoint
+from scheduler.recipients import Recipient, recipients_for
 from scheduler.render import render_title
 from scheduler.timeline import MatchFacts, Occurrence, effective_end, ended_early, occurrences
 
@@ -39,6 +40,13 @@ AUDIENCE = {
     "volunteer_family": {"da": "venskabsfamilie", "en": "volunteer family"},
     "contact_person": {"da": "forælder/kontaktperson", "en": "parent/contact person"},
     "staff": {"da": "medarbejder", "en": "staff"},
+}
+CHANNELS = {
+    "telegram": {"da": "Telegram", "en": "Telegram"},
+    "sms": {"da": "sms", "en": "SMS"},
+    "email": {"da": "e-mail", "en": "email"},
+    "voice": {"da": "opkald", "en": "call"},
+    None: {"da": "ingen kanal", "en": "no channel"},
 }
 WORDS = {
     "start": {"da": "Forløbet starter", "en": "The match starts"},
@@ -105,7 +113,10 @@ def year_plan(
     locale: str = "da",
     fold_visits: bool = True,
     titles: Mapping[str, Any] | None = None,
+    recipients: Mapping[str, Sequence[Recipient]] | None = None,
 ) -> list[PlanRow]:
+    """``recipients`` (audience -> the match's people, as now): each message's row then names
+    the channel each person will get, as the dispatcher would choose it today."""
     occs = occurrences(programme, facts, now)
     rows: list[PlanRow] = [
         PlanRow(
@@ -133,6 +144,8 @@ def year_plan(
         who = AUDIENCE[tp.audience.value][locale]
         if tp.counterpart is not None:
             who = f"{who} → {AUDIENCE[tp.counterpart.value][locale]}"
+        elif recipients is not None and tp.channels:
+            who = f"{who} ({_channels(tp, recipients.get(tp.audience.value, ()), locale)})"
         rows.append(
             PlanRow(
                 occ.day, format_time(occ.due, "HH:mm"), what, who, tp.id, occ.key, occ.is_past(now)
@@ -154,7 +167,12 @@ def year_plan(
                 first.day,
                 format_time(first.due, "HH:mm"),
                 what,
-                AUDIENCE[tp.audience.value][locale],
+                AUDIENCE[tp.audience.value][locale]
+                + (
+                    f" ({_channels(tp, recipients.get(tp.audience.value, ()), locale)})"
+                    if recipients is not None
+                    else ""
+                ),
                 tp.id,
                 None,
                 first.is_past(now),
@@ -168,3 +186,22 @@ def year_plan(
         rows.append(PlanRow(end, "", word, "", None, None, end <= now.date()))
     rows.sort(key=lambda r: (r.day, r.time or "99", r.what))
     return rows
+
+
+def channel_for(tp: Touchpoint, recipient: Recipient) -> str | None:
+    """The channel ``recipient`` gets ``tp`` by, with the addresses they have now."""
+    return recipient.choose([str(c) for c in tp.channels], in_order=tp.channel_order == "as_listed")
+
+
+def _channels(tp: Touchpoint, people: Sequence[Recipient], locale: str) -> str:
+    if len(people) == 1:
+        return CHANNELS[channel_for(tp, people[0])][locale]
+    return "; ".join(f"{p.name}: {CHANNELS[channel_for(tp, p)][locale]}" for p in people)
+
+
+def plan_recipients(match: Any) -> dict[str, list[Recipient]]:
+    """The match's family and contact persons as the dispatcher sees them now."""
+    return {
+        audience.value: recipients_for(match, audience)
+        for audience in (AudienceName.VOLUNTEER_FAMILY, AudienceName.CONTACT_PERSON)
+    }

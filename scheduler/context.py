@@ -72,6 +72,7 @@ def build_context(
         "visit_day": _visit_day(row, now, zone),
         "reminder": int(extra.get("reminder", 0)),
         "session": session,
+        "short_notice": bool(extra.get("short_notice")),
         "survey_url": survey_url,
         "wave": extra.get("wave"),
         "call_at": datetime.fromisoformat(call_at).astimezone(zone) if call_at else None,

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,10 +30,12 @@ from scheduler.recipients import Recipient, resolve, staff_recipient
 from scheduler.render import Rendered, Templates, load, render_loaded
 from scheduler.retry import is_database_down
 from scheduler.rules import next_allowed
+from scheduler.timeline import localize
 from store.models import (
     Audience,
     Match,
     OutboxMessage,
+    OutboxStatus,
     SparringSession,
     Staff,
     SurveyInvitation,
@@ -44,6 +46,14 @@ from store.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# A reminder whose prompt was never sent (expired, failed, cancelled): it is not sent either.
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
 
 ButtonsHook = Callable[[OutboxMessage, Match], tuple[tuple[Button, ...], ...]]
 _LOCAL_URL = "http://127.0.0.1:8000"
@@ -127,6 +137,16 @@ class Preparer:
         if answered:
             stats.cancel(row, "already answered")
             return None
+        after_prompt = self._after_prompt(row, programme, recipient)
+        if after_prompt is _NEVER:
+            stats.cancel(row, "its prompt was never sent")
+            return None
+        if after_prompt is not None and after_prompt > self.now:
+            # The prompt went out late (held by a holiday) or is going out now: the reminder
+            # keeps its interval after the prompt, never in the same tick.
+            outbox.defer(row, after_prompt)
+            stats.deferred += 1
+            return None
         address = recipient.addresses.get(row.channel.value)
         if address is None:
             # The address failed or was removed after planning: try the next channel.
@@ -141,6 +161,42 @@ class Preparer:
             stats.deferred += 1
             return None
         return self._render_job(row, match, programme, recipient, address)
+
+    def _after_prompt(
+        self, row: OutboxMessage, programme: Programme, recipient: Recipient
+    ) -> datetime | None:
+        """For a reminder, the earliest moment it may go: its interval after its prompt was
+        sent (or will be, while the prompt still waits); ``_NEVER`` when the prompt expired,
+        failed or was cancelled. None for a message that is no reminder."""
+        number = int((row.context or {}).get("reminder") or 0)
+        if number <= 0 or ":r" not in row.occurrence_key:
+            return None
+        try:
+            after = programme.touchpoint(row.touchpoint_id).reminders[number - 1].after
+        except (KeyError, IndexError, ValueError):
+            return None
+        prompts = self.session.execute(
+            select(OutboxMessage.status, OutboxMessage.sent_at, OutboxMessage.due_at).where(
+                OutboxMessage.match_id == row.match_id,
+                OutboxMessage.touchpoint_id == row.touchpoint_id,
+                OutboxMessage.occurrence_key == row.occurrence_key.rsplit(":r", 1)[0],
+                OutboxMessage.audience == row.audience,
+                OutboxMessage.recipient_id == row.recipient_id,
+            )
+        ).all()
+        if not prompts:
+            return None
+        sent = [p.sent_at for p in prompts if p.sent_at is not None]
+        waiting = [
+            max(p.due_at, self.now)
+            for p in prompts
+            if p.status in (OutboxStatus.PLANNED, OutboxStatus.SENDING) and p.sent_at is None
+        ]
+        if not sent and not waiting:
+            return _NEVER
+        zone = ZoneInfo(recipient.timezone)
+        prompted = max(_aware(m) for m in (sent or waiting)).astimezone(zone)
+        return localize(after.add(prompted.replace(tzinfo=None)), zone).astimezone(UTC)
 
     def _allowed(
         self, row: OutboxMessage, match: Match, programme: Programme, recipient: Recipient

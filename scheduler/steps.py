@@ -121,6 +121,8 @@ def _messages(
         context["survey"] = tp.survey
     if occ.extra.get("cadence"):
         context["cadence"] = occ.extra["cadence"]
+    if occ.extra.get("short_notice"):
+        context["short_notice"] = True
     channels = tuple(str(c) for c in tp.channels)
     sends = [
         Send(

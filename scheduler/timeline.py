@@ -278,7 +278,9 @@ class _Timeline:
         # otherwise the invitation would be planned only once it is already late.
         base = datetime(2000, 1, 1)
         lead = max(base - tp.offset.add(base), timedelta(0)) + timedelta(days=1)
-        last = min(self.cutoff - timedelta(days=1), self.horizon + lead)
+        last = self.horizon + lead
+        if self.end is not None:  # an open-ended match (Mentorbarn) has no cutoff but the horizon
+            last = min(self.end - timedelta(days=1), last)
         sessions = self.facts.sparring
         if sessions is None:
             sessions = sparring_dates(self.programme, self.facts.start_date, last, self.zone)
@@ -289,9 +291,11 @@ class _Timeline:
                 continue
             base = session.starts_at.astimezone(self.zone).replace(tzinfo=None)
             due = self._apply(tp, base)
-            # A family matched shortly before a session is invited on its first day.
+            # A family matched shortly before a session is invited on its first day, and the
+            # invitation says it comes at short notice.
+            extra = {"short_notice": "1"} if due < start_moment else None
             due = max(due, start_moment)
-            yield self._occurrence(tp, session.key, due, session=session)
+            yield self._occurrence(tp, session.key, due, session=session, extra=extra)
 
     # -- dates -----------------------------------------------------------------------------
 

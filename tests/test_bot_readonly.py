@@ -34,6 +34,9 @@ def test_plan_and_next_insert_nothing(
     again = bot.say(FAMILY_CHAT, "/plan")
 
     assert plan.of("sendMessage") and upcoming.of("sendMessage") and again.of("sendMessage")
+    # Each message names how it will come: Telegram here, the farewell by email (as listed).
+    assert "Velkomst til venskabsfamilien (Telegram)" in plan.text
+    assert "Farvelhilsen til venskabsfamilien (e-mail)" in plan.text
     assert row_counts(session_factory) == counts
     assert snapshot(session_factory) == rows
 

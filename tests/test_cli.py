@@ -41,6 +41,28 @@ def test_plan_shows_the_hjem_til_os_year_in_danish(
     assert "Besøg hver mandag, 52 gange" in result.output
 
 
+def test_plan_names_the_channel_each_person_will_get(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        linked = make_match(session).id  # Telegram and email; the parent prefers SMS
+        sms_only = make_match(session, telegram_chat_id=None, family_email=None).id
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    lines = cli(db_url, "plan", str(linked), now=now).output.splitlines()
+
+    def line(text: str, within: list[str]) -> str:
+        return next(x for x in within if text in x)
+
+    assert "venskabsfamilie (Telegram)" in line("Velkomst til venskabsfamilien", lines)
+    assert "venskabsfamilie (e-mail)" in line("Farvelhilsen til venskabsfamilien", lines)
+    assert "forælder/kontaktperson (e-mail)" in line("Farvelhilsen til forælder", lines)
+    assert "forælder/kontaktperson (sms)" in line("Spørgeskema ved start", lines)
+    assert "venskabsfamilie (Telegram)" in line("Besøg hver mandag", lines)
+    english = cli(db_url, "plan", str(sms_only), "--lang", "en", now=now).output.splitlines()
+    assert "volunteer family (SMS)" in line("Welcome to the volunteer family", english)
+    assert "volunteer family (SMS)" in line("Farewell message to the volunteer family", english)
+
+
 def test_plan_speaks_english_too(db_url: str, session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
         match_id = make_match(session).id

@@ -193,6 +193,35 @@ async def test_a_survey_reminder_is_not_sent_once_the_survey_was_answered(
     assert stats.cancelled >= 1
 
 
+async def test_a_reminder_waits_its_interval_after_a_late_prompt_and_goes_without_one(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        make_match(session, telegram_chat_id=None, family_email=None)  # SMS, Monday visits
+    plan_all(engine, session_factory, PROGRAMMES, START, report=raise_escalation)
+    # Nothing ran on Monday 9 March: on Tuesday at 19:00 the prompt and its reminder are due.
+    tuesday = datetime(2026, 3, 10, 18, tzinfo=UTC)
+    await dispatcher(session_factory).run_once(tuesday)
+    prompt, reminder = [
+        rows(session_factory, touchpoint_id="weekly-visit", occurrence_key=key)[0]
+        for key in ("2026-03-09", "2026-03-09:r1")
+    ]
+    assert prompt.status == OutboxStatus.SENT
+    assert reminder.status == OutboxStatus.PLANNED  # not in the same tick as its prompt
+    assert reminder.due_at == datetime(2026, 3, 11, 18, tzinfo=UTC)  # a day after the prompt
+    # The next week's prompt expired unsent (the channel was down for days): no reminder.
+    plan_all(engine, session_factory, PROGRAMMES, tuesday, report=raise_escalation)
+    with session_factory.begin() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.occurrence_key == "2026-03-16")
+            .values(status=OutboxStatus.EXPIRED)
+        )
+    await dispatcher(session_factory).run_once(datetime(2026, 3, 17, 18, tzinfo=UTC))
+    (late,) = rows(session_factory, touchpoint_id="weekly-visit", occurrence_key="2026-03-16:r1")
+    assert (late.status, late.last_error) == (OutboxStatus.CANCELLED, "its prompt was never sent")
+
+
 async def test_sent_and_failed_messages_recorded_in_the_same_group_each_get_their_outcome(
     engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:

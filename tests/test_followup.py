@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.alerts import ack_token
+from followup.alerts import ack_token, acknowledge
 from followup.escalations import raise_escalation
 from scheduler.channels.email import EmailChannel
 from scheduler.channels.sandbox import SandboxChannel
@@ -408,6 +408,35 @@ async def test_prompts_nobody_answers_for_three_weeks_raise_an_escalation(
             select(Escalation).where(Escalation.rule == "unanswered_prompts")
         ).one()
     assert len(escalation.evidence[0]["prompts"]) >= 2
+
+
+async def test_an_acknowledged_unanswered_prompts_case_takes_the_later_weeks_without_new_cases(
+    session_factory: sessionmaker[Session], runtime: Runtime, telegram: FakeTelegram
+) -> None:
+    cast(session_factory)
+    await runtime.tick(at_local(2026, 3, 1, 12, 0))
+    acknowledged = False
+    for week in range(6):  # nobody answers, for six weeks
+        monday = at_local(2026, 3, 9, 19, 30) + timedelta(weeks=week)
+        for moment in (monday, monday + timedelta(days=1, hours=1)):  # prompt; reminder, rules
+            await runtime.tick(moment)
+        with session_factory.begin() as session:
+            case = session.scalars(
+                select(Escalation).where(Escalation.rule == "unanswered_prompts")
+            ).first()
+            if case is not None and not acknowledged:
+                acknowledge(session, case.id, case.staff_id, monday + timedelta(days=1), "test")
+                acknowledged = True
+    with session_factory() as session:
+        cases = list(
+            session.scalars(select(Escalation).where(Escalation.rule == "unanswered_prompts"))
+        )
+    assert len(cases) == 1  # one case that stays acknowledged, not a new one every week
+    assert cases[0].status.value == "acknowledged" and cases[0].evidence_count >= 3
+    pushes = [
+        t for t in to_chat(telegram, LEAD_CHAT, "besøgsbeskeder") if "Dagens" not in t["text"]
+    ]
+    assert len(pushes) <= 2
 
 
 async def test_a_mentorbarn_match_without_a_visit_for_three_weeks_raises_an_escalation(

@@ -45,6 +45,7 @@ CONTRACT_KEYS = frozenset(
         "reminder",
         "visit_day",
         "session",
+        "short_notice",
         "survey_url",
         "wave",
         "call_at",
@@ -160,6 +161,7 @@ def context(
                 else None,
             }
         ),
+        "short_notice": optional,
         "survey_url": SURVEY_URL if optional else None,
         "wave": wave,
         "call_at": datetime(2026, 3, 10, 10, 0, tzinfo=CPH) if optional else None,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from followup import matches as ops
 from followup.matches import MatchError
-from followup.yearplan import fmt_date, fmt_weekday, title_variables, year_plan
+from followup.yearplan import fmt_date, fmt_weekday, plan_recipients, title_variables, year_plan
 from scheduler.facts import facts_for, local_today
 from store.models import (
     EndedBy,
@@ -282,6 +282,7 @@ def plan(app: AppContext, match_id: int, locale: str, all_visits: bool) -> None:
             locale,
             fold_visits=not all_visits,
             titles=title_variables(m.sibling, m.child.first_name),
+            recipients=plan_recipients(m),
         )
         title = f"{programme.name}: {m.child.first_name} & {m.volunteer_family.name}"
     header = {"da": ["dato", "kl.", "hvad", "hvem", ""], "en": ["date", "time", "what", "who", ""]}[
