@@ -1,0 +1,229 @@
+"""Who may open which staff page, over a real socket on loopback: without a session every page
+answers 302 to the login (GET) or 403 (POST), whatever the address; each role sees only its
+matches; forms without the session's CSRF token change nothing; logins are throttled; the
+cookie and the headers are what the README says; viewing a match is in the audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.models import (
+    AuditEntry,
+    Escalation,
+    EscalationStatus,
+    OutboxMessage,
+    OutboxStatus,
+    StaffSession,
+    Task,
+    TaskStatus,
+)
+from tests.support import staff_app
+from tests.support.staff_app import NOW, PASSWORD, World, csrf_of, login
+from tests.test_cli import cli
+
+_served = staff_app._served
+world = staff_app.world
+
+
+def _planned(factory: sessionmaker[Session], match_id: int) -> int:
+    with factory() as session:
+        found = session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.match_id == match_id, OutboxMessage.status == OutboxStatus.PLANNED
+            )
+        ).first()
+    assert found is not None
+    return found
+
+
+def _routes(w: World, message: int) -> list[tuple[str, str]]:
+    m, c, t = w.match, w.case, w.task
+    return [
+        ("GET", "/"),
+        ("GET", "/today"),
+        ("GET", "/matches"),
+        ("GET", "/matches?health=amber"),
+        ("GET", f"/matches/{m}"),
+        ("GET", "/outbox"),
+        ("GET", "/outbox?view=history"),
+        ("GET", f"/outbox/{message}"),
+        ("POST", f"/cases/{c}/ack"),
+        ("POST", f"/cases/{c}/snooze"),
+        ("POST", f"/cases/{c}/resolve"),
+        ("POST", f"/tasks/{t}"),
+        ("POST", f"/matches/{m}/pause"),
+        ("POST", f"/matches/{m}/resume"),
+        ("POST", f"/matches/{m}/end"),
+        ("POST", f"/matches/{m}/note"),
+        ("POST", f"/outbox/{message}/edit"),
+        ("POST", f"/outbox/{message}/reschedule"),
+        ("POST", f"/outbox/{message}/send-now"),
+        ("POST", f"/outbox/{message}/cancel"),
+        ("POST", "/logout"),
+    ]
+
+
+def test_without_a_session_every_page_sends_to_the_login_even_from_loopback(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    message = _planned(session_factory, world.match)
+    with world.client() as client:
+        for method, path in _routes(world, message):
+            answer = client.request(method, path, data={"csrf": "x"} if method == "POST" else None)
+            if path == "/logout":
+                assert answer.status_code == 303  # nothing to end: back to the login
+                continue
+            if method == "GET":
+                assert answer.status_code == 302, path
+                assert answer.headers["location"].startswith("/login"), path
+            else:
+                assert answer.status_code == 403, path
+            assert "Barn A" not in answer.text and "Familien Eksempel" not in answer.text
+        # The login page itself, and where it sends back to.
+        first = client.get("/matches/7?x=1")
+        assert first.headers["location"] == "/login?next=%2Fmatches%2F7%3Fx%3D1"
+    with session_factory() as session:
+        case = session.get(Escalation, world.case)
+        assert case is not None and case.status == EscalationStatus.OPEN
+        assert session.get(OutboxMessage, message).status == OutboxStatus.PLANNED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("who", "sees_own", "sees_other"),
+    [
+        ("procesleder", True, False),
+        ("other", False, True),
+        ("coordinator", True, False),  # her region's matches
+        ("admin", True, True),
+    ],
+)
+def test_each_role_sees_only_its_matches(
+    world: World,
+    session_factory: sessionmaker[Session],
+    who: str,
+    sees_own: bool,
+    sees_other: bool,
+) -> None:
+    message = _planned(session_factory, world.match)
+    other_message = _planned(session_factory, world.other_match)
+    with world.client(who) as client:
+        for match_id, message_id, allowed in (
+            (world.match, message, sees_own),
+            (world.other_match, other_message, sees_other),
+        ):
+            for path in (f"/matches/{match_id}", f"/outbox/{message_id}"):
+                answer = client.get(path)
+                assert answer.status_code == (200 if allowed else 404), (who, path)
+            listing = client.get("/matches")
+            assert listing.status_code == 200
+            assert (f'href="/matches/{match_id}"' in listing.text) == allowed, who
+            token = csrf_of(listing.text)
+            # Changing what one may not see is refused the same way, and changes nothing.
+            note = client.post(
+                f"/matches/{match_id}/note", data={"csrf": token, "text": "Talt med familien"}
+            )
+            assert note.status_code == (303 if allowed else 404), who
+        today = client.get("/today")
+        assert today.status_code == 200
+        assert ("Besked fra venskabsfamilien" in today.text) == (who != "other"), who
+        # Every page with personal data: never cached, strict policy, no sniffing.
+        page = client.get(f"/matches/{world.match if sees_own else world.other_match}")
+        assert page.headers["cache-control"] == "no-store"
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "same-origin"
+    with session_factory() as session:
+        views = session.scalars(select(AuditEntry).where(AuditEntry.action == "match.view")).all()
+        assert {v.entity_id for v in views} == {
+            m for m, ok in ((world.match, sees_own), (world.other_match, sees_other)) if ok
+        }
+        assert all(v.actor.startswith("staff:") for v in views)
+
+
+def test_a_form_without_the_sessions_csrf_token_changes_nothing(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with world.client("procesleder") as client:
+        for data in ({}, {"csrf": "forged"}):
+            answer = client.post(f"/cases/{world.case}/ack", data=data)
+            assert answer.status_code == 403
+            assert "Formularen var for gammel" in answer.text
+        token = csrf_of(client.get("/today").text)
+        done = client.post(f"/tasks/{world.task}", data={"csrf": token, "outcome": "done"})
+        assert done.status_code == 303 and done.headers["location"] == "/today?done=task"
+        # Another browser's session has its own token.
+        with world.client("procesleder") as second:
+            other = second.post(f"/cases/{world.case}/ack", data={"csrf": token})
+            assert other.status_code == 403
+    with session_factory() as session:
+        case = session.get(Escalation, world.case)
+        assert case is not None and case.status == EscalationStatus.OPEN
+        task = session.get(Task, world.task)
+        assert task is not None and task.status == TaskStatus.DONE
+
+
+def test_logins_are_throttled_per_account_and_the_cookie_is_strict(world: World) -> None:
+    with world.client() as client:
+        wrong = login(client, world.emails["procesleder"], "forkert adgangskode")
+        assert wrong.status_code == 401
+        assert "Brugernavn eller adgangskode er forkert" in wrong.text
+        for _ in range(4):
+            login(client, world.emails["procesleder"], "forkert adgangskode")
+        # The sixth try is refused even with the right password, for this account only.
+        refused = login(client, world.emails["procesleder"])
+        assert refused.status_code == 429
+        assert "For mange forsøg" in refused.text
+        ok = login(client, world.emails["coordinator"])
+        assert ok.status_code == 303
+        cookie = ok.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+        assert "Secure" not in cookie  # the public URL is http in this test
+    # A login form from elsewhere (no login cookie) is refused before the password is checked.
+    with httpx.Client(base_url=world.url) as bare:
+        answer = bare.post(
+            "/login",
+            data={"csrf": "x", "login": world.emails["admin"], "password": PASSWORD},
+        )
+        assert answer.status_code == 400
+
+
+def test_logging_out_ends_the_session_and_a_new_password_ends_all(
+    world: World, db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with world.client("procesleder") as client:
+        token = csrf_of(client.get("/today").text)
+        out = client.post("/logout", data={"csrf": token})
+        assert out.status_code == 303 and out.headers["location"] == "/login?out=1"
+        assert "Du er logget ud" in client.get("/login?out=1").text
+    with world.client("admin") as client:
+        assert client.get("/today").status_code == 200
+        result = cli(db_url, "staff", "passwd", world.emails["admin"], now=NOW)
+        # No password on standard input: refused, and the session stays.
+        assert result.exit_code == 2, result.output
+        assert client.get("/today").status_code == 200
+        from click.testing import CliRunner
+
+        from venskab.cli import main
+        from venskab.cli.common import AppContext
+
+        app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, now_override=NOW)
+        changed = CliRunner().invoke(
+            main, ["staff", "passwd", world.emails["admin"]], obj=app, input="et helt nyt kodeord\n"
+        )
+        assert changed.exit_code == 0, changed.output
+        assert "et helt nyt kodeord" not in changed.output
+        assert client.get("/today").status_code == 302  # signed out everywhere
+    with world.client() as client:
+        assert login(client, world.emails["admin"]).status_code == 401
+        assert login(client, world.emails["admin"], "et helt nyt kodeord").status_code == 303
+    with session_factory() as session:
+        assert all(
+            s.expires_at > NOW and s.expires_at <= NOW + timedelta(hours=12)
+            for s in session.scalars(select(StaffSession))
+        )
