@@ -18,6 +18,7 @@ from store.models import (
     EscalationStatus,
     OutboxMessage,
     OutboxStatus,
+    SparringSession,
     StaffSession,
     Task,
     TaskStatus,
@@ -64,6 +65,9 @@ def _routes(w: World, message: int) -> list[tuple[str, str]]:
         ("POST", f"/outbox/{message}/reschedule"),
         ("POST", f"/outbox/{message}/send-now"),
         ("POST", f"/outbox/{message}/cancel"),
+        ("GET", "/sparring"),
+        ("POST", "/sparring"),
+        ("GET", "/surveys"),
         ("POST", "/logout"),
     ]
 
@@ -227,3 +231,41 @@ def test_logging_out_ends_the_session_and_a_new_password_ends_all(
             s.expires_at > NOW and s.expires_at <= NOW + timedelta(hours=12)
             for s in session.scalars(select(StaffSession))
         )
+
+
+def test_coordinators_create_sparring_sessions_and_see_survey_numbers(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    form = {
+        "programme": "hjem-til-os",
+        "at": "2026-05-05T19:30",
+        "region": "Hovedstaden",
+        "link": "https://meet.example.org/sparring-maj",
+    }
+    with world.client("procesleder") as client:
+        page = client.get("/sparring")
+        assert page.status_code == 200 and "Opret et sparringsmøde" not in page.text
+        refused = client.post("/sparring", data={**form, "csrf": csrf_of(page.text)})
+        assert refused.status_code == 403
+        assert client.get("/surveys").status_code == 403
+        assert 'href="/surveys"' not in page.text
+    with world.client("coordinator") as client:
+        page = client.get("/sparring")
+        token = csrf_of(page.text)
+        past = client.post("/sparring", data={**form, "at": "2026-04-01T19:30", "csrf": token})
+        assert past.headers["location"] == "/sparring?error=past"
+        added = client.post("/sparring", data={**form, "csrf": token})
+        assert added.status_code == 303 and added.headers["location"] == "/sparring?done=sparring"
+        listed = client.get("/sparring?done=sparring").text
+        assert "Familierne inviteres ved næste kørsel" in listed
+        assert (
+            "5. maj 2026 kl. 19:30" in listed and "https://meet.example.org/sparring-maj" in listed
+        )
+        surveys = client.get("/surveys")
+        assert surveys.status_code == 200 and "Spørgeskemaer" in surveys.text
+    with session_factory() as session:
+        row = session.scalars(
+            select(SparringSession).where(SparringSession.meeting_link.is_not(None))
+        ).one()
+        assert row.region == "Hovedstaden"
+        assert row.starts_at.isoformat() == "2026-05-05T17:30:00+00:00"

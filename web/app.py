@@ -34,6 +34,7 @@ from web.ack import ack_routes
 from web.auth import SecurityHeaders, auth_routes
 from web.inbound import inbound_routes
 from web.limits import twilio_params
+from web.staff_groups import group_routes
 from web.staff_pages import staff_routes
 from web.staff_render import static_routes
 from web.surveys import survey_routes
@@ -58,7 +59,7 @@ def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
         Route("/twilio/status", twilio_status, methods=["POST"]),
     ]
     routes += [*ack_routes(), *survey_routes(app), *inbound_routes(app)]
-    routes += [*auth_routes(), *static_routes(), *staff_routes()]
+    routes += [*auth_routes(), *static_routes(), *staff_routes(), *group_routes()]
     routes += list(extra_routes)
     web = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     web.state.app = app

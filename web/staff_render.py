@@ -56,7 +56,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("/matches", "nav_matches", None),
     ("/outbox", "nav_outbox", None),
     ("/sparring", "nav_sparring", None),
-    ("/surveys", "nav_surveys", None),
+    ("/surveys", "nav_surveys", "coordinator"),
 ]
 
 
