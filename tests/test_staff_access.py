@@ -23,9 +23,13 @@ from store.models import (
     Task,
     TaskStatus,
 )
+from tests.conftest import free_port
 from tests.support import staff_app
 from tests.support.staff_app import NOW, PASSWORD, World, csrf_of, login
+from tests.support.webserver import serving
 from tests.test_cli import cli
+from venskab.cli.common import AppContext
+from web.app import create_app
 
 _served = staff_app._served
 world = staff_app.world
@@ -269,3 +273,35 @@ def test_coordinators_create_sparring_sessions_and_see_survey_numbers(
         ).one()
         assert row.region == "Hovedstaden"
         assert row.starts_at.isoformat() == "2026-05-05T17:30:00+00:00"
+
+
+def test_behind_https_the_session_cookie_is_secure_and_host_only(world: World, db_url: str) -> None:
+    port = free_port()
+    context = AppContext(
+        env={"VENSKAB_DATABASE_URL": db_url, "VENSKAB_PUBLIC_URL": "https://venskab.example.org"},
+        now_override=NOW,
+    )
+    try:
+        with (
+            serving(create_app(context.services), port),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}") as client,
+        ):
+            page = client.get("/login")
+            assert "Secure" in page.headers["set-cookie"]
+            # The browser would not send a Secure cookie back over http: the test does.
+            client.cookies.set("venskab_login", page.cookies["venskab_login"])
+            answer = client.post(
+                "/login",
+                data={
+                    "csrf": csrf_of(page.text),
+                    "login": world.emails["admin"],
+                    "password": PASSWORD,
+                },
+            )
+            assert answer.status_code == 303
+            cookie = answer.headers["set-cookie"]
+            assert cookie.startswith("__Host-venskab=")
+            assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
+            assert "Domain" not in cookie
+    finally:
+        context.close()

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import outbox
-from store.models import Audience, Match, OutboxMessage, OutboxStatus
+from store.models import Audience, AuditEntry, Match, OutboxMessage, OutboxStatus
+from tests.support import staff_app
 from tests.support.cast import make_match
+from tests.support.staff_app import World, csrf_of
 from tests.test_cli import cli
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -85,3 +87,67 @@ def test_edited_rescheduled_and_cancelled_messages_keep_what_staff_did(
         sent = session.get(OutboxMessage, first.id)
         assert sent is not None and sent.status == OutboxStatus.SENT
         assert sent.body == "Hej! Vi glæder os til at høre fra jer. Hilsen Procesleder"
+
+
+_served = staff_app._served
+world = staff_app.world
+
+
+def test_the_outbox_page_reschedules_and_sends_now_in_the_staff_members_time(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        first, second = session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.match_id == world.match,
+                OutboxMessage.status == OutboxStatus.PLANNED,
+                OutboxMessage.audience != Audience.STAFF,
+            )
+            .order_by(OutboxMessage.due_at)
+            .limit(2)
+        ).all()
+    with world.client("procesleder") as client:
+        page = client.get(f"/outbox/{first}")
+        assert page.status_code == 200 and "Sådan ser beskeden ud" in page.text
+        token = csrf_of(page.text)
+        bad = client.post(f"/outbox/{first}/reschedule", data={"csrf": token, "at": "i morgen"})
+        assert bad.headers["location"] == f"/outbox/{first}?error=bad_time"
+        moved = client.post(
+            f"/outbox/{first}/reschedule", data={"csrf": token, "at": "2026-04-20T10:15"}
+        )
+        assert moved.headers["location"] == f"/outbox/{first}?done=reschedule"
+        assert "20. apr. 2026 kl. 10:15" in client.get(moved.headers["location"]).text
+        now = client.post(f"/outbox/{second}/send-now", data={"csrf": token})
+        assert now.headers["location"] == f"/outbox/{second}?done=send_now"
+    with session_factory() as session:
+        row = session.get(OutboxMessage, first)
+        assert row is not None and row.due_at == datetime(2026, 4, 20, 8, 15, tzinfo=UTC)  # CEST
+        row = session.get(OutboxMessage, second)
+        assert row is not None and row.due_at == staff_app.NOW
+        actions = set(
+            session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "outbox_message"))
+        )
+        assert {"outbox.view", "outbox.reschedule", "outbox.send-now"} <= actions
+
+
+def test_a_match_is_sorted_filtered_and_its_start_corrected(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with world.client("admin") as client:
+        listing = client.get("/matches?region=Midtjylland&sort=child").text
+        assert f'href="/matches/{world.other_match}"' in listing
+        assert f'href="/matches/{world.match}"' not in listing
+        page = client.get(f"/matches/{world.match}")
+        token = csrf_of(page.text)
+        done = client.post(
+            f"/matches/{world.match}/start", data={"csrf": token, "start": "2026-03-09"}
+        )
+        assert done.headers["location"] == f"/matches/{world.match}?done=start"
+        assert "startede man. 9. mar. 2026" in client.get(done.headers["location"]).text
+        bad = client.post(f"/matches/{world.match}/start", data={"csrf": token, "start": "9/3"})
+        assert bad.headers["location"] == f"/matches/{world.match}?error=bad_date"
+    with session_factory() as session:
+        match = session.get(Match, world.match)
+        assert match is not None and match.start_date == date(2026, 3, 9)
+        assert match.plan_version == 2

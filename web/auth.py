@@ -110,10 +110,14 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, age
 # -- who is signed in ---------------------------------------------------------------------------
 
 
+_UNKNOWN: Any = object()
+
+
 async def current_staff(request: Request) -> StaffUser | None:
     """The signed-in staff member, or None (looked up once per request)."""
-    if "staff_user" in request.state._state:
-        found: StaffUser | None = request.state.staff_user
+    known = getattr(request.state, "staff_user", _UNKNOWN)
+    if known is not _UNKNOWN:
+        found: StaffUser | None = known
         return found
     token = request.cookies.get(cookie_name(request), "")
     user = await run_in_threadpool(_lookup, request.app.state.app, token) if token else None

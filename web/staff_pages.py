@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 ID = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
 FLASHES = {
+    "start",
     "ack",
     "snooze",
     "resolve",
@@ -304,6 +305,17 @@ def _parse_day(value: str) -> date | None:
 
 # -- matches --------------------------------------------------------------------------------------
 
+_HEALTH_ORDER = {"red": 0, "amber": 1, "green": 2}
+SORTS: dict[str, Callable[[staff_views.MatchHealth], Any]] = {
+    "health": lambda r: (_HEALTH_ORDER[r.health], r.id),
+    "child": lambda r: (r.child.lower(), r.id),
+    "last_visit": lambda r: (r.last_visit or date.min, r.id),
+    "contact": lambda r: (
+        -(r.days_since_contact if r.days_since_contact is not None else 10**6),
+        r.id,
+    ),
+}
+
 
 @require(None)
 async def matches_page(request: Request) -> Response:
@@ -316,11 +328,18 @@ async def matches_page(request: Request) -> Response:
     health = health if health in ("red", "amber", "green") else ""
     raw_staff = params.get("staff", "")
     staff_filter = int(raw_staff) if ID.fullmatch(raw_staff) else None
+    region = params.get("region", "")[:64]
+    sort = params.get("sort", "")
+    sort = sort if sort in SORTS else "health"
 
     def work(session: Session, staff: Staff) -> dict[str, Any]:
         rows = staff_views.match_health(
             session, staff, app.now(), programme=programme, staff_id=staff_filter, health=health
         )
+        regions = sorted({r.region for r in rows if r.region})
+        if region:
+            rows = [r for r in rows if r.region == region]
+        rows.sort(key=SORTS[sort])
         options: list[tuple[int, str]] = []
         if staff.role != StaffRole.PROCESLEDER:
             ids = select(Match.staff_id).where(visible(staff)).distinct()
@@ -330,7 +349,7 @@ async def matches_page(request: Request) -> Response:
                     select(Staff).where(Staff.id.in_(ids)).order_by(Staff.name)
                 )
             ]
-        return {"rows": rows, "staff_options": options}
+        return {"rows": rows, "staff_options": options, "regions": regions}
 
     values = await _run(request, work)
     programmes = sorted((p.id, p.name) for p in app.programmes.values())
@@ -340,7 +359,13 @@ async def matches_page(request: Request) -> Response:
         {
             **values,
             "programmes": programmes,
-            "filters": {"programme": programme, "health": health, "staff": staff_filter},
+            "filters": {
+                "programme": programme,
+                "health": health,
+                "staff": staff_filter,
+                "region": region,
+                "sort": sort,
+            },
         },
         user=user,
     )
@@ -436,7 +461,14 @@ def _end(session: Session, match: Match, form: dict[str, str], staff: Staff, now
     match_ops.end(session, match, on, by, reason, f"staff:{staff.id}")
 
 
+def _start(
+    session: Session, match: Match, form: dict[str, str], staff: Staff, now: datetime
+) -> None:
+    match_ops.correct_start(session, match, _day_of(form, "start"), f"staff:{staff.id}")
+
+
 MATCH_ACTIONS: dict[str, MatchAction] = {
+    "start": _start,
     "note": _note,
     "pause": _pause,
     "resume": _resume,
