@@ -351,24 +351,29 @@ class _HealthFacts:
 def _strip(match: Match, own: list[Visit], local_day: date) -> tuple[str, ...]:
     """The last :data:`STRIP_WEEKS` weeks (Monday to Sunday), oldest first."""
     monday = local_day - timedelta(days=local_day.weekday())
-    first_week = monday - timedelta(weeks=STRIP_WEEKS - 1)
-    strip = []
-    for week in range(STRIP_WEEKS):
-        start = first_week + timedelta(weeks=week)
+    return weeks(match, own, monday - timedelta(weeks=STRIP_WEEKS - 1), STRIP_WEEKS)
+
+
+def weeks(match: Match, own: list[Visit], first_monday: date, count: int) -> tuple[str, ...]:
+    """Each of ``count`` weeks from ``first_monday``: visited, missed (cancelled or not
+    answered), paused, none (nothing reported) or before (the match had not started)."""
+    found = []
+    for week in range(count):
+        start = first_monday + timedelta(weeks=week)
         in_week = [v for v in own if start <= v.planned_date < start + timedelta(days=7)]
         paused = any(
             p.start_date <= start and (p.end_date is None or p.end_date > start)
             for p in match.pauses
         )
         if start + timedelta(days=6) < match.start_date:
-            strip.append("before")
+            found.append("before")
         elif any(v.status in DONE_VISITS for v in in_week):
-            strip.append("visited")
+            found.append("visited")
         elif in_week:
-            strip.append("missed")
+            found.append("missed")
         else:
-            strip.append("paused" if paused else "none")
-    return tuple(strip)
+            found.append("paused" if paused else "none")
+    return tuple(found)
 
 
 def _health_of(m: Match, facts: _HealthFacts, now: datetime, local_day: date) -> MatchHealth:
@@ -436,6 +441,7 @@ class MatchDetail:
     cases: list[CaseRow]
     paused: bool
     open_pause_from: date | None
+    heatmap: tuple[tuple[date, str], ...] = ()  # every week from the start to this one
 
 
 def match_detail(
@@ -463,7 +469,20 @@ def match_detail(
     open_pause = next(
         (p for p in match.pauses if p.end_date is None or p.end_date > now.date()), None
     )
+    local_day = now.astimezone(ZoneInfo(staff.timezone)).date()
+    first_monday = match.start_date - timedelta(days=match.start_date.weekday())
+    count = min(max((local_day - first_monday).days // 7 + 1, 0), 60)
+    own = list(
+        session.scalars(
+            select(Visit).where(Visit.match_id == match.id).order_by(Visit.planned_date)
+        )
+    )
+    heatmap = tuple(
+        (first_monday + timedelta(weeks=i), state)
+        for i, state in enumerate(weeks(match, own, first_monday, count))
+    )
     return MatchDetail(
+        heatmap=heatmap,
         match=match,
         start=match.start_date,
         end=end,

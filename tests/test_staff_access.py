@@ -16,9 +16,11 @@ from store.models import (
     AuditEntry,
     Escalation,
     EscalationStatus,
+    Locale,
     OutboxMessage,
     OutboxStatus,
     SparringSession,
+    Staff,
     StaffSession,
     Task,
     TaskStatus,
@@ -305,3 +307,20 @@ def test_behind_https_the_session_cookie_is_secure_and_host_only(world: World, d
             assert "Domain" not in cookie
     finally:
         context.close()
+
+
+def test_a_staff_member_who_reads_english_gets_english_pages_and_dates(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        admin = session.scalars(select(Staff).where(Staff.email == world.emails["admin"])).one()
+        admin.locale = Locale.EN
+    with world.client("admin") as client:
+        today = client.get("/today").text
+        assert "Today, Tuesday 14 April" in today and "My open cases" in today
+        assert "A message from the volunteer family" in today
+        match = client.get(f"/matches/{world.match}").text
+        assert (
+            "Year wheel" in match and "Week 7 of 52" in match and "started Mon 2 Mar 2026" in match
+        )
+        assert 'lang="en"' in match

@@ -99,6 +99,13 @@ def _day(page: Any, world: World, factory: sessionmaker[Session], width: int) ->
     assert page.locator("svg.wheel circle.upcoming").count() >= 40
     assert page.locator("svg.wheel line.today").count() == 1
     assert "Uge 7 af 52" in (wheel.text_content() or "")
+    # Week by week since the start: five visits, then the cancelled one, then this week.
+    weeks = page.locator(".strip.heat span")
+    assert [weeks.nth(i).get_attribute("class") for i in range(weeks.count())] == [
+        *["visited"] * 5,
+        "missed",
+        "none",
+    ]
     _fits(page, width)
     _shot(page, "match", width)
 
