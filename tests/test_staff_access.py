@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +34,7 @@ from tests.support.webserver import serving
 from tests.test_cli import cli
 from venskab.cli.common import AppContext
 from web.app import create_app
+from web.auth import ACCOUNT_FAILURES, ADDRESS_FAILURES
 
 _served = staff_app._served
 world = staff_app.world
@@ -324,3 +327,67 @@ def test_a_staff_member_who_reads_english_gets_english_pages_and_dates(
             "Year wheel" in match and "Week 7 of 52" in match and "started Mon 2 Mar 2026" in match
         )
         assert 'lang="en"' in match
+
+
+hostile = st.text(alphabet=st.characters(codec="utf-8"), max_size=200) | st.sampled_from(
+    ["", "2026-02-30", "9999-12-31T23:59", "-1", "\x00\x1b[2J", "' OR 1=1 --", "x" * 3000]
+)
+FIELDS = ["note", "text", "days", "outcome", "to", "from", "on", "by", "reason", "at", "start"]
+
+
+@given(
+    action=st.sampled_from(
+        [
+            "/cases/{case}/ack",
+            "/cases/{case}/snooze",
+            "/cases/{case}/resolve",
+            "/tasks/{task}",
+            "/matches/{match}/pause",
+            "/matches/{match}/resume",
+            "/matches/{match}/end",
+            "/matches/{match}/note",
+            "/matches/{match}/start",
+            "/outbox/{message}/edit",
+            "/outbox/{message}/reschedule",
+            "/sparring",
+        ]
+    ),
+    data=st.dictionaries(st.sampled_from(FIELDS), hostile, max_size=6),
+    login_value=hostile,
+    password=hostile,
+)
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_any_staff_form_and_any_login_is_answered_without_a_500(
+    world: World,
+    session_factory: sessionmaker[Session],
+    action: str,
+    data: dict[str, str],
+    login_value: str,
+    password: str,
+) -> None:
+    ACCOUNT_FAILURES.reset()
+    ADDRESS_FAILURES.reset()
+    message = _planned(session_factory, world.match)
+    path = action.format(case=world.case, task=world.task, match=world.match, message=message)
+    # One signed-in session for every example of this test (a login costs an argon2 hash).
+    cookie = world.saved.get("admin")
+    if cookie is None:
+        with world.client("admin") as client:
+            cookie = world.saved["admin"] = dict(client.cookies)
+    with httpx.Client(base_url=world.url, cookies=cookie, timeout=10) as client:
+        token = csrf_of(client.get("/today").text)
+        answer = client.post(path, data={**data, "csrf": token})
+        assert answer.status_code in {303, 400, 403, 404, 413}, (path, answer.status_code)
+        if answer.status_code == 303:
+            after = client.get(answer.headers["location"])
+            assert after.status_code == 200
+    with world.client() as client:
+        page = client.get("/login")
+        answer = client.post(
+            "/login", data={"csrf": csrf_of(page.text), "login": login_value, "password": password}
+        )
+        assert answer.status_code in {401, 413, 429}, answer.status_code

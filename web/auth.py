@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -172,7 +173,7 @@ def require(role: str | None, *, csrf: bool = True) -> Callable[[Handler], Handl
                 app: Services = request.app.state.app
                 try:
                     body = await read_body(request, app.settings.max_form_bytes)
-                    form = {k: str(v) for k, v in (await parse_form(request, body)).items()}
+                    form = {k: clean(str(v)) for k, v in (await parse_form(request, body)).items()}
                 except TooLarge:
                     return PlainTextResponse("Request too large", status_code=413)
                 except BadForm:
@@ -185,6 +186,15 @@ def require(role: str | None, *, csrf: bool = True) -> Callable[[Handler], Handl
         return wrapped
 
     return decorate
+
+
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value: str) -> str:
+    """A form value without control characters (line breaks and tabs kept): nothing stored from
+    a staff form holds a NUL (PostgreSQL refuses it) or a terminal escape."""
+    return _CONTROLS.sub("", value.replace("\r\n", "\n"))
 
 
 def login_url(request: Request) -> str:

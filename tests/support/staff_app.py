@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
@@ -45,6 +45,7 @@ class World:
     case: int
     task: int
     emails: dict[str, str]  # procesleder, other, coordinator, admin
+    saved: dict[str, dict[str, str]] = field(default_factory=dict)  # a test's own keepsakes
 
     def at(self, now: datetime | None) -> None:
         self.context.now_override = now
