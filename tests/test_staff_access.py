@@ -19,6 +19,7 @@ from store.models import (
     Escalation,
     EscalationStatus,
     Locale,
+    Match,
     OutboxMessage,
     OutboxStatus,
     SparringSession,
@@ -391,3 +392,42 @@ def test_any_staff_form_and_any_login_is_answered_without_a_500(
             "/login", data={"csrf": csrf_of(page.text), "login": login_value, "password": password}
         )
         assert answer.status_code in {401, 413, 429}, answer.status_code
+
+
+def test_today_lists_visits_nobody_confirmed_and_surveys_waiting_for_a_call(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        prompt = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.match_id == world.match,
+                OutboxMessage.kind == "visit_prompt",
+                OutboxMessage.occurrence_key.like("2026-04-13%"),
+            )
+        ).first()
+        assert prompt is not None
+        prompt.status = OutboxStatus.SENT  # it went out; nobody answered
+        prompt.sent_at = prompt.due_at
+        match = session.get(Match, world.match)
+        assert match is not None
+        session.add(
+            Task(
+                idempotency_key="survey:1:r3",
+                match_id=world.match,
+                kind="call",
+                title="Ring til forælderen om spørgeskemaet",
+                owner_id=match.staff_id,
+                due_at=NOW - timedelta(hours=2),
+            )
+        )
+    with world.client("procesleder") as client:
+        today = client.get("/today").text
+        visits = today.split('id="visits-h"')[1].split("</section>")[0]
+        assert "Besøg, der ikke er bekræftet (1)" in today
+        assert "Barn A · Familien Eksempel" in visits and "man. 13. apr. 2026" in visits
+        surveys = today.split('id="surveys-h"')[1].split("</section>")[0]
+        assert "Ring til forælderen om spørgeskemaet" in surveys
+        tasks = today.split('id="tasks-h"')[1].split("</section>")[0]
+        assert "spørgeskemaet" not in tasks and "Ring til forælderen efter første besøg" in tasks
+    with world.client("other") as client:
+        assert "Besøg, der ikke er bekræftet (0)" in client.get("/today").text
