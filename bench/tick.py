@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from bench.run import NOW, fresh, synthesize  # noqa: E402
 from store import clock as store_clock  # noqa: E402
 
-VENSKAB = [sys.executable, "-c", "from venskab.cli import main; main()"]
+VENSKAB = [sys.executable, "-c", "from venskab.entry import main; main()"]
 
 
 def run_tick(url: str, now: str) -> tuple[float, str]:

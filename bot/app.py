@@ -34,12 +34,13 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import answers, callbacks, family, presses, staff
+from bot import answers, calendar, callbacks, family, presses, staff
 from bot.common import Outcome, Reply, deliver, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
 from bot.texts import t
 from bot.updates import PerChatProcessor
+from followup.calendar_feed import base_url
 from followup.escalations import raise_escalation
 from scheduler.channels.telegram import ChatRateLimiter
 from store.db import transaction
@@ -58,6 +59,7 @@ COMMANDS = {
         ("checkin", "Fortæl, hvordan det går"),
         ("plan", "Jeres årshjul"),
         ("next", "Hvad sker der næste gang"),
+        ("calendar", "Besøg og aftaler i jeres kalender"),
         ("pause", "Sæt besøgsbeskeder på pause"),
         ("stop", "Stop forløbet"),
         ("language", "Sprog / language"),
@@ -67,6 +69,7 @@ COMMANDS = {
         ("checkin", "Tell us how it is going"),
         ("plan", "Your year plan"),
         ("next", "What happens next"),
+        ("calendar", "Visits and dates in your calendar"),
         ("pause", "Pause the visit messages"),
         ("stop", "End the match"),
         ("language", "Language / sprog"),
@@ -85,22 +88,27 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter[Any] | object | None = _DEFAULT,
     api_url: str | None = None,
+    token: str | None = None,
 ) -> BotApplication:
     """The bot, wired: handlers, our database persistence, the clock and the rate limiter.
 
     ``clock`` defaults to the services' (``Services.now``); ``request`` and
     ``get_updates_request`` replace PTB's HTTP clients (long polling keeps its own, so a
     pending ``getUpdates`` never blocks a reply); ``rate_limiter=None`` turns off throttling
-    (tests, benchmarks). ``api_url`` defaults to ``TELEGRAM_API_URL``.
+    (tests, benchmarks). ``api_url`` defaults to ``TELEGRAM_API_URL``; ``token`` to
+    ``TELEGRAM_BOT_TOKEN`` (the sandbox's bot, :mod:`bot.sandbox`, has its own).
     """
     settings = app.settings
-    if not settings.telegram_bot_token:
+    token = token or settings.telegram_bot_token
+    if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    services = BotServices(app.session_factory, app.programmes, clock or app.now)
+    services = BotServices(
+        app.session_factory, app.programmes, clock or app.now, base_url(settings)
+    )
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication, {"services": services})
-        .token(settings.telegram_bot_token)
+        .token(token)
         .context_types(ContextTypes(context=BotContext))
         .persistence(DbPersistence(app.session_factory))
         .job_queue(None)  # schedules live in our tables and the outbox, never in PTB's JobQueue
@@ -134,6 +142,7 @@ def register(application: BotApplication) -> None:
         "checkin": family.with_match("ci"),
         "plan": family.with_match("pl"),
         "next": family.with_match("nx"),
+        "calendar": calendar.on_calendar,
         "pause": family.with_match("pa"),
         "stop": family.with_match("st"),
         "language": family.on_language,

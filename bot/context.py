@@ -27,6 +27,8 @@ class BotServices:
     factory: sessionmaker[Session]
     programmes: Mapping[str, Programme]
     clock: Callable[[], datetime]
+    # Where the web side is reached (calendar feed links): the public URL or host and port.
+    links_base: str = ""
 
 
 class BotApplication(Application):

@@ -97,6 +97,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/checkin – fortæl, hvordan det går\n"
             "/plan – jeres årshjul\n"
             "/next – hvad der sker næste gang\n"
+            "/calendar – besøg og aftaler i jeres kalender\n"
             "/pause – sæt besøgsbeskederne på pause, fx i sommerferien\n"
             "/stop – hvis I ønsker at stoppe forløbet\n"
             "/language – sprog (dansk/English)\n"
@@ -109,6 +110,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/checkin – tell us how things are going\n"
             "/plan – your year plan\n"
             "/next – what happens next\n"
+            "/calendar – visits and dates in your calendar\n"
             "/pause – pause the visit messages, e.g. for the summer holiday\n"
             "/stop – if you want to end the match\n"
             "/language – language (dansk/English)\n"
@@ -116,6 +118,52 @@ TEXTS: dict[str, dict[str, str]] = {
             "Write an ordinary message and we pass it on to {staff}. "
             'If you are worried about something, tap "{worry}".'
         ),
+    },
+    # -- the calendar feed ----------------------------------------------------------------------
+    "calendar_new": {
+        "da": (
+            "Her er jeres kalender med besøgsdage, fælles sparring og årsdagen:\n{url}\n\n"
+            "Tilføj den i telefonens kalender som abonnement (iPhone: Indstillinger > Kalender > "
+            "Konti > Tilføj konto > Andet > Tilføj abonnent-kalender; Google Kalender: Andre "
+            "kalendere > Fra webadresse). Den opdaterer sig selv.\n\n"
+            "Linket er personligt: del det kun med jeres egen familie. Skriv /calendar stop for "
+            "at lukke det."
+        ),
+        "en": (
+            "Here is your calendar with visit days, group sparring and the anniversary:\n{url}"
+            "\n\n"
+            "Add it to your phone's calendar as a subscription (iPhone: Settings > Calendar > "
+            "Accounts > Add Account > Other > Add Subscribed Calendar; Google Calendar: Other "
+            "calendars > From URL). It updates itself.\n\n"
+            "The link is personal: share it only within your own family. Write /calendar stop "
+            "to close it."
+        ),
+    },
+    "calendar_exists": {
+        "da": (
+            "I har allerede et kalenderlink (fra {date}). Af hensyn til jeres data viser vi det "
+            "ikke igen.\n\n"
+            "/calendar new – et nyt link (det gamle holder op med at virke)\n"
+            "/calendar stop – luk kalenderlinket"
+        ),
+        "en": (
+            "You already have a calendar link (from {date}). To protect your data we do not "
+            "show it again.\n\n"
+            "/calendar new – a new link (the old one stops working)\n"
+            "/calendar stop – close the calendar link"
+        ),
+    },
+    "calendar_stopped": {
+        "da": "Kalenderlinket er lukket. Skriv /calendar, hvis I vil have et nyt.",
+        "en": "The calendar link is closed. Write /calendar if you want a new one.",
+    },
+    "calendar_none": {
+        "da": "I har ikke noget kalenderlink. Skriv /calendar for at få et.",
+        "en": "You have no calendar link. Write /calendar to get one.",
+    },
+    "calendar_unknown": {
+        "da": "Det forstod jeg ikke. Skriv /calendar, /calendar new eller /calendar stop.",
+        "en": "I did not understand that. Write /calendar, /calendar new or /calendar stop.",
     },
     "help_staff": {
         "da": (

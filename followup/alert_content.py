@@ -73,6 +73,11 @@ def summarise(escalation: Escalation, zone: ZoneInfo) -> dict[str, Any]:
         "due": _day(newest.get("due")),
         "channel": newest.get("channel"),
         "audience": newest.get("audience"),
+        "behind": [
+            {"party": b.get("party"), "due": _day(b.get("due"))}
+            for b in newest.get("behind") or []
+            if isinstance(b, dict) and _day(b.get("due"))
+        ],
         "child": newest.get("child"),  # a grouped case (expired messages) names its newest child
     }
 

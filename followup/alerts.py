@@ -42,6 +42,7 @@ from store.models import (
     Match,
     Severity,
 )
+from store.models import Programme as ProgrammeRow
 
 DEFAULT_POLICY = EscalationPolicy()
 MAX_SNOOZE = timedelta(days=90)
@@ -50,13 +51,21 @@ MAX_SNOOZE = timedelta(days=90)
 # -- who hears of it ---------------------------------------------------------------------------
 
 
-def _programme_of(
-    session: Session, escalation: Escalation, programmes: Mapping[str, Programme]
-) -> Programme | None:
-    if escalation.match_id is None:
-        return None
-    match = session.get(Match, escalation.match_id)
-    return programmes.get(match.programme.slug) if match is not None else None
+def _programmes_of_open_cases(
+    session: Session, programmes: Mapping[str, Programme]
+) -> dict[int, Programme | None]:
+    """The programme of each match with an open case, in one query."""
+    with_open_cases = select(Escalation.match_id).where(
+        Escalation.status == EscalationStatus.OPEN, Escalation.match_id.is_not(None)
+    )
+    return {
+        match_id: programmes.get(slug)
+        for match_id, slug in session.execute(
+            select(Match.id, ProgrammeRow.slug)
+            .join(ProgrammeRow, Match.programme_id == ProgrammeRow.id)
+            .where(Match.id.in_(with_open_cases))
+        )
+    }
 
 
 def policy_steps(escalation: Escalation, programme: Programme | None) -> tuple[PolicyStep, ...]:
@@ -88,11 +97,13 @@ def notify(
     queued = 0
     zone = ZoneInfo(default_zone)
     waiting: list[Escalation] = []  # new cases whose first push may go with others'
+    programme_of = _programmes_of_open_cases(session, programmes)
     open_ones = session.scalars(
         select(Escalation).where(Escalation.status == EscalationStatus.OPEN).order_by(Escalation.id)
     )
     for escalation in open_ones:
-        steps = policy_steps(escalation, _programme_of(session, escalation, programmes))
+        programme = programme_of.get(escalation.match_id) if escalation.match_id else None
+        steps = policy_steps(escalation, programme)
         if escalation.snoozed_until is not None:
             if now < escalation.snoozed_until:
                 continue

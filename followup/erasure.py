@@ -43,6 +43,7 @@ from followup.people import (
 from scheduler import outbox
 from store.audit import record
 from store.models import (
+    CalendarFeed,
     CheckIn,
     Escalation,
     Match,
@@ -106,6 +107,12 @@ def erase_person(
         summary["sparring_rsvps_deleted"] = _count(
             session.execute(
                 delete(SparringRSVP).where(SparringRSVP.volunteer_family_id == person.id)
+            )
+        )
+        # The family's calendar feed would go on showing the child's visits: its address goes.
+        summary["calendar_feeds_deleted"] = _count(
+            session.execute(
+                delete(CalendarFeed).where(CalendarFeed.volunteer_family_id == person.id)
             )
         )
     elif kind == "child":

@@ -38,6 +38,7 @@ RULES = {
     "message_from_family": "A message from the volunteer family",
     "task_overdue": "A follow-up task is overdue",
     "bot_error": "The bot failed while answering someone",
+    "contact_overdue": "Staff have not been in touch as the programme promises",
 }
 # Rules raised once per staff member rather than per match: the open case lists the matches
 # (an hour-long provider outage is one alert to each staff member, not one per match).
@@ -61,6 +62,7 @@ RULES_DA = {
     "task_overdue": "En opgave er ikke afsluttet",
     "bot_error": "Botten fik en fejl",
     "delivery_expired": "Vigtige beskeder udløb, før de kunne sendes",
+    "contact_overdue": "Vi har ikke været i kontakt, som programmet lover",
 }
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.sandbox import Sandbox
 from scheduler.programme import Programme
 from store.db import transaction
 
@@ -55,6 +56,8 @@ class Services:
     zone: ZoneInfo
     # The key that signs links in messages, when it is not the one kept in the database (tests).
     link_secret: str | None = None
+    # The sandbox (chat as a family, move the clock) on the embedded default; None elsewhere.
+    sandbox: Sandbox | None = None
 
     def now(self) -> datetime:
         return self.clock()

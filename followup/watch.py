@@ -13,20 +13,25 @@ match and rule collects new evidence instead of sending new alerts.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from followup import contacts
 from followup.escalations import knows, raise_escalation
+from scheduler import outbox
 from scheduler.programme import Programme
 from scheduler.timeline import Pause, is_working_day
+from store.audit import record
 from store.models import (
     CheckIn,
     Escalation,
+    EscalationStatus,
     Match,
     MatchStatus,
     OutboxMessage,
@@ -40,17 +45,23 @@ from store.models import (
 
 
 def evaluate(session: Session, programmes: Mapping[str, Programme], now: datetime) -> int:
-    """Evaluate every rule for every active match; returns how many escalations got news."""
+    """Evaluate every rule for every active match; returns how many escalations got news.
+
+    What the rules read is loaded for all active matches at once, in a few queries (see
+    :class:`_Known`), so a tick on a large database does not query once per match and rule."""
     raised = 0
-    matches = session.scalars(
-        select(Match)
-        .where(Match.status == MatchStatus.ACTIVE)
-        .options(
-            selectinload(Match.pauses),
-            selectinload(Match.programme),
-            selectinload(Match.volunteer_family),
+    matches = list(
+        session.scalars(
+            select(Match)
+            .where(Match.status == MatchStatus.ACTIVE)
+            .options(
+                selectinload(Match.pauses),
+                selectinload(Match.programme),
+                selectinload(Match.volunteer_family),
+            )
         )
     )
+    known = _Known(session, matches, programmes, now)
     for match in matches:
         programme = programmes.get(match.programme.slug)
         if programme is None:
@@ -60,15 +71,137 @@ def evaluate(session: Session, programmes: Mapping[str, Programme], now: datetim
         if any(p.covers(today) for p in pauses):
             continue
         for rule in (_missed_visits, _no_visit, _unanswered_prompts, _low_mood):
-            found = rule(session, match, programme, today, pauses)
-            if found is not None and _add(session, match, now, *found):
+            found = rule(known, match, programme, today, pauses)
+            if found is not None and _add(session, known, match, now, *found):
                 raised += 1
-    raised += _overdue_tasks(session, now)
+        raised += _contact_standard(session, known, match, programme, today, now)
+    raised += _overdue_tasks(session, known, now)
     return raised
+
+
+RECENT_VISITS = 20  # how far back a streak of missed visits is looked for
+
+
+class _Known:
+    """What the rules read about the active matches, loaded in one query per kind of fact."""
+
+    def __init__(
+        self,
+        session: Session,
+        matches: list[Match],
+        programmes: Mapping[str, Programme],
+        now: datetime,
+    ) -> None:
+        self.matches = {m.id: m for m in matches}
+        ids = select(Match.id).where(Match.status == MatchStatus.ACTIVE).scalar_subquery()
+        rules = [p.escalation for p in programmes.values()]
+        longest = max((r.unanswered_prompt_weeks or 0 for r in rules), default=0)
+        # The earliest day any prompt window can start (a day of slack for time zones).
+        since = (now - timedelta(weeks=longest, days=1)).date()
+        mood_times = max((r.low_mood_times for r in rules), default=1)
+
+        self.recent_visits: dict[int, list[Row[Any]]] = defaultdict(list)
+        numbered = (
+            select(
+                Visit.match_id,
+                Visit.planned_date,
+                Visit.status,
+                Visit.cancelled_by,
+                func.row_number()
+                .over(partition_by=Visit.match_id, order_by=Visit.planned_date.desc())
+                .label("n"),
+            )
+            .where(Visit.match_id.in_(ids))
+            .subquery()
+        )
+        for row in session.execute(
+            select(numbered)
+            .where(numbered.c.n <= RECENT_VISITS)
+            .order_by(numbered.c.match_id, numbered.c.n)
+        ):
+            self.recent_visits[row.match_id].append(row)
+
+        self.last_visit: dict[int, date] = {
+            match_id: day
+            for match_id, day in session.execute(
+                select(Visit.match_id, func.max(Visit.planned_date))
+                .where(Visit.match_id.in_(ids), Visit.status == VisitStatus.VISITED)
+                .group_by(Visit.match_id)
+            )
+        }
+
+        self.prompt_days: dict[int, set[date]] = defaultdict(set)
+        for match_id, key in session.execute(
+            select(OutboxMessage.match_id, OutboxMessage.occurrence_key).where(
+                OutboxMessage.match_id.in_(ids),
+                OutboxMessage.kind == "visit_prompt",
+                OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
+                OutboxMessage.occurrence_key.not_like("%:%"),
+                OutboxMessage.occurrence_key >= since.isoformat(),  # ISO dates sort as text
+            )
+        ):
+            if match_id is not None:  # always, given the filter; the column allows NULL
+                self.prompt_days[match_id].add(date.fromisoformat(key))
+
+        self.visit_days: dict[int, set[date]] = defaultdict(set)
+        for match_id, day in session.execute(
+            select(Visit.match_id, Visit.planned_date).where(
+                Visit.match_id.in_(ids), Visit.planned_date >= since
+            )
+        ):
+            self.visit_days[match_id].add(day)
+
+        self.last_checkin: dict[int, datetime] = {
+            match_id: at
+            for match_id, at in session.execute(
+                select(CheckIn.match_id, func.max(CheckIn.created_at))
+                .where(CheckIn.match_id.in_(ids))
+                .group_by(CheckIn.match_id)
+            )
+        }
+
+        self.moods: dict[int, list[Row[Any]]] = defaultdict(list)
+        numbered_moods = (
+            select(
+                CheckIn.id,
+                CheckIn.match_id,
+                CheckIn.mood,
+                func.row_number()
+                .over(
+                    partition_by=CheckIn.match_id,
+                    order_by=(CheckIn.created_at.desc(), CheckIn.id.desc()),
+                )
+                .label("n"),
+            )
+            .where(CheckIn.match_id.in_(ids), CheckIn.mood.is_not(None))
+            .subquery()
+        )
+        for row in session.execute(
+            select(numbered_moods)
+            .where(numbered_moods.c.n <= mood_times)
+            .order_by(numbered_moods.c.match_id, numbered_moods.c.n)
+        ):
+            self.moods[row.match_id].append(row)
+
+        zone = matches[0].volunteer_family.timezone if matches else "UTC"
+        self.last_contacts = contacts.last_contacts(session, matches, programmes, zone)
+
+        # The newest escalation of each match and rule: the one whose evidence is compared.
+        newest = (
+            select(func.max(Escalation.id))
+            .where(Escalation.match_id.in_(ids))
+            .group_by(Escalation.match_id, Escalation.rule)
+        )
+        self.latest: dict[tuple[int, str], Escalation] = {
+            (e.match_id, e.rule): e
+            for e in session.scalars(select(Escalation).where(Escalation.id.in_(newest)))
+            if e.match_id is not None
+        }
 
 
 def _add(
     session: Session,
+    known: _Known,
     match: Match,
     now: datetime,
     rule: str,
@@ -78,14 +211,17 @@ def _add(
     severity: Severity = Severity.NORMAL,
 ) -> bool:
     """Raise or extend the escalation, unless this very evidence is already recorded."""
-    existing = session.scalars(
-        select(Escalation)
-        .where(Escalation.match_id == match.id, Escalation.rule == rule)
-        .order_by(Escalation.id.desc())
-    ).first()
+    if match.id in known.matches:
+        existing = known.latest.get((match.id, rule))
+    else:  # a task of a paused or ended match: not among those loaded
+        existing = session.scalars(
+            select(Escalation)
+            .where(Escalation.match_id == match.id, Escalation.rule == rule)
+            .order_by(Escalation.id.desc())
+        ).first()
     if existing is not None and knows(existing, ref):
         return False  # already known (also when that escalation was acknowledged since)
-    raise_escalation(
+    known.latest[(match.id, rule)] = raise_escalation(
         session,
         match,
         rule,
@@ -97,26 +233,15 @@ def _add(
     return True
 
 
-def _answered_days(session: Session, match: Match) -> list[Visit]:
-    return list(
-        session.scalars(
-            select(Visit)
-            .where(Visit.match_id == match.id)
-            .order_by(Visit.planned_date.desc())
-            .limit(20)
-        )
-    )
-
-
 def _missed_visits(
-    session: Session, match: Match, programme: Programme, today: date, pauses: list[Pause]
+    known: _Known, match: Match, programme: Programme, today: date, pauses: list[Pause]
 ) -> tuple[str, str, dict[str, Any], str] | None:
     threshold = programme.escalation.consecutive_missed_visits
     if not threshold:
         return None
     recent = [
         v
-        for v in _answered_days(session, match)
+        for v in known.recent_visits.get(match.id, [])
         if not any(p.covers(v.planned_date) for p in pauses)
     ]
     streak = []
@@ -138,16 +263,12 @@ def _missed_visits(
 
 
 def _no_visit(
-    session: Session, match: Match, programme: Programme, today: date, pauses: list[Pause]
+    known: _Known, match: Match, programme: Programme, today: date, pauses: list[Pause]
 ) -> tuple[str, str, dict[str, Any], str] | None:
     days = programme.escalation.days_without_visit
     if not days:
         return None
-    last = session.scalars(
-        select(Visit.planned_date)
-        .where(Visit.match_id == match.id, Visit.status == VisitStatus.VISITED)
-        .order_by(Visit.planned_date.desc())
-    ).first()
+    last = known.last_visit.get(match.id)
     since = max(last or match.start_date, match.start_date)
     paused = sum(
         1
@@ -166,7 +287,7 @@ def _no_visit(
 
 
 def _unanswered_prompts(
-    session: Session, match: Match, programme: Programme, today: date, pauses: list[Pause]
+    known: _Known, match: Match, programme: Programme, today: date, pauses: list[Pause]
 ) -> tuple[str, str, dict[str, Any], str] | None:
     weeks = programme.escalation.unanswered_prompt_weeks
     if not weeks:
@@ -174,38 +295,12 @@ def _unanswered_prompts(
     window_start = today - timedelta(weeks=weeks)
     if window_start < match.start_date:
         return None
-    prompts = list(
-        session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.match_id == match.id,
-                OutboxMessage.kind == "visit_prompt",
-                OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
-                OutboxMessage.occurrence_key.not_like("%:%"),
-            )
-        )
-    )
-    days = sorted(
-        {
-            date.fromisoformat(p.occurrence_key)
-            for p in prompts
-            if window_start <= date.fromisoformat(p.occurrence_key) < today
-        }
-    )
+    days = sorted(d for d in known.prompt_days.get(match.id, ()) if window_start <= d < today)
     if len(days) < 2:
         return None
-    answered = set(
-        session.scalars(
-            select(Visit.planned_date).where(
-                Visit.match_id == match.id, Visit.planned_date.in_(days)
-            )
-        )
-    )
-    recent_checkin = session.scalars(
-        select(CheckIn.id).where(
-            CheckIn.match_id == match.id, CheckIn.created_at >= _start_of(window_start, match)
-        )
-    ).first()
-    if answered or recent_checkin is not None:
+    answered = known.visit_days.get(match.id, set()).intersection(days)
+    last_checkin = known.last_checkin.get(match.id)
+    if answered or (last_checkin is not None and last_checkin >= _start_of(window_start, match)):
         return None
     return (
         "unanswered_prompts",
@@ -215,23 +310,51 @@ def _unanswered_prompts(
     )
 
 
+def _contact_standard(
+    session: Session,
+    known: _Known,
+    match: Match,
+    programme: Programme,
+    today: date,
+    now: datetime,
+) -> int:
+    """A case when staff are behind the programme's contact standard with a party; resolved by
+    itself once the missing contacts are recorded."""
+    late = contacts.behind(match, programme, known.last_contacts, today)
+    if late:
+        ref = "contact:" + "|".join(f"{b.party}:{b.due.isoformat()}" for b in late)
+        evidence = {
+            "behind": [
+                {
+                    "party": b.party,
+                    "due": b.due.isoformat(),
+                    "last_contact": b.last.isoformat() if b.last else None,
+                }
+                for b in late
+            ]
+        }
+        action = "Call them, then record the contact (a finished task counts)."
+        return int(_add(session, known, match, now, "contact_overdue", ref, evidence, action))
+    case = known.latest.get((match.id, "contact_overdue"))
+    if case is not None and case.status != EscalationStatus.RESOLVED:
+        case.status = EscalationStatus.RESOLVED
+        case.resolved_at = now
+        case.resolution_note = "Kontakten er registreret / The contact was recorded"
+        outbox.cancel_pending_alerts(session, case.id)
+        record(session, "system", "escalation.resolve", "escalation", case.id, rule=case.rule)
+    return 0
+
+
 def _start_of(day: date, match: Match) -> datetime:
     zone = ZoneInfo(match.volunteer_family.timezone)
     return datetime.combine(day, datetime.min.time(), tzinfo=zone)
 
 
 def _low_mood(
-    session: Session, match: Match, programme: Programme, today: date, pauses: list[Pause]
+    known: _Known, match: Match, programme: Programme, today: date, pauses: list[Pause]
 ) -> tuple[str, str, dict[str, Any], str] | None:
     rules = programme.escalation
-    checkins = list(
-        session.scalars(
-            select(CheckIn)
-            .where(CheckIn.match_id == match.id, CheckIn.mood.is_not(None))
-            .order_by(CheckIn.created_at.desc(), CheckIn.id.desc())
-            .limit(rules.low_mood_times)
-        )
-    )
+    checkins = known.moods.get(match.id, [])[: rules.low_mood_times]
     if len(checkins) < rules.low_mood_times or any(
         (c.mood or 5) > rules.low_mood_at_or_below for c in checkins
     ):
@@ -245,20 +368,23 @@ def _low_mood(
     )
 
 
-def _overdue_tasks(session: Session, now: datetime) -> int:
+def _overdue_tasks(session: Session, known: _Known, now: datetime) -> int:
     """An open task more than one working day past due reaches its owner as an escalation."""
     raised = 0
     tasks = session.scalars(
         select(Task).where(Task.status == TaskStatus.OPEN, Task.due_at < now - timedelta(days=1))
     )
     for task in tasks:
-        if _working_days_between(task.due_at, now) < 1:
+        if not _a_working_day_between(task.due_at, now):
             continue
-        match = session.get(Match, task.match_id) if task.match_id else None
+        if task.match_id is None:
+            continue
+        match = known.matches.get(task.match_id) or session.get(Match, task.match_id)
         if match is None:
             continue
         if _add(
             session,
+            known,
             match,
             now,
             "task_overdue",
@@ -270,9 +396,11 @@ def _overdue_tasks(session: Session, now: datetime) -> int:
     return raised
 
 
-def _working_days_between(start: datetime, end: datetime) -> int:
-    day, count = start.date() + timedelta(days=1), 0
+def _a_working_day_between(start: datetime, end: datetime) -> bool:
+    """Whether a working day lies after ``start``'s day, up to and including ``end``'s."""
+    day = start.date() + timedelta(days=1)
     while day <= end.date():
-        count += is_working_day(day)
+        if is_working_day(day):
+            return True
         day += timedelta(days=1)
-    return count
+    return False

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import outbox
 from scheduler.channels.base import Channel, ChannelError
-from scheduler.channels.sms import SegmentPacer
+from scheduler.channels.pacing import SegmentPacer
 from scheduler.hooks import EngineHooks
 from scheduler.outcomes import (
     DispatchStats,

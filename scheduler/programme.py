@@ -40,6 +40,9 @@ PROGRAMMES_DIR = Path(__file__).resolve().parent.parent / "programmes"
 OffsetField = Annotated[Offset, BeforeValidator(parse_offset)]
 TimeField = Annotated[time, BeforeValidator(parse_time)]
 
+# LibYAML's safe loader when it is built in (several times faster), else the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class Kind(StrEnum):
     VISIT_PROMPT = "visit_prompt"
@@ -286,6 +289,27 @@ class Sparring(Strict):
         return value
 
 
+class ContactRhythm(Strict):
+    """How often staff promise to be in touch with one party of a match."""
+
+    first: OffsetField | None = None
+    """The first contact at the latest this long after the start (default: ``every``)."""
+    every: OffsetField
+    """Then at most this long between two contacts."""
+
+
+class ContactStandard(Strict):
+    """The contact rhythm staff promise each party (a finished staff task with that party as
+    its counterpart counts, and so does a contact recorded with ``venskab contact add``)."""
+
+    volunteer_family: ContactRhythm | None = None
+    contact_person: ContactRhythm | None = None
+
+    def rhythms(self) -> dict[str, ContactRhythm]:
+        found = {"volunteer_family": self.volunteer_family, "contact_person": self.contact_person}
+        return {party: rhythm for party, rhythm in found.items() if rhythm is not None}
+
+
 class Programme(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     name: str
@@ -299,6 +323,7 @@ class Programme(Strict):
     retry: dict[ChannelName, RetrySpec] = Field(default_factory=dict)  # per channel
     escalation: Escalations = Field(default_factory=Escalations)
     sparring: Sparring | None = None
+    contact_standard: ContactStandard | None = None
     touchpoints: tuple[Touchpoint, ...]
     source_hash: str = ""
 
@@ -416,7 +441,7 @@ def load_programme(path: Path | str) -> Programme:
     except OSError as exc:
         raise ProgrammeError(path, [f"cannot read the file ({exc.strerror})"]) from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

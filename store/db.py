@@ -61,12 +61,24 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest revision of the migration scripts."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads()) == heads
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (Alembic), creating it on an empty database.
 
     Safe for any number of processes at once: on PostgreSQL the migration takes an advisory
     lock (see migrations/env.py), on SQLite a lock file next to the database file.
     """
+    if revision == "head" and is_current(engine):
+        return  # the usual case (every tick): no migration environment, no lock
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
         command.upgrade(alembic_config(engine), revision)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import clock as store_clock
 from store.db import make_engine, make_session_factory, upgrade
 from store.models import Base
+from tests.support.databases import for_this_worker
 
 # The composition root installs the clock and zone rows are stamped with; tests that build no
 # AppContext get the wall clock and Denmark's zone.
@@ -98,7 +99,10 @@ def _network_guard() -> Iterator[None]:
 
 
 def database_url(tmp_dir: Path) -> str:
-    return os.environ.get("VENSKAB_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir / 'test.db'}"
+    """SQLite in the test's folder, or the PostgreSQL database named in the environment (under
+    pytest-xdist, a database of this worker's own beside it)."""
+    url = os.environ.get("VENSKAB_TEST_DATABASE_URL")
+    return for_this_worker(url) if url else f"sqlite:///{tmp_dir / 'test.db'}"
 
 
 def reset_schema(engine: Engine) -> None:

@@ -10,24 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import own_database, worker_suffix
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def own_database(url: str, name: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url).set(database=name)
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return target.render_as_string(hide_password=False)
 
 
 def test_the_benchmark_smoke_run_prints_every_measurement(tmp_path: Path) -> None:
@@ -35,7 +21,7 @@ def test_the_benchmark_smoke_run_prints_every_measurement(tmp_path: Path) -> Non
     database = os.environ.get("VENSKAB_TEST_DATABASE_URL")
     if database:
         # The benchmark drops and recreates every table: never in the suite's own database.
-        database = own_database(database, "venskab_bench")
+        database = own_database(database, f"venskab_bench{worker_suffix()}")
     args = [sys.executable, "bench/run.py", "--smoke"] + (["--db", database] if database else [])
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

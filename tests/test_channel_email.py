@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from scheduler.channels import ChannelError, EmailChannel, OutgoingMessage
+from scheduler.channels import ChannelError, OutgoingMessage
+from scheduler.channels.email import EmailChannel
 from tests.conftest import free_port
 
 

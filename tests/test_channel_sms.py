@@ -9,8 +9,10 @@ from itertools import pairwise
 import pytest
 from twilio.request_validator import RequestValidator
 
-from scheduler.channels import ChannelError, OutgoingMessage, SandboxChannel, SmsChannel
-from scheduler.channels.sms import SegmentPacer
+from scheduler.channels import ChannelError, OutgoingMessage
+from scheduler.channels.pacing import SegmentPacer
+from scheduler.channels.sandbox import SandboxChannel
+from scheduler.channels.sms import SmsChannel
 from tests.conftest import free_port
 from tests.fakes.twilio import CallbackReceiver, FakeTwilio
 

@@ -8,8 +8,8 @@ from itertools import pairwise
 import pytest
 from telegram.request import HTTPXRequest
 
-from scheduler.channels import Button, ChannelError, OutgoingMessage, TelegramChannel, make_bot
-from scheduler.channels.telegram import ChatRateLimiter
+from scheduler.channels import Button, ChannelError, OutgoingMessage
+from scheduler.channels.telegram import ChatRateLimiter, TelegramChannel, make_bot
 from tests.fakes.telegram import FakeTelegram
 
 PARENT_CHAT = 4242

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from twilio.request_validator import RequestValidator
 
-from scheduler.channels import ChannelError, OutgoingMessage, VoiceChannel
-from scheduler.channels.voice import build_twiml
+from scheduler.channels import ChannelError, OutgoingMessage
+from scheduler.channels.voice import VoiceChannel, build_twiml
 from tests.fakes.twilio import CallbackReceiver, FakeTwilio
 
 CALLER = "+4520000000"

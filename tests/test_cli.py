@@ -264,3 +264,32 @@ def test_simulate_refuses_a_span_it_cannot_read(db_url: str) -> None:
     result = cli(db_url, "simulate", "--from", "2026-03-01", "--to", "2026-03-02", "--every", "8x")
     assert result.exit_code != 0
     assert "--every: expected a span such as 15m, 8h or 1d" in result.output
+
+
+def test_a_cron_tick_loads_neither_the_bot_nor_the_web_server_nor_a_provider() -> None:
+    """``venskab tick`` from cron starts quickly: its command's module alone is imported."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from venskab.cli import main\n"
+        "assert main.get_command(None, 'tick') is not None\n"
+        "import venskab.runtime\n"
+        "print(sorted({'telegram', 'twilio', 'aiohttp', 'starlette', 'uvicorn', 'bot', 'web'}"
+        " & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_every_command_is_listed_with_the_module_that_holds_it() -> None:
+    from venskab.cli import COMMANDS, MODULES, LazyGroup
+
+    for module in MODULES:
+        group = LazyGroup()
+        group.load(module)
+        assert set(group.commands) == {c for c, m in COMMANDS.items() if m == module}, module
+    assert set(COMMANDS.values()) <= set(MODULES)

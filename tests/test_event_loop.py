@@ -22,7 +22,10 @@ pytestmark = pytest.mark.slow
 
 MATCHES = 3_000
 MESSAGES = 3_000
-WORST_STALL = 0.100  # seconds
+# A blocking step (a planning pass or a batch's commit on the loop) stalls it for seconds here; a
+# free loop wakes within milliseconds, or about 0.1 s when another process (a second test worker)
+# takes the core at the wrong moment. The bench reports the idle figure (75 ms, a GC pause).
+WORST_STALL = 0.300  # seconds
 
 
 def test_planning_draining_and_bot_updates_leave_the_event_loop_free(tmp_path: Path) -> None:
@@ -45,8 +48,8 @@ def test_the_probe_sees_a_blocking_call_on_the_loop() -> None:
     async def block() -> float:
         async with LoopProbe() as probe:
             await asyncio.sleep(0.05)
-            time.sleep(0.15)  # what a synchronous database call in a handler would do
+            time.sleep(0.4)  # what a synchronous planning step in a handler would do
             await asyncio.sleep(0.05)
         return probe.worst
 
-    assert asyncio.run(block()) >= 0.12
+    assert asyncio.run(block()) >= WORST_STALL

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from followup import contacts
 from followup.alert_rows import next_working_moment
 from followup.alerts import acknowledge, resolve
 from followup.escalations import raise_escalation
@@ -221,6 +222,24 @@ def act_as_staff(app: AppContext, now: datetime) -> None:
             done_at = next_working_moment(task.due_at, ZONE)
             if done_at <= now:
                 complete(session, task.id, "done", "Udført.", done_at, actor="demo")
+        _keep_in_touch(app, session, now)
+
+
+# The diligent staff member calls a party a few days before the programme's contact standard
+# says the next contact is due, so the demo year keeps its promise.
+CALL_AHEAD = timedelta(days=3)
+
+
+def _keep_in_touch(app: AppContext, session: Session, now: datetime) -> None:
+    today = now.astimezone(ZONE).date()
+    matches = list(session.scalars(select(Match).where(Match.status == MatchStatus.ACTIVE)))
+    last = contacts.last_contacts(session, matches, app.programmes, ZONE.key)
+    for match in matches:
+        programme = app.programmes.get(match.programme.slug)
+        if programme is None or match.start_date > today:
+            continue
+        for late in contacts.behind(match, programme, last, today + CALL_AHEAD):
+            contacts.record(session, match, late.party, "call", today, today, actor="demo")
 
 
 def _alerts_not_sent(session: Session) -> set[int]:

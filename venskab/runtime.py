@@ -33,6 +33,8 @@ from venskab.cli.common import AppContext
 if TYPE_CHECKING:
     from telegram import Bot
 
+    from bot.sandbox import SandboxBot
+
 log = logging.getLogger("venskab")
 
 DISPATCH_EVERY = timedelta(seconds=15)
@@ -285,6 +287,14 @@ class Runtime:
             await channel.close()
 
 
+def sandbox_runtime(app: AppContext, bot: SandboxBot) -> Runtime:
+    """A runtime whose Telegram channel is the sandbox's bot (:mod:`bot.sandbox`): scheduled
+    messages reach the sandbox chats, and are recorded as sandbox sends like the others."""
+    runtime = Runtime(app, telegram_bot=bot.application.bot)
+    runtime.sandbox = runtime.sandbox | {"telegram"}
+    return runtime
+
+
 def _banner(
     app: AppContext,
     runtime: Runtime,
@@ -312,6 +322,10 @@ def _banner(
     lines.append(f"  web        {url}/  (the staff web app: sign in to see today, matches, outbox)")
     for username, password, role in logins:
         lines.append(f"  demo login {username}  password {password}  ({role}; new at every start)")
+    if app.services.sandbox is not None:
+        lines.append(
+            f"  sandbox    {url}/sandbox  (chat as a volunteer family, inbox, move the clock)"
+        )
     lines.append("  year plan  .venv/bin/venskab plan 1   (and: venskab match list)")
     lines.append("Stop with Ctrl+C.")
     return "\n".join(lines)
@@ -328,11 +342,12 @@ async def _seed_demo(app: AppContext) -> bool:
     return seeded
 
 
-def _start_ticks(runtime: Runtime) -> Any:
-    """An APScheduler that wakes the runtime every ``DISPATCH_EVERY`` (first at once)."""
+def _start_ticks(runtime: Runtime, lock: asyncio.Lock | None = None) -> Any:
+    """An APScheduler that wakes the runtime every ``DISPATCH_EVERY`` (first at once).
+    ``lock`` is shared with the sandbox's clock, which ticks too when it moves."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    lock = asyncio.Lock()
+    lock = lock or asyncio.Lock()
 
     async def wake() -> None:
         # Overlapping wake-ups would only contend for the same rows: skip instead of queueing.
@@ -340,7 +355,7 @@ def _start_ticks(runtime: Runtime) -> Any:
             return
         async with lock:
             try:
-                result = await runtime.tick(datetime.now(UTC))
+                result = await runtime.tick(runtime.app.now())
                 if result.dispatch.claimed or result.plan.added:
                     log.info(result.describe().replace("\n", "; "))
             except Exception:
@@ -359,7 +374,7 @@ def _start_ticks(runtime: Runtime) -> Any:
 
     async def nightly() -> None:
         try:
-            log.info(await asyncio.to_thread(runtime.retention, datetime.now(UTC)))
+            log.info(await asyncio.to_thread(runtime.retention, runtime.app.now()))
         except Exception:
             log.exception("retention failed; will try again tomorrow night")
 
@@ -398,12 +413,25 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         logins = await asyncio.to_thread(demo_logins, app, datetime.now(UTC))
 
     bot_app: Any = None
+    sandbox_bot: Any = None
+    lock = asyncio.Lock()
     if settings.telegram_configured:
         from bot.app import build_application, start_bot, stop_bot
 
         bot_app = build_application(app.services)
     # One Telegram Bot (and one rate limiter) for replies and scheduled sends alike.
     runtime = Runtime(app, telegram_bot=bot_app.bot if bot_app is not None else None)
+    from venskab.sandbox import restore_offset, sandbox_active, start_sandbox
+
+    if bot_app is None and sandbox_active(app):
+        # The embedded default: the real bot over a Bot API answered in process, for the
+        # sandbox's "chat as the volunteer family"; its clock can be moved (venskab.sandbox).
+        from bot.sandbox import SandboxBot
+
+        await asyncio.to_thread(restore_offset, app)
+        sandbox_bot = SandboxBot(app.services)
+        runtime = sandbox_runtime(app, sandbox_bot)
+        await start_sandbox(app, runtime, sandbox_bot, lock)
     await asyncio.to_thread(runtime.sync)
 
     extra: list[Any] = []
@@ -416,10 +444,10 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         web, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
-    scheduler = _start_ticks(runtime)
+    scheduler = _start_ticks(runtime, lock)
     from venskab.urgent import UrgentNews
 
-    urgent = UrgentNews(runtime)
+    urgent = UrgentNews(runtime, app.now)
     urgent.start()
 
     if bot_app is not None:
@@ -441,5 +469,7 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         await runtime.drain()  # messages in flight are recorded, none is left in doubt
         if bot_app is not None:
             await stop_bot(bot_app)
+        if sandbox_bot is not None:
+            await sandbox_bot.stop()
         await runtime.close()
         print("venskab stopped.", flush=True)

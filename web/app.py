@@ -30,8 +30,10 @@ from scheduler.dispatcher import mark_address_failed
 from store.audit import record
 from store.models import Match, OutboxMessage
 from store.receipts import first_delivery
+from web import import_page, sandbox
 from web.ack import ack_routes
 from web.auth import SecurityHeaders, auth_routes
+from web.calendar import calendar_routes
 from web.inbound import inbound_routes
 from web.limits import twilio_params
 from web.staff_groups import group_routes
@@ -60,6 +62,7 @@ def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
     ]
     routes += [*ack_routes(), *survey_routes(app), *inbound_routes(app)]
     routes += [*auth_routes(), *static_routes(), *staff_routes(), *group_routes()]
+    routes += [*calendar_routes(app), *sandbox.routes(app), *import_page.routes(app)]
     routes += list(extra_routes)
     web = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     web.state.app = app

@@ -1,4 +1,7 @@
-"""One small module per delivery channel, all behind the contract in :mod:`.base`."""
+"""One small module per delivery channel, all behind the contract in :mod:`.base`.
+
+Import a channel from its own module (``scheduler.channels.sms``...): importing this package
+loads none of the provider libraries, so a process that sends nothing starts quickly."""
 
 from scheduler.channels.base import (
     Button,
@@ -7,22 +10,5 @@ from scheduler.channels.base import (
     OutgoingMessage,
     SendResult,
 )
-from scheduler.channels.email import EmailChannel
-from scheduler.channels.sandbox import SandboxChannel
-from scheduler.channels.sms import SmsChannel
-from scheduler.channels.telegram import TelegramChannel, make_bot
-from scheduler.channels.voice import VoiceChannel
 
-__all__ = [
-    "Button",
-    "Channel",
-    "ChannelError",
-    "EmailChannel",
-    "OutgoingMessage",
-    "SandboxChannel",
-    "SendResult",
-    "SmsChannel",
-    "TelegramChannel",
-    "VoiceChannel",
-    "make_bot",
-]
+__all__ = ["Button", "Channel", "ChannelError", "OutgoingMessage", "SendResult"]

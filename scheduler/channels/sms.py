@@ -6,11 +6,8 @@ at another server (``api_url``, for the test fake or a proxy) and the error clas
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
-import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +20,7 @@ from twilio.rest import Client
 
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
 from scheduler.channels.errors import permanent_twilio_error
+from scheduler.channels.pacing import SegmentPacer
 from scheduler.sms import segments as count_segments
 
 DEFAULT_TIMEOUT = 30.0
@@ -176,44 +174,6 @@ def twilio_error(exc: BaseException, what: str) -> ChannelError | None:
         # page): no code to go by, so transient.
         return ChannelError(f"Twilio client error ({what})", permanent=False, code="twilio")
     return None
-
-
-class SegmentPacer:
-    """Spaces sends so that on average at most ``rate`` segments leave per second.
-
-    A message of *n* segments takes the next free slot and pushes the slot after it by
-    ``n / rate`` seconds. Unlike a token bucket (e.g. aiolimiter, whose capacity equals its
-    rate) there is no initial burst, and a message may have more segments than the rate. The
-    slot is taken before the wait, so concurrent senders queue up fairly without a lock.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("the segment rate must be positive")
-        self.rate = rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next_free = float("-inf")
-
-    async def ready(self) -> None:
-        """Wait until the next slot is free, without taking it (a sender claims its message
-        only then: nothing waits for its turn while claimed)."""
-        delay = self._next_free - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
-
-    async def wait(self, segments: int) -> None:
-        now = self._clock()
-        start = max(now, self._next_free)
-        self._next_free = start + max(1, segments) / self.rate
-        if start > now:
-            await self._sleep(start - now)
 
 
 class SmsChannel:

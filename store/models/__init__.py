@@ -24,6 +24,8 @@ from store.models.base import (
     _enum,
     utcnow,
 )
+from store.models.calendar import CalendarFeed
+from store.models.contacts import StaffContact
 from store.models.enums import (
     RSVP,
     Audience,
@@ -82,6 +84,7 @@ __all__ = [
     "Base",
     "BotState",
     "Cadence",
+    "CalendarFeed",
     "CancelledBy",
     "Channel",
     "CheckIn",
@@ -104,6 +107,7 @@ __all__ = [
     "SparringRSVP",
     "SparringSession",
     "Staff",
+    "StaffContact",
     "StaffCredential",
     "StaffRole",
     "StaffSession",

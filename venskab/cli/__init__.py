@@ -1,15 +1,90 @@
-"""The ``venskab`` command line."""
+"""The ``venskab`` command line.
+
+Each module under ``venskab.cli`` registers its commands; a command's module is imported only
+when that command runs (or when the help lists them all), so ``venskab tick`` from cron loads
+neither the Telegram bot nor the web server."""
 
 from __future__ import annotations
+
+import gc
+import importlib
 
 import click
 
 from venskab import __version__
-from venskab.cli import bot, data, doctor, matches, operations, staff, surveys
 from venskab.cli.common import AppContext
 
+MODULES = (
+    "operations",
+    "matches",
+    "data",
+    "staff",
+    "surveys",
+    "reports",
+    "contacts",
+    "bot",
+    "calendar",
+    "doctor",
+)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Where each command lives; a command missing here is still found, by loading every module.
+COMMANDS = {
+    "run": "operations",
+    "db": "operations",
+    "programme": "operations",
+    "tick": "operations",
+    "simulate": "operations",
+    "match": "matches",
+    "plan": "matches",
+    "import": "data",
+    "person": "data",
+    "retention": "data",
+    "escalations": "staff",
+    "ack": "staff",
+    "snooze": "staff",
+    "resolve": "staff",
+    "tasks": "staff",
+    "task": "staff",
+    "survey": "surveys",
+    "mail": "surveys",
+    "report": "reports",
+    "contact": "contacts",
+    "invite": "bot",
+    "sparring": "bot",
+    "calendar": "calendar",
+    "doctor": "doctor",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module on first use."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._loaded: set[str] = set()
+
+    def load(self, module: str) -> None:
+        if module not in self._loaded:
+            self._loaded.add(module)
+            importlib.import_module(f"venskab.cli.{module}").register(self)
+
+    def load_all(self) -> None:
+        for module in MODULES:
+            self.load(module)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.load(COMMANDS[cmd_name])
+        if cmd_name not in self.commands:
+            self.load_all()
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_all()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="venskab")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -20,12 +95,8 @@ def main(ctx: click.Context) -> None:
     """
     app = ctx.ensure_object(AppContext)
     ctx.call_on_close(app.close)
-
-
-operations.register(main)
-matches.register(main)
-data.register(main)
-staff.register(main)
-surveys.register(main)
-bot.register(main)
-doctor.register(main)
+    if not gc.isenabled():  # started by the console script (venskab.entry)
+        # The command's module is loaded by now: keep what start-up allocated out of the cyclic
+        # collector's sight, and collect what the command allocates.
+        gc.freeze()
+        gc.enable()

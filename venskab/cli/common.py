@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import click
@@ -65,6 +65,8 @@ class AppContext:
 
     env: dict[str, str] | None = None
     now_override: datetime | None = None
+    # The sandbox's clock runs this far ahead of the wall clock (venskab.sandbox).
+    time_offset: timedelta = timedelta(0)
     _engine: Engine | None = field(default=None, repr=False)
 
     @cached_property
@@ -118,7 +120,7 @@ class AppContext:
             yield session
 
     def now(self) -> datetime:
-        return self.now_override or datetime.now(UTC)
+        return self.now_override or datetime.now(UTC) + self.time_offset
 
     def close(self) -> None:
         if self._engine is not None:

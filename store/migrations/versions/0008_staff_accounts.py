@@ -4,8 +4,8 @@ Staff sign in to the web app: a password (its argon2id hash) per staff member, t
 browsers (the sha256 of each session's cookie token, with its CSRF token), and staff members'
 notes on a match.
 
-Revision ID: 0005_staff_accounts
-Revises: 0004_escalation_policy
+Revision ID: 0008_staff_accounts
+Revises: 0007_staff_contacts
 """
 
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from alembic import op
 
 import store.types
 
-revision = "0005_staff_accounts"
-down_revision = "0004_escalation_policy"
+revision = "0008_staff_accounts"
+down_revision = "0007_staff_contacts"
 branch_labels = None
 depends_on = None
 

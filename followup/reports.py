@@ -1,0 +1,526 @@
+"""Reports an evaluator loads as they are: one row per thing counted, stable column names, ISO
+dates, and a codebook that describes every column.
+
+Each report is a :class:`Report` (its columns and a function that yields its rows for a
+:class:`Scope`: a period and, optionally, a programme, a staff member and a region). The rows
+hold plain values (``int``, ``float``, ``str``, ``date``, ``bool`` or ``None``); writing them as
+CSV or ``.xlsx`` is :mod:`followup.report_files`' job. No report carries a name, a phone number
+or free text: matches are named by their id and the organisation's own reference.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from statistics import median
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from followup.survey_reports import results
+from store.models import (
+    CancelledBy,
+    Escalation,
+    Match,
+    MatchPause,
+    MatchStatus,
+    Staff,
+    Task,
+    TaskStatus,
+    Visit,
+    VisitStatus,
+)
+from store.models import Programme as ProgrammeRow
+
+Value = int | float | str | date | bool | None
+Row = dict[str, Value]
+
+INVOICE_TOUCHPOINT = "invoice-reminder"  # Mentorbarn: "Opkrævning sker tre måneder efter..."
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: the days ``start`` to ``end`` (both included), in ``zone``."""
+
+    start: date
+    end: date
+    zone: str
+    programme: str | None = None  # a programme's slug
+    staff: str | None = None  # a staff member's reference (external_ref)
+    region: str | None = None
+
+    def matches(self, query: Select[Any]) -> Select[Any]:
+        """``query`` narrowed to the programme, staff member and region asked for."""
+        if self.programme is not None:
+            query = query.join(ProgrammeRow, Match.programme_id == ProgrammeRow.id).where(
+                ProgrammeRow.slug == self.programme
+            )
+        if self.staff is not None:
+            query = query.join(Staff, Match.staff_id == Staff.id).where(
+                Staff.external_ref == self.staff
+            )
+        if self.region is not None:
+            query = query.where(Match.region == self.region)
+        return query
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as moments: its first day's midnight and the midnight after its last."""
+        zone = ZoneInfo(self.zone)
+        return (
+            datetime.combine(self.start, datetime.min.time(), tzinfo=zone),
+            datetime.combine(self.end + timedelta(days=1), datetime.min.time(), tzinfo=zone),
+        )
+
+    def local(self, moment: datetime | None) -> date | None:
+        return moment.astimezone(ZoneInfo(self.zone)).date() if moment is not None else None
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # integer | decimal | text | date | boolean
+    description: str
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    rows: Callable[[Session, Scope], Iterator[Row]]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _matches_in(session: Session, scope: Scope) -> list[Match]:
+    """Matches that were running on some day of the period (started by its end, not ended before
+    its start), oldest first."""
+    query = scope.matches(
+        select(Match)
+        .where(Match.start_date <= scope.end)
+        .where((Match.end_date.is_(None)) | (Match.end_date >= scope.start))
+        .options(
+            selectinload(Match.programme),
+            selectinload(Match.staff),
+            selectinload(Match.pauses),
+        )
+        .order_by(Match.start_date, Match.id)
+    )
+    return list(session.scalars(query))
+
+
+def _paused(pauses: Iterable[MatchPause], day: date) -> bool:
+    return any(p.start_date <= day and (p.end_date is None or day < p.end_date) for p in pauses)
+
+
+def _months(start: date, end: date) -> Iterator[date]:
+    month = start.replace(day=1)
+    while month <= end:
+        yield month
+        month += relativedelta(months=1)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _hours(later: datetime | None, earlier: datetime) -> float | None:
+    return round((later - earlier).total_seconds() / 3600, 1) if later is not None else None
+
+
+def _match_columns() -> tuple[Column, ...]:
+    return (
+        Column("match_id", "integer", "The match's number in venskab."),
+        Column(
+            "match_ref", "text", "The organisation's own reference for the match (may be empty)."
+        ),
+        Column("programme", "text", "The programme's short name (its file in programmes/)."),
+        Column("region", "text", "The match's region as imported (may be empty)."),
+        Column("staff_ref", "text", "The reference of the staff member following the match."),
+    )
+
+
+def _match_values(match: Match) -> Row:
+    return {
+        "match_id": match.id,
+        "match_ref": match.external_ref or "",
+        "programme": match.programme.slug,
+        "region": match.region,
+        "staff_ref": (match.staff.external_ref or str(match.staff.id)) if match.staff else "",
+    }
+
+
+# -- matches -----------------------------------------------------------------------------------
+
+
+def _matches_rows(session: Session, scope: Scope) -> Iterator[Row]:
+    matches = _matches_in(session, scope)
+    first_match: dict[int, int] = {}
+    for child_id, match_id in session.execute(
+        select(Match.child_id, Match.id).order_by(Match.start_date, Match.id)
+    ):
+        first_match.setdefault(child_id, match_id)
+    for match in matches:
+        anniversary = match.start_date + relativedelta(years=1)
+        ended = match.status == MatchStatus.ENDED and match.end_date is not None
+        if ended and match.end_date is not None and match.end_date < anniversary:
+            at_one_year: str = "no"
+        elif anniversary <= scope.end:
+            at_one_year = "yes"
+        else:
+            at_one_year = "not_yet"
+        last_day = min(match.end_date, scope.end) if ended and match.end_date else scope.end
+        yield {
+            **_match_values(match),
+            "start_date": match.start_date,
+            "status": match.status.value,
+            "end_date": match.end_date if ended else None,
+            "ended_by": match.ended_by.value if ended and match.ended_by else None,
+            "days_running": max((last_day - match.start_date).days, 0),
+            "active_at_one_year": at_one_year,
+            "rematch": first_match.get(match.child_id) != match.id,
+            "sibling": match.sibling,
+        }
+
+
+MATCHES = Report(
+    "matches",
+    "One row per match running on some day of the period: started, active, ended (by whom), "
+    "still active at one year, re-matched.",
+    (
+        *_match_columns(),
+        Column("start_date", "date", "The day the match started."),
+        Column("status", "text", "active, paused or ended, today."),
+        Column("end_date", "date", "The day the match ended; empty while it runs."),
+        Column(
+            "ended_by",
+            "text",
+            "Who ended it: term (the year ran out as planned), volunteer_family, child_family, "
+            "organisation; empty while it runs.",
+        ),
+        Column(
+            "days_running",
+            "integer",
+            "Days from the start to the end of the match or of the period, whichever is first.",
+        ),
+        Column(
+            "active_at_one_year",
+            "text",
+            "yes: still running on its first anniversary (by the end of the period); no: ended "
+            "before it; not_yet: the anniversary is after the period.",
+        ),
+        Column("rematch", "boolean", "The child had an earlier match."),
+        Column("sibling", "boolean", "A sibling match (Mentorbarn: half price)."),
+    ),
+    _matches_rows,
+)
+
+
+# -- stability ---------------------------------------------------------------------------------
+
+
+def _stability_rows(session: Session, scope: Scope) -> Iterator[Row]:
+    matches = _matches_in(session, scope)
+    visits: dict[int, list[Visit]] = defaultdict(list)
+    if matches:
+        for visit in session.scalars(
+            select(Visit)
+            .where(
+                Visit.match_id.in_([m.id for m in matches]),
+                Visit.planned_date >= scope.start,
+                Visit.planned_date <= scope.end,
+            )
+            .order_by(Visit.planned_date)
+        ):
+            visits[visit.match_id].append(visit)
+    for match in matches:
+        first = max(scope.start, match.start_date)
+        last = min(scope.end, match.end_date or scope.end)
+        for month in _months(first, last):
+            month_end = month + relativedelta(months=1) - timedelta(days=1)
+            lo, hi = max(first, month), min(last, month_end)
+            in_month = [v for v in visits[match.id] if lo <= v.planned_date <= hi]
+            counts = Counter(v.status for v in in_month)
+            cancelled = Counter(
+                v.cancelled_by for v in in_month if v.status == VisitStatus.CANCELLED
+            )
+            visit_days = [v.planned_date for v in in_month if v.status == VisitStatus.VISITED]
+            # The match's visit weeks in the month (Monday to Sunday), paused weeks left out.
+            weeks = {
+                d - timedelta(days=d.weekday())
+                for d in (lo + timedelta(days=n) for n in range((hi - lo).days + 1))
+                if d.weekday() == match.visit_weekday and not _paused(match.pauses, d)
+            }
+            with_visit = {d - timedelta(days=d.weekday()) for d in visit_days} & weeks
+            days = [lo - timedelta(days=1), *visit_days, hi + timedelta(days=1)]
+            gap = max(b - a for a, b in pairwise(days)).days - 1
+            yield {
+                **_match_values(match),
+                "month": month.strftime("%Y-%m"),
+                "visits_confirmed": counts[VisitStatus.VISITED],
+                "meetings": sum(v.times or 1 for v in in_month if v.status == VisitStatus.VISITED),
+                "cancelled_by_volunteer_family": cancelled[CancelledBy.VOLUNTEER_FAMILY],
+                "cancelled_by_child_family": cancelled[CancelledBy.CHILD_FAMILY],
+                "cancelled_illness": cancelled[CancelledBy.ILLNESS],
+                "cancelled_other": cancelled[CancelledBy.OTHER] + cancelled[None],
+                "missed": counts[VisitStatus.MISSED],
+                "visit_weeks": len(weeks),
+                "weeks_with_visit": len(with_visit),
+                "share_of_weeks_with_visit": _share(len(with_visit), len(weeks)),
+                "longest_gap_days": gap,
+            }
+
+
+STABILITY = Report(
+    "stability",
+    "One row per match and calendar month of the period: visits confirmed, cancelled (by whom), "
+    "missed; the share of visit weeks with a visit and the longest gap.",
+    (
+        *_match_columns(),
+        Column("month", "text", "The calendar month, YYYY-MM (only the days the match ran)."),
+        Column("visits_confirmed", "integer", "Visits the volunteer family confirmed."),
+        Column(
+            "meetings",
+            "integer",
+            "Times the child and the family met: a confirmed visit counts once, or as many times "
+            "as the family reported (the programmes that meet 2-3 times a month).",
+        ),
+        Column(
+            "cancelled_by_volunteer_family", "integer", "Visits the volunteer family cancelled."
+        ),
+        Column("cancelled_by_child_family", "integer", "Visits the child's family cancelled."),
+        Column("cancelled_illness", "integer", "Visits cancelled because of illness."),
+        Column("cancelled_other", "integer", "Visits cancelled for another or no given reason."),
+        Column("missed", "integer", "Visits that did not happen without being cancelled."),
+        Column(
+            "visit_weeks",
+            "integer",
+            "Weeks (Monday to Sunday) whose visit day falls in the month, paused weeks left out.",
+        ),
+        Column("weeks_with_visit", "integer", "Of those weeks, the ones with a confirmed visit."),
+        Column(
+            "share_of_weeks_with_visit",
+            "decimal",
+            "weeks_with_visit / visit_weeks, 0 to 1; empty when there was no visit week.",
+        ),
+        Column(
+            "longest_gap_days",
+            "integer",
+            "The longest run of days in the month without a confirmed visit.",
+        ),
+    ),
+    _stability_rows,
+)
+
+
+# -- follow-up ---------------------------------------------------------------------------------
+
+
+def _on_time(task: Task, scope: Scope) -> bool:
+    done_on, due_on = scope.local(task.completed_at), scope.local(task.due_at)
+    return done_on is not None and due_on is not None and done_on <= due_on
+
+
+def _followup_rows(session: Session, scope: Scope) -> Iterator[Row]:
+    matches = _matches_in(session, scope)
+    ids = [m.id for m in matches]
+    start, end = scope.bounds()
+    tasks: dict[int, list[Task]] = defaultdict(list)
+    cases: dict[int, list[Escalation]] = defaultdict(list)
+    if ids:
+        for task in session.scalars(
+            select(Task).where(Task.match_id.in_(ids), Task.due_at >= start, Task.due_at < end)
+        ):
+            if task.match_id is not None:
+                tasks[task.match_id].append(task)
+        for case in session.scalars(
+            select(Escalation).where(
+                Escalation.match_id.in_(ids),
+                Escalation.created_at >= start,
+                Escalation.created_at < end,
+            )
+        ):
+            if case.match_id is not None:
+                cases[case.match_id].append(case)
+    for match in matches:
+        due = tasks[match.id]
+        done = [t for t in due if t.status == TaskStatus.DONE and t.completed_at is not None]
+        on_time = [t for t in done if _on_time(t, scope)]
+        opened = cases[match.id]
+        to_ack = [h for c in opened if (h := _hours(c.acknowledged_at, c.created_at)) is not None]
+        to_resolve = [h for c in opened if (h := _hours(c.resolved_at, c.created_at)) is not None]
+        yield {
+            **_match_values(match),
+            "tasks_due": len(due),
+            "tasks_done": len(done),
+            "tasks_done_on_time": len(on_time),
+            "tasks_open": sum(t.status == TaskStatus.OPEN for t in due),
+            "cases_opened": len(opened),
+            "cases_by_rule": " ".join(
+                f"{rule}:{n}" for rule, n in sorted(Counter(c.rule for c in opened).items())
+            ),
+            "median_hours_to_acknowledge": round(median(to_ack), 1) if to_ack else None,
+            "median_hours_to_resolve": round(median(to_resolve), 1) if to_resolve else None,
+        }
+
+
+FOLLOWUP = Report(
+    "followup",
+    "One row per match: staff tasks due in the period and done on time; cases opened in the "
+    "period, by rule, and how long they took to acknowledge and resolve.",
+    (
+        *_match_columns(),
+        Column("tasks_due", "integer", "Staff tasks (calls, visits, meetings) due in the period."),
+        Column("tasks_done", "integer", "Of those, the ones recorded done."),
+        Column("tasks_done_on_time", "integer", "Of those, the ones done by their due day."),
+        Column("tasks_open", "integer", "Of those, the ones still open today."),
+        Column("cases_opened", "integer", "Cases (escalations) opened in the period."),
+        Column(
+            "cases_by_rule",
+            "text",
+            "rule:count pairs, space-separated (worry, missed_visits, unanswered_prompts, ...).",
+        ),
+        Column(
+            "median_hours_to_acknowledge",
+            "decimal",
+            "Median hours from a case's opening to a staff member's acknowledgement.",
+        ),
+        Column("median_hours_to_resolve", "decimal", "Median hours from opening to resolution."),
+    ),
+    _followup_rows,
+)
+
+
+# -- surveys -----------------------------------------------------------------------------------
+
+
+def _survey_rows(session: Session, scope: Scope) -> Iterator[Row]:
+    for wave in results(session):
+        steps = max(wave.completed_at_step, default=0)
+        completed = 0
+        for step in range(steps + 1):
+            completed += wave.completed_at_step[step]
+            yield {
+                "survey": wave.survey_id,
+                "wave": wave.wave,
+                "reminder_step": step,
+                "invited": wave.invited,
+                "sent": wave.sent,
+                "opened": wave.opened,
+                "completed_at_step": wave.completed_at_step[step],
+                "completed_by_step": completed,
+                "response_rate_by_step": _share(completed, wave.sent),
+            }
+
+
+SURVEYS = Report(
+    "surveys",
+    "The survey funnel: per survey, wave and reminder step, how many were invited, sent, opened, "
+    "and completed after that step (all time; the paired answers are `venskab survey export`).",
+    (
+        Column("survey", "text", "The survey's id (its file in surveys/)."),
+        Column("wave", "text", "baseline, end or followup."),
+        Column(
+            "reminder_step",
+            "integer",
+            "0: the invitation itself; 1, 2...: the reminders of the ladder, then the staff call.",
+        ),
+        Column("invited", "integer", "Invitations made for this wave."),
+        Column("sent", "integer", "Of those, the ones that reached the respondent."),
+        Column("opened", "integer", "Of those, the ones whose link was opened."),
+        Column("completed_at_step", "integer", "Completed after this step, before the next."),
+        Column("completed_by_step", "integer", "Completed after this step or an earlier one."),
+        Column("response_rate_by_step", "decimal", "completed_by_step / sent, 0 to 1."),
+    ),
+    _survey_rows,
+)
+
+
+# -- invoices ----------------------------------------------------------------------------------
+
+
+def _invoice_rows(session: Session, scope: Scope) -> Iterator[Row]:
+    start, end = scope.bounds()
+    query = scope.matches(
+        select(Match)
+        .join(Task, Task.match_id == Match.id)
+        .where(Task.touchpoint_id == INVOICE_TOUCHPOINT, Task.due_at >= start, Task.due_at < end)
+        .options(selectinload(Match.programme), selectinload(Match.staff))
+    ).add_columns(Task)
+    for match, task in session.execute(query.order_by(Task.due_at, Match.id)):
+        yield {
+            **_match_values(match),
+            "start_date": match.start_date,
+            "invoice_due_on": scope.local(task.due_at),
+            "sibling": match.sibling,
+            "price": "half" if match.sibling else "full",
+            "task_status": task.status.value,
+        }
+
+
+INVOICES = Report(
+    "invoices",
+    "Mentorbarn: the matches whose invoice to the municipality falls due in the period (three "
+    "months after the start; half price for a sibling), from the invoice-reminder task.",
+    (
+        *_match_columns(),
+        Column("start_date", "date", "The day the match started."),
+        Column("invoice_due_on", "date", "The day the invoice is due (the task's due day)."),
+        Column("sibling", "boolean", "A sibling match."),
+        Column("price", "text", "full, or half for a sibling."),
+        Column("task_status", "text", "open, or done once a staff member recorded it invoiced."),
+    ),
+    _invoice_rows,
+)
+
+
+REPORTS: dict[str, Report] = {r.name: r for r in (MATCHES, STABILITY, FOLLOWUP, SURVEYS, INVOICES)}
+
+
+def codebook_rows() -> Iterator[Row]:
+    """Every column of every report: what an evaluator needs to load the files as they are."""
+    for report in REPORTS.values():
+        for column in report.columns:
+            yield {
+                "report": report.name,
+                "column": column.name,
+                "type": column.type,
+                "description": column.description,
+            }
+
+
+CODEBOOK_COLUMNS = (
+    Column("report", "text", "The report's name."),
+    Column("column", "text", "The column's name, as in the report's header."),
+    Column("type", "text", "integer, decimal (a dot), text, date (YYYY-MM-DD) or boolean."),
+    Column("description", "text", "What the column counts or holds."),
+)
+
+
+def run(session: Session, name: str, scope: Scope) -> tuple[tuple[Column, ...], list[Row]]:
+    """The report's columns and rows (``codebook`` is the codebook)."""
+    if name == "codebook":
+        return CODEBOOK_COLUMNS, list(codebook_rows())
+    report = REPORTS[name]
+    return report.columns, list(report.rows(session, scope))
+
+
+def summary(columns: tuple[Column, ...], rows: list[Row]) -> dict[str, int]:
+    """Totals of the counting columns, for the line printed after a report."""
+    totals: dict[str, int] = {}
+    for column in columns:
+        if (
+            column.type != "integer"
+            or column.name.endswith("_id")
+            or column.name == "reminder_step"
+        ):
+            continue
+        totals[column.name] = sum(v for r in rows if isinstance(v := r.get(column.name), int))
+    return totals

@@ -1,0 +1,108 @@
+"""``venskab report``: the reports of :mod:`followup.reports` as CSV or ``.xlsx``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+
+from followup.report_files import FORMATS, write_csv, write_xlsx
+from followup.reports import REPORTS, Scope, run, summary
+from store.models import Staff
+from venskab.cli.common import AppContext, UserError, pass_app
+
+NAMES = (*REPORTS, "codebook")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(report)
+
+
+def _day(text: str | None, default: date, option: str) -> date:
+    if text is None:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} {text!r}: write a date as YYYY-MM-DD, e.g. 2026-01-31") from None
+
+
+@click.command()
+@click.argument("name", type=click.Choice(NAMES))
+@click.option(
+    "--from", "from_text", help="The first day, YYYY-MM-DD (default: a year before --to)."
+)
+@click.option("--to", "to_text", help="The last day, YYYY-MM-DD (default: today).")
+@click.option("--programme", help="Only this programme (its short name, e.g. hjem-til-os).")
+@click.option("--staff", "staff_ref", help="Only the matches this staff member follows (ref).")
+@click.option("--region", help="Only matches in this region.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: CSV to the terminal; .xlsx needs a file).",
+)
+@pass_app
+def report(
+    app: AppContext,
+    name: str,
+    from_text: str | None,
+    to_text: str | None,
+    programme: str | None,
+    staff_ref: str | None,
+    region: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """A report an evaluator loads as it is: matches, stability, followup, surveys, invoices,
+    or the codebook that describes every column.
+
+    \b
+    matches    started, active, ended (by whom), still active at one year, re-matched
+    stability  visits confirmed, cancelled (by whom), missed, per match and month
+    followup   staff tasks done on time; cases by rule, time to acknowledge and resolve
+    surveys    the funnel: per wave and reminder step, sent, opened, completed
+    invoices   Mentorbarn: invoices due in the period, half price for a sibling
+    codebook   every column of every report: its type and what it holds
+    """
+    zone = app.settings.timezone
+    today = app.now().astimezone(ZoneInfo(zone)).date()
+    end = _day(to_text, today, "--to")
+    start = _day(from_text, end - relativedelta(years=1) + timedelta(days=1), "--from")
+    if start > end:
+        raise UserError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+    if fmt == "xlsx" and output is None:
+        raise UserError("an .xlsx report needs a file: add --output report.xlsx")
+    with app.transaction() as session:
+        if programme is not None and programme not in app.programmes:
+            known = ", ".join(sorted(app.programmes))
+            raise UserError(f"no programme {programme!r}; the programmes are: {known}")
+        if (
+            staff_ref is not None
+            and session.scalar(select(Staff.id).where(Staff.external_ref == staff_ref)) is None
+        ):
+            raise UserError(f"no staff member with the reference {staff_ref!r}")
+        scope = Scope(start, end, zone, programme=programme, staff=staff_ref, region=region)
+        columns, rows = run(session, name, scope)
+    if output is None:
+        write_csv(columns, rows, sys.stdout)
+        return
+    if fmt == "xlsx":
+        with output.open("wb") as out:
+            write_xlsx(name, columns, rows, out)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as text:
+            write_csv(columns, rows, text)
+    totals = ", ".join(f"{k} {v}" for k, v in summary(columns, rows).items())
+    click.echo(
+        f"{name}: {len(rows)} rows, {start.isoformat()} to {end.isoformat()}"
+        + (f" ({totals})" if totals else "")
+        + f", written to {output}",
+        err=True,
+    )

@@ -1,0 +1,450 @@
+"""The sandbox pages, for an organisation trying the product on the embedded default:
+
+- ``/sandbox``: the demo's volunteer families, and the clock;
+- ``/sandbox/chat/{family}``: chat as the volunteer family with the real bot (text, the
+  buttons under its messages, the worry button), its replies shown as a phone would;
+- ``/sandbox/inbox``: every SMS, email and voice call the sandbox channels recorded, newest
+  first, per recipient;
+- the clock control on every page: a day, a week or a month forward, a tick at every moment
+  something is due in between.
+
+Server-rendered, no JavaScript, one column that fits a 360-pixel phone. Every route goes through
+:func:`_guard` first. What the sandbox does is :class:`followup.sandbox.Sandbox`, handed in by
+the composition root as ``Services.sandbox`` (None, and so 404, unless the sandbox runs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from babel.dates import format_datetime
+from dateutil.relativedelta import relativedelta
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from followup.sandbox import Sandbox
+from store.models import (
+    Audience,
+    Channel,
+    ContactPerson,
+    Match,
+    MatchStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Staff,
+    VolunteerFamily,
+)
+
+if TYPE_CHECKING:
+    from followup.services import Services
+
+PAGES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates" / "sandbox"),
+    autoescape=select_autoescape(["html"]),
+)
+BABEL = {"da": "da_DK", "en": "en_GB"}
+ID = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
+INBOX_LIMIT = 400
+TEXT_LIMIT = 2000
+FORM_LIMIT = 8192
+STEPS = {
+    "day": relativedelta(days=1),
+    "week": relativedelta(weeks=1),
+    "month": relativedelta(months=1),
+}
+
+WORDS: dict[str, dict[str, str]] = {
+    "title": {"da": "Sandkasse", "en": "Sandbox"},
+    "intro": {
+        "da": "Prøv venskab af uden at sende noget: skriv som en venskabsfamilie med den "
+        "rigtige bot, se alle SMS'er, e-mails og opkald, der ville være gået ud, og spol tiden "
+        "frem.",
+        "en": "Try venskab without sending anything: write as a volunteer family with the "
+        "real bot, see every SMS, email and call that would have gone out, and move time on.",
+    },
+    "families": {"da": "Venskabsfamilier", "en": "Volunteer families"},
+    "chat_as": {"da": "Skriv som familien", "en": "Chat as the family"},
+    "inbox": {"da": "Indbakke (SMS, e-mail, opkald)", "en": "Inbox (SMS, email, calls)"},
+    "now": {"da": "Sandkassens tid", "en": "The sandbox's time"},
+    "forward": {"da": "Spol frem", "en": "Move forward"},
+    "day": {"da": "+1 dag", "en": "+1 day"},
+    "week": {"da": "+1 uge", "en": "+1 week"},
+    "month": {"da": "+1 måned", "en": "+1 month"},
+    "moved": {
+        "da": "Tiden er spolet frem til {to}: {ticks} kørsler, {sent} beskeder sendt.",
+        "en": "Time moved to {to}: {ticks} ticks, {sent} messages sent.",
+    },
+    "linked": {"da": "forbundet", "en": "linked"},
+    "not_linked": {"da": "ikke forbundet endnu", "en": "not linked yet"},
+    "join": {"da": "Forbind familiens chat med botten", "en": "Link the family's chat to the bot"},
+    "join_hint": {
+        "da": "Som når familien åbner sit invitationslink: botten byder velkommen og viser "
+        "årshjulet. Herefter kommer besøgsbeskederne her i stedet for som SMS.",
+        "en": "As when the family opens its invitation link: the bot says welcome and shows "
+        "the year plan. From then on the visit messages come here instead of by SMS.",
+    },
+    "write": {"da": "Skriv en besked", "en": "Write a message"},
+    "send": {"da": "Send", "en": "Send"},
+    "commands": {"da": "Kommandoer", "en": "Commands"},
+    "empty_chat": {"da": "Ingen beskeder endnu.", "en": "No messages yet."},
+    "edited": {"da": "redigeret", "en": "edited"},
+    "bot": {"da": "Botten", "en": "The bot"},
+    "family": {"da": "Familien", "en": "The family"},
+    "back": {"da": "Tilbage til sandkassen", "en": "Back to the sandbox"},
+    "empty_inbox": {
+        "da": "Sandkassen har ikke optaget nogen SMS, e-mail eller opkald endnu.",
+        "en": "The sandbox has recorded no SMS, email or call yet.",
+    },
+    "sms": {"da": "SMS", "en": "SMS"},
+    "email": {"da": "E-mail", "en": "Email"},
+    "voice": {"da": "Opkald", "en": "Call"},
+    "all": {"da": "Alle", "en": "All"},
+    "volunteer_family": {"da": "venskabsfamilie", "en": "volunteer family"},
+    "contact_person": {"da": "forælder/kontaktperson", "en": "parent/contact person"},
+    "staff": {"da": "medarbejder", "en": "staff"},
+    "messages": {"da": "beskeder", "en": "messages"},
+    "subject": {"da": "Emne", "en": "Subject"},
+    "bad_form": {
+        "da": "Formularen kunne ikke læses. Prøv igen.",
+        "en": "The form could not be read. Please try again.",
+    },
+    "too_long": {
+        "da": "Beskeden er for lang (højst 2000 tegn).",
+        "en": "The message is too long (at most 2000 characters).",
+    },
+    "language": {"da": "English", "en": "Dansk"},
+}
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    """The sandbox's routes; every one goes through :func:`_guard` first."""
+
+    def guarded(
+        handler: Callable[[Request, Sandbox], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            refused = await _guard(request)
+            if refused is not None:
+                return refused
+            sandbox = services.sandbox
+            assert sandbox is not None  # _guard refuses when there is none
+            return await handler(request, sandbox)
+
+        endpoint.__name__ = handler.__name__
+        return endpoint
+
+    return [
+        Route("/sandbox", guarded(index)),
+        Route("/sandbox/inbox", guarded(inbox)),
+        Route("/sandbox/clock", guarded(clock), methods=["POST"]),
+        Route("/sandbox/chat/{family}", guarded(chat)),
+        Route("/sandbox/chat/{family}/join", guarded(join), methods=["POST"]),
+        Route("/sandbox/chat/{family}/say", guarded(say), methods=["POST"]),
+        Route("/sandbox/chat/{family}/press", guarded(press), methods=["POST"]),
+    ]
+
+
+async def _guard(request: Request) -> Response | None:
+    """Who may use the sandbox: a response to send instead, or None to go on.
+
+    Refused (404) unless the sandbox runs (the embedded default); a POST from another site's
+    page is refused (403). The staff login is wired here when the staff pages have one."""
+    services: Services = request.app.state.app
+    if services.sandbox is None:
+        return PlainTextResponse("Not found", status_code=404)
+    if request.method == "POST" and not _same_origin(request):
+        return PlainTextResponse("Forbidden", status_code=403)
+    return None
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.app
+    return services
+
+
+# -- language and rendering --------------------------------------------------------------------
+
+
+def _lang(request: Request) -> str:
+    chosen = request.query_params.get("lang")
+    if chosen in ("da", "en"):
+        return chosen
+    accepted = request.headers.get("accept-language", "").strip().lower()
+    return "en" if accepted.startswith("en") else "da"
+
+
+def _words(lang: str) -> dict[str, str]:
+    return {key: texts[lang] for key, texts in WORDS.items()}
+
+
+def _when(moment: datetime, services: Services, lang: str) -> str:
+    local = moment.astimezone(services.zone)
+    pattern = "EEE d. MMM y 'kl.' HH:mm" if lang == "da" else "EEE d MMM y, HH:mm"
+    return format_datetime(local, pattern, locale=BABEL[lang])
+
+
+def _page(name: str, request: Request, sandbox: Sandbox, **values: Any) -> HTMLResponse:
+    services = _services(request)
+    lang = _lang(request)
+    words = _words(lang)
+    body = PAGES.get_template(name).render(
+        lang=lang,
+        w=words,
+        now=_when(sandbox.now(), services, lang),
+        here=request.url.path,
+        other_lang="en" if lang == "da" else "da",
+        notice=request.query_params.get("moved_to") and _moved(request, words),
+        when=lambda m: _when(m, services, lang),
+        **values,
+    )
+    return HTMLResponse(
+        body,
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "same-origin",  # "no-referrer" makes Chromium post Origin: null
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        },
+    )
+
+
+def _moved(request: Request, words: dict[str, str]) -> str:
+    params = request.query_params
+    return words["moved"].format(
+        to=params.get("moved_to", "")[:40],
+        ticks=params.get("ticks", "0")[:6],
+        sent=params.get("sent", "0")[:6],
+    )
+
+
+def _back(path: str, lang: str, **params: str) -> str:
+    return f"{path}?{urlencode({'lang': lang, **params})}"
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The posted form (small, text fields only), or None when it cannot be read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > FORM_LIMIT):
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            return None
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _family_id(request: Request) -> int | None:
+    raw = str(request.path_params.get("family", ""))
+    return int(raw) if ID.fullmatch(raw) else None
+
+
+# -- the index ---------------------------------------------------------------------------------
+
+
+async def index(request: Request, sandbox: Sandbox) -> Response:
+    families = await run_in_threadpool(_families, _services(request))
+    return _page("index.html", request, sandbox, families=families)
+
+
+def _families(services: Services) -> list[dict[str, Any]]:
+    with services.session_factory() as session:
+        matches = session.scalars(
+            select(Match)
+            .where(Match.status != MatchStatus.ENDED)
+            .options(
+                joinedload(Match.volunteer_family),
+                joinedload(Match.child),
+                joinedload(Match.programme),
+            )
+            .order_by(Match.id)
+        ).unique()
+        found: dict[int, dict[str, Any]] = {}
+        for match in matches:
+            family = match.volunteer_family
+            entry = found.setdefault(
+                family.id,
+                {
+                    "id": family.id,
+                    "name": family.name,
+                    "linked": family.telegram_chat_id is not None,
+                    "children": [],
+                },
+            )
+            entry["children"].append(f"{match.child.first_name} ({match.programme.name})")
+        return list(found.values())
+
+
+# -- the clock ---------------------------------------------------------------------------------
+
+
+async def clock(request: Request, sandbox: Sandbox) -> Response:
+    form = await _form(request)
+    lang = _lang(request)
+    step = STEPS.get((form or {}).get("step", ""))
+    back = (form or {}).get("back", "/sandbox")
+    if not back.startswith("/sandbox") or "//" in back or "\\" in back:
+        back = "/sandbox"
+    if step is None:
+        return PlainTextResponse(WORDS["bad_form"][lang], status_code=400)
+    start = sandbox.now().astimezone(_services(request).zone)
+    delta = (start + step) - start
+    done = await sandbox.advance(delta)
+    moved_to = _when(done.end, _services(request), lang)
+    return RedirectResponse(
+        _back(back, lang, moved_to=moved_to, ticks=str(done.ticks), sent=str(done.sent)),
+        status_code=303,
+    )
+
+
+# -- the chat ----------------------------------------------------------------------------------
+
+
+async def chat(request: Request, sandbox: Sandbox) -> Response:
+    family_id = _family_id(request)
+    family = await run_in_threadpool(_family, _services(request), family_id)
+    if family is None or family_id is None:
+        return PlainTextResponse("Not found", status_code=404)
+    chat_id = sandbox.chat_id(family_id)
+    linked = family["chat_id"] == chat_id
+    shown = await run_in_threadpool(sandbox.chat, chat_id) if linked else None
+    return _page("chat.html", request, sandbox, family=family, linked=linked, chat=shown)
+
+
+def _family(services: Services, family_id: int | None) -> dict[str, Any] | None:
+    if family_id is None:
+        return None
+    with services.session_factory() as session:
+        family = session.get(VolunteerFamily, family_id)
+        if family is None:
+            return None
+        return {"id": family.id, "name": family.name, "chat_id": family.telegram_chat_id}
+
+
+async def join(request: Request, sandbox: Sandbox) -> Response:
+    family_id = _family_id(request)
+    if family_id is None or await run_in_threadpool(_family, _services(request), family_id) is None:
+        return PlainTextResponse("Not found", status_code=404)
+    await sandbox.join(family_id)
+    return RedirectResponse(_back(f"/sandbox/chat/{family_id}", _lang(request)), status_code=303)
+
+
+async def say(request: Request, sandbox: Sandbox) -> Response:
+    family_id = _family_id(request)
+    form = await _form(request)
+    lang = _lang(request)
+    if family_id is None:
+        return PlainTextResponse("Not found", status_code=404)
+    if form is None:
+        return PlainTextResponse(WORDS["bad_form"][lang], status_code=400)
+    text = form.get("text", "").strip()
+    if len(text) > TEXT_LIMIT:
+        return PlainTextResponse(WORDS["too_long"][lang], status_code=400)
+    if text:
+        await sandbox.say(sandbox.chat_id(family_id), text)
+    return RedirectResponse(_back(f"/sandbox/chat/{family_id}", lang) + "#end", status_code=303)
+
+
+async def press(request: Request, sandbox: Sandbox) -> Response:
+    family_id = _family_id(request)
+    form = await _form(request)
+    lang = _lang(request)
+    if family_id is None:
+        return PlainTextResponse("Not found", status_code=404)
+    raw_id = (form or {}).get("message", "")
+    data = (form or {}).get("data", "")
+    if form is None or not ID.fullmatch(raw_id) or not 1 <= len(data.encode()) <= 64:
+        return PlainTextResponse(WORDS["bad_form"][lang], status_code=400)
+    await sandbox.press(sandbox.chat_id(family_id), int(raw_id), data)
+    return RedirectResponse(_back(f"/sandbox/chat/{family_id}", lang) + "#end", status_code=303)
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+
+RECORDED = (Channel.SMS, Channel.EMAIL, Channel.VOICE)
+DONE = (OutboxStatus.SENT, OutboxStatus.DELIVERED)
+
+
+async def inbox(request: Request, sandbox: Sandbox) -> Response:
+    lang = _lang(request)
+    wanted = request.query_params.get("channel")
+    channels = tuple(c for c in RECORDED if c.value == wanted) or RECORDED
+    people = await run_in_threadpool(_inbox, _services(request), channels, lang)
+    return _page("inbox.html", request, sandbox, people=people, channel=wanted or "")
+
+
+def _inbox(services: Services, channels: tuple[Channel, ...], lang: str) -> list[dict[str, Any]]:
+    with services.session_factory() as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.sandbox.is_(True),
+                OutboxMessage.channel.in_(channels),
+                OutboxMessage.status.in_(DONE),
+            )
+            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+            .limit(INBOX_LIMIT)
+        ).all()
+        names = _names(session, rows)
+        people: dict[tuple[str, int], dict[str, Any]] = {}
+        for row in rows:
+            key = (row.audience.value, row.recipient_id)
+            person = people.setdefault(
+                key,
+                {
+                    "name": names.get(key, "?"),
+                    "role": WORDS[row.audience.value][lang],
+                    "messages": [],
+                },
+            )
+            person["messages"].append(
+                {
+                    "channel": row.channel.value,
+                    "label": WORDS[row.channel.value][lang],
+                    "at": row.sent_at or row.due_at,
+                    "subject": row.subject,
+                    "body": row.body or "",
+                    "kind": row.kind,
+                }
+            )
+        return list(people.values())
+
+
+def _names(session: Any, rows: Sequence[OutboxMessage]) -> dict[tuple[str, int], str]:
+    wanted: dict[str, set[int]] = {}
+    for row in rows:
+        wanted.setdefault(row.audience.value, set()).add(row.recipient_id)
+    names: dict[tuple[str, int], str] = {}
+    models: dict[str, Any] = {
+        Audience.VOLUNTEER_FAMILY.value: VolunteerFamily,
+        Audience.CONTACT_PERSON.value: ContactPerson,
+        Audience.STAFF.value: Staff,
+    }
+    for audience, ids in wanted.items():
+        model = models.get(audience)
+        if model is None:
+            continue
+        for found in session.scalars(select(model).where(model.id.in_(ids))):
+            names[(audience, found.id)] = found.name
+    return names
