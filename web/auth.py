@@ -128,7 +128,7 @@ async def current_staff(request: Request) -> StaffUser | None:
 
 def _lookup(app: Services, token: str) -> StaffUser | None:
     with app.session_factory() as session, session.begin():
-        found = staff_auth.session_for(session, token, app.now())
+        found = staff_auth.session_for(session, token, app.wall_now())
         if found is None:
             return None
         staff, row = found
@@ -195,6 +195,30 @@ def clean(value: str) -> str:
     """A form value without control characters (line breaks and tabs kept): nothing stored from
     a staff form holds a NUL (PostgreSQL refuses it) or a terminal escape."""
     return _CONTROLS.sub("", value.replace("\r\n", "\n"))
+
+
+async def gate(request: Request, role: str | None) -> Response | None:
+    """For a module that guards its own routes (the sandbox, the import page): the answer to
+    send instead (302 to the login for a GET without a session, else 403), or None to go on.
+
+    Their forms carry the session's CSRF token in the form's action URL (``?csrf=``: a
+    multipart upload is parsed by its own handler); a POST without it is refused here."""
+    user = await current_staff(request)
+    if user is None:
+        if request.method in ("GET", "HEAD"):
+            return RedirectResponse(login_url(request), status_code=302)
+        return forbidden(request, None)
+    if not user.has(role):
+        return forbidden(request, user)
+    if request.method == "POST" and not check_csrf(user, request.query_params.get("csrf")):
+        return forbidden(request, user, "csrf")
+    return None
+
+
+def csrf_token(request: Request) -> str:
+    """The signed-in staff member's CSRF token (after :func:`gate` let the request in)."""
+    user: StaffUser | None = getattr(request.state, "staff_user", None)
+    return user.csrf if user is not None else ""
 
 
 def login_url(request: Request) -> str:
@@ -401,7 +425,7 @@ def _sign_in(app: Services, login_value: str, password: str) -> str | None:
         staff = staff_auth.verify(session, login_value, password)
         if staff is None:
             return None
-        return staff_auth.start_session(session, staff, app.now())
+        return staff_auth.start_session(session, staff, app.wall_now())
 
 
 async def logout(request: Request) -> Response:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -165,3 +166,34 @@ def world(
     found.at(NOW)
     yield found
     found.at(None)
+
+
+@contextmanager
+def signed_in(
+    url: str, factory: sessionmaker[Session], role: StaffRole = StaffRole.ADMIN
+) -> Iterator[tuple[httpx.Client, str]]:
+    """A client signed in as a new staff member with ``role`` (for pages such as the sandbox and
+    the import page), and the session's CSRF token."""
+    email = f"{role.value}-test@example.org"
+    with factory.begin() as session:
+        member = Staff(name=f"Test {role.value}", role=role, email=email)
+        session.add(member)
+        session.flush()
+        set_password(session, member, PASSWORD, datetime.now(UTC), actor="test")
+    with httpx.Client(base_url=url, timeout=30) as client:
+        assert login(client, email).status_code == 303
+        yield client, csrf_of(client.get("/today").text)
+
+
+def browser_login(page: Any, url: str, factory: sessionmaker[Session]) -> None:
+    """Sign a browser page in as a new admin."""
+    email = "admin-browser@example.org"
+    with factory.begin() as session:
+        member = Staff(name="Test admin", role=StaffRole.ADMIN, email=email)
+        session.add(member)
+        session.flush()
+        set_password(session, member, PASSWORD, datetime.now(UTC), actor="test")
+    page.goto(f"{url}/login")
+    page.fill("#login", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
