@@ -57,6 +57,8 @@ NAV: list[tuple[str, str, str | None]] = [
     ("/outbox", "nav_outbox", None),
     ("/sparring", "nav_sparring", None),
     ("/surveys", "nav_surveys", "coordinator"),
+    ("/import", "nav_import", "coordinator"),
+    ("/sandbox", "nav_sandbox", None),  # only where the sandbox runs (the embedded default)
 ]
 
 
@@ -95,7 +97,7 @@ def render(request: Request, template: str, values: dict[str, Any], user: Viewer
     nav = [
         (path, t(key), request.url.path.startswith(path))
         for path, key, role in NAV
-        if user is not None and user.has(role)
+        if user is not None and user.has(role) and (path != "/sandbox" or app.sandbox is not None)
     ]
     context = {
         "locale": locale,
