@@ -47,10 +47,13 @@ from store.models import (
     CheckIn,
     Escalation,
     Match,
+    MatchNote,
     MatchPause,
     MatchStatus,
     OutboxMessage,
     SparringRSVP,
+    StaffCredential,
+    StaffSession,
     SurveyConversation,
     SurveyInvitation,
     SurveyResponse,
@@ -165,6 +168,9 @@ def erase_person(
             active=False,
         )
         summary["messages_cleared"] = _clear_messages_naming(session, ids, texts)
+        # Their web app password and sessions go with them.
+        session.execute(delete(StaffSession).where(StaffSession.staff_id == person.id))
+        session.execute(delete(StaffCredential).where(StaffCredential.staff_id == person.id))
     if kind in AUDIENCES:
         summary["messages_cleared"] = summary.get("messages_cleared", 0) + _clear_messages(
             session,
@@ -230,6 +236,13 @@ def clear_match_text(session: Session, ids: list[int], now: datetime) -> dict[st
             )
         ),
     }
+    counts["match_notes_cleared"] = _count(
+        session.execute(
+            update(MatchNote)
+            .where(MatchNote.match_id.in_(ids), MatchNote.text.is_not(None))
+            .values(text=None)
+        )
+    )
     session.execute(update(Match).where(Match.id.in_(ids)).values(end_reason=None))
     session.execute(update(MatchPause).where(MatchPause.match_id.in_(ids)).values(reason=""))
     return counts

@@ -7,7 +7,7 @@ are cancelled, new ones added. Each writes an audit entry.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,12 +18,14 @@ from store.audit import record
 from store.models import (
     EndedBy,
     Match,
+    MatchNote,
     MatchPause,
     MatchStatus,
 )
 from store.models import (
     Programme as ProgrammeRow,
 )
+from store.validation import strip_controls
 
 
 class MatchError(ValueError):
@@ -143,3 +145,21 @@ def correct_start(session: Session, match: Match, start: date, actor: str) -> No
         old=old.isoformat(),
         new=start.isoformat(),
     )
+
+
+NOTE_MAX = 2000
+
+
+def add_note(
+    session: Session, match: Match, text: str, staff_id: int | None, now: datetime, actor: str
+) -> MatchNote:
+    """A staff member's note on the match (a call, a conversation). The audit entry names the
+    note, never its text."""
+    cleaned = strip_controls(text).strip()[:NOTE_MAX]
+    if len(cleaned) < 2:
+        raise MatchError("write the note first")
+    note = MatchNote(match_id=match.id, staff_id=staff_id, text=cleaned, created_at=now)
+    session.add(note)
+    session.flush()
+    record(session, actor, "match.note", "match", match.id, note=note.id)
+    return note

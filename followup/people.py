@@ -33,6 +33,7 @@ from store.models import (
     ContactPerson,
     Escalation,
     Match,
+    MatchNote,
     OutboxMessage,
     SparringRSVP,
     SparringSession,
@@ -134,6 +135,13 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
             row_data(c, ("id", "match_id", "visit_id", "mood", "text", "worried", "created_at"))
             for c in session.scalars(
                 select(CheckIn).where(CheckIn.match_id.in_(ids)).order_by(CheckIn.id)
+            )
+        ]
+        # Staff members' notes on the family's matches are about them too.
+        data["match_notes"] = [
+            row_data(n, ("id", "match_id", "text", "created_at"))
+            for n in session.scalars(
+                select(MatchNote).where(MatchNote.match_id.in_(ids)).order_by(MatchNote.id)
             )
         ]
         data["sparring_rsvps"] = [

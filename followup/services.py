@@ -58,6 +58,12 @@ class Services:
     link_secret: str | None = None
     # The sandbox (chat as a family, move the clock) on the embedded default; None elsewhere.
     sandbox: Sandbox | None = None
+    # The real time, for what must not move with the sandbox's clock (staff sessions); None:
+    # the clock above.
+    wall_clock: Callable[[], datetime] | None = None
+
+    def wall_now(self) -> datetime:
+        return self.wall_clock() if self.wall_clock is not None else self.clock()
 
     def now(self) -> datetime:
         return self.clock()

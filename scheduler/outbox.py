@@ -224,8 +224,15 @@ def is_pending(row: Row[Any] | OutboxMessage) -> bool:
 
 def changes(row: Row[Any], want: Mapping[str, Any]) -> dict[str, Any]:
     """The row's id and status as read, and the values in ``want`` that differ from the row's
-    (as the ORM would write them: only what changed)."""
+    (as the ORM would write them: only what changed). What a staff member set by hand (the
+    text, the time: :data:`STAFF`) stays."""
     wanted = {name: want[name] for name in REPLANNED if name in want}
+    own = (row.context or {}).get(STAFF) if isinstance(row.context, dict) else None
+    if own:
+        if "context" in wanted:
+            wanted["context"] = {**(wanted["context"] or {}), STAFF: own}
+        if own.get("due_at"):
+            wanted.pop("due_at", None)
     return {
         "id": row.id,
         "was": row.status,
@@ -584,3 +591,64 @@ def apply_receipt(row: OutboxMessage, status: str, code: str, now: datetime) -> 
 def record_answer(row: OutboxMessage, digits: str, now: datetime) -> None:
     """The digit pressed in an automated call (no change of status: the call was delivered)."""
     row.context = {**(row.context or {}), "answer": digits, "answered_at": now.isoformat()}
+
+
+# -- what staff do to one message (the web app's outbox page) -----------------------------------
+
+# The context key under which a staff member's own changes to a planned row are kept: the text
+# they wrote instead of the template's, the time they set. Re-planning keeps them.
+STAFF = "staff"
+CANCELLED_BY_STAFF = "cancelled by staff"
+TEXT_MAX = 1600
+
+
+class NotPlanned(ValueError):
+    """Only a message still planned can be changed; the message says what it is now."""
+
+
+def _planned(row: OutboxMessage) -> None:
+    if row.status != OutboxStatus.PLANNED:
+        raise NotPlanned(f"the message is {row.status.value}, no longer planned")
+
+
+def _staff_change(row: OutboxMessage, staff_id: int, now: datetime, **values: Any) -> None:
+    own = dict((row.context or {}).get(STAFF) or {})
+    own.update(values, by=staff_id, at=now.isoformat())
+    row.context = {**(row.context or {}), STAFF: own}
+
+
+def staff_text(row: OutboxMessage) -> str | None:
+    """The text a staff member wrote for this message instead of the template's, if any."""
+    own = (row.context or {}).get(STAFF) or {}
+    text = own.get("text")
+    return str(text) if text else None
+
+
+def edit_text(row: OutboxMessage, text: str, staff_id: int, now: datetime) -> None:
+    """Send ``text`` instead of the rendered template (empty: back to the template)."""
+    _planned(row)
+    cleaned = text.replace("\r\n", "\n").strip()[:TEXT_MAX]
+    _staff_change(row, staff_id, now, text=cleaned or None)
+
+
+def reschedule(row: OutboxMessage, when: datetime, staff_id: int, now: datetime) -> None:
+    """Send at ``when`` instead (still within quiet hours' rules when it is sent)."""
+    _planned(row)
+    if when < now - timedelta(minutes=1):
+        raise NotPlanned("the new time is in the past")
+    row.due_at = when
+    row.next_attempt_at = None
+    if row.expires_at is not None and row.expires_at <= when:
+        row.expires_at = when + timedelta(days=1)
+    _staff_change(row, staff_id, now, due_at=when.isoformat())
+
+
+def send_now(row: OutboxMessage, staff_id: int, now: datetime) -> None:
+    """Due at once: the next dispatch takes it (a channel's quiet hours still hold)."""
+    reschedule(row, now, staff_id, now)
+
+
+def cancel_by_staff(row: OutboxMessage, staff_id: int, now: datetime) -> None:
+    _planned(row)
+    _staff_change(row, staff_id, now, cancelled=True)
+    cancel(row, CANCELLED_BY_STAFF)

@@ -253,6 +253,10 @@ class Preparer:
                 suggested_action="Tell the administrator: a message template failed to render.",
             )
             return None
+        edited = outbox.staff_text(row)
+        if edited is not None:
+            # A staff member wrote this message's text themselves: sent as written.
+            rendered = Rendered(body=edited, subject=rendered.subject, html=None)
         telegram = row.channel == ChannelName.TELEGRAM
         public = self.public_url
         message = OutgoingMessage(
@@ -431,3 +435,29 @@ def _answered(session: Session, rows: list[OutboxMessage]) -> set[int]:
         completed = {tuple(row) for row in session.execute(invitations)}
         answered.update(row_id for row_id, key in reminders.items() if key in completed)
     return answered
+
+
+def preview(
+    session: Session,
+    row: OutboxMessage,
+    programmes: Mapping[str, Programme],
+    hooks: EngineHooks,
+    now: datetime,
+    public_url: str | None,
+) -> OutgoingMessage | None:
+    """What the message would say if it were sent now, with its real links (a survey
+    invitation's own). It may create the survey invitation the first send would create: the
+    caller rolls the session back, so nothing is written. None when it could not go at all."""
+    if row.audience == Audience.STAFF:
+        return None
+    match = _matches(session, [row]).get(row.match_id or 0)
+    if match is None:
+        return None
+    programme = programmes.get(match.programme.slug)
+    recipient = resolve(match, row.audience.value, row.recipient_id)
+    if programme is None or recipient is None:
+        return None
+    preparer = Preparer(session, now, DispatchStats(), programmes, hooks, public_url=public_url)
+    address = recipient.addresses.get(row.channel.value) or ""
+    job = preparer._render_job(row, match, programme, recipient, address)
+    return job.message if job is not None else None

@@ -25,6 +25,7 @@ from store.models import (
     ContactPerson,
     Escalation,
     Locale,
+    MatchNote,
     MatchPause,
     MatchStatus,
     OutboxMessage,
@@ -52,6 +53,7 @@ FAMILY = {
     "message": "Hej Kontaktvoksen, husk besøget",
     "wrote": "Vi er på ferie i uge 30, kan vi flytte besøget",
     "bot": "halvt skrevet besked om cyklen",
+    "note": "Talte med familien om sommerferien",
 }
 PARENT = {
     "record": "Forælder",
@@ -141,6 +143,7 @@ def seed(session: Session) -> tuple[int, int]:
                 reason="Familien Eksempel er i sommerhus",
             ),
             SparringRSVP(session_id=sparring.id, volunteer_family_id=family.id, answer=RSVP.YES),
+            MatchNote(match_id=match.id, staff_id=match.staff_id, text=FAMILY["note"]),
             BotState(
                 namespace="chat", key=str(family.telegram_chat_id), data={"draft": FAMILY["bot"]}
             ),

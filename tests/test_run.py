@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(
+def test_run_seeds_the_demo_prints_a_login_serves_the_outbox_and_stops_cleanly(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
     port = free_port()
@@ -54,8 +55,23 @@ def test_run_seeds_the_demo_serves_the_outbox_and_stops_cleanly(
         assert "sms        sandbox" in banner
         assert (tmp_path / "venskab.db").exists()
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"ok": True}
-        page = httpx.get(f"http://127.0.0.1:{port}/").text
-        assert "Outbox" in page and "(sandbox)" in page
+        # Every page with personal data needs a login, also on this machine: the banner
+        # prints the demo's.
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/outbox").headers["location"] == "/login?next=%2Foutbox"
+        found = re.search(r"demo login (\S+)  password (\S+)  \(procesleder", banner)
+        assert found, banner
+        with httpx.Client(base_url=url) as client:
+            form = client.get("/login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', form)
+            assert token
+            signed_in = client.post(
+                "/login",
+                data={"csrf": token.group(1), "login": found.group(1), "password": found.group(2)},
+            )
+            assert signed_in.status_code == 303
+            page = client.get("/outbox").text
+            assert "Udbakke" in page and "sandkasse" in page
         # People's contact details never reach the log.
         assert "+452012" not in banner and "@example.org" not in banner
     finally:

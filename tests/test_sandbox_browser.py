@@ -26,6 +26,7 @@ from tests.conftest import free_port
 from tests.support.browser import DESKTOP, browser, fits, phone, screenshot
 from tests.support.cast import make_match
 from tests.support.sandbox_app import SandboxServer
+from tests.support.staff_app import browser_login
 
 __all__ = ["browser", "phone"]  # fixtures
 
@@ -62,6 +63,7 @@ def test_sandbox_chat_visit_confirmation_and_a_month_of_the_clock(
         family_id, match_id = match.volunteer_family_id, match.id
 
     phone.set_default_timeout(10_000)
+    browser_login(phone, live.url, session_factory)
     phone.goto(f"{live.url}/sandbox?lang=da")
     assert "Familien Eksempel" in phone.inner_text("main")
     phone.locator("a", has_text="Skriv som familien").click()
@@ -128,6 +130,7 @@ def test_import_page_reports_the_line_of_an_error_and_writes_only_on_confirmatio
     bad = tmp_path / "staff.csv"
     bad.write_text(CSV_WITH_ERROR, encoding="utf-8")
     phone.set_default_timeout(10_000)
+    browser_login(phone, live.url, session_factory)  # a coordinator or an admin imports
     phone.goto(f"{live.url}/import?lang=da")
     phone.check("input[name=kind][value=staff]")
     phone.set_input_files("input[name=file]", str(bad))
@@ -139,7 +142,7 @@ def test_import_page_reports_the_line_of_an_error_and_writes_only_on_confirmatio
     fits(phone)
     screenshot(phone, "import-error-360")
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(Staff)) == 0
+        assert session.scalar(select(func.count()).select_from(Staff)) == 1  # who signed in
 
     good = tmp_path / "staff-corrected.csv"
     good.write_text(CSV_WITH_ERROR.replace(",chef,", ",coordinator,"), encoding="utf-8")
@@ -149,9 +152,9 @@ def test_import_page_reports_the_line_of_an_error_and_writes_only_on_confirmatio
     _press(phone, "Tjek filen")
     assert "Ingen fejl: 2 nye og 0 opdaterede. Intet er gemt endnu." in phone.inner_text("main")
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(Staff)) == 0
+        assert session.scalar(select(func.count()).select_from(Staff)) == 1
     _press(phone, "Gem 2 linjer")
     assert "Gemt: 2 nye" in phone.inner_text("main")
     with session_factory() as session:
         refs = set(session.scalars(select(Staff.external_ref)))
-    assert refs == {"S-01", "S-02"}
+    assert refs == {"S-01", "S-02", None}  # and the admin who signed in, without a ref

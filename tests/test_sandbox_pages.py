@@ -13,10 +13,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import clock as store_clock
-from store.models import OutboxMessage, OutboxStatus, Staff
+from store.models import OutboxMessage, OutboxStatus, Staff, StaffRole
 from tests.conftest import free_port
 from tests.support.cast import make_match
 from tests.support.sandbox_app import SandboxServer
+from tests.support.staff_app import signed_in
 from tests.support.webserver import serving
 from tests.support.xlsx import xlsx
 from venskab.cli.common import AppContext
@@ -54,14 +55,26 @@ def test_sandbox_pages_are_404_unless_the_sandbox_runs(
         assert httpx.post(f"{url}/sandbox/chat/1/say", data={"text": "hej"}).status_code == 404
 
 
-def test_sandbox_refuses_foreign_pages_and_bad_forms(live: SandboxServer) -> None:
-    foreign = {"Origin": "https://example.org"}
-    answer = httpx.post(f"{live.url}/sandbox/clock", data={"step": "week"}, headers=foreign)
-    assert answer.status_code == 403
-    assert httpx.post(f"{live.url}/sandbox/clock", data={"step": "year"}).status_code == 400
-    press = {"message": "x", "data": "v1|v|1|20260309|y"}
-    assert httpx.post(f"{live.url}/sandbox/chat/1/press", data=press).status_code == 400
-    assert httpx.get(f"{live.url}/sandbox/chat/999999").status_code == 404
+def test_sandbox_refuses_foreign_pages_and_bad_forms(
+    live: SandboxServer, session_factory: sessionmaker[Session]
+) -> None:
+    # Without a login: to the login page, and no form is taken.
+    assert httpx.get(f"{live.url}/sandbox").headers["location"] == "/login?next=%2Fsandbox"
+    assert httpx.get(f"{live.url}/import").headers["location"] == "/login?next=%2Fimport"
+    assert httpx.post(f"{live.url}/sandbox/clock", data={"step": "week"}).status_code == 403
+    with signed_in(live.url, session_factory) as (client, csrf):
+        foreign = {"Origin": "https://example.org"}
+        clock = f"/sandbox/clock?csrf={csrf}"
+        answer = client.post(clock, data={"step": "week"}, headers=foreign)
+        assert answer.status_code == 403
+        # A signed-in staff member's form without the session's token changes nothing either.
+        assert client.post("/sandbox/clock", data={"step": "week"}).status_code == 403
+        assert client.post(clock, data={"step": "year"}).status_code == 400
+        press = {"message": "x", "data": "v1|v|1|20260309|y"}
+        assert client.post(f"/sandbox/chat/1/press?csrf={csrf}", data=press).status_code == 400
+        assert client.get("/sandbox/chat/999999").status_code == 404
+    with signed_in(live.url, session_factory, StaffRole.PROCESLEDER) as (client, csrf):
+        assert client.get("/import").status_code == 403  # coordinators and admins import
     assert live.app.now() - START < timedelta(minutes=1)  # nothing moved
 
 
@@ -99,22 +112,33 @@ def test_import_page_reads_an_excel_sheet_and_names_the_line(
         ["S-01", "Procesleder Øst", "procesleder", "Hovedstaden", "oest@example.org"],
         ["S-02", "Koordinator Vest", "chef", "Syddanmark", "vest@example.org"],
     ]
+    with signed_in(live.url, session_factory) as (client, csrf):
+        _import_checks(client, csrf, rows, session_factory)
+
+
+def _import_checks(
+    client: httpx.Client,
+    csrf: str,
+    rows: list[list[str | int | float]],
+    session_factory: sessionmaker[Session],
+) -> None:
+    check = f"/import/check?lang=en&csrf={csrf}"
     files = {"file": ("staff.xlsx", xlsx(rows), "application/octet-stream")}
-    answer = httpx.post(f"{live.url}/import/check?lang=en", data={"kind": "staff"}, files=files)
+    answer = client.post(check, data={"kind": "staff"}, files=files)
     assert answer.status_code == 422
     assert "1 problems. Nothing was saved." in answer.text
     assert '<td class="n">3</td><td class="c">role</td>' in answer.text
 
     rows[2][2] = "coordinator"
     files = {"file": ("staff.xlsx", xlsx(rows), "application/octet-stream")}
-    answer = httpx.post(f"{live.url}/import/check?lang=en", data={"kind": "staff"}, files=files)
+    answer = client.post(check, data={"kind": "staff"}, files=files)
     assert answer.status_code == 200 and "No problems: 2 new and 0 updated." in answer.text
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(Staff)) == 0
+        assert session.scalar(select(func.count()).select_from(Staff)) == 1  # the one signed in
 
     broken = {"file": ("staff.xlsx", b"PK\x03\x04 not really a workbook", "application/zip")}
-    answer = httpx.post(f"{live.url}/import/check?lang=en", data={"kind": "staff"}, files=broken)
+    answer = client.post(check, data={"kind": "staff"}, files=broken)
     assert answer.status_code == 422 and "not a spreadsheet that can be read" in answer.text
     too_big = {"file": ("staff.csv", b"x" * (1024 * 1024 + 1), "text/csv")}
-    answer = httpx.post(f"{live.url}/import/check", data={"kind": "staff"}, files=too_big)
+    answer = client.post(f"/import/check?csrf={csrf}", data={"kind": "staff"}, files=too_big)
     assert answer.status_code == 413

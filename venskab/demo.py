@@ -76,6 +76,7 @@ def seed(app: AppContext, now: datetime) -> list[int]:
         rows = sync_programmes(session, app.programmes.values())
         lead = Staff(
             name="Procesleder (demo)",
+            external_ref="demo-procesleder",
             role=StaffRole.PROCESLEDER,
             region="Hovedstaden",
             email="procesleder@example.org",
@@ -83,6 +84,7 @@ def seed(app: AppContext, now: datetime) -> list[int]:
         )
         coordinator = Staff(
             name="Koordinator (demo)",
+            external_ref="demo-koordinator",
             role=StaffRole.COORDINATOR,
             region="Hovedstaden",
             email="koordinator@example.org",
@@ -294,3 +296,31 @@ async def replay(
         await asyncio.to_thread(act_as_staff, app, now)
     await runtime.tick(now)
     await runtime.close()
+
+
+# The demo's staff members by email, and the username each signs in with.
+DEMO_LOGINS = {
+    "procesleder@example.org": "demo-procesleder",
+    "koordinator@example.org": "demo-koordinator",
+}
+
+
+def demo_logins(app: AppContext, now: datetime) -> list[tuple[str, str, str]]:
+    """New random web app passwords for the demo's staff members, each start (embedded default
+    only): (username, password, role) to print. Nothing when the demo's staff are not there."""
+    import secrets
+
+    from followup.staff_auth import set_password
+
+    logins = []
+    with app.transaction() as session:
+        for email, username in DEMO_LOGINS.items():
+            member = session.scalars(select(Staff).where(Staff.email == email)).first()
+            if member is None:
+                continue
+            if member.external_ref is None:
+                member.external_ref = username
+            password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
+            set_password(session, member, password, now, actor="demo")
+            logins.append((member.external_ref, password, member.role.value))
+    return logins

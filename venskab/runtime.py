@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -294,9 +295,14 @@ def sandbox_runtime(app: AppContext, bot: SandboxBot) -> Runtime:
     return runtime
 
 
-def _banner(app: AppContext, runtime: Runtime, seeded: bool) -> str:
+def _banner(
+    app: AppContext,
+    runtime: Runtime,
+    seeded: bool,
+    logins: Sequence[tuple[str, str, str]] = (),
+) -> str:
     settings = app.settings
-    url = f"http://{settings.http_host}:{settings.http_port}"
+    url = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
     database = settings.database_url
     if "@" in database:  # never print a password
         scheme, rest = database.split("://", 1)
@@ -313,7 +319,9 @@ def _banner(app: AppContext, runtime: Runtime, seeded: bool) -> str:
             else "sends for real"
         )
         lines.append(f"  {name:<10} {mode}: {note}")
-    lines.append(f"  web        {url}/  (the outbox: what was sent, or would have been)")
+    lines.append(f"  web        {url}/  (the staff web app: sign in to see today, matches, outbox)")
+    for username, password, role in logins:
+        lines.append(f"  demo login {username}  password {password}  ({role}; new at every start)")
     if app.services.sandbox is not None:
         lines.append(
             f"  sandbox    {url}/sandbox  (chat as a volunteer family, inbox, move the clock)"
@@ -398,6 +406,11 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
     settings = app.settings
     await asyncio.to_thread(app.upgrade)
     seeded = seed_demo and settings.is_sqlite and await _seed_demo(app)
+    logins: list[tuple[str, str, str]] = []
+    if seed_demo and settings.is_sqlite:
+        from venskab.demo import demo_logins
+
+        logins = await asyncio.to_thread(demo_logins, app, datetime.now(UTC))
 
     bot_app: Any = None
     sandbox_bot: Any = None
@@ -448,7 +461,7 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
         if server.started:
-            print(_banner(app, runtime, seeded), flush=True)
+            print(_banner(app, runtime, seeded, logins), flush=True)
         await serving
     finally:
         scheduler.shutdown(wait=False)

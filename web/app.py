@@ -1,5 +1,6 @@
-"""The web side: provider webhooks, the sandbox outbox view, and (later) survey pages and the
-staff dashboard. Starlette; everything that changes data validates its caller first.
+"""The web side: provider webhooks, survey and acknowledgement pages, and the staff web app
+(behind a login: ``web.auth``, ``web.staff_pages``). Starlette; everything that changes data
+validates its caller first.
 
 Route functions stay on the event loop only to read the request and answer; their database
 work is a small synchronous function run in a worker thread (``run_in_threadpool``).
@@ -14,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -31,10 +32,13 @@ from store.models import Match, OutboxMessage
 from store.receipts import first_delivery
 from web import import_page, sandbox
 from web.ack import ack_routes
+from web.auth import SecurityHeaders, auth_routes
 from web.calendar import calendar_routes
 from web.inbound import inbound_routes
 from web.limits import twilio_params
-from web.links import is_loopback
+from web.staff_groups import group_routes
+from web.staff_pages import staff_routes
+from web.staff_render import static_routes
 from web.surveys import survey_routes
 
 if TYPE_CHECKING:
@@ -52,15 +56,15 @@ def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
     """The web app; ``extra_routes`` are other rooms' routes (the bot's webhook), handed in by
     the composition root. Routes find the services in ``request.app.state.app``."""
     routes: list[BaseRoute] = [
-        Route("/", outbox),
         Route("/twilio/gather/{outbox_id}", twilio_gather, methods=["POST"]),
         Route("/healthz", health),
         Route("/twilio/status", twilio_status, methods=["POST"]),
     ]
     routes += [*ack_routes(), *survey_routes(app), *inbound_routes(app)]
+    routes += [*auth_routes(), *static_routes(), *staff_routes(), *group_routes()]
     routes += [*calendar_routes(app), *sandbox.routes(app), *import_page.routes(app)]
     routes += list(extra_routes)
-    web = Starlette(routes=routes)
+    web = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     web.state.app = app
     return web
 
@@ -72,27 +76,6 @@ def _services(request: Request) -> Services:
 
 async def health(_: Request) -> Response:
     return JSONResponse({"ok": True})
-
-
-# -- the sandbox outbox ---------------------------------------------------------------------------
-
-
-async def outbox(request: Request) -> Response:
-    # Shows message bodies: only on this machine until the staff dashboard brings logins.
-    if not is_loopback(request):
-        return PlainTextResponse("Not found", status_code=404)
-    return HTMLResponse(await run_in_threadpool(_outbox_page, _services(request)))
-
-
-def _outbox_page(app: Services) -> str:
-    with app.session_factory() as session:
-        rows = session.scalars(
-            select(OutboxMessage)
-            .order_by(OutboxMessage.due_at.desc(), OutboxMessage.id.desc())
-            .limit(200)
-        ).all()
-        channels = app.settings.describe_channels()
-        return PAGES.get_template("outbox.html").render(rows=rows, channels=channels, now=app.now())
 
 
 # -- Twilio: delivery receipts and answers to automated calls ------------------------------------

@@ -34,7 +34,7 @@ from followup import importer
 from followup.import_file import FORMATS, ImportFailed, Problem, read_table
 from followup.import_xlsx import is_workbook, workbook_as_csv
 from store.models import ContactPerson, Match, Staff, VolunteerFamily
-from web.links import is_loopback
+from web.auth import csrf_token, gate
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -127,13 +127,11 @@ def routes(services: Services) -> list[BaseRoute]:
 async def _guard(request: Request) -> Response | None:
     """Who may import: a response to send instead, or None to go on.
 
-    Until the staff login is wired here, only this machine (loopback) may, and a POST from
-    another site's page is refused."""
-    if not is_loopback(request):
-        return PlainTextResponse("Not found", status_code=404)
+    A signed-in coordinator or admin (:func:`web.auth.gate`), with the session's CSRF token on
+    a POST; a POST from another site's page is refused."""
     if request.method == "POST" and not _same_origin(request):
         return PlainTextResponse("Forbidden", status_code=403)
-    return None
+    return await gate(request, "coordinator")
 
 
 def _same_origin(request: Request) -> bool:
@@ -164,6 +162,7 @@ def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
         w=words,
         kinds=importer.KINDS,
         here=request.url.path,
+        csrf=csrf_token(request),
         other_lang="en" if lang == "da" else "da",
         **values,
     )

@@ -44,6 +44,7 @@ from store.models import (
     Staff,
     VolunteerFamily,
 )
+from web.auth import csrf_token, gate
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -158,13 +159,13 @@ async def _guard(request: Request) -> Response | None:
     """Who may use the sandbox: a response to send instead, or None to go on.
 
     Refused (404) unless the sandbox runs (the embedded default); a POST from another site's
-    page is refused (403). The staff login is wired here when the staff pages have one."""
+    page is refused (403); then the staff login (:func:`web.auth.gate`)."""
     services: Services = request.app.state.app
     if services.sandbox is None:
         return PlainTextResponse("Not found", status_code=404)
     if request.method == "POST" and not _same_origin(request):
         return PlainTextResponse("Forbidden", status_code=403)
-    return None
+    return await gate(request, None)  # signed-in staff only, with the session's CSRF token
 
 
 def _same_origin(request: Request) -> bool:
@@ -209,6 +210,7 @@ def _page(name: str, request: Request, sandbox: Sandbox, **values: Any) -> HTMLR
         w=words,
         now=_when(sandbox.now(), services, lang),
         here=request.url.path,
+        csrf=csrf_token(request),
         other_lang="en" if lang == "da" else "da",
         notice=request.query_params.get("moved_to") and _moved(request, words),
         when=lambda m: _when(m, services, lang),

@@ -208,3 +208,16 @@ class CheckIn(TimestampMixin, Base):
     mood: Mapped[int | None] = mapped_column(Integer)  # 1 (bad) to 5 (very good)
     text: Mapped[str | None] = mapped_column(Text)  # CPR-like numbers redacted before storing
     worried: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MatchNote(Base):
+    """A staff member's note on a match (a call, a conversation): free text, cleared with the
+    match's other free text (retention, erasure)."""
+
+    __tablename__ = "match_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("match.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

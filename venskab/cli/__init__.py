@@ -45,6 +45,7 @@ COMMANDS = {
     "resolve": "staff",
     "tasks": "staff",
     "task": "staff",
+    "staff": "staff",
     "survey": "surveys",
     "mail": "surveys",
     "report": "reports",

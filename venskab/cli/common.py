@@ -61,6 +61,11 @@ class RowId(click.ParamType):
 ROW_ID = RowId()
 
 
+def _wall_clock() -> datetime:
+    """The real time, whatever the sandbox's clock says (staff sessions last in real hours)."""
+    return datetime.now(UTC)
+
+
 @dataclass
 class AppContext:
     """Built once per command; everything is created on first use."""
@@ -111,6 +116,7 @@ class AppContext:
             programmes=self.programmes,
             clock=self.now,
             zone=self.settings.zone,
+            wall_clock=_wall_clock,
         )
 
     def upgrade(self) -> None:

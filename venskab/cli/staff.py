@@ -1,8 +1,9 @@
 """Staff follow-up on the command line: ``escalations``, ``ack``, ``snooze``, ``resolve``,
-``tasks``, ``task``."""
+``tasks``, ``task``; and ``staff passwd`` (a staff member's password for the web app)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.alerts import AckError, acknowledge, resolve, snooze
+from followup.staff_auth import PasswordError, set_password
 from followup.tasks import OUTCOMES, TaskError, complete, open_tasks
 from store.models import Escalation, EscalationStatus, Staff
 from venskab.cli.common import ROW_ID, AppContext, UserError, parse_when, pass_app
@@ -23,6 +25,7 @@ def register(group: click.Group) -> None:
     group.add_command(resolve_command)
     group.add_command(tasks)
     group.add_command(task)
+    group.add_command(staff_group)
 
 
 def _local(moment: datetime, app: AppContext) -> str:
@@ -141,3 +144,46 @@ def task(app: AppContext, task_id: int, outcome: str, note: str, to: str | None)
         except TaskError as exc:
             raise UserError(str(exc)) from exc
     click.echo(f"task {task_id}: {outcome}")
+
+
+@click.group("staff")
+def staff_group() -> None:
+    """Staff members' access to the web app."""
+
+
+@staff_group.command("passwd")
+@click.argument("ref")
+@pass_app
+def passwd(app: AppContext, ref: str) -> None:
+    """Set the web app password of the staff member REF (their ref, email or id).
+
+    The password is asked for twice at the prompt, or read as one line from standard input
+    (e.g. from a password manager); it is never an argument, so it stays out of the shell's
+    history and the process list. Their open sessions end.
+    """
+    with app.transaction() as session:
+        member = _staff_by_ref(session, ref)
+        if sys.stdin.isatty():
+            password = click.prompt(
+                f"New password for {member.name}", hide_input=True, confirmation_prompt=True
+            )
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            set_password(session, member, password, app.now(), actor="cli")
+        except PasswordError as exc:
+            raise UserError(str(exc)) from exc
+        name = member.name
+    click.echo(f"password set for {name}; their sessions have ended")
+
+
+def _staff_by_ref(session: Session, ref: str) -> Staff:
+    ref = ref.strip()
+    found = session.scalars(select(Staff).where(Staff.external_ref == ref)).first()
+    if found is None and "@" in ref:
+        found = session.scalars(select(Staff).where(Staff.email == ref.lower())).first()
+    if found is None and ref.isdigit() and len(ref) < 10:
+        found = session.get(Staff, int(ref))
+    if found is None:
+        raise UserError(f"there is no staff member with ref {ref!r}")
+    return found

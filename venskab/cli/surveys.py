@@ -18,6 +18,7 @@ from followup.survey_defs import (
 from followup.survey_reports import paired_rows, results, write_csv
 from followup.survey_results import CompletionImportError, import_completions, read_table
 from scheduler.links import secret_for
+from store.audit import record
 from store.validation import InvalidValue
 from venskab.cli.common import AppContext, UserError, pass_app
 
@@ -178,6 +179,17 @@ def survey_export(app: AppContext, survey_id: str, out: Path, with_text: bool) -
             definition,
             with_text=with_text,
             zone=app.settings.timezone,
+        )
+        # Who exported what is in the audit log (ids and counts, never the answers).
+        record(
+            session,
+            "cli",
+            "survey.export",
+            "survey",
+            None,
+            survey=survey_id,
+            respondents=len(rows),
+            with_text=with_text,
         )
     if str(out) == "-":
         write_csv(header, rows, sys.stdout)
