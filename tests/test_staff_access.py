@@ -78,6 +78,10 @@ def _routes(w: World, message: int) -> list[tuple[str, str]]:
         ("GET", "/sparring"),
         ("POST", "/sparring"),
         ("GET", "/surveys"),
+        ("GET", "/reports"),
+        ("GET", "/reports/matches.csv"),
+        ("GET", "/reports/stability.xlsx"),
+        ("GET", "/reports/chart/visits.svg"),
         ("POST", "/logout"),
     ]
 

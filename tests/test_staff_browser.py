@@ -125,6 +125,15 @@ def _day(page: Any, world: World, factory: sessionmaker[Session], width: int) ->
     assert "Beskeden er annulleret." in page.locator(".flash").inner_text()
     assert "annulleret" in page.locator("dd.status-cancelled").inner_text()
 
+    # Reports: the pictures load as images and the page fits the phone.
+    page.goto(f"{world.url}/reports")
+    pictures = page.locator("figure img")
+    assert pictures.count() == 2  # retention and visits; no survey has been sent here
+    for n in range(2):
+        assert pictures.nth(n).evaluate("i => i.complete && i.naturalWidth > 0")
+    _fits(page, width)
+    _shot(page, "reports", width)
+
     with factory() as session:
         escalation = session.get(Escalation, world.case)
         assert escalation is not None

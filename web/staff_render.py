@@ -57,6 +57,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("/outbox", "nav_outbox", None),
     ("/sparring", "nav_sparring", None),
     ("/surveys", "nav_surveys", "coordinator"),
+    ("/reports", "nav_reports", None),
     ("/import", "nav_import", "coordinator"),
     ("/sandbox", "nav_sandbox", None),  # only where the sandbox runs (the embedded default)
 ]
