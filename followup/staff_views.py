@@ -457,14 +457,7 @@ def match_detail(
         return None
     locale = staff.locale.value
     programme = programmes.get(match.programme.slug)
-    wheel: list[WheelPoint] = []
-    end = match.start_date + timedelta(days=365)
-    if programme is not None:
-        facts = facts_for(session, match, programme)
-        found_end = effective_end(programme, facts)
-        if found_end is not None:
-            end = max(found_end, match.start_date + timedelta(days=28))
-        wheel = _wheel(session, match, programme, facts, now, locale)
+    wheel, end = year_wheel(session, match, programme, now, locale)
     log = _contact_log(session, match, programme, locale)
     open_pause = next(
         (p for p in match.pauses if p.end_date is None or p.end_date > now.date()), None
@@ -493,6 +486,20 @@ def match_detail(
         or (open_pause is not None and open_pause.start_date <= now.date()),
         open_pause_from=open_pause.start_date if open_pause is not None else None,
     )
+
+
+def year_wheel(
+    session: Session, match: Match, programme: Programme | None, now: datetime, locale: str
+) -> tuple[list[WheelPoint], date]:
+    """The year wheel's points (done, missed, upcoming) and the day its year ends."""
+    end = match.start_date + timedelta(days=365)
+    if programme is None:
+        return [], end
+    facts = facts_for(session, match, programme)
+    found_end = effective_end(programme, facts)
+    if found_end is not None:
+        end = max(found_end, match.start_date + timedelta(days=28))
+    return _wheel(session, match, programme, facts, now, locale), end
 
 
 _KIND = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import func, select
@@ -10,8 +12,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from followup import matches as ops
 from followup.matches import MatchError
-from followup.yearplan import fmt_date, fmt_weekday, plan_recipients, title_variables, year_plan
+from followup.yearplan import (
+    PlanRow,
+    fmt_date,
+    fmt_weekday,
+    plan_recipients,
+    title_variables,
+    year_plan,
+)
 from scheduler.facts import facts_for, local_today
+from scheduler.programme import Programme
 from store.models import (
     EndedBy,
     Match,
@@ -263,8 +273,16 @@ def match_end(app: AppContext, match_id: int, on: str | None, ended_by: str, rea
 @click.option(
     "--all-visits", is_flag=True, help="List every visit prompt instead of one summary line."
 )
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the year wheel and the plan as a PDF to print (A4).",
+)
 @pass_app
-def plan(app: AppContext, match_id: int, locale: str, all_visits: bool) -> None:
+def plan(
+    app: AppContext, match_id: int, locale: str, all_visits: bool, pdf_path: Path | None
+) -> None:
     """The match's year plan (årshjul): what happens when, past and upcoming."""
     now = app.now()
     with app.transaction() as session:
@@ -285,6 +303,8 @@ def plan(app: AppContext, match_id: int, locale: str, all_visits: bool) -> None:
             recipients=plan_recipients(m),
         )
         title = f"{programme.name}: {m.child.first_name} & {m.volunteer_family.name}"
+        if pdf_path is not None:
+            _write_pdf(app, session, m, programme, rows, locale, pdf_path)
     header = {"da": ["dato", "kl.", "hvad", "hvem", ""], "en": ["date", "time", "what", "who", ""]}[
         locale
     ]
@@ -295,3 +315,40 @@ def plan(app: AppContext, match_id: int, locale: str, all_visits: bool) -> None:
     ]
     click.echo(title)
     click.echo(_table(table, header))
+    if pdf_path is not None:
+        click.echo(f"the year wheel and the plan are in {pdf_path}", err=True)
+
+
+def _write_pdf(
+    app: AppContext,
+    session: Session,
+    match: Match,
+    programme: Programme,
+    rows: list[PlanRow],
+    locale: str,
+    path: Path,
+) -> None:
+    """The printable year plan (web.printed), made into a PDF by WeasyPrint."""
+    from followup.staff_views import year_wheel
+    from web.printed import Printed, plan_html
+
+    try:
+        import weasyprint
+    except OSError as exc:  # Pango, which WeasyPrint draws text with, is not installed
+        raise UserError(f"a PDF needs the Pango library on this machine ({exc})") from None
+    now = app.now()
+    points, end = year_wheel(session, match, programme, now, locale)
+    today = now.astimezone(ZoneInfo(match.volunteer_family.timezone)).date()
+    about = Printed(
+        child=match.child.first_name,
+        family=match.volunteer_family.name,
+        programme=programme.name,
+        start=match.start_date,
+        end=end,
+        today=today,
+    )
+    html = plan_html(about, points, rows, locale)
+    try:
+        weasyprint.HTML(string=html).write_pdf(path)
+    except OSError as exc:
+        raise UserError(f"could not write {path}: {exc.strerror or exc}") from None
