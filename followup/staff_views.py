@@ -8,7 +8,7 @@ Each function takes the signed-in :class:`~store.models.Staff` and shows only th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from followup import contacts
 from followup.escalations import rule_title
 from followup.staff_auth import may_see, visible
 from followup.yearplan import label, title_variables
@@ -245,6 +246,11 @@ class MatchHealth:
     survey: str  # "", "sent", "opened", "completed"
     days_since_contact: int | None
     mood: tuple[int, ...]
+    # Days since the last contact with each party that the contact standard counts (a finished
+    # task with that party, or one recorded by hand), and whether the match is behind it.
+    days_since_family: int | None = None
+    days_since_parent: int | None = None
+    behind_standard: bool = False
 
 
 def match_health(
@@ -256,6 +262,7 @@ def match_health(
     staff_id: int | None = None,
     health: str = "",
     include_ended: bool = False,
+    programmes: Mapping[str, Programme] | None = None,
 ) -> list[MatchHealth]:
     zone = ZoneInfo(staff.timezone)
     local_day = now.astimezone(zone).date()
@@ -282,6 +289,12 @@ def match_health(
         return []
     facts = _HealthFacts.load(session, ids)
     rows = [_health_of(m, facts, now, local_day) for m in matches]
+    if programmes is not None:
+        last = contacts.last_contacts(session, matches, programmes, staff.timezone)
+        rows = [
+            _with_contacts(r, m, programmes, last, local_day)
+            for r, m in zip(rows, matches, strict=True)
+        ]
     if health:
         rows = [r for r in rows if r.health == health]
     order = {"red": 0, "amber": 1, "green": 2}
@@ -374,6 +387,27 @@ def weeks(match: Match, own: list[Visit], first_monday: date, count: int) -> tup
         else:
             found.append("paused" if paused else "none")
     return tuple(found)
+
+
+def _with_contacts(
+    row: MatchHealth,
+    match: Match,
+    programmes: Mapping[str, Programme],
+    last: Mapping[tuple[int, str], date],
+    local_day: date,
+) -> MatchHealth:
+    def since(party: str) -> int | None:
+        day = last.get((match.id, party))
+        return (local_day - day).days if day is not None else None
+
+    programme = programmes.get(match.programme.slug)
+    behind = programme is not None and bool(contacts.behind(match, programme, last, local_day))
+    return replace(
+        row,
+        days_since_family=since("volunteer_family"),
+        days_since_parent=since("contact_person"),
+        behind_standard=behind and match.status == MatchStatus.ACTIVE,
+    )
 
 
 def _health_of(m: Match, facts: _HealthFacts, now: datetime, local_day: date) -> MatchHealth:

@@ -71,6 +71,7 @@ def _routes(w: World, message: int) -> list[tuple[str, str]]:
         ("POST", f"/matches/{m}/resume"),
         ("POST", f"/matches/{m}/end"),
         ("POST", f"/matches/{m}/note"),
+        ("POST", f"/matches/{m}/contact"),
         ("POST", f"/outbox/{message}/edit"),
         ("POST", f"/outbox/{message}/reschedule"),
         ("POST", f"/outbox/{message}/send-now"),
@@ -437,3 +438,34 @@ def test_today_lists_visits_nobody_confirmed_and_surveys_waiting_for_a_call(
         assert "spørgeskemaet" not in tasks and "Ring til forælderen efter første besøg" in tasks
     with world.client("other") as client:
         assert "Besøg, der ikke er bekræftet (0)" in client.get("/today").text
+
+
+def test_a_contact_recorded_on_the_match_page_counts_for_the_contact_standard(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    """A call with the family, recorded in the browser: the matches page says when staff last
+    spoke with each party, and a date in the future is refused politely."""
+    from store.models import StaffContact
+
+    with world.client("procesleder") as client:
+        page = client.get(f"/matches/{world.match}")
+        assert "Registrér kontakten" in page.text
+        token = csrf_of(page.text)
+        done = client.post(
+            f"/matches/{world.match}/contact",
+            data={"csrf": token, "with": "volunteer_family", "kind": "call", "on": "2026-04-13"},
+        )
+        assert done.status_code == 303
+        assert "Kontakten er registreret." in client.get(done.headers["location"]).text
+        future = client.post(
+            f"/matches/{world.match}/contact",
+            data={"csrf": token, "with": "contact_person", "kind": "visit", "on": "2026-05-01"},
+        )
+        assert "datoen ligger i fremtiden" in client.get(future.headers["location"]).text
+        listing = client.get("/matches")
+        assert "Talt med familien</dt><dd>for 1 dage siden" in listing.text
+    with session_factory() as session:
+        recorded = session.scalars(select(StaffContact)).all()
+    assert [(c.party, c.kind, c.on_date.isoformat()) for c in recorded] == [
+        ("volunteer_family", "call", "2026-04-13")
+    ]

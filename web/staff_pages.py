@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from followup import contacts, staff_views
 from followup import matches as match_ops
-from followup import staff_views
 from followup.alerts import AckError, acknowledge, resolve, snooze
 from followup.hooks import engine_hooks
 from followup.staff_auth import may_see, visible
@@ -60,12 +60,13 @@ FLASHES = {
     "resume",
     "end",
     "note",
+    "contact",
     "edit",
     "reschedule",
     "send_now",
     "cancel",
 }
-ERRORS = {"bad_date", "bad_time", "need_note", "need_reason", "refused"}
+ERRORS = {"bad_date", "bad_time", "need_note", "need_reason", "refused", "contact_refused"}
 
 
 class NotFound(Exception):
@@ -334,7 +335,13 @@ async def matches_page(request: Request) -> Response:
 
     def work(session: Session, staff: Staff) -> dict[str, Any]:
         rows = staff_views.match_health(
-            session, staff, app.now(), programme=programme, staff_id=staff_filter, health=health
+            session,
+            staff,
+            app.now(),
+            programme=programme,
+            staff_id=staff_filter,
+            health=health,
+            programmes=app.programmes,
         )
         regions = sorted({r.region for r in rows if r.region})
         if region:
@@ -467,9 +474,22 @@ def _start(
     match_ops.correct_start(session, match, _day_of(form, "start"), f"staff:{staff.id}")
 
 
+def _contact(
+    session: Session, match: Match, form: dict[str, str], staff: Staff, now: datetime
+) -> None:
+    on = _day_of(form, "on")
+    today = now.astimezone(ZoneInfo(staff.timezone)).date()
+    party, kind = form.get("with", ""), form.get("kind", "")
+    try:
+        contacts.record(session, match, party, kind, on, today, staff.id, f"staff:{staff.id}")
+    except contacts.ContactError as exc:
+        raise Refused("contact_refused") from exc
+
+
 MATCH_ACTIONS: dict[str, MatchAction] = {
     "start": _start,
     "note": _note,
+    "contact": _contact,
     "pause": _pause,
     "resume": _resume,
     "end": _end,
