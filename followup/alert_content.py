@@ -196,6 +196,14 @@ def staff_content(
             (snooze_button(escalation.id, staff.locale.value),),
         )
         return StaffContent({**base, **case}, buttons, (token,))
+    if row.kind == "login_link":
+        from followup.login_links import link_token
+
+        if row.expires_at is not None and now >= row.expires_at:
+            return None
+        token = link_token(secret, row)
+        url = f"{public_url or 'http://127.0.0.1:8000'}/login/link/{token}"
+        return StaffContent({**base, "login_url": url, "minutes": 15}, (), (token,))
     if row.kind == "digest":
         from followup.digest import digest_sections
 

@@ -85,6 +85,10 @@ def key_for_digest(staff_id: int, day: date, channel: str) -> str:
     return f"digest:{staff_id}:{day.isoformat()}:{channel}"
 
 
+def key_for_login_link(staff_id: int, nonce: str) -> str:
+    return f"login:{staff_id}:{nonce}"
+
+
 def key_for_alert(escalation_id: int, level: int, staff_id: int, channel: str) -> str:
     return f"esc{escalation_id}:l{level}:s{staff_id}:{channel}"
 

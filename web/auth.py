@@ -38,7 +38,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from followup import staff_auth
+from followup import login_links, staff_auth
+from scheduler.links import secret_for
 from store.models import Staff
 from web.limits import BadForm, TooLarge, client_address, parse_form, read_body
 from web.staff_render import render
@@ -250,6 +251,13 @@ WORDS = {
         "forbidden_csrf": "Formularen var for gammel eller kom ikke fra denne side. "
         "Gå tilbage, genindlæs siden, og prøv igen.",
         "home": "Til forsiden",
+        "link_title": "Glemt adgangskoden, eller har du ingen endnu?",
+        "link_intro": "Skriv din arbejdsmail, så sender vi dig et link, der logger dig ind én gang.",
+        "link_submit": "Send mig et link",
+        "link_sent": "Hvis adressen hører til en medarbejder, er et link på vej. Det virker i 15 "
+        "minutter og kun én gang.",
+        "link_invalid": "Linket virker ikke længere: det er brugt eller for gammelt. Bed om et nyt.",
+        "link_confirm": "Tryk på knappen for at logge ind.",
         "intro": "Log ind med din arbejdsmail (eller dit brugernavn) og din adgangskode.",
     },
     "en": {
@@ -265,6 +273,13 @@ WORDS = {
         "forbidden_csrf": "The form was too old or did not come from this page. "
         "Go back, reload the page and try again.",
         "home": "To the front page",
+        "link_title": "Forgot your password, or have none yet?",
+        "link_intro": "Write your work email and we send you a link that signs you in once.",
+        "link_submit": "Send me a link",
+        "link_sent": "If the address belongs to a staff member, a link is on its way. It works for "
+        "15 minutes and only once.",
+        "link_invalid": "The link no longer works: it was used or is too old. Ask for a new one.",
+        "link_confirm": "Press the button to sign in.",
         "intro": "Sign in with your work email (or your username) and your password.",
     },
 }
@@ -342,6 +357,7 @@ class Failures:
 
 ACCOUNT_FAILURES = Failures(FAILURES_PER_ACCOUNT, LOGIN_THROTTLE_WINDOW)
 ADDRESS_FAILURES = Failures(FAILURES_PER_ADDRESS, LOGIN_THROTTLE_WINDOW)
+LINK_REQUESTS = Failures(10, LOGIN_THROTTLE_WINDOW)  # login links asked for, per address
 LOGIN_COOKIE = "venskab_login"
 
 
@@ -352,11 +368,18 @@ def auth_routes() -> list[Route]:
     return [
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
+        Route("/login/link", ask_for_link, methods=["POST"]),
+        Route("/login/link/{token}", follow_link, methods=["GET", "POST"]),
     ]
 
 
 def _login_page(
-    request: Request, locale: str, message: str = "", status: int = 200, login_value: str = ""
+    request: Request,
+    locale: str,
+    message: str = "",
+    status: int = 200,
+    login_value: str = "",
+    notice: bool = False,
 ) -> Response:
     # A login form's CSRF token: the same random value in a cookie and in the form.
     token = secrets.token_urlsafe(24)
@@ -366,6 +389,7 @@ def _login_page(
         {
             "words": WORDS[locale],
             "message": message,
+            "notice": notice,
             "csrf": token,
             "next": _safe_next(request.query_params.get("next")),
             "login_value": login_value[:254],
@@ -414,6 +438,83 @@ async def login(request: Request) -> Response:
         response,
         cookie_name(request),
         token,
+        int(staff_auth.SESSION_LIFETIME.total_seconds()),
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+async def ask_for_link(request: Request) -> Response:
+    """A one-time login link by email (:mod:`followup.login_links`): the same answer whether
+    the address is known or not."""
+    app: Services = request.app.state.app
+    locale = request_locale(request)
+    try:
+        body = await read_body(request, app.settings.max_form_bytes)
+        form = {k: str(v) for k, v in (await parse_form(request, body, max_fields=10)).items()}
+    except TooLarge:
+        return PlainTextResponse("Request too large", status_code=413)
+    except BadForm:
+        return PlainTextResponse("Bad request", status_code=400)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
+        return _login_page(request, locale, WORDS[locale]["expired"], status=400)
+    address = client_address(request)
+    if LINK_REQUESTS.blocked(address):
+        return _login_page(request, locale, WORDS[locale]["throttled"], 429)
+    LINK_REQUESTS.fail(address)
+    given = clean(form.get("login", "").strip()[:254])
+
+    def job() -> None:
+        with app.session_factory() as session, session.begin():
+            login_links.request_link(session, given, app.now())
+
+    if given:
+        await run_in_threadpool(job)
+    return _login_page(request, locale, WORDS[locale]["link_sent"], notice=True)
+
+
+async def follow_link(request: Request) -> Response:
+    """GET shows a button; only its POST uses the link up (a mail scanner that opens every link
+    in a message signs nobody in and spends nothing)."""
+    app: Services = request.app.state.app
+    locale = request_locale(request)
+    token = str(request.path_params["token"])[:120]
+    if request.method == "GET":
+        csrf = secrets.token_urlsafe(24)
+        page = staff_page(
+            request,
+            "staff/login_link.html",
+            {"words": WORDS[locale], "csrf": csrf, "token": token, "locale": locale},
+            user=None,
+        )
+        _set_cookie(request, page, LOGIN_COOKIE, csrf, 3600)
+        return page
+    try:
+        body = await read_body(request, app.settings.max_form_bytes)
+        form = {k: str(v) for k, v in (await parse_form(request, body, max_fields=10)).items()}
+    except (TooLarge, BadForm):
+        return PlainTextResponse("Bad request", status_code=400)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
+        return _login_page(request, locale, WORDS[locale]["expired"], status=400)
+
+    def job() -> str | None:
+        with app.session_factory() as session, session.begin():
+            staff = login_links.use_link(session, secret_for(session, None), token, app.now())
+            if staff is None:
+                return None
+            return staff_auth.start_session(session, staff, app.wall_now())
+
+    cookie = await run_in_threadpool(job)
+    if cookie is None:
+        return _login_page(request, locale, WORDS[locale]["link_invalid"], status=400)
+    response = RedirectResponse("/today", status_code=303)
+    _set_cookie(
+        request,
+        response,
+        cookie_name(request),
+        cookie,
         int(staff_auth.SESSION_LIFETIME.total_seconds()),
     )
     response.delete_cookie(LOGIN_COOKIE, path="/")
