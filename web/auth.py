@@ -402,14 +402,9 @@ def _login_page(
     return response
 
 
-async def login(request: Request) -> Response:
-    app: Services = request.app.state.app
-    locale = request_locale(request)
-    if request.method == "GET":
-        if await current_staff(request) is not None:
-            return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=302)
-        message = WORDS[locale]["logged_out"] if request.query_params.get("out") else ""
-        return _login_page(request, locale, message)
+async def _login_form(request: Request, app: Services, locale: str) -> dict[str, str] | Response:
+    """A signed-out form (the login, a login link): its fields, or the answer to send instead
+    when it is too large, malformed, or lacks the login page's CSRF token."""
     try:
         body = await read_body(request, app.settings.max_form_bytes)
         form = {k: str(v) for k, v in (await parse_form(request, body, max_fields=10)).items()}
@@ -420,6 +415,20 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
         return _login_page(request, locale, WORDS[locale]["expired"], status=400)
+    return form
+
+
+async def login(request: Request) -> Response:
+    app: Services = request.app.state.app
+    locale = request_locale(request)
+    if request.method == "GET":
+        if await current_staff(request) is not None:
+            return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=302)
+        message = WORDS[locale]["logged_out"] if request.query_params.get("out") else ""
+        return _login_page(request, locale, message)
+    form = await _login_form(request, app, locale)
+    if isinstance(form, Response):
+        return form
     given = form.get("login", "").strip()[:254]
     account = given.lower()  # the throttle's key: one account whatever its spelling
     address = client_address(request)
@@ -449,16 +458,9 @@ async def ask_for_link(request: Request) -> Response:
     the address is known or not."""
     app: Services = request.app.state.app
     locale = request_locale(request)
-    try:
-        body = await read_body(request, app.settings.max_form_bytes)
-        form = {k: str(v) for k, v in (await parse_form(request, body, max_fields=10)).items()}
-    except TooLarge:
-        return PlainTextResponse("Request too large", status_code=413)
-    except BadForm:
-        return PlainTextResponse("Bad request", status_code=400)
-    expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
-        return _login_page(request, locale, WORDS[locale]["expired"], status=400)
+    form = await _login_form(request, app, locale)
+    if isinstance(form, Response):
+        return form
     address = client_address(request)
     if LINK_REQUESTS.blocked(address):
         return _login_page(request, locale, WORDS[locale]["throttled"], 429)
@@ -490,14 +492,9 @@ async def follow_link(request: Request) -> Response:
         )
         _set_cookie(request, page, LOGIN_COOKIE, csrf, 3600)
         return page
-    try:
-        body = await read_body(request, app.settings.max_form_bytes)
-        form = {k: str(v) for k, v in (await parse_form(request, body, max_fields=10)).items()}
-    except (TooLarge, BadForm):
-        return PlainTextResponse("Bad request", status_code=400)
-    expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
-        return _login_page(request, locale, WORDS[locale]["expired"], status=400)
+    form = await _login_form(request, app, locale)
+    if isinstance(form, Response):
+        return form
 
     def job() -> str | None:
         with app.session_factory() as session, session.begin():
