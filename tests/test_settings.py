@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
 
 from venskab.cli import main
 from venskab.cli.common import AppContext
@@ -75,3 +76,49 @@ def test_a_bad_setting_stops_a_command_with_exit_status_2() -> None:
     )
     assert result.exit_code == 2
     assert "VENSKAB_HTTP_PORT" in result.output
+
+
+def test_links_point_at_the_public_url_or_else_this_server_s_host_and_port() -> None:
+    assert load_settings({}).links_url == "http://127.0.0.1:8000"
+    assert load_settings({"VENSKAB_HTTP_PORT": "8123"}).links_url == "http://127.0.0.1:8123"
+    assert (
+        load_settings({"VENSKAB_HTTP_HOST": "0.0.0.0", "VENSKAB_HTTP_PORT": "9000"}).links_url
+        == "http://127.0.0.1:9000"
+    )
+    public = {"VENSKAB_PUBLIC_URL": "https://venskab.example.org/", "VENSKAB_HTTP_PORT": "8123"}
+    assert load_settings(public).links_url == "https://venskab.example.org"
+
+
+async def test_a_staff_alert_links_to_the_configured_port(
+    db_url: str,
+    session_factory: sessionmaker[Session],  # a migrated database, emptied after
+) -> None:
+    """Without VENSKAB_PUBLIC_URL the acknowledge link names the port the server listens on."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from followup.escalations import raise_escalation
+    from store.models import OutboxMessage, Severity
+    from tests.support.cast import make_match
+    from venskab.runtime import Runtime
+
+    now = datetime(2026, 4, 14, 9, tzinfo=UTC)
+    app = AppContext(
+        env={"VENSKAB_DATABASE_URL": db_url, "VENSKAB_HTTP_PORT": "8123"}, now_override=now
+    )
+    with app.transaction() as session:
+        match = make_match(session)
+        raise_escalation(
+            session, match, "worry", now=now, evidence={"ref": "w1"}, severity=Severity.URGENT
+        )
+    runtime = Runtime(app)
+    await runtime.tick(now)
+    await runtime.close()
+    with app.transaction() as session:
+        bodies = [
+            r.body or ""
+            for r in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+        ]
+    app.close()
+    assert bodies and all("http://127.0.0.1:8123/ack/" in b for b in bodies), bodies

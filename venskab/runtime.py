@@ -175,7 +175,7 @@ class Runtime:
                 self.app.programmes,
                 self.channels,
                 sandbox=self.sandbox,
-                public_url=self.app.settings.public_url,
+                public_url=self.app.settings.links_url,
                 buttons=buttons_for,
                 rates={  # a sandbox records at once, unpaced
                     name: rate
@@ -185,7 +185,7 @@ class Runtime:
                     )
                     if name not in self.sandbox
                 },
-                hooks=engine_hooks(self.app.programmes, self.app.settings.public_url),
+                hooks=engine_hooks(self.app.programmes, self.app.settings.links_url),
             )
         return self._dispatcher
 
@@ -302,7 +302,7 @@ def _banner(
     logins: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     settings = app.settings
-    url = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
+    url = settings.links_url
     database = settings.database_url
     if "@" in database:  # never print a password
         scheme, rest = database.split("://", 1)

@@ -73,6 +73,15 @@ class Settings:
         return bool(self.telegram_bot_token)
 
     @property
+    def links_url(self) -> str:
+        """Where links in messages point: the public URL, else this server's host and port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.http_port}"
+
+    @property
     def webhook_mode(self) -> bool:
         """Telegram updates arrive by webhook when a public URL and a secret are set."""
         return bool(self.public_url and self.telegram_webhook_secret)

@@ -597,7 +597,7 @@ async def message_page(request: Request) -> Response:
         return _not_found(request, user)
     now = app.now()
     settings = app.settings
-    public = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
+    public = settings.links_url
 
     def job() -> dict[str, Any]:
         with app.session_factory() as session:
