@@ -45,6 +45,9 @@ class ServiceSettings(Protocol):
 
     def describe_channels(self) -> dict[str, str]: ...
 
+    @property
+    def links_url(self) -> str: ...
+
 
 @dataclass
 class Services:
