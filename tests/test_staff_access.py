@@ -79,6 +79,7 @@ def _routes(w: World, message: int) -> list[tuple[str, str]]:
         ("GET", "/sparring"),
         ("POST", "/sparring"),
         ("GET", "/surveys"),
+        ("GET", "/surveys/parent-sample/paired.csv"),
         ("GET", "/reports"),
         ("GET", "/reports/matches.csv"),
         ("GET", "/reports/stability.xlsx"),
@@ -265,6 +266,7 @@ def test_coordinators_create_sparring_sessions_and_see_survey_numbers(
         refused = client.post("/sparring", data={**form, "csrf": csrf_of(page.text)})
         assert refused.status_code == 403
         assert client.get("/surveys").status_code == 403
+        assert client.get("/surveys/parent-sample/paired.csv").status_code == 403
         assert 'href="/surveys"' not in page.text
     with world.client("coordinator") as client:
         page = client.get("/sparring")
@@ -280,6 +282,11 @@ def test_coordinators_create_sparring_sessions_and_see_survey_numbers(
         )
         surveys = client.get("/surveys")
         assert surveys.status_code == 200 and "Spørgeskemaer" in surveys.text
+        assert 'href="/surveys/parent-sample/paired.csv"' in surveys.text
+        paired = client.get("/surveys/parent-sample/paired.csv")
+        assert paired.status_code == 200 and paired.text.startswith("match_pid,respondent_pid")
+        assert "attachment" in paired.headers["content-disposition"]
+        assert client.get("/surveys/no-such/paired.csv").status_code == 404
     with session_factory() as session:
         row = session.scalars(
             select(SparringSession).where(SparringSession.meeting_link.is_not(None))

@@ -9,6 +9,7 @@ admins).
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -17,14 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from followup import sparring as sparring_ops
 from followup.matches import sync_programmes
 from followup.staff_auth import visible
-from followup.survey_reports import results
+from followup.survey_defs import default_surveys
+from followup.survey_reports import paired_rows, results, write_csv
+from scheduler.links import secret_for
 from scheduler.timeline import localize
+from store.audit import record
 from store.models import RSVP, Match, SparringSession, Staff, StaffRole
 from store.models import Programme as ProgrammeRow
 from web.auth import current_staff, require, staff_page
@@ -39,6 +43,7 @@ def group_routes() -> list[Route]:
         Route("/sparring", sparring_page),
         Route("/sparring", sparring_add, methods=["POST"]),
         Route("/surveys", surveys_page),
+        Route("/surveys/{survey_id}/paired.csv", paired_export),
     ]
 
 
@@ -143,4 +148,49 @@ async def surveys_page(request: Request) -> Response:
 
     rows = await run_in_threadpool(job)
     steps = sorted({step for row in rows for step in row.completed_at_step})
-    return staff_page(request, "staff/surveys.html", {"rows": rows, "steps": steps}, user=user)
+    return staff_page(
+        request,
+        "staff/surveys.html",
+        {"rows": rows, "steps": steps, "survey_ids": sorted(default_surveys())},
+        user=user,
+    )
+
+
+@require("coordinator")
+async def paired_export(request: Request) -> Response:
+    """The paired baseline/end/follow-up answers of one survey, under pseudonymous ids, without
+    free text (``venskab survey export --with-text`` has it); who downloaded it is audited."""
+    app: Services = request.app.state.app
+    user = await current_staff(request)
+    assert user is not None
+    survey_id = str(request.path_params["survey_id"])
+    definition = default_surveys().get(survey_id)
+    if definition is None:
+        return PlainTextResponse(word(user.locale, "reports_unknown"), status_code=404)
+
+    def job() -> str:
+        with app.session_factory() as session, session.begin():
+            header, rows = paired_rows(session, secret_for(session), definition, zone=str(app.zone))
+            record(
+                session,
+                user.actor,
+                "survey.export",
+                "survey",
+                None,
+                survey=survey_id,
+                respondents=len(rows),
+                with_text=False,
+            )
+        out = io.StringIO()
+        write_csv(header, rows, out)
+        return out.getvalue()
+
+    text = await run_in_threadpool(job)
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="venskab-{survey_id}-paired.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

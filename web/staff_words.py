@@ -219,8 +219,9 @@ WORDS: dict[str, dict[str, str]] = {
         "after_invitation": "Besvaret efter invitationen",
         "after_step": "Besvaret efter påmindelse {step}",
         "no_surveys": "Ingen spørgeskemaer er sendt endnu.",
-        "paired_export_hint": "Den parrede eksport (start og afslutning for hvert barn) hentes med "
-        "venskab survey export.",
+        "paired_export": "Den parrede eksport",
+        "paired_export_hint": "Svarene ved start, afslutning og opfølgning side om side for hvert "
+        "barn, under pseudonymer. Fritekst kun med venskab survey export --with-text.",
         "nav_reports": "Rapporter",
         "reports_title": "Rapporter",
         "reports_from": "Fra",
@@ -486,8 +487,9 @@ WORDS: dict[str, dict[str, str]] = {
         "after_invitation": "Completed after the invitation",
         "after_step": "Completed after reminder {step}",
         "no_surveys": "No survey has been sent yet.",
-        "paired_export_hint": "The paired export (start and end for each child) comes from "
-        "venskab survey export.",
+        "paired_export": "The paired export",
+        "paired_export_hint": "The answers at the start, the end and the follow-up side by side "
+        "for each child, under pseudonyms. Free text only with venskab survey export --with-text.",
         "nav_reports": "Reports",
         "reports_title": "Reports",
         "reports_from": "From",
