@@ -371,8 +371,12 @@ def _low_mood(
 def _overdue_tasks(session: Session, known: _Known, now: datetime) -> int:
     """An open task more than one working day past due reaches its owner as an escalation."""
     raised = 0
-    tasks = session.scalars(
-        select(Task).where(Task.status == TaskStatus.OPEN, Task.due_at < now - timedelta(days=1))
+    tasks = session.execute(  # the columns, not the objects: there may be many
+        select(Task.id, Task.match_id, Task.title, Task.due_at).where(
+            Task.status == TaskStatus.OPEN,
+            Task.due_at < now - timedelta(days=1),
+            Task.match_id.is_not(None),
+        )
     )
     for task in tasks:
         if not _a_working_day_between(task.due_at, now):
