@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import IO
 
@@ -30,7 +30,7 @@ def _csv_value(value: Value) -> str:
     return csv_cell(value)
 
 
-def write_csv(columns: Sequence[Column], rows: Sequence[Row], out: IO[str]) -> None:
+def write_csv(columns: Sequence[Column], rows: Iterable[Row], out: IO[str]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([c.name for c in columns])
     for row in rows:
@@ -43,7 +43,7 @@ def csv_text(columns: Sequence[Column], rows: Sequence[Row]) -> str:
     return out.getvalue()
 
 
-def write_xlsx(name: str, columns: Sequence[Column], rows: Sequence[Row], out: IO[bytes]) -> None:
+def write_xlsx(name: str, columns: Sequence[Column], rows: Iterable[Row], out: IO[bytes]) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -51,7 +51,7 @@ def write_xlsx(name: str, columns: Sequence[Column], rows: Sequence[Row], out: I
     book = Workbook(write_only=True)
     bold = Font(bold=True)
 
-    def sheet(title: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+    def sheet(title: str, columns: Sequence[Column], rows: Iterable[Row]) -> None:
         worksheet = book.create_sheet(title[:31])
         header = []
         for column in columns:

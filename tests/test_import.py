@@ -22,6 +22,7 @@ from store.models import (
     StaffRole,
     VolunteerFamily,
 )
+from tests.support.terminal import run_at_a_terminal
 from venskab.cli import main
 from venskab.cli.common import AppContext
 
@@ -447,47 +448,15 @@ def test_a_long_import_shows_its_progress_on_a_terminal_and_its_summary_at_the_e
 ) -> None:
     """Six hundred families, imported at a terminal (stderr is a pseudo-terminal here): a bar
     while the rows are checked and another while they are written, then one summary line."""
-    import os
-    import pty
-    import subprocess
-    import sys
-    import threading
-
     rows = [
         f"F-{n:03d},Venskabsfamilie {n},Kontaktvoksen {n},+45 20 12 {n // 100:02d} {n % 100:02d},,Fyn,da"
         for n in range(600)
     ]
     big = write(tmp_path, "families.csv", FAMILIES_HEADER, *rows)
-    leader, follower = pty.openpty()
-    venskab = Path(sys.executable).parent / "venskab"
-    env = {**os.environ, "VENSKAB_DATABASE_URL": db_url, "COLUMNS": "100"}
-    shown = bytearray()
-
-    def read_terminal() -> None:  # all along: a full pseudo-terminal would block the import
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            shown.extend(chunk)
-
-    reader = threading.Thread(target=read_terminal, daemon=True)
-    reader.start()
-    done = subprocess.run(
-        [str(venskab), "import", "families", str(big)],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        env=env,
-        timeout=120,
-        text=True,
+    done, terminal = run_at_a_terminal(
+        ["import", "families", str(big)], {"VENSKAB_DATABASE_URL": db_url}
     )
-    os.close(follower)
-    reader.join(timeout=10)
-    os.close(leader)
-    assert done.returncode == 0, shown.decode(errors="replace")
-    terminal = shown.decode(errors="replace")
+    assert done.returncode == 0, terminal
     assert "checking rows" in terminal and "writing rows" in terminal and "100%" in terminal
     assert "600" in done.stdout and "checking" not in done.stdout  # the summary, on stdout
     assert counts(session_factory)["VolunteerFamily"] == 600

@@ -350,3 +350,24 @@ def test_the_pictures_figures_count_weeks_and_the_year_s_survivors(
     assert (retention.still_active, retention.ended_before, retention.share) == (1, 0, 1.0)
     # Up to March 2027: B, D (1 December) and C (2 March 2027) run on; A ended before its own.
     assert (year.still_active, year.ended_before) == (3, 1)
+
+
+def test_a_long_report_shows_its_progress_on_a_terminal_and_a_short_one_only_its_summary(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from tests.support.terminal import run_at_a_terminal
+
+    with session_factory.begin() as session:
+        for _ in range(50):  # 50 matches x 12 months: 600 rows of stability
+            make_match(session, start=date(2025, 1, 6), telegram_chat_id=None)
+    env = {"VENSKAB_DATABASE_URL": db_url}
+    period = ["--from", "2025-01-01", "--to", "2025-12-31"]
+    target = tmp_path / "stability.xlsx"
+    done, terminal = run_at_a_terminal(
+        ["report", "stability", *period, "--format", "xlsx", "-o", str(target)], env
+    )
+    assert done.returncode == 0, terminal
+    assert "writing rows" in terminal and "100%" in terminal
+    assert "stability: 600 rows" in terminal
+    done, terminal = run_at_a_terminal(["report", "codebook", "-o", str(tmp_path / "c.csv")], env)
+    assert done.returncode == 0 and "writing rows" not in terminal and "codebook:" in terminal

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -154,6 +154,7 @@ def parse_when(value: str, zone_name: str) -> datetime:
 
 
 PROGRESS_LABELS = {"checking": "checking rows", "writing": "writing rows"}
+T = TypeVar("T")
 
 
 class TerminalProgress:
@@ -178,6 +179,12 @@ class TerminalProgress:
         self.bar.update(1)
         if done >= total:
             self.close()
+
+    def track(self, phase: str, items: Sequence[T]) -> Iterator[T]:
+        """The items, one by one, with the bar moving as they are used."""
+        for done, item in enumerate(items, 1):
+            self(phase, done, len(items))
+            yield item
 
     def close(self) -> None:
         if self.bar is not None:

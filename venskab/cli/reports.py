@@ -14,7 +14,7 @@ from sqlalchemy import select
 from followup.report_files import FORMATS, write_csv, write_xlsx
 from followup.reports import REPORTS, Scope, run, summary
 from store.models import Staff
-from venskab.cli.common import AppContext, UserError, pass_app
+from venskab.cli.common import AppContext, TerminalProgress, UserError, pass_app
 
 NAMES = (*REPORTS, "codebook")
 
@@ -101,12 +101,16 @@ def report(
     if output is None:
         write_csv(columns, rows, sys.stdout)
         return
-    if fmt == "xlsx":
-        with output.open("wb") as out:
-            write_xlsx(name, columns, rows, out)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as text:
-            write_csv(columns, rows, text)
+    progress = TerminalProgress()  # a bar on a terminal for a few thousand rows
+    try:
+        if fmt == "xlsx":
+            with output.open("wb") as out:
+                write_xlsx(name, columns, progress.track("writing", rows), out)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as text:
+                write_csv(columns, progress.track("writing", rows), text)
+    finally:
+        progress.close()
     totals = ", ".join(f"{k} {v}" for k, v in summary(columns, rows).items())
     click.echo(
         f"{name}: {len(rows)} rows, {start.isoformat()} to {end.isoformat()}"

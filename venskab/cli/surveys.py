@@ -20,7 +20,7 @@ from followup.survey_results import CompletionImportError, import_completions, r
 from scheduler.links import secret_for
 from store.audit import record
 from store.validation import InvalidValue
-from venskab.cli.common import AppContext, UserError, pass_app
+from venskab.cli.common import AppContext, TerminalProgress, UserError, pass_app
 
 
 def register(group: click.Group) -> None:
@@ -194,8 +194,12 @@ def survey_export(app: AppContext, survey_id: str, out: Path, with_text: bool) -
     if str(out) == "-":
         write_csv(header, rows, sys.stdout)
         return
-    with out.open("w", encoding="utf-8", newline="") as handle:
-        write_csv(header, rows, handle)
+    progress = TerminalProgress()  # a bar on a terminal for a few thousand respondents
+    try:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            write_csv(header, progress.track("writing", rows), handle)
+    finally:
+        progress.close()
     click.echo(f"wrote {len(rows)} respondents to {out}")
 
 
