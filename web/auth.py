@@ -203,7 +203,10 @@ async def gate(request: Request, role: str | None) -> Response | None:
     send instead (302 to the login for a GET without a session, else 403), or None to go on.
 
     Their forms carry the session's CSRF token in the form's action URL (``?csrf=``: a
-    multipart upload is parsed by its own handler); a POST without it is refused here."""
+    multipart upload is parsed by its own handler); a POST without it, or from another site's
+    page, is refused here."""
+    if request.method == "POST" and not same_origin(request):
+        return PlainTextResponse("Forbidden", status_code=403)
     user = await current_staff(request)
     if user is None:
         if request.method in ("GET", "HEAD"):
@@ -283,6 +286,20 @@ WORDS = {
         "intro": "Sign in with your work email (or your username) and your password.",
     },
 }
+
+
+def same_origin(request: Request) -> bool:
+    """A request without an ``Origin`` header, or from a page of this very site."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def page_lang(request: Request) -> str:
+    """The language a page is asked for (``?lang=``), else the browser's."""
+    chosen = request.query_params.get("lang")
+    return chosen if chosen in ("da", "en") else request_locale(request)
 
 
 def request_locale(request: Request, user: StaffUser | None = None) -> str:

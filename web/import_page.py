@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -27,14 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from followup import importer
 from followup.import_file import FORMATS, ImportFailed, Problem, read_table
 from followup.import_xlsx import is_workbook, workbook_as_csv
 from store.models import ContactPerson, Match, Staff, VolunteerFamily
-from web.auth import csrf_token, gate
+from web.auth import csrf_token, gate, page_lang
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -129,16 +128,7 @@ async def _guard(request: Request) -> Response | None:
 
     A signed-in coordinator or admin (:func:`web.auth.gate`), with the session's CSRF token on
     a POST; a POST from another site's page is refused."""
-    if request.method == "POST" and not _same_origin(request):
-        return PlainTextResponse("Forbidden", status_code=403)
     return await gate(request, "coordinator")
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def _services(request: Request) -> Services:
@@ -146,16 +136,8 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _lang(request: Request) -> str:
-    chosen = request.query_params.get("lang")
-    if chosen in ("da", "en"):
-        return chosen
-    accepted = request.headers.get("accept-language", "").strip().lower()
-    return "en" if accepted.startswith("en") else "da"
-
-
 def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
-    lang = _lang(request)
+    lang = page_lang(request)
     words = {key: texts[lang] for key, texts in WORDS.items()}
     body = PAGES.get_template("import.html").render(
         lang=lang,
@@ -180,7 +162,7 @@ def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
 
 
 def _message(request: Request, key: str, status: int = 400, **values: Any) -> HTMLResponse:
-    return _page(request, status, error=WORDS[key][_lang(request)].format(**values))
+    return _page(request, status, error=WORDS[key][page_lang(request)].format(**values))
 
 
 # -- the report ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from babel.dates import format_datetime
 from dateutil.relativedelta import relativedelta
@@ -44,7 +44,7 @@ from store.models import (
     Staff,
     VolunteerFamily,
 )
-from web.auth import csrf_token, gate
+from web.auth import csrf_token, gate, page_lang
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -163,16 +163,7 @@ async def _guard(request: Request) -> Response | None:
     services: Services = request.app.state.app
     if services.sandbox is None:
         return PlainTextResponse("Not found", status_code=404)
-    if request.method == "POST" and not _same_origin(request):
-        return PlainTextResponse("Forbidden", status_code=403)
     return await gate(request, None)  # signed-in staff only, with the session's CSRF token
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def _services(request: Request) -> Services:
@@ -181,14 +172,6 @@ def _services(request: Request) -> Services:
 
 
 # -- language and rendering --------------------------------------------------------------------
-
-
-def _lang(request: Request) -> str:
-    chosen = request.query_params.get("lang")
-    if chosen in ("da", "en"):
-        return chosen
-    accepted = request.headers.get("accept-language", "").strip().lower()
-    return "en" if accepted.startswith("en") else "da"
 
 
 def _words(lang: str) -> dict[str, str]:
@@ -203,7 +186,7 @@ def _when(moment: datetime, services: Services, lang: str) -> str:
 
 def _page(name: str, request: Request, sandbox: Sandbox, **values: Any) -> HTMLResponse:
     services = _services(request)
-    lang = _lang(request)
+    lang = page_lang(request)
     words = _words(lang)
     body = PAGES.get_template(name).render(
         lang=lang,
@@ -303,7 +286,7 @@ def _families(services: Services) -> list[dict[str, Any]]:
 
 async def clock(request: Request, sandbox: Sandbox) -> Response:
     form = await _form(request)
-    lang = _lang(request)
+    lang = page_lang(request)
     step = STEPS.get((form or {}).get("step", ""))
     back = (form or {}).get("back", "/sandbox")
     if not back.startswith("/sandbox") or "//" in back or "\\" in back:
@@ -349,13 +332,15 @@ async def join(request: Request, sandbox: Sandbox) -> Response:
     if family_id is None or await run_in_threadpool(_family, _services(request), family_id) is None:
         return PlainTextResponse("Not found", status_code=404)
     await sandbox.join(family_id)
-    return RedirectResponse(_back(f"/sandbox/chat/{family_id}", _lang(request)), status_code=303)
+    return RedirectResponse(
+        _back(f"/sandbox/chat/{family_id}", page_lang(request)), status_code=303
+    )
 
 
 async def say(request: Request, sandbox: Sandbox) -> Response:
     family_id = _family_id(request)
     form = await _form(request)
-    lang = _lang(request)
+    lang = page_lang(request)
     if family_id is None:
         return PlainTextResponse("Not found", status_code=404)
     if form is None:
@@ -371,7 +356,7 @@ async def say(request: Request, sandbox: Sandbox) -> Response:
 async def press(request: Request, sandbox: Sandbox) -> Response:
     family_id = _family_id(request)
     form = await _form(request)
-    lang = _lang(request)
+    lang = page_lang(request)
     if family_id is None:
         return PlainTextResponse("Not found", status_code=404)
     raw_id = (form or {}).get("message", "")
@@ -389,7 +374,7 @@ DONE = (OutboxStatus.SENT, OutboxStatus.DELIVERED)
 
 
 async def inbox(request: Request, sandbox: Sandbox) -> Response:
-    lang = _lang(request)
+    lang = page_lang(request)
     wanted = request.query_params.get("channel")
     channels = tuple(c for c in RECORDED if c.value == wanted) or RECORDED
     people = await run_in_threadpool(_inbox, _services(request), channels, lang)
