@@ -65,3 +65,34 @@ def test_an_admin_s_reports_cover_every_region(world: World) -> None:
     with world.client("admin") as client:
         rows = list(csv.DictReader(io.StringIO(client.get("/reports/matches.csv").text)))
     assert {int(r["match_id"]) for r in rows} == {world.match, world.other_match}
+
+
+def test_the_funnel_picture_s_numbers_are_the_surveys_report_s(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    from datetime import timedelta
+
+    from store.models import SurveyInvitation
+
+    with session_factory.begin() as session:
+        for n, step in enumerate((0, 2, None)):  # two answered, after the invitation and step 2
+            session.add(
+                SurveyInvitation(
+                    match_id=world.match,
+                    survey_id="parent-sample",
+                    wave="baseline",
+                    nonce=f"f{n}",
+                    token_hash=f"funnel{n}",
+                    expires_at=staff_app.NOW + timedelta(days=30),
+                    sent_at=staff_app.NOW,
+                    completed_at=staff_app.NOW if step is not None else None,
+                    reminder_step=step or 0,
+                )
+            )
+    with world.client("coordinator") as client:
+        page = client.get("/reports").text
+        rows = list(csv.DictReader(io.StringIO(client.get("/reports/surveys.csv").text)))
+    assert [r["completed_by_step"] for r in rows] == ["1", "1", "2"]
+    for shown in ("1 (33 %)", "2 (67 %)"):
+        assert shown in page
+    assert 'src="/reports/chart/funnel.svg?' in page

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from followup.report_files import csv_text, write_xlsx
 from followup.reports import (
     REPORTS,
+    SURVEYS,
     Retention,
     Scope,
     one_year_retention,
@@ -35,7 +36,6 @@ from followup.reports import (
     visits_per_week,
 )
 from followup.staff_auth import visible
-from followup.survey_reports import results
 from store.audit import record
 from store.models import Staff
 from web.auth import StaffUser, current_staff, require, staff_page
@@ -158,18 +158,17 @@ async def reports_page(request: Request) -> Response:
 
 
 def _funnel(session: Any, scope: Scope) -> list[dict[str, Any]]:
-    """Per survey and wave: the share completed after each reminder step (all time)."""
-    rows = []
-    for wave in results(session):
-        steps = max(wave.completed_at_step, default=0)
-        done, shares = 0, []
-        for step in range(steps + 1):
-            done += wave.completed_at_step[step]
-            shares.append((step, done, round(100 * done / wave.sent) if wave.sent else 0))
-        rows.append(
-            {"survey": wave.survey_id, "wave": wave.wave, "sent": wave.sent, "steps": shares}
+    """The surveys report's rows, per survey and wave: the share completed by each step."""
+    funnel: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in SURVEYS.rows(session, scope):
+        entry = funnel.setdefault(
+            (row["survey"], row["wave"]),
+            {"survey": row["survey"], "wave": row["wave"], "sent": row["sent"], "steps": []},
         )
-    return rows
+        rate = row["response_rate_by_step"]
+        share = round(100 * rate) if isinstance(rate, float) else 0
+        entry["steps"].append((row["reminder_step"], row["completed_by_step"], share))
+    return list(funnel.values())
 
 
 @require(None)
