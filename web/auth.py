@@ -458,16 +458,7 @@ async def login(request: Request) -> Response:
         ADDRESS_FAILURES.fail(address)
         return _login_page(request, locale, WORDS[locale]["wrong"], 401, given)
     target = _safe_next(request.query_params.get("next") or form.get("next"))
-    response = RedirectResponse(target, status_code=303)
-    _set_cookie(
-        request,
-        response,
-        cookie_name(request),
-        token,
-        int(staff_auth.SESSION_LIFETIME.total_seconds()),
-    )
-    response.delete_cookie(LOGIN_COOKIE, path="/")
-    return response
+    return _signed_in(request, token, target)
 
 
 async def ask_for_link(request: Request) -> Response:
@@ -523,12 +514,17 @@ async def follow_link(request: Request) -> Response:
     cookie = await run_in_threadpool(job)
     if cookie is None:
         return _login_page(request, locale, WORDS[locale]["link_invalid"], status=400)
-    response = RedirectResponse("/today", status_code=303)
+    return _signed_in(request, cookie, "/today")
+
+
+def _signed_in(request: Request, token: str, target: str) -> Response:
+    """On to ``target`` with the new session's cookie; the login form's cookie is done."""
+    response = RedirectResponse(target, status_code=303)
     _set_cookie(
         request,
         response,
         cookie_name(request),
-        cookie,
+        token,
         int(staff_auth.SESSION_LIFETIME.total_seconds()),
     )
     response.delete_cookie(LOGIN_COOKIE, path="/")
