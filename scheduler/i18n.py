@@ -276,6 +276,47 @@ def install(env: jinja2.Environment, locale_variable: str = "locale") -> None:
     )
 
 
+def staff_title(texts: Texts, title: str, organisation: str = "", *, to: str = "family") -> str:
+    """The programme's word for the staff member who follows a match, as "your ...".
+
+    ``title`` is a programme's ``staff_title`` (procesleder, kontaktperson, aktivitetsleder,
+    frivilligkoordinator); ``to`` is "family" (Danish "jeres") or "parent" (Danish "din").
+    ``texts.gettext("Ask %(staff)s for a new link.", staff=staff_title(texts, ...))``.
+    """
+    if to not in {"family", "parent"}:
+        raise ValueError(f"staff_title(to=...) is 'family' or 'parent', got {to!r}")
+    if to == "family":
+        if title == "kontaktperson":
+            return texts.pgettext(
+                "to a family", "your contact person at %(organisation)s", organisation=organisation
+            )
+        if title == "aktivitetsleder":
+            return texts.pgettext("to a family", "your activity leader")
+        if title == "frivilligkoordinator":
+            return texts.pgettext("to a family", "your volunteer coordinator")
+        return texts.pgettext("to a family", "your case lead")
+    if title == "kontaktperson":
+        return texts.pgettext(
+            "to a parent", "your contact person at %(organisation)s", organisation=organisation
+        )
+    if title == "aktivitetsleder":
+        return texts.pgettext("to a parent", "your activity leader")
+    if title == "frivilligkoordinator":
+        return texts.pgettext("to a parent", "your volunteer coordinator")
+    return texts.pgettext("to a parent", "your case lead")
+
+
+def staff_noun(texts: Texts, title: str) -> str:
+    """The title alone, as a label: "Procesleder", "Kontaktperson" ..."""
+    if title == "kontaktperson":
+        return texts.pgettext("staff title", "Contact person")
+    if title == "aktivitetsleder":
+        return texts.pgettext("staff title", "Activity leader")
+    if title == "frivilligkoordinator":
+        return texts.pgettext("staff title", "Volunteer coordinator")
+    return texts.pgettext("staff title", "Case lead")
+
+
 def phone(number: str | None) -> str:
     """A phone number as people write it: "20 12 34 01" for a Danish number, else international.
 

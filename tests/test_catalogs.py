@@ -178,3 +178,17 @@ def test_two_branches_adding_texts_merge_without_a_conflict(tmp_path: Path) -> N
         "Blueberry": "Blåbær",
         "Cherry": "Kirsebær",
     }
+
+
+def test_each_programme_names_its_staff_in_its_own_words() -> None:
+    from scheduler.programme import load_all
+
+    titles = {slug: p.staff_title for slug, p in load_all().items()}
+    da = i18n.texts("da")
+    assert i18n.staff_title(da, titles["mentorbarn"], "Mentorbarn") == "jeres procesleder"
+    assert (
+        i18n.staff_title(da, titles["hjem-til-os"], "Red Barnet", to="parent")
+        == "din kontaktperson i Red Barnet"
+    )
+    assert i18n.staff_title(da, titles["familien-i-fokus"], "Røde Kors") == "jeres aktivitetsleder"
+    assert i18n.staff_noun(i18n.texts("en"), titles["familien-i-fokus"]) == "Activity leader"
