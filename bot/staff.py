@@ -21,7 +21,8 @@ from bot.context import BotContext
 from bot.family import help_text
 from bot.formatting import long_day
 from followup.alerts import acknowledge, snooze
-from followup.escalations import RULES_DA
+from followup.escalations import rule_title
+from followup.status_words import match_status, visit_status
 from followup.yearplan import fmt_date, fmt_weekday
 from scheduler import i18n
 from store.models import (
@@ -29,14 +30,12 @@ from store.models import (
     Escalation,
     EscalationStatus,
     Match,
-    MatchStatus,
     Severity,
     Staff,
     StaffRole,
     Task,
     TaskStatus,
     Visit,
-    VisitStatus,
 )
 
 LIST_LIMIT = 25
@@ -47,26 +46,6 @@ def _sees_everything(staff: Staff) -> bool:
     return staff.role in (StaffRole.COORDINATOR, StaffRole.ADMIN)
 
 
-def _match_status(texts: i18n.Texts, status: MatchStatus) -> str:
-    if status == MatchStatus.WAITING:
-        return texts.pgettext("match status", "waiting")
-    if status == MatchStatus.PAUSED:
-        return texts.pgettext("match status", "paused")
-    if status == MatchStatus.ENDED:
-        return texts.pgettext("match status", "ended")
-    return texts.pgettext("match status", "active")
-
-
-def _visit_status(texts: i18n.Texts, status: VisitStatus) -> str:
-    if status == VisitStatus.CANCELLED:
-        return texts.pgettext("visit status", "cancelled")
-    if status == VisitStatus.MOVED:
-        return texts.pgettext("visit status", "moved")
-    if status == VisitStatus.MISSED:
-        return texts.pgettext("visit status", "not answered")
-    return texts.pgettext("visit status", "visited")
-
-
 def _in_match(texts: i18n.Texts, match_id: int | None) -> str:
     if not match_id:
         return ""
@@ -75,9 +54,7 @@ def _in_match(texts: i18n.Texts, match_id: int | None) -> str:
 
 def _escalation_line(escalation: Escalation, locale: str) -> str:
     texts = i18n.texts(locale)
-    summary = (
-        escalation.summary if locale == "en" else RULES_DA.get(escalation.rule, escalation.summary)
-    )
+    summary = escalation.summary if locale == "en" else rule_title(escalation.rule, locale)
     if escalation.severity == Severity.URGENT:
         summary = texts.gettext("URGENT: %(summary)s", summary=summary)
     return f"#{escalation.id} {summary}{_in_match(texts, escalation.match_id)}"
@@ -182,7 +159,7 @@ def _summary(
         texts.gettext(
             "%(programme)s, %(status)s. Started %(start)s, visits every %(weekday)s.",
             programme=match.programme.name,
-            status=_match_status(texts, match.status),
+            status=match_status(texts, match.status),
             start=fmt_date(match.start_date, locale, "medium"),
             weekday=fmt_weekday(match.visit_weekday, locale),
         ),
@@ -198,7 +175,7 @@ def _summary(
     if not recent:
         lines.append(none)
     for visit in recent:
-        status = _visit_status(texts, visit.status)
+        status = visit_status(texts, visit.status)
         if visit.times is not None:
             status = f"{status} ×{visit.times}"
         if visit.cancelled_by is not None:

@@ -51,6 +51,8 @@ class Settings:
     max_webhook_bytes: int = 1024 * 1024
     retention_text_months: int = 12
     retention_contact_months: int = 3
+    # The language of what staff read on the command line (a language with a catalog).
+    language: str = "da"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -156,6 +158,20 @@ def _bool(name: str, value: str | None, default: bool) -> bool:
     raise SettingsError(f"{name}: expected true or false, got {value!r}")
 
 
+def _language(name: str, value: str | None) -> str:
+    from scheduler import i18n
+
+    if value is None:
+        return "da"
+    codes = i18n.enabled_languages()
+    if value not in codes:
+        raise SettingsError(
+            f"{name}: expected one of {', '.join(sorted(codes))} (a language with a reviewed message "
+            f"catalog), got {value!r}"
+        )
+    return value
+
+
 def _days_off(name: str, value: str | None) -> tuple[tuple[int, int], ...]:
     """Days off every year, as MM-DD separated by commas (e.g. 05-01 for 1 May)."""
     days: list[tuple[int, int]] = []
@@ -254,6 +270,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "VENSKAB_RETENTION_CONTACT_MONTHS", _raw(env, "VENSKAB_RETENTION_CONTACT_MONTHS"), 3, 1, 120
     )
 
+    language = _language("VENSKAB_LANGUAGE", _raw(env, "VENSKAB_LANGUAGE"))
+
     return Settings(
         database_url=database_url,
         timezone=timezone,
@@ -287,4 +305,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_webhook_bytes=max_webhook,
         retention_text_months=text_months,
         retention_contact_months=contact_months,
+        language=language,
     )

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.services import Services
+from scheduler import i18n
 from scheduler.programme import PROGRAMMES_DIR, Programme, ProgrammeError, load_all
 from scheduler.timeline import set_days_off
 from store import clock as store_clock
@@ -74,6 +75,8 @@ class AppContext:
     now_override: datetime | None = None
     # The sandbox's clock runs this far ahead of the wall clock (venskab.sandbox).
     time_offset: timedelta = timedelta(0)
+    # ``venskab --lang``: the language of what the command prints (else VENSKAB_LANGUAGE).
+    language: str | None = None
     _engine: Engine | None = field(default=None, repr=False)
 
     @cached_property
@@ -84,6 +87,15 @@ class AppContext:
             raise UserError(f"setting {exc}") from exc
         set_days_off(settings.extra_days_off)
         return settings
+
+    @property
+    def locale(self) -> str:
+        """The language staff read this command's output in: ``--lang``, else the setting."""
+        return self.language or self.settings.language
+
+    @property
+    def texts(self) -> i18n.Texts:
+        return i18n.texts(self.locale)
 
     @property
     def engine(self) -> Engine:
