@@ -229,7 +229,7 @@ def _record_error(
                 "bot_error",
                 now=context.now(),
                 evidence={"update_id": update_id, "error": name},
-                suggested_action="Look in the server log for this update id.",
+                suggested_action=N_("Look in the server log for this update id."),
             )
             if isinstance(update, Update) and update.effective_chat is not None:
                 chat = update.effective_chat

@@ -37,8 +37,10 @@ def _bot_username(app: AppContext, given: str | None) -> str:
     token = app.settings.telegram_bot_token
     if not token:
         raise UserError(
-            "the bot's username is not known yet: set TELEGRAM_BOT_TOKEN (it is asked of "
-            "Telegram) or pass --bot-username"
+            app.texts.gettext(
+                "the bot's username is not known yet: set TELEGRAM_BOT_TOKEN (it is asked of "
+                "Telegram) or pass --bot-username"
+            )
         )
     from telegram import Bot
     from telegram.error import TelegramError
@@ -51,7 +53,11 @@ def _bot_username(app: AppContext, given: str | None) -> str:
     try:
         return asyncio.run(get_me())
     except TelegramError as exc:
-        raise UserError(f"could not ask Telegram for the bot's username ({exc.message})") from exc
+        raise UserError(
+            app.texts.gettext(
+                "could not ask Telegram for the bot's username (%(error)s)", error=exc.message
+            )
+        ) from exc
 
 
 @click.group()
@@ -147,13 +153,17 @@ def sparring_add(
     programme = app.programmes.get(slug)
     if programme is None:
         raise UserError(
-            f"there is no programme {slug!r} (try: {', '.join(sorted(app.programmes))})"
+            app.texts.gettext(
+                "there is no programme %(programme)s (try: %(known)s)",
+                programme=repr(slug),
+                known=", ".join(sorted(app.programmes)),
+            )
         )
     if link is not None and not link.startswith(("https://", "http://")):
-        raise UserError("--link: expected a web address starting with https://")
+        raise UserError(app.texts.gettext("--link: expected a web address starting with https://"))
     starts_at = parse_when(at, app.settings.timezone)
     if starts_at <= app.now():
-        raise UserError("--at: the session must be in the future")
+        raise UserError(app.texts.gettext("--at: the session must be in the future"))
     with app.transaction() as session:
         rows = sync_programmes(session, app.programmes.values())
         row, created = sparring_ops.add_session(
