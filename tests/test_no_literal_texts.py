@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The bot's sandbox page and its webhook, state and update plumbing are read by tools, not people.
+DEVELOPER_FILES = {"sandbox.py", "webhook.py", "persistence.py", "updates.py", "context.py"}
 # The bot, and the command-line modules whose output staff read.
 CHECKED = sorted(
-    [*(ROOT / "bot").glob("*.py")]
+    [p for p in (ROOT / "bot").glob("*.py") if p.name not in DEVELOPER_FILES]
     + [
         ROOT / "venskab" / "cli" / name
         for name in ("matches.py", "staff.py", "bot.py", "contacts.py", "calendar.py")
@@ -32,8 +34,6 @@ DEVELOPER = {
     # click's documentation of the tool itself
     "option", "argument", "command", "group", "Choice", "Path",
 }  # fmt: skip
-# The bot's sandbox page and the webhook answer tools, not people, read these.
-DEVELOPER_FILES = {"sandbox.py", "webhook.py", "persistence.py", "updates.py", "context.py"}
 
 
 def _name(call: ast.Call) -> str:
@@ -81,8 +81,6 @@ def _texts(path: Path) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("path", CHECKED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_text_a_person_reads_is_written_into_the_code(path: Path) -> None:
-    if path.name in DEVELOPER_FILES:
-        pytest.skip("read by tools, not people")
     found = _texts(path)
     assert not found, f"{path.relative_to(ROOT)}: texts outside the catalogs: {found[:5]}"
 

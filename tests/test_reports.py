@@ -367,7 +367,7 @@ def test_a_long_report_shows_its_progress_on_a_terminal_and_a_short_one_only_its
         ["report", "stability", *period, "--format", "xlsx", "-o", str(target)], env
     )
     assert done.returncode == 0, terminal
-    assert "writing rows" in terminal and "100%" in terminal
+    assert "skriver rækker" in terminal and "100%" in terminal
     assert "stability: 600 rækker" in terminal
     done, terminal = run_at_a_terminal(["report", "codebook", "-o", str(tmp_path / "c.csv")], env)
-    assert done.returncode == 0 and "writing rows" not in terminal and "codebook:" in terminal
+    assert done.returncode == 0 and "skriver rækker" not in terminal and "codebook:" in terminal

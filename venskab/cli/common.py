@@ -165,7 +165,14 @@ def parse_when(value: str, zone_name: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-PROGRESS_LABELS = {"checking": "checking rows", "writing": "writing rows"}
+def _progress_label(texts: i18n.Texts, phase: str) -> str:
+    if phase == "checking":
+        return texts.pgettext("progress", "checking rows")
+    if phase == "writing":
+        return texts.pgettext("progress", "writing rows")
+    return phase
+
+
 T = TypeVar("T")
 
 
@@ -173,8 +180,9 @@ class TerminalProgress:
     """A progress bar on the terminal (stderr) for long work, one per phase ("checking",
     "writing"); nothing when stderr is not a terminal (cron, a pipe) or the work is short."""
 
-    def __init__(self, at_least: int = 500) -> None:
+    def __init__(self, at_least: int = 500, texts: i18n.Texts | None = None) -> None:
         self.at_least = at_least
+        self.texts = texts or i18n.texts(i18n.SOURCE_LANGUAGE)
         self.phase: str | None = None
         self.bar: Any = None
 
@@ -185,7 +193,10 @@ class TerminalProgress:
             self.close()
             self.phase = phase
             self.bar = click.progressbar(
-                length=total, label=PROGRESS_LABELS.get(phase, phase), file=sys.stderr, width=30
+                length=total,
+                label=_progress_label(self.texts, phase),
+                file=sys.stderr,
+                width=30,
             )
             self.bar.__enter__()
         self.bar.update(1)

@@ -52,7 +52,7 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
     """
     data = file.read_bytes()
     app.upgrade()
-    progress = TerminalProgress()
+    progress = TerminalProgress(texts=app.texts)
     try:
         with app.transaction() as session:
             result = importer.import_csv(

@@ -125,7 +125,7 @@ def report(
     if output is None:
         write_csv(columns, rows, sys.stdout)
         return
-    progress = TerminalProgress()  # a bar on a terminal for a few thousand rows
+    progress = TerminalProgress(texts=app.texts)  # a bar on a terminal for a few thousand rows
     try:
         if fmt == "xlsx":
             with output.open("wb") as out:
