@@ -65,6 +65,8 @@ def test_the_danish_words_are_danish() -> None:
         "role_admin",
         "log_note",
         "sparring_title",
+        "channel_sms",
+        "channel_telegram",
     }, same
     assert da["status_msg_cancelled"] == "annulleret" and da["outcome_cancelled"] == "aflyst"
     assert en["role_procesleder"] == "case lead" and da["role_procesleder"] == "procesleder"

@@ -382,6 +382,7 @@ def _inbox(services: Services, channels: tuple[Channel, ...], lang: str) -> list
                     "subject": row.subject,
                     "body": row.body or "",
                     "kind": row.kind,
+                    "lang": row.locale.value,  # the message's own language
                 }
             )
         return list(people.values())

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -43,6 +44,7 @@ from store.models import (
     Task,
 )
 from web.auth import StaffUser, current_staff, require, staff_page
+from web.staff_render import babel_locale
 from web.staff_words import word
 from web.wheel import wheel_svg
 
@@ -80,6 +82,10 @@ class Refused(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+# A snoozed case's date in the flash: "tirsdag 21. april".
+UNTIL = {"da": "EEEE d. MMMM", "en": "EEEE d MMMM"}
 
 
 def staff_routes() -> list[Route]:
@@ -228,8 +234,11 @@ async def case_action(request: Request) -> Response:
                 days = {"1": 1, "7": 7, "14": 14}.get(form.get("days", "7"), 7)
                 until = now + timedelta(days=days)
                 snooze(session, case.id, staff.id, until, now, via="web")
-                zone = ZoneInfo(staff.timezone)
-                return {"done": "snooze", "until": until.astimezone(zone).strftime("%d.%m.%Y")}
+                local = until.astimezone(ZoneInfo(staff.timezone)).date()
+                locale = staff.locale.value
+                pattern = UNTIL.get(locale, "full")
+                shown = format_date(local, pattern, locale=babel_locale(locale))
+                return {"done": "snooze", "until": shown}
             note = " ".join(form.get("note", "").split())[:2000]
             if len(note) < 2:
                 raise Refused("need_note")

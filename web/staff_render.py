@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from scheduler import i18n
-from web.staff_words import labels
+from web.staff_words import labels, reasons
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -98,6 +98,9 @@ def render(request: Request, template: str, values: dict[str, Any], user: Viewer
     def label(key: str) -> str:
         return words.get(key, "")
 
+    def reason(text: str) -> str:
+        return reasons(i18n.texts(locale)).get(text, text)
+
     def when(moment: datetime | None) -> str:
         if moment is None:
             return ""
@@ -127,6 +130,7 @@ def render(request: Request, template: str, values: dict[str, Any], user: Viewer
     context = {
         "locale": locale,
         "label": label,
+        "reason": reason,
         "dir": i18n.language(locale).direction,
         "when": when,
         "day": day,

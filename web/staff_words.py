@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from scheduler import i18n
+from scheduler import i18n, outbox
 
 
 @lru_cache(maxsize=32)
@@ -22,6 +22,10 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
     return {
         "bad_date": texts.gettext("The date could not be read. Please write it as YYYY-MM-DD."),
         "bad_time": texts.gettext("The time could not be read."),
+        "channel_telegram": texts.pgettext("channel", "Telegram"),
+        "channel_sms": texts.pgettext("channel", "SMS"),
+        "channel_email": texts.pgettext("channel", "Email"),
+        "channel_voice": texts.pgettext("channel", "Call"),
         "chart_funnel": texts.gettext("Surveys: per cent completed after each step"),
         "chart_retention": texts.gettext("Matches still running on their first anniversary"),
         "chart_step": texts.gettext("Reminder %(step)s"),
@@ -188,6 +192,34 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
             "Year wheel for %(child)s: month by month from the start to the anniversary"
         ),
         "wheel_week": texts.gettext("Week %(week)s of %(weeks)s"),
+    }
+
+
+@lru_cache(maxsize=32)
+def reasons(texts: i18n.Texts) -> dict[str, str]:
+    """Why a message was not sent, as the scheduler writes it on the outbox row, in the staff
+    member's language. A reason not listed here (a provider's own error text) is shown as it is.
+    """
+    return {
+        outbox.NOT_IN_PLAN: texts.gettext("no longer in the plan"),
+        outbox.EXPIRED: texts.gettext("expired before it could be sent"),
+        outbox.IN_DOUBT: texts.gettext(
+            "the sending process stopped mid-send; not re-sent to avoid a duplicate"
+        ),
+        outbox.ACKNOWLEDGED: texts.gettext("acknowledged"),
+        outbox.CANCELLED_BY_STAFF: texts.gettext("cancelled by staff"),
+        "the match no longer exists": texts.gettext("the match no longer exists"),
+        "programme or recipient no longer exists": texts.gettext(
+            "programme or recipient no longer exists"
+        ),
+        "the recipient opted out": texts.gettext("the recipient opted out"),
+        "already answered": texts.gettext("already answered"),
+        "its prompt was never sent": texts.gettext("its prompt was never sent"),
+        "the staff member is no longer active": texts.gettext(
+            "the staff member is no longer active"
+        ),
+        "no address for this channel": texts.gettext("no address for this channel"),
+        "nothing to tell any more": texts.gettext("nothing to tell any more"),
     }
 
 
