@@ -26,6 +26,7 @@ from followup.tasks import call_back_task
 from scheduler import i18n
 from scheduler import outbox as outbox_rows
 from scheduler.dispatcher import mark_address_failed
+from scheduler.i18n import N_
 from store.audit import record
 from store.models import Match, OutboxMessage
 from store.receipts import first_delivery
@@ -34,7 +35,7 @@ from web.ack import ack_routes
 from web.auth import SecurityHeaders, auth_routes
 from web.calendar import calendar_routes
 from web.inbound import inbound_routes
-from web.limits import twilio_params
+from web.limits import not_found, twilio_params
 from web.reports_page import report_routes
 from web.staff_groups import group_routes
 from web.staff_pages import staff_routes
@@ -129,7 +130,8 @@ def _record_status(app: Services, sid: str, status: str, params: dict[str, str])
                     "code": code or None,
                     "status": status,
                 },
-                suggested_action="Check the phone number with the family.",
+                # An id: translated where it is shown, in the reader's language.
+                suggested_action=N_("Check the phone number with the family."),
             )
 
 
@@ -147,14 +149,14 @@ async def twilio_gather(request: Request) -> Response:
     app = _services(request)
     raw_id = str(request.path_params["outbox_id"])
     if not ROW_ID.fullmatch(raw_id):
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     outbox_id = int(raw_id)
     params = await twilio_params(request, app.settings)
     if isinstance(params, Response):
         return params
     locale = await run_in_threadpool(_record_answer, app, outbox_id, params)
     if locale is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     thanks = i18n.texts(locale).gettext("Thank you for your answer. Goodbye.")
     language = {"da": "da-DK", "en": "en-GB"}.get(locale, locale)
     response = VoiceResponse()

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,7 +40,16 @@ from followup import login_links, staff_auth
 from scheduler import i18n
 from scheduler.links import secret_for
 from store.models import Staff
-from web.limits import BadForm, TooLarge, client_address, parse_form, read_body
+from web.limits import (
+    BadForm,
+    TooLarge,
+    bad_request,
+    client_address,
+    parse_form,
+    read_body,
+    too_large,
+)
+from web.limits import forbidden as refused
 from web.staff_render import page_locale, render
 
 if TYPE_CHECKING:
@@ -170,9 +179,9 @@ def require(role: str | None, *, csrf: bool = True) -> Callable[[Handler], Handl
                     body = await read_body(request, app.settings.max_form_bytes)
                     form = {k: clean(str(v)) for k, v in (await parse_form(request, body)).items()}
                 except TooLarge:
-                    return PlainTextResponse("Request too large", status_code=413)
+                    return too_large()
                 except BadForm:
-                    return PlainTextResponse("Bad request", status_code=400)
+                    return bad_request()
                 if not check_csrf(user, form.get("csrf")):
                     return forbidden(request, user, "csrf")
                 request.state.form = form
@@ -200,7 +209,7 @@ async def gate(request: Request, role: str | None) -> Response | None:
     multipart upload is parsed by its own handler); a POST without it, or from another site's
     page, is refused here."""
     if request.method == "POST" and not same_origin(request):
-        return PlainTextResponse("Forbidden", status_code=403)
+        return refused()
     user = await current_staff(request)
     if user is None:
         if request.method in ("GET", "HEAD"):
@@ -388,9 +397,9 @@ async def _login_form(request: Request, app: Services, locale: str) -> dict[str,
         body = await read_body(request, app.settings.max_form_bytes)
         form = {k: str(v) for k, v in (await parse_form(request, body, max_fields=10)).items()}
     except TooLarge:
-        return PlainTextResponse("Request too large", status_code=413)
+        return too_large()
     except BadForm:
-        return PlainTextResponse("Bad request", status_code=400)
+        return bad_request()
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
         return _login_page(

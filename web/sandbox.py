@@ -46,6 +46,7 @@ from store.models import (
     VolunteerFamily,
 )
 from web.auth import csrf_token, gate, page_lang
+from web.limits import not_found
 from web.staff_render import babel_locale, other_language
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ async def _guard(request: Request) -> Response | None:
     page is refused (403); then the staff login (:func:`web.auth.gate`)."""
     services: Services = request.app.state.app
     if services.sandbox is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     return await gate(request, None)  # signed-in staff only, with the session's CSRF token
 
 
@@ -270,7 +271,7 @@ async def chat(request: Request, sandbox: Sandbox) -> Response:
     family_id = _family_id(request)
     family = await run_in_threadpool(_family, _services(request), family_id)
     if family is None or family_id is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     chat_id = sandbox.chat_id(family_id)
     linked = family["chat_id"] == chat_id
     shown = await run_in_threadpool(sandbox.chat, chat_id) if linked else None
@@ -290,7 +291,7 @@ def _family(services: Services, family_id: int | None) -> dict[str, Any] | None:
 async def join(request: Request, sandbox: Sandbox) -> Response:
     family_id = _family_id(request)
     if family_id is None or await run_in_threadpool(_family, _services(request), family_id) is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     await sandbox.join(family_id)
     return RedirectResponse(
         _back(f"/sandbox/chat/{family_id}", page_lang(request)), status_code=303
@@ -302,7 +303,7 @@ async def say(request: Request, sandbox: Sandbox) -> Response:
     form = await _form(request)
     lang = page_lang(request)
     if family_id is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     if form is None:
         return PlainTextResponse(
             i18n.texts(lang).gettext("The form could not be read. Please try again."),
@@ -324,7 +325,7 @@ async def press(request: Request, sandbox: Sandbox) -> Response:
     form = await _form(request)
     lang = page_lang(request)
     if family_id is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     raw_id = (form or {}).get("message", "")
     data = (form or {}).get("data", "")
     if form is None or not ID.fullmatch(raw_id) or not 1 <= len(data.encode()) <= 64:
