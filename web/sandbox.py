@@ -285,7 +285,12 @@ def _family(services: Services, family_id: int | None) -> dict[str, Any] | None:
         family = session.get(VolunteerFamily, family_id)
         if family is None:
             return None
-        return {"id": family.id, "name": family.name, "chat_id": family.telegram_chat_id}
+        return {
+            "id": family.id,
+            "name": family.name,
+            "chat_id": family.telegram_chat_id,
+            "lang": family.locale.value,  # the bot speaks the family's language
+        }
 
 
 async def join(request: Request, sandbox: Sandbox) -> Response:

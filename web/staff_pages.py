@@ -617,6 +617,7 @@ async def message_page(request: Request) -> Response:
             row = staff_views.outbox_row(message, match, app.programmes, staff.locale.value)
             edited = outbox.staff_text(message)
             body, subject = message.body, message.subject
+            message_lang = message.locale.value  # the recipient's, not the staff member's
             due_local = message.due_at.astimezone(ZoneInfo(staff.timezone)).strftime(
                 "%Y-%m-%dT%H:%M"
             )
@@ -639,6 +640,7 @@ async def message_page(request: Request) -> Response:
             "r": row,
             "body": body,
             "subject": subject,
+            "message_lang": message_lang,
             "edited": edited,
             "due_local": due_local,
         }
