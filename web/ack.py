@@ -206,13 +206,12 @@ def _page(
     **values: str,
 ) -> HTMLResponse:
     locale = page_locale(locale)
+    says = _says(i18n.texts(locale), text)
     return HTMLResponse(
         PAGES.get_template("ack.html").render(
             locale=locale,
             dir=i18n.language(locale).direction,
-            text=_says(i18n.texts(locale), text) % values
-            if values
-            else _says(i18n.texts(locale), text),
+            text=says % values if values else says,
             case=case,
             actions=actions,
         ),

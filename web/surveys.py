@@ -190,12 +190,10 @@ class _SurveyPages:
     ) -> HTMLResponse:
         t = i18n.texts(lang)
         if state == "expired":
-            title, text = (
-                t.gettext("This link has expired"),
-                t.gettext(
-                    "The questionnaire can no longer be answered through this link. Thank "
-                    "you for wanting to help."
-                ),
+            title = t.gettext("This link has expired")
+            text = t.gettext(
+                "The questionnaire can no longer be answered through this link. Thank "
+                "you for wanting to help."
             )
             return message_page(lang, [(lang, title, [text])], status=status or 410)
         if state == "thanks":
