@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -43,6 +44,7 @@ from store.models import (
     Task,
 )
 from web.auth import StaffUser, current_staff, require, staff_page
+from web.staff_render import babel_locale
 from web.staff_words import word
 from web.wheel import wheel_svg
 
@@ -80,6 +82,10 @@ class Refused(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+# A snoozed case's date in the flash: "tirsdag 21. april".
+UNTIL = {"da": "EEEE d. MMMM", "en": "EEEE d MMMM"}
 
 
 def staff_routes() -> list[Route]:
@@ -228,8 +234,11 @@ async def case_action(request: Request) -> Response:
                 days = {"1": 1, "7": 7, "14": 14}.get(form.get("days", "7"), 7)
                 until = now + timedelta(days=days)
                 snooze(session, case.id, staff.id, until, now, via="web")
-                zone = ZoneInfo(staff.timezone)
-                return {"done": "snooze", "until": until.astimezone(zone).strftime("%d.%m.%Y")}
+                local = until.astimezone(ZoneInfo(staff.timezone)).date()
+                locale = staff.locale.value
+                pattern = UNTIL.get(locale, "full")
+                shown = format_date(local, pattern, locale=babel_locale(locale))
+                return {"done": "snooze", "until": shown}
             note = " ".join(form.get("note", "").split())[:2000]
             if len(note) < 2:
                 raise Refused("need_note")
@@ -608,6 +617,7 @@ async def message_page(request: Request) -> Response:
             row = staff_views.outbox_row(message, match, app.programmes, staff.locale.value)
             edited = outbox.staff_text(message)
             body, subject = message.body, message.subject
+            message_lang = message.locale.value  # the recipient's, not the staff member's
             due_local = message.due_at.astimezone(ZoneInfo(staff.timezone)).strftime(
                 "%Y-%m-%dT%H:%M"
             )
@@ -630,6 +640,7 @@ async def message_page(request: Request) -> Response:
             "r": row,
             "body": body,
             "subject": subject,
+            "message_lang": message_lang,
             "edited": edited,
             "due_local": due_local,
         }
