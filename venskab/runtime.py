@@ -239,6 +239,21 @@ class Runtime:
 
         return followup.run(self.app.session_factory, self.app.programmes, now).tasks
 
+    def waiting_list(self, now: datetime, horizon_days: int = 14) -> int:
+        """Notes to the families and children waiting for a match, and the waiting and
+        certificate tasks (:mod:`scheduler.waiting`). Returns how many rows were added."""
+        from scheduler.waiting import plan_waiting
+
+        with self.app.transaction() as session:
+            stats = plan_waiting(
+                session,
+                self.app.programmes,
+                now,
+                self.app.settings.zone,
+                timedelta(days=horizon_days),
+            )
+        return stats.notes + stats.tasks
+
     def sparring_reminders(self, now: datetime) -> int:
         """The day-before reminder, with the meeting link, to families who said yes."""
         from followup.sparring import plan_reminders
@@ -263,6 +278,7 @@ class Runtime:
         self._ticking += 1
         try:
             plan = await asyncio.to_thread(self.plan, now, horizon_days)
+            await asyncio.to_thread(self.waiting_list, now, horizon_days)
             await asyncio.to_thread(self.sparring_reminders, now)
             await asyncio.to_thread(self.survey_ladder, now)
             news = await asyncio.to_thread(self.follow_up, now)
