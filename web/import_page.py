@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from followup import importer
 from followup.import_file import FORMATS, ImportFailed, Problem, read_table
 from followup.import_xlsx import is_workbook, workbook_as_csv
-from store.models import ContactPerson, Match, Staff, VolunteerFamily
+from store.models import ContactPerson, HouseholdMember, Match, Referral, Staff, VolunteerFamily
 from web.auth import csrf_token, gate, page_lang
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ MODELS: dict[str, Any] = {
     "families": VolunteerFamily,
     "contacts": ContactPerson,
     "matches": Match,
+    "referrals": Referral,
 }
 
 WORDS: dict[str, dict[str, str]] = {
@@ -64,14 +65,21 @@ WORDS: dict[str, dict[str, str]] = {
         "nothing is saved if even one line has a problem.",
     },
     "order": {
-        "da": "Rækkefølge: medarbejdere, familier, kontaktpersoner, match.",
-        "en": "Order: staff, families, contacts, matches.",
+        "da": "Rækkefølge: medarbejdere, familier, kontaktpersoner, match. Børn på venteliste "
+        "efter kontaktpersonerne, husstande efter familierne.",
+        "en": "Order: staff, families, contacts, matches. Children waiting after the contacts, "
+        "households after the families.",
     },
     "kind": {"da": "Hvad indeholder filen?", "en": "What does the file hold?"},
     "staff": {"da": "Medarbejdere", "en": "Staff"},
     "families": {"da": "Venskabsfamilier", "en": "Volunteer families"},
     "contacts": {"da": "Forældre og kontaktpersoner", "en": "Parents and contacts"},
     "matches": {"da": "Match", "en": "Matches"},
+    "referrals": {"da": "Børn på venteliste", "en": "Children waiting (referrals)"},
+    "household": {
+        "da": "Husstande og attester",
+        "en": "Households and certificates",
+    },
     "file": {"da": "Fil (CSV eller .xlsx)", "en": "File (CSV or .xlsx)"},
     "check": {"da": "Tjek filen", "en": "Check the file"},
     "report": {"da": "Tjek af {file}", "en": "Check of {file}"},
@@ -218,12 +226,44 @@ def _run(services: Services, kind: str, csv: bytes, file: str, write: bool) -> R
 def _lines(session: Any, kind: str, csv: bytes, file: str) -> list[tuple[int, str, bool]]:
     """Each data line's ref and whether it is new (asked before the import runs)."""
     table = read_table(csv, file, FORMATS[kind])
+    if kind == "household":
+        return _household_lines(session, table.rows)
     model = MODELS[kind]
     refs = [cells.get("ref", "") for _, cells in table.rows]
     existing = set(session.scalars(select(model.external_ref).where(model.external_ref.in_(refs))))
     return [
         (line, cells.get("ref", ""), cells.get("ref", "") not in existing)
         for line, cells in table.rows
+    ]
+
+
+def _household_lines(
+    session: Any, rows: list[tuple[int, dict[str, str]]]
+) -> list[tuple[int, str, bool]]:
+    """A household file has no refs: each line by its family's ref, new unless the family has
+    a member of that first name and birth year already."""
+    known = {
+        (ref, name.casefold(), str(year))
+        for ref, name, year in session.execute(
+            select(
+                VolunteerFamily.external_ref, HouseholdMember.first_name, HouseholdMember.birth_year
+            )
+            .join(VolunteerFamily, VolunteerFamily.id == HouseholdMember.volunteer_family_id)
+            .where(VolunteerFamily.external_ref.in_([c.get("family_ref", "") for _, c in rows]))
+        )
+    }
+    return [
+        (
+            line,
+            cells.get("family_ref", ""),
+            (
+                cells.get("family_ref", ""),
+                " ".join(cells.get("first_name", "").split()).casefold(),
+                cells.get("birth_year", ""),
+            )
+            not in known,
+        )
+        for line, cells in rows
     ]
 
 
