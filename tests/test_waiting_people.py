@@ -6,10 +6,10 @@ everything stored about a household and a waiting child."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.waiting import plan_waiting
@@ -32,6 +32,9 @@ from tests.support.cast import PROGRAMMES, make_match
 from tests.support.staff_app import NOW, World
 from tests.test_cli import cli
 from tests.test_year_simulation import ZONE
+from venskab.cli.common import AppContext
+from venskab.demo import replay, seed
+from venskab.runtime import Runtime
 
 _served = staff_app._served
 world = staff_app.world
@@ -254,3 +257,34 @@ def test_the_example_files_import_with_a_waiting_child_and_the_households(
         assert len(session.scalars(select(HouseholdMember)).all()) == 3
         referral = session.scalars(select(Referral)).one()
         assert (referral.status, referral.child.first_name) == (WaitStatus.WAITING, "Barn H")
+
+
+async def test_the_demo_has_people_waiting_and_certificates_to_renew(
+    db_url: str, engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, _engine=engine)
+    seed(app, now)
+    await replay(app, now, Runtime)
+    with session_factory() as session:
+        notes = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "waiting_note", OutboxMessage.status == OutboxStatus.SENT
+            )
+        ).all()
+        # The family waiting 13 weeks heard from us after 6 and 12; the child's parent after 6.
+        assert sorted(n.audience.value for n in notes) == [
+            "contact_person",
+            "volunteer_family",
+            "volunteer_family",
+        ]
+        assert all("Vi har ikke glemt" in (n.body or "") for n in notes)
+        titles = [t.title for t in session.scalars(select(Task))]
+        assert any(t.startswith("Venskabsfamilie 4 (demo) har ventet 12 uger") for t in titles)
+        assert any(t.startswith("Forny børneattesten for Voksen A") for t in titles)
+        assert any(
+            t.startswith("Ung A (Venskabsfamilie 1 (demo)) fylder 15 i 2026") for t in titles
+        )
+    report = cli(db_url, "report", "waiting", now=now)
+    assert report.exit_code == 0
+    assert report.output.count("waiting,") >= 2 and ",screening," in report.output
