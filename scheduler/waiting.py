@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler import outbox
+from scheduler.i18n import N_, texts
 from scheduler.programme import Programme, Waiting
 from scheduler.recipients import Recipient, contact_recipient, family_recipient
 from scheduler.timeline import localize, next_working_day
@@ -58,30 +59,25 @@ ACTIVE = (WaitStatus.APPLIED, WaitStatus.SCREENING, WaitStatus.WAITING, WaitStat
 CERTIFICATES = ("child_certificate_on", "criminal_record_on")
 NOT_WAITING = "no longer waiting for a match"
 
-_TITLES: dict[str, dict[str, str]] = {
-    "family_waited": {
-        "da": "{family} har ventet {weeks} uger på et match: ring og hør, hvordan det går",
-        "en": "{family} has waited {weeks} weeks for a match: call them and hear how they are",
-    },
-    "referral_waited": {
-        "da": "{child} har ventet {weeks} uger på en venskabsfamilie: ring til forælder eller "
-        "kontaktperson",
-        "en": "{child} has waited {weeks} weeks for a volunteer family: call the parent or "
-        "contact person",
-    },
-    "child_certificate_on": {
-        "da": "Forny børneattesten for {name} ({family}): den udløber {date}",
-        "en": "Renew {name}'s child record certificate ({family}): it runs out on {date}",
-    },
-    "criminal_record_on": {
-        "da": "Forny straffeattesten for {name} ({family}): den udløber {date}",
-        "en": "Renew {name}'s criminal record certificate ({family}): it runs out on {date}",
-    },
-    "turns_of_age": {
-        "da": "{name} ({family}) fylder {age} i {year}: indhent børne- og straffeattest",
-        "en": "{name} ({family}) turns {age} in {year}: obtain a child and a criminal record "
-        "certificate",
-    },
+# Staff task titles (English ids; the catalogs have the other languages).
+_TITLES: dict[str, str] = {
+    "family_waited": N_(
+        "%(family)s has waited %(weeks)s weeks for a match: call them and hear how they are"
+    ),
+    "referral_waited": N_(
+        "%(child)s has waited %(weeks)s weeks for a volunteer family: call the parent or contact "
+        "person"
+    ),
+    "child_certificate_on": N_(
+        "Renew the child record certificate of %(name)s (%(family)s): it runs out on %(date)s"
+    ),
+    "criminal_record_on": N_(
+        "Renew the criminal record certificate of %(name)s (%(family)s): it runs out on %(date)s"
+    ),
+    "turns_of_age": N_(
+        "%(name)s (%(family)s) turns %(age)s in %(year)s: obtain a child and a criminal record "
+        "certificate"
+    ),
 }
 
 
@@ -367,14 +363,13 @@ def _task(
 
 def _title(which: str, owner: Staff | None, **values: Any) -> str:
     locale = owner.locale.value if owner is not None else "da"
-    texts = _TITLES[which]
     shown = {
         k: (v.strftime("%d.%m.%Y") if locale == "da" else v.isoformat())
         if isinstance(v, date)
         else v
         for k, v in values.items()
     }
-    return (texts.get(locale) or texts["da"]).format(**shown)
+    return texts(locale).gettext(_TITLES[which], **shown)
 
 
 class _Owners:
