@@ -29,7 +29,7 @@ from store.models import (
 from store.models import Programme as ProgrammeRow
 from tests.support import staff_app
 from tests.support.cast import PROGRAMMES, make_match
-from tests.support.staff_app import NOW, World
+from tests.support.staff_app import NOW, World, signed_in
 from tests.test_cli import cli
 from tests.test_year_simulation import ZONE
 from venskab.cli.common import AppContext
@@ -288,3 +288,42 @@ async def test_the_demo_has_people_waiting_and_certificates_to_renew(
     report = cli(db_url, "report", "waiting", now=now)
     assert report.exit_code == 0
     assert report.output.count("waiting,") >= 2 and ",screening," in report.output
+
+
+def test_the_import_page_refuses_a_match_for_a_family_lacking_a_certificate(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        match = session.get(Match, world.match)
+        assert match is not None and match.staff is not None
+        match.staff.external_ref, match.contacts[0].external_ref = "S-W", "K-W"
+        family = VolunteerFamily(
+            name="Familien Ny",
+            contact_name="Kontaktvoksen",
+            phone="+4520123477",
+            external_ref="F-W",
+        )
+        session.add(family)
+        session.flush()
+        session.add(
+            HouseholdMember(volunteer_family_id=family.id, first_name="Ung C", birth_year=2010)
+        )
+    rows = (
+        "ref,programme,child_name,child_birth_year,family_ref,contact_refs,staff_ref,region,"
+        "start_date,visit_weekday\n"
+        "M-W,hjem-til-os,Barn W,2017,F-W,K-W,S-W,,2026-05-04,monday\n"
+    )
+    with signed_in(world.url, session_factory) as (client, csrf):
+        form = client.get("/import?lang=da").text
+        assert "Husstande og attester" in form and "Børn på venteliste" in form
+        files = {"file": ("matches.csv", rows.encode(), "text/csv")}
+        answer = client.post(
+            f"/import/check?lang=en&csrf={csrf}", data={"kind": "matches"}, files=files
+        )
+        assert answer.status_code == 422 and "Nothing was saved." in answer.text
+        assert '<td class="n">2</td><td class="c">family_ref</td>' in answer.text
+        assert (
+            "Ung C (born 2010) has no valid child record certificate (børneattest)" in answer.text
+        )
+    with session_factory() as session:
+        assert session.scalars(select(Match).where(Match.external_ref == "M-W")).first() is None
