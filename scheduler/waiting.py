@@ -377,16 +377,18 @@ class _Owners:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._running: dict[int, Match | None] | None = None
+        self._running: dict[int, Match | None] = {}
         self._coordinators: list[Staff] | None = None
 
     def running_match(self, family_id: int) -> Match | None:
-        if self._running is None:
-            self._running = {}
-            for match in self.session.scalars(
-                select(Match).where(Match.status != MatchStatus.ENDED).order_by(Match.id)
-            ):
-                self._running.setdefault(match.volunteer_family_id, match)
+        """The family's running match (the oldest), looked up once per family and pass."""
+        if family_id not in self._running:
+            self._running[family_id] = self.session.scalars(
+                select(Match)
+                .where(Match.volunteer_family_id == family_id, Match.status != MatchStatus.ENDED)
+                .order_by(Match.id)
+                .limit(1)
+            ).first()
         return self._running.get(family_id)
 
     def coordinator(self, region: str) -> Staff | None:

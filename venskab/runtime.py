@@ -126,6 +126,9 @@ def build_channels(
     return channels, frozenset(sandbox)
 
 
+WAITING_EVERY = timedelta(minutes=10)
+
+
 @dataclass
 class TickResult:
     plan: PlanStats
@@ -160,6 +163,7 @@ class Runtime:
     _dispatcher: Dispatcher | None = None
     _synced: bool = False
     _ticking: int = 0
+    _waiting_at: datetime | None = None  # the last waiting-list pass (see waiting_list)
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -241,8 +245,15 @@ class Runtime:
 
     def waiting_list(self, now: datetime, horizon_days: int = 14) -> int:
         """Notes to the families and children waiting for a match, and the waiting and
-        certificate tasks (:mod:`scheduler.waiting`). Returns how many rows were added."""
+        certificate tasks (:mod:`scheduler.waiting`). Returns how many rows were added.
+
+        Notes are planned days ahead and tasks are due by the day, so a pass every
+        :data:`WAITING_EVERY` is enough: the ticks between skip it."""
         from scheduler.waiting import plan_waiting
+
+        last = self._waiting_at
+        if last is not None and last <= now < last + WAITING_EVERY:
+            return 0
 
         with self.app.transaction() as session:
             stats = plan_waiting(
@@ -252,6 +263,7 @@ class Runtime:
                 self.app.settings.zone,
                 timedelta(days=horizon_days),
             )
+        self._waiting_at = now
         return stats.notes + stats.tasks
 
     def sparring_reminders(self, now: datetime) -> int:
