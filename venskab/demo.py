@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -35,18 +35,22 @@ from store.models import (
     ContactPerson,
     Escalation,
     EscalationStatus,
+    HouseholdMember,
     Locale,
     Match,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
+    Referral,
     Severity,
     Staff,
     StaffRole,
     Visit,
     VisitStatus,
     VolunteerFamily,
+    WaitStatus,
 )
+from store.models import Programme as ProgrammeRow
 from venskab.cli.common import AppContext
 
 ZONE = ZoneInfo("Europe/Copenhagen")
@@ -125,9 +129,12 @@ def seed(app: AppContext, now: datetime) -> list[int]:
                 contacts=[contact],
                 created_at=datetime.combine(start, time(8, 0), tzinfo=ZONE).astimezone(UTC),
             )
+            family.status, family.status_since = WaitStatus.MATCHED, start
+            family.programme_id = rows[slug].id
             session.add(match)
             session.flush()
             ids.append(match.id)
+            _household(session, family, number, today)
             programme = app.programmes[slug]
             facts = facts_for(session, match, programme)
             # The family answered most visit prompts; one visit fell through to illness.
@@ -153,7 +160,75 @@ def seed(app: AppContext, now: datetime) -> list[int]:
                     )
                 visit.reported_at = occ.due_utc + timedelta(hours=1)
                 session.add(visit)
+        _waiting_list(session, rows, lead, today)
     return ids
+
+
+def _household(session: Session, family: VolunteerFamily, number: int, today: date) -> None:
+    """Each demo family's adult with certificates; the first family's run out in 40 days (a
+    renewal task), and its teenager turns 15 this year without certificates (a task)."""
+    issued = today - timedelta(days=365 * 2 - 40) if number == 1 else today - timedelta(days=200)
+    session.add(
+        HouseholdMember(
+            volunteer_family_id=family.id,
+            first_name=f"Voksen {'ABC'[number - 1]}",
+            birth_year=1980 + number,
+            child_certificate_on=issued,
+            criminal_record_on=issued,
+        )
+    )
+    if number == 1:
+        session.add(
+            HouseholdMember(
+                volunteer_family_id=family.id, first_name="Ung A", birth_year=today.year - 15
+            )
+        )
+
+
+def _waiting_list(
+    session: Session, rows: Mapping[str, ProgrammeRow], lead: Staff, today: date
+) -> None:
+    """Who waits for a match: an approved family for 13 weeks (past Hjem til Os's 12: a task),
+    a referred child for 8 weeks, and a family still being screened."""
+    programme = rows.get("hjem-til-os")
+    if programme is None:
+        return
+    session.add_all(
+        [
+            VolunteerFamily(
+                name="Venskabsfamilie 4 (demo)",
+                contact_name="Kontaktvoksen 4",
+                region="Hovedstaden",
+                phone="+4520123414",
+                email="familie4@example.org",
+                status=WaitStatus.WAITING,
+                status_since=today - timedelta(weeks=13),
+                programme_id=programme.id,
+                created_at=datetime.combine(today - timedelta(weeks=13), time(8), tzinfo=ZONE),
+            ),
+            VolunteerFamily(
+                name="Venskabsfamilie 5 (demo)",
+                contact_name="Kontaktvoksen 5",
+                region="Hovedstaden",
+                phone="+4520123415",
+                status=WaitStatus.SCREENING,
+                status_since=today - timedelta(weeks=2),
+                programme_id=programme.id,
+            ),
+            Referral(
+                programme_id=programme.id,
+                child=Child(first_name="Barn D", birth_year=2017),
+                contact_person=ContactPerson(
+                    name="Forælder 4", phone="+4520123424", email="foraelder4@example.org"
+                ),
+                staff=lead,
+                region="Hovedstaden",
+                status=WaitStatus.WAITING,
+                status_since=today - timedelta(weeks=8),
+            ),
+        ]
+    )
+    session.flush()
 
 
 # What families and parents write now and then, besides answering the prompts: (rule, chance in

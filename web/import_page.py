@@ -33,7 +33,7 @@ from followup import importer
 from followup.import_file import FORMATS, ImportFailed, Problem, read_table
 from followup.import_xlsx import is_workbook, workbook_as_csv
 from scheduler import i18n
-from store.models import ContactPerson, Match, Staff, VolunteerFamily
+from store.models import ContactPerson, HouseholdMember, Match, Referral, Staff, VolunteerFamily
 from web.auth import csrf_token, gate, page_lang
 from web.staff_render import other_language
 
@@ -54,6 +54,7 @@ MODELS: dict[str, Any] = {
     "families": VolunteerFamily,
     "contacts": ContactPerson,
     "matches": Match,
+    "referrals": Referral,
 }
 
 
@@ -63,6 +64,8 @@ def _kind_names(texts: i18n.Texts) -> dict[str, str]:
         "families": texts.gettext("Volunteer families"),
         "contacts": texts.gettext("Parents and contacts"),
         "matches": texts.gettext("Matches"),
+        "referrals": texts.gettext("Children waiting (referrals)"),
+        "household": texts.gettext("Households and certificates"),
     }
 
 
@@ -185,12 +188,44 @@ def _run(services: Services, kind: str, csv: bytes, file: str, write: bool) -> R
 def _lines(session: Any, kind: str, csv: bytes, file: str) -> list[tuple[int, str, bool]]:
     """Each data line's ref and whether it is new (asked before the import runs)."""
     table = read_table(csv, file, FORMATS[kind])
+    if kind == "household":
+        return _household_lines(session, table.rows)
     model = MODELS[kind]
     refs = [cells.get("ref", "") for _, cells in table.rows]
     existing = set(session.scalars(select(model.external_ref).where(model.external_ref.in_(refs))))
     return [
         (line, cells.get("ref", ""), cells.get("ref", "") not in existing)
         for line, cells in table.rows
+    ]
+
+
+def _household_lines(
+    session: Any, rows: list[tuple[int, dict[str, str]]]
+) -> list[tuple[int, str, bool]]:
+    """A household file has no refs: each line by its family's ref, new unless the family has
+    a member of that first name and birth year already."""
+    known = {
+        (ref, name.casefold(), str(year))
+        for ref, name, year in session.execute(
+            select(
+                VolunteerFamily.external_ref, HouseholdMember.first_name, HouseholdMember.birth_year
+            )
+            .join(VolunteerFamily, VolunteerFamily.id == HouseholdMember.volunteer_family_id)
+            .where(VolunteerFamily.external_ref.in_([c.get("family_ref", "") for _, c in rows]))
+        )
+    }
+    return [
+        (
+            line,
+            cells.get("family_ref", ""),
+            (
+                cells.get("family_ref", ""),
+                " ".join(cells.get("first_name", "").split()).casefold(),
+                cells.get("birth_year", ""),
+            )
+            not in known,
+        )
+        for line, cells in rows
     ]
 
 

@@ -184,7 +184,10 @@ async def today_page(request: Request) -> Response:
     app = _services(request)
     user = await current_staff(request)
     assert user is not None
-    data = await _run(request, lambda session, staff: staff_views.today(session, staff, app.now()))
+    data = await _run(
+        request,
+        lambda session, staff: staff_views.today(session, staff, app.now(), app.programmes),
+    )
     return staff_page(
         request,
         "staff/today.html",

@@ -22,6 +22,8 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
     return {
         "bad_date": texts.gettext("The date could not be read. Please write it as YYYY-MM-DD."),
         "bad_time": texts.gettext("The time could not be read."),
+        "certificate_child_certificate_on": texts.gettext("child record certificate"),
+        "certificate_criminal_record_on": texts.gettext("criminal record certificate"),
         "channel_telegram": texts.pgettext("channel", "Telegram"),
         "channel_sms": texts.pgettext("channel", "SMS"),
         "channel_email": texts.pgettext("channel", "Email"),
@@ -41,6 +43,8 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
         ),
         "contact_visit": texts.pgettext("contact", "Visit"),
         "done_ack": texts.gettext("The case is acknowledged."),
+        "waiting_volunteer_family": texts.pgettext("waiting", "volunteer family"),
+        "waiting_referral": texts.pgettext("waiting", "child"),
         "done_cancel": texts.gettext("The message is cancelled."),
         "done_contact": texts.gettext("The contact is recorded."),
         "done_edit": texts.gettext("The text is saved."),

@@ -41,6 +41,7 @@ from store.models.enums import (
     StaffRole,
     TaskStatus,
     VisitStatus,
+    WaitStatus,
 )
 from store.models.messages import (
     Escalation,
@@ -74,6 +75,7 @@ from store.models.system import (
     SurveyConversation,
     WebhookReceipt,
 )
+from store.models.waiting import HouseholdMember, Referral
 
 __all__ = [
     "NAMING",
@@ -93,6 +95,7 @@ __all__ = [
     "EndedBy",
     "Escalation",
     "EscalationStatus",
+    "HouseholdMember",
     "InviteToken",
     "Locale",
     "Match",
@@ -103,6 +106,7 @@ __all__ = [
     "OutboxStatus",
     "PhoneEmailMixin",
     "Programme",
+    "Referral",
     "Severity",
     "SparringRSVP",
     "SparringSession",
@@ -120,6 +124,7 @@ __all__ = [
     "Visit",
     "VisitStatus",
     "VolunteerFamily",
+    "WaitStatus",
     "WebhookReceipt",
     "_enum",
     "match_contact",

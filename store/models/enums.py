@@ -97,3 +97,14 @@ class RSVP(enum.StrEnum):
     YES = "yes"
     NO = "no"
     MAYBE = "maybe"
+
+
+class WaitStatus(enum.StrEnum):
+    """Where a volunteer family or a referred child is on the way to a match."""
+
+    APPLIED = "applied"
+    SCREENING = "screening"
+    WAITING = "waiting"  # approved, and waiting for a match
+    MATCHED = "matched"
+    PAUSED = "paused"
+    LEFT = "left"

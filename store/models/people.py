@@ -31,6 +31,7 @@ from store.models.enums import (
     MatchStatus,
     StaffRole,
     VisitStatus,
+    WaitStatus,
 )
 from store.validation import check_child_name
 
@@ -76,8 +77,14 @@ class VolunteerFamily(PhoneEmailMixin, TimestampMixin, Base):
     phone_failed: Mapped[bool] = mapped_column(Boolean, default=False)
     email_failed: Mapped[bool] = mapped_column(Boolean, default=False)
     telegram_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The waiting list: where the family is on the way to a match (None: not on the list, e.g.
+    # a family imported with its match), since when, and the programme it is approved for.
+    status: Mapped[WaitStatus | None] = mapped_column(_enum(WaitStatus))
+    status_since: Mapped[date | None] = mapped_column(Date)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programme.id"))
 
     matches: Mapped[list[Match]] = relationship(back_populates="volunteer_family")
+    programme: Mapped[Programme | None] = relationship()
 
 
 class Child(TimestampMixin, Base):
