@@ -33,7 +33,8 @@ lint: $(STAMP)
 catalogs: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -o locale/messages.pot --no-location \
 	  --sort-output --no-wrap --project venskab --version 1 \
-	  --copyright-holder "the venskab contributors" --add-comments=Translators: .
+	  --copyright-holder "the venskab contributors" --add-comments=Translators: \
+	  --ignore-dirs ".* __pycache__" .
 	$(BIN)/pybabel -q update -i locale/messages.pot -d locale --no-fuzzy-matching \
 	  --ignore-obsolete --no-wrap
 

@@ -21,6 +21,7 @@ from store.models.enums import (
     TaskStatus,
 )
 from store.models.people import Programme
+from store.types import LocaleColumn
 
 
 class OutboxMessage(TimestampMixin, Base):
@@ -68,7 +69,7 @@ class OutboxMessage(TimestampMixin, Base):
     audience: Mapped[Audience] = mapped_column(_enum(Audience))
     recipient_id: Mapped[int] = mapped_column(Integer)
     channel: Mapped[Channel] = mapped_column(_enum(Channel))
-    locale: Mapped[Locale] = mapped_column(_enum(Locale), default=Locale.DA)
+    locale: Mapped[Locale] = mapped_column(LocaleColumn(), default=Locale.DA)
     essential: Mapped[bool] = mapped_column(Boolean, default=False)
     due_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime | None] = mapped_column()
