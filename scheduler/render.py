@@ -23,10 +23,8 @@ Filters and globals (all follow the context's ``locale``, "da" or "en"):
 - ``time(value)``: "19:00";
 - ``weekday(n)``: the weekday name for 0 = Monday .. 6 = Sunday ("mandag", "Monday");
 - ``possessive(name)``: "Barn A" -> "Barn As" (da) or "Barn A's" (en);
-- ``phone(number)``: "20 12 34 01" for a Danish number, international format otherwise.
-
-Every template also gets ``direction``: "rtl" for a right-to-left language (Arabic), else
-"ltr"; HTML layouts write it into ``<html dir>``.
+- ``phone(number)``: "20 12 34 01" for a Danish number, international format otherwise;
+- ``direction()``: "ltr" or "rtl", the context language's writing direction (for ``dir=``).
 
 An organisation's own templates (``templates/<template>/<channel>[.<lang>].j2`` in its texts
 folder, ``VENSKAB_TEXTS_DIR``) are looked up before the shipped ones, file by file.
@@ -129,12 +127,9 @@ def _possessive(context: jinja2.runtime.Context, name: str) -> str:
     return f"{name}'" if name[-1:].lower() == "s" else f"{name}'s"
 
 
-def direction(locale: str) -> str:
-    """The writing direction of a language with a catalog: "ltr", or "rtl" (Arabic)."""
-    try:
-        return i18n.language(locale).direction
-    except LookupError:
-        return "ltr"
+@jinja2.pass_context
+def _direction(context: jinja2.runtime.Context) -> str:
+    return str(_parsed(_current_locale(context)).text_direction)
 
 
 def _autoescape(name: str | None) -> bool:
@@ -183,6 +178,7 @@ def _environment(directory: Path, own: Path | None) -> jinja2.Environment:
         "weekday": _weekday,
         "possessive": _possessive,
         "phone": i18n.phone,
+        "direction": _direction,
     }
     env.filters.update(helpers)
     env.globals.update(helpers)
@@ -282,8 +278,7 @@ def load(template: str, channel: str, locale: str, directory: Path | None = None
 def render_loaded(templates: Templates, context: Mapping[str, Any]) -> Rendered:
     """Render templates found by :func:`load` with ``context``, exactly as :func:`render` does."""
     channel = templates.channel
-    # "rtl" for Arabic: the email layout writes it into <html dir>.
-    values = {**context, "locale": templates.locale, "direction": direction(templates.locale)}
+    values = {**context, "locale": templates.locale}
 
     def run(key: str) -> str:
         try:

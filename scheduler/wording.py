@@ -461,6 +461,28 @@ def sms_cost(code: str, texts: i18n.Texts) -> str:
     )
 
 
+def sms_cost_line(text: str, texts: i18n.Texts) -> str:
+    """What this SMS costs, for staff who look at it: segments, alphabet and length."""
+    info = sms.segments(text)
+    if info.encoding == "GSM-7":
+        return texts.ngettext(
+            "SMS: %(num)d segment (GSM-7, %(units)d characters)",
+            "SMS: %(num)d segments (GSM-7, %(units)d characters)",
+            info.segments,
+            units=info.units,
+        )
+    return texts.ngettext(
+        "SMS: %(num)d segment (UCS-2, %(units)d characters; this alphabet fits %(single)d "
+        "characters in one segment, %(multi)d per segment when longer)",
+        "SMS: %(num)d segments (UCS-2, %(units)d characters; this alphabet fits %(single)d "
+        "characters in one segment, %(multi)d per segment when longer)",
+        info.segments,
+        units=info.units,
+        single=sms.UCS2_SINGLE,
+        multi=sms.UCS2_MULTI,
+    )
+
+
 def sms_encoding(code: str) -> str:
     """ "GSM-7" when every SMS text of the language (as it is shown now) is in the SMS alphabet,
     else "UCS-2" (Arabic): the encoding decides the price of every SMS."""

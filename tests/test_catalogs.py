@@ -23,18 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%%")
 
 
-def _not_hidden(dirpath: str) -> bool:
-    name = Path(dirpath).name
-    return not (name.startswith(".") or name == "__pycache__")
-
-
 def _extracted() -> set[tuple[str, str | None]]:
     with (ROOT / "babel.cfg").open(encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh)
     found: set[tuple[str, str | None]] = set()
-    # As `make catalogs` (--ignore-dirs): skip hidden folders only; templates/_layout has texts.
     for _file, _line, message, _comments, context in extract_from_dir(
-        str(ROOT), method_map, options_map, directory_filter=_not_hidden
+        str(ROOT), method_map, options_map
     ):
         msgid = message[0] if isinstance(message, tuple | list) else message
         if msgid:

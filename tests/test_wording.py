@@ -263,27 +263,15 @@ def test_the_spreadsheet_takes_arabic_only_once_it_is_on(tmp_path: Path) -> None
     assert cli(on, "texts", "import", str(sheet)).exit_code == 0
 
 
-def test_an_arabic_email_reads_from_the_right(tmp_path: Path) -> None:
-    html = (
-        render.environment()
-        .get_template("_layout/email.html.j2")
-        .render(
-            locale="ar",
-            direction=render.direction("ar"),
-            programme={"organisation": "Red Barnet", "name": "Hjem til Os"},
-            unsubscribe_url="https://venskab.example.org/u/1",
-        )
+def test_an_arabic_message_reads_from_the_right_and_the_languages_follow_the_setting() -> None:
+    # The email layout and the web pages write <html dir="{{ direction() }}">.
+    page = render.environment().from_string(
+        '<html lang="{{ locale }}" dir="{{ direction() }}">{{ _("Reply with a number:") }}</html>'
     )
-    assert '<html lang="ar" dir="rtl">' in html
-    assert "إلغاء الاشتراك في هذه الرسائل" in html
-    danish = (
-        render.environment()
-        .get_template("_layout/email.da.html.j2")
-        .render(
-            locale="da",
-            direction=render.direction("da"),
-            programme={"organisation": "Red Barnet", "name": "Red Barnet"},
-            unsubscribe_url="https://venskab.example.org/u/1",
-        )
-    )
-    assert '<html lang="da" dir="ltr">' in danish and "Afmeld disse mails" in danish
+    assert page.render(locale="ar") == '<html lang="ar" dir="rtl">أجيبوا برقم:</html>'
+    assert page.render(locale="da") == '<html lang="da" dir="ltr">Svar med et tal:</html>'
+    # The bot and the web app ask i18n which languages to offer: the setting decides.
+    assert cli({}, "texts", "check").exit_code == 2
+    assert "ar" not in i18n.enabled_languages()
+    assert cli({"VENSKAB_LANGUAGES": "ar"}, "texts", "check").exit_code == 2
+    assert set(i18n.enabled_languages()) == {"da", "en", "ar"}

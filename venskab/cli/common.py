@@ -86,7 +86,7 @@ class AppContext:
         # The organisation's own wording, over the shipped catalogs and templates, from now on.
         from scheduler import i18n
 
-        i18n.configure(settings.texts_dir)
+        i18n.configure(settings.texts_dir, settings.languages)
         return settings
 
     @property

@@ -127,7 +127,7 @@ def import_(app: AppContext, file: Path) -> None:
                 len(exc.problems),
             )
         ) from exc
-    i18n.configure(folder)  # this process reads the new texts from now on
+    i18n.configure(folder, app.settings.languages)  # this process reads the new texts now
     for code, count in sorted(done.changed.items()):
         click.echo(
             t.ngettext(
