@@ -275,3 +275,12 @@ def test_an_arabic_message_reads_from_the_right_and_the_languages_follow_the_set
     assert "ar" not in i18n.enabled_languages()
     assert cli({"VENSKAB_LANGUAGES": "ar"}, "texts", "check").exit_code == 2
     assert set(i18n.enabled_languages()) == {"da", "en", "ar"}
+
+
+def test_a_texts_folder_that_is_not_there_is_a_clear_setting_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SettingsError, match=r"VENSKAB_TEXTS_DIR: .* is not a folder"):
+        load_settings({"VENSKAB_TEXTS_DIR": str(missing)})
+    result = cli({"VENSKAB_TEXTS_DIR": str(missing)}, "texts", "check")
+    assert result.exit_code == 2 and "VENSKAB_TEXTS_DIR" in result.stderr
+    assert load_settings({"VENSKAB_TEXTS_DIR": str(tmp_path)}).texts_dir == tmp_path
