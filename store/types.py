@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, String
+from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
 
@@ -36,24 +36,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-class LocaleColumn(TypeDecorator[Any]):
-    """A person's language (:class:`store.models.enums.Locale`) as a short string.
-
-    The same VARCHAR(24) the enumeration columns always were (no migration), but open: a code
-    for a language added later ("ar") reads back as a ``Locale`` instead of failing the row.
-    """
-
-    impl = String(24)
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        from store.models.enums import Locale
-
-        return None if value is None else Locale(value).value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        from store.models.enums import Locale
-
-        return None if value is None else Locale(value)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from store.models.base import Base, TimestampMixin, _enum
+from store.models.base import Base, LocaleColumn, TimestampMixin, _enum
 from store.models.enums import (
     RSVP,
     Audience,
@@ -21,7 +21,6 @@ from store.models.enums import (
     TaskStatus,
 )
 from store.models.people import Programme
-from store.types import LocaleColumn
 
 
 class OutboxMessage(TimestampMixin, Base):

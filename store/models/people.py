@@ -21,7 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from store import clock
-from store.models.base import Base, PhoneEmailMixin, TimestampMixin, _enum, utcnow
+from store.models.base import (
+    Base,
+    LocaleColumn,
+    PhoneEmailMixin,
+    TimestampMixin,
+    _enum,
+    utcnow,
+)
 from store.models.enums import (
     Cadence,
     CancelledBy,
@@ -32,7 +39,6 @@ from store.models.enums import (
     StaffRole,
     VisitStatus,
 )
-from store.types import LocaleColumn
 from store.validation import check_child_name
 
 
