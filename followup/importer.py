@@ -34,7 +34,6 @@ from followup.certificates import match_blocker
 from followup.import_file import FORMATS, ImportFailed, Problem, Table, read_table, shown
 from followup.import_rows import (
     CONTACT_CHANNELS,
-    LOCALES,
     RELATIONS,
     ROLES,
     STATUSES,
@@ -50,6 +49,7 @@ from followup.import_rows import (
     split_refs,
 )
 from followup.matches import sync_programmes
+from scheduler import i18n
 from scheduler.programme import Programme
 from store.audit import record
 from store.models import (
@@ -107,15 +107,17 @@ def import_csv(
     actor: str = ACTOR,
     today: date,
     progress: Progress | None = None,
+    languages: Sequence[str] = ("da", "en"),
 ) -> ImportResult:
     """Validate every row of ``data``, then create or update the records, or raise
     :class:`ImportFailed` having written nothing (the caller's transaction is rolled back).
 
-    ``progress`` hears of each row checked and each row written (for a progress bar)."""
+    ``progress`` hears of each row checked and each row written (for a progress bar);
+    ``languages`` are those a person may be given (``Settings.enabled_languages``)."""
     if kind not in FORMATS:
         raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     table = read_table(data, file, FORMATS[kind])
-    importer = _Importer(session, kind, table, programmes, actor, today, progress)
+    importer = _Importer(session, kind, table, programmes, actor, today, progress, tuple(languages))
     importer.problems.extend(table.problems)
     return getattr(importer, f"import_{kind}")()
 
@@ -138,7 +140,20 @@ class _Importer:
     actor: str
     today: date
     progress: Progress | None = None
+    languages: tuple[str, ...] = ("da", "en")
     problems: list[Problem] = field(default_factory=list)
+
+    def locale(self, row: Row) -> None:
+        """The person's language: one with a catalog that is reviewed or turned on."""
+        code = row.cell("locale").strip().casefold()
+        if code and code not in self.languages and code in {lang.code for lang in i18n.languages()}:
+            row.fail(
+                "locale",
+                f"{shown(code)} has a catalog that no native speaker has reviewed yet; it is "
+                f"off until the organisation turns it on (VENSKAB_LANGUAGES={code})",
+            )
+            return
+        row.choice("locale", {c: Locale(c) for c in self.languages}, empty=Locale.DA)
 
     def step(self, phase: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -219,7 +234,7 @@ class _Importer:
             row.text("region", required=False, limit=64)
             row.email(required=True)
             row.phone()
-            row.choice("locale", LOCALES, empty=Locale.DA)
+            self.locale(row)
 
         people = self._people(Staff, read)
         self.check()
@@ -234,7 +249,7 @@ class _Importer:
             row.phone()
             row.email()
             row.text("region", required=False, limit=64)
-            row.choice("locale", LOCALES, empty=Locale.DA)
+            self.locale(row)
             row.choice("status", STATUSES, empty=None)
             row.parse("status_since", _optional_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
             programme_of(row, self.programmes, programme_rows, required=False)
@@ -273,7 +288,7 @@ class _Importer:
             row.choice("relation", RELATIONS)
             row.phone()
             row.email()
-            row.choice("locale", LOCALES, empty=Locale.DA)
+            self.locale(row)
             row.choice("preferred_channel", CONTACT_CHANNELS, empty=None)
 
         people = self._people(ContactPerson, read)

@@ -382,6 +382,20 @@ class Programme(Strict):
     touchpoints: tuple[Touchpoint, ...]
     source_hash: str = ""
 
+    @field_validator("locales")
+    @classmethod
+    def _locales_have_catalogs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from scheduler import i18n
+
+        known = [lang.code for lang in i18n.languages()]
+        for code in value:
+            if code not in known:
+                raise ValueError(
+                    f"no message catalog for language {code!r}; the languages are "
+                    f"{', '.join(known)} (a language is added as locale/<code>/LC_MESSAGES/messages.po)"
+                )
+        return value
+
     @model_validator(mode="after")
     def _references(self) -> Programme:
         ids = [tp.id for tp in self.touchpoints]

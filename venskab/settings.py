@@ -53,6 +53,17 @@ class Settings:
     retention_contact_months: int = 3
     # The language of what staff read on the command line (a language with a catalog).
     language: str = "da"
+    # The organisation's own wording: <language>.po catalog overrides and templates/ overrides.
+    texts_dir: Path | None = None
+    # Catalogs not yet read by a native speaker that the organisation turns on (e.g. "ar").
+    languages: tuple[str, ...] = ()
+
+    @property
+    def enabled_languages(self) -> tuple[str, ...]:
+        """The languages people may be given: every reviewed catalog and those turned on."""
+        from scheduler import i18n
+
+        return i18n.enabled_languages(self.languages)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -192,6 +203,35 @@ def _days_off(name: str, value: str | None) -> tuple[tuple[int, int], ...]:
     return tuple(days)
 
 
+def _texts_dir(name: str, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise SettingsError(f"{name}: {value!r} is not a folder (the organisation's own wording)")
+    return path
+
+
+def _languages(name: str, value: str | None) -> tuple[str, ...]:
+    """Language codes separated by commas, each with a message catalog (e.g. ``ar``)."""
+    from scheduler import i18n
+
+    known = {lang.code for lang in i18n.languages()}
+    codes: list[str] = []
+    for part in (value or "").split(","):
+        code = part.strip().lower()
+        if not code:
+            continue
+        if code not in known:
+            raise SettingsError(
+                f"{name}: no message catalog for {part.strip()!r}; the languages with a catalog "
+                f"are {', '.join(sorted(known))}"
+            )
+        if code not in codes:
+            codes.append(code)
+    return tuple(codes)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise :class:`SettingsError` on the first bad one."""
     env = os.environ if env is None else env
@@ -306,4 +346,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_text_months=text_months,
         retention_contact_months=contact_months,
         language=language,
+        texts_dir=_texts_dir("VENSKAB_TEXTS_DIR", _raw(env, "VENSKAB_TEXTS_DIR")),
+        languages=_languages("VENSKAB_LANGUAGES", _raw(env, "VENSKAB_LANGUAGES")),
     )

@@ -165,7 +165,14 @@ def _run(services: Services, kind: str, csv: bytes, file: str, write: bool) -> R
             if not write:
                 report.lines = _lines(session, kind, csv, file)
             result = importer.import_csv(
-                session, kind, csv, file, services.programmes, actor=ACTOR, today=today
+                session,
+                kind,
+                csv,
+                file,
+                services.programmes,
+                actor=ACTOR,
+                today=today,
+                languages=services.settings.enabled_languages,
             )
             report.created, report.updated = result.created, result.updated
             report.unchanged = result.unchanged

@@ -30,7 +30,7 @@ from followup.alerts import AckError, acknowledge, resolve, snooze
 from followup.hooks import engine_hooks
 from followup.staff_auth import may_see, visible
 from followup.tasks import TaskError, complete
-from scheduler import outbox
+from scheduler import i18n, outbox, wording
 from scheduler.prepare import preview
 from scheduler.timeline import localize
 from store.audit import record
@@ -618,6 +618,7 @@ async def message_page(request: Request) -> Response:
                 raise NotFound
             message, match = _message(session, staff, message_id)
             row = staff_views.outbox_row(message, match, app.programmes, staff.locale.value)
+            language = staff.locale.value
             edited = outbox.staff_text(message)
             body, subject = message.body, message.subject
             message_lang = message.locale.value  # the recipient's, not the staff member's
@@ -639,6 +640,7 @@ async def message_page(request: Request) -> Response:
             session.rollback()
         with app.session_factory() as session, session.begin():
             record(session, f"staff:{user.id}", "outbox.view", "outbox_message", message_id)
+        shown = edited or body
         return {
             "r": row,
             "body": body,
@@ -646,6 +648,10 @@ async def message_page(request: Request) -> Response:
             "message_lang": message_lang,
             "edited": edited,
             "due_local": due_local,
+            # What the SMS costs: an Arabic one is UCS-2, 70 characters a segment.
+            "sms_cost": wording.sms_cost_line(shown, i18n.texts(language))
+            if row.channel == "sms" and shown
+            else "",
         }
 
     try:

@@ -25,6 +25,7 @@ MODULES = (
     "bot",
     "calendar",
     "doctor",
+    "texts",
 )
 
 # Where each command lives; a command missing here is still found, by loading every module.
@@ -54,6 +55,7 @@ COMMANDS = {
     "sparring": "bot",
     "calendar": "calendar",
     "doctor": "doctor",
+    "texts": "texts",
 }
 
 

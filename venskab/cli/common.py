@@ -86,6 +86,10 @@ class AppContext:
         except SettingsError as exc:
             raise UserError(f"setting {exc}") from exc
         set_days_off(settings.extra_days_off)
+        # The organisation's own wording, over the shipped catalogs and templates, from now on.
+        from scheduler import i18n
+
+        i18n.configure(settings.texts_dir, settings.languages)
         return settings
 
     @property
