@@ -48,6 +48,33 @@ RULES = {
     "contact_overdue": N_("Staff have not been in touch as the programme promises"),
 }
 UNKNOWN_RULE = N_("A case to look at")
+# What staff should do next about a case of each rule: shown in the alert, the bot and the CLI.
+_CALL_ABOUT_VISITS = N_(
+    "Call the volunteer family and ask how it is going. Steady visits are what carries the relation."
+)
+_CHECK_DETAILS = N_("Check the contact details with the person and correct them.")
+_READ_AND_ANSWER = N_("Read the message and answer.")
+NEXT_STEPS = {
+    "worry": N_("Call the volunteer family today. Consider whether to file a report of concern."),
+    "missed_visits": _CALL_ABOUT_VISITS,
+    "no_visit": _CALL_ABOUT_VISITS,
+    "unanswered_prompts": _CALL_ABOUT_VISITS,
+    "low_mood": N_("Call the volunteer family. Tell them that ups and downs are quite normal."),
+    "delivery_failed": _CHECK_DETAILS,
+    "bot_blocked": _CHECK_DETAILS,
+    "opt_out": _CHECK_DETAILS,
+    "delivery_expired": N_("Look at the case list and reach the people concerned another way."),
+    "delivery_unknown": N_("Ask the recipient whether the message arrived."),
+    "wants_to_stop": N_(
+        "Call the volunteer family. Plan the extra child visit and talk about a new match."
+    ),
+    "message_from_parent": _READ_AND_ANSWER,
+    "message_from_family": _READ_AND_ANSWER,
+    "task_overdue": N_("Do the task, or record its outcome (done, not reached, rescheduled)."),
+    "bot_error": N_("Tell the administrator."),
+    "contact_overdue": N_("Call them, then record the contact (a finished task counts too)."),
+}
+UNKNOWN_NEXT_STEP = N_("Look at the case.")
 # Rules raised once per staff member rather than per match: the open case lists the matches
 # (an hour-long provider outage is one alert to each staff member, not one per match).
 GROUPED = frozenset({"delivery_expired"})
@@ -56,6 +83,11 @@ GROUPED = frozenset({"delivery_expired"})
 def rule_title(rule: str, locale: str) -> str:
     """A case's rule as staff read it, in their language."""
     return i18n.texts(locale).gettext(RULES.get(rule, UNKNOWN_RULE))
+
+
+def next_step(rule: str, locale: str) -> str:
+    """What staff should do next about a case of ``rule``, in their language."""
+    return i18n.texts(locale).gettext(NEXT_STEPS.get(rule, UNKNOWN_NEXT_STEP))
 
 
 class _DanishTitles(Mapping[str, str]):

@@ -39,7 +39,7 @@ class Localised(Mapping[str, str]):
             raise KeyError(locale) from None
         return texts.gettext(self.message)
 
-    def get(self, locale: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, locale: str, default: Any = None) -> Any:
         try:
             return self[locale]
         except KeyError:

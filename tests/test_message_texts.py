@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followup.escalations import RULES, rule_title
+from followup.escalations import NEXT_STEPS, RULES, UNKNOWN_NEXT_STEP, rule_title
 from scheduler import i18n
 from scheduler.programme import load_all
 from scheduler.render import CHANNELS, TEMPLATES_DIR, available, render
@@ -122,6 +122,7 @@ def _escalation(rule: str, index: int, urgent: bool) -> dict[str, Any]:
         "since": since,
         "push": 1 + index % 3,
         "last_push": index % 4 == 3,
+        "next_step": NEXT_STEPS.get(rule, UNKNOWN_NEXT_STEP),
         "count": 1 + index % 3,
         "latest_at": since + timedelta(hours=5),
         "text": "Det gik fint i dag." if rule.startswith("message") or rule == "worry" else None,
@@ -288,3 +289,67 @@ def test_the_html_part_of_an_email_says_its_language_and_direction() -> None:
     ctx = next(person_contexts("da"))
     html = render("welcome", "email", "da", ctx).html or ""
     assert '<html lang="da" dir="ltr">' in html
+
+
+# Words people type that the code reads (answer keywords, weekday names in a CSV file, the GSM
+# alphabet, holiday names in the calendar): input, not text anyone reads from us.
+READ_NOT_WRITTEN = {
+    "followup/family_sms.py": {"måske"},
+    "followup/replies.py": {"hjælp"},
+    "followup/import_rows.py": {
+        "lørdag",
+        "søndag",
+        "ø",
+        "a weekday: monday..sunday, mandag..søndag or 0-6",
+    },
+    "scheduler/sms.py": None,  # the GSM-7 alphabet
+    "scheduler/timeline.py": {"Nytårsaftensdag"},
+}
+# Tables keyed by language whose values are codes, not words (Babel locales, Twilio voices).
+LANGUAGE_CODES = {"followup/yearplan.py", "scheduler/render.py", "scheduler/channels/voice.py"}
+_DANISH_TEXT = re.compile(r"[æøåÆØÅ]|\b(og|jeres|Hej|Tak|venlig|besøg\w*)\b")
+
+
+def _literals(path: Any) -> Iterator[tuple[int, str]]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+            if {"da", "en"} <= keys:
+                yield node.lineno, "a table with a text per language"
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and _DANISH_TEXT.search(node.value)
+        ):
+            yield node.lineno, node.value
+
+
+def test_the_domain_layer_and_the_scheduler_keep_no_text_of_their_own() -> None:
+    """Words a person reads are message ids (English) read through the catalogs: no Danish
+    sentence and no per-language table in followup/ or scheduler/."""
+    root = TEMPLATES_DIR.parent
+    problems = []
+    for folder in ("followup", "scheduler"):
+        for path in sorted((root / folder).rglob("*.py")):
+            name = path.relative_to(root).as_posix()
+            allowed = READ_NOT_WRITTEN.get(name, set())
+            if allowed is None:
+                continue
+            for line, text in _literals(path):
+                if text == "a table with a text per language" and name in LANGUAGE_CODES:
+                    continue
+                if text not in allowed:
+                    problems.append(f"{name}:{line}: {text[:70]!r}")
+    assert not problems, "text outside the catalogs:\n" + "\n".join(problems)
