@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.escalations import rule_title
-from followup.yearplan import LABELS, fmt_date
+from followup.yearplan import LABELS
 from scheduler import i18n, outbox
 from scheduler.programme import Programme
 from scheduler.timeline import is_working_day, localize
@@ -112,9 +112,7 @@ def _case_lines(
             notes.append(texts.gettext("acknowledged"))
         elif e.snoozed_until is not None and e.snoozed_until > now:
             until = e.snoozed_until.astimezone(ZoneInfo(staff.timezone))
-            notes.append(
-                texts.gettext("snoozed until %(date)s", date=fmt_date(until, locale, "d/M"))
-            )
+            notes.append(texts.gettext("snoozed until %(date)s", date=f"{until:%d.%m}"))
         lines.append(f"#{e.id} {title}{who} ({', '.join(notes)})")
     return lines
 
@@ -194,7 +192,7 @@ def digest_sections(
             texts.gettext(
                 "%(survey)s, sent %(date)s",
                 survey=_survey_name(s.wave, locale),
-                date=fmt_date(s.sent_at.astimezone(zone), locale, "d/M"),
+                date=f"{s.sent_at.astimezone(zone):%d.%m}",
             )
             if s.sent_at
             else _survey_name(s.wave, locale)

@@ -163,7 +163,7 @@ def year_plan(
         if occ.session is not None:
             starts = occ.session.starts_at
             what = texts.gettext(
-                "%(what)s (sparring on %(date)s at %(time)s)",
+                "%(what)s (sparring %(date)s at %(time)s)",
                 what=what,
                 date=fmt_date(starts, locale, "long"),
                 time=format_time(starts, "HH:mm"),
