@@ -82,7 +82,7 @@ def _babel_locale(locale: Any) -> str:
 
 
 def _current_locale(context: jinja2.runtime.Context) -> str:
-    return _babel_locale(context.get("locale"))
+    return _babel_locale(context.get("locale") or i18n.rendering_language())
 
 
 @lru_cache(maxsize=32)
@@ -259,7 +259,8 @@ def render_loaded(templates: Templates, context: Mapping[str, Any]) -> Rendered:
 
     def run(key: str) -> str:
         try:
-            return templates.compiled[key].render(values)
+            with i18n.rendering(templates.locale):
+                return templates.compiled[key].render(values)
         except jinja2.TemplateNotFound as exc:  # e.g. an {% extends %} target is missing
             raise TemplateMissing(templates.root / (exc.name or templates.names[key])) from exc
 
