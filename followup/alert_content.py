@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from followup.alerts import ack_button, ack_token, policy_steps, snooze_button
+from followup.escalations import NEXT_STEPS, UNKNOWN_NEXT_STEP
 from scheduler.hooks import StaffContent
 from scheduler.programme import Programme
 from store.models import Escalation, EscalationStatus, Match, OutboxMessage, Severity, Staff
@@ -126,6 +127,8 @@ def _case(
             "since": escalation.created_at.astimezone(zone),
             "push": push,
             "last_push": escalation.level >= len(policy_steps(escalation, programme)),
+            # A message id: the template reads it in its own language.
+            "next_step": NEXT_STEPS.get(escalation.rule, UNKNOWN_NEXT_STEP),
             **summarise(escalation, zone),
         },
         "match": _match_summary(match, programmes),

@@ -32,7 +32,7 @@ from followup.alert_rows import (
     alert_rows,
     targets,
 )
-from scheduler import outbox
+from scheduler import i18n, outbox
 from scheduler.channels.base import Button
 from scheduler.programme import EscalationPolicy, PolicyStep, Programme
 from store.audit import record
@@ -264,16 +264,20 @@ def check_ack_token(secret: str, token: str) -> tuple[int, int] | None:
     return escalation_id, staff_id
 
 
-SNOOZE_LABEL = {"da": "⏸ Udsæt en uge", "en": "⏸ Snooze for a week"}
-SNOOZE_SHORT = {"da": "⏸ Udsæt", "en": "⏸ Snooze"}
+def _texts(locale: str) -> i18n.Texts:
+    try:
+        return i18n.texts(locale)
+    except LookupError:
+        return i18n.texts("da")
 
 
 def snooze_button(escalation_id: int, locale: str, numbered: bool = False) -> Button:
     """Snooze the case for a week (``bot.staff.on_snooze``)."""
+    texts = _texts(locale)
     if numbered:
-        label = f"{SNOOZE_SHORT.get(locale, SNOOZE_SHORT['da'])} #{escalation_id}"
+        label = texts.gettext("⏸ Snooze #%(id)s", id=escalation_id)
     else:
-        label = SNOOZE_LABEL.get(locale, SNOOZE_LABEL["da"])
+        label = texts.gettext("⏸ Snooze for a week")
     return Button(label, callback_data=f"v1|sn|{escalation_id}")
 
 
@@ -282,5 +286,5 @@ def ack_button(escalation_id: int, locale: str | None = None) -> Button:
     if locale is None:
         label = "✔ Kvittér / Acknowledge"
     else:
-        label = f"✓ {'Acknowledge' if locale == 'en' else 'Kvittér'} #{escalation_id}"
+        label = _texts(locale).gettext("✓ Acknowledge #%(id)s", id=escalation_id)
     return Button(label, callback_data=f"v1|ack|{escalation_id}")

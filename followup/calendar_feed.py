@@ -24,7 +24,9 @@ from icalendar import Calendar, Event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from scheduler import i18n
 from scheduler.facts import facts_for, local_today
+from scheduler.i18n import N_
 from scheduler.programme import Kind, Programme
 from scheduler.timeline import occurrences, planned_end
 from store.audit import record
@@ -45,35 +47,29 @@ AHEAD = timedelta(days=400)
 VISIT_LENGTH = timedelta(hours=2)
 SPARRING_LENGTH = timedelta(hours=1, minutes=30)
 
+# What the feed's events say (message ids, read in the family's language by :func:`_say`).
 WORDS = {
-    "visit": {"da": "Besøg: {child}", "en": "Visit: {child}"},
-    "visit_note": {
-        "da": "{child} kommer på besøg hos {family}. Aflyst eller flyttet? Svar på "
-        "besøgsbeskeden i Telegram.",
-        "en": "{child} visits {family}. Cancelled or moved? Answer the visit message in Telegram.",
-    },
-    "sparring": {"da": "Fælles sparring ({programme})", "en": "Group sparring ({programme})"},
-    "sparring_link": {"da": "Link til mødet: {link}", "en": "Link to the meeting: {link}"},
-    "sparring_nolink": {
-        "da": "Linket til mødet kommer dagen før.",
-        "en": "The link to the meeting comes the day before.",
-    },
-    "anniversary": {
-        "da": "Årsdag: {child} og {family}",
-        "en": "Anniversary: {child} and {family}",
-    },
-    "anniversary_note": {
-        "da": "Et år med venskabsfamilien. Vi siger farvel og tak og spørger, hvordan året gik.",
-        "en": "A year as a friendship family. We say goodbye and thank you and ask how the "
-        "year went.",
-    },
-    "name": {"da": "{family}: besøg og aftaler", "en": "{family}: visits and dates"},
+    "visit": N_("Visit: %(child)s"),
+    "visit_note": N_(
+        "%(child)s visits %(family)s. Cancelled or moved? Answer the visit message in Telegram."
+    ),
+    "sparring": N_("Group sparring (%(programme)s)"),
+    "sparring_link": N_("Link to the meeting: %(url)s"),
+    "sparring_nolink": N_("The link to the meeting comes the day before."),
+    "anniversary": N_("Anniversary: %(child)s and %(family)s"),
+    "anniversary_note": N_(
+        "A year as a volunteer family. We say goodbye and thank you, and ask how the year went."
+    ),
+    "name": N_("%(family)s: visits and dates"),
 }
 
 
 def _say(key: str, locale: str, **values: str) -> str:
-    texts = WORDS[key]
-    return (texts.get(locale) or texts["da"]).format(**values)
+    try:
+        texts = i18n.texts(locale)
+    except LookupError:
+        texts = i18n.texts("da")
+    return texts.gettext(WORDS[key], **values)
 
 
 class LinkSettings(Protocol):
@@ -220,7 +216,7 @@ def entries(
                     row = session.get(SparringSession, occ.session.session_id)
                     link = row.meeting_link if row is not None else None
                 note = (
-                    _say("sparring_link", locale, link=link)
+                    _say("sparring_link", locale, url=link)
                     if link
                     else _say("sparring_nolink", locale)
                 )

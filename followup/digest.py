@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from followup.escalations import rule_title
 from followup.yearplan import LABELS
-from scheduler import outbox
+from scheduler import i18n, outbox
 from scheduler.programme import Programme
 from scheduler.timeline import is_working_day, localize
 from store.models import (
@@ -74,10 +74,11 @@ def plan_digests(session: Session, now: datetime) -> int:
     return outbox.insert(session, [outbox.new_row(row) for row in rows])
 
 
-def _age(days: int, locale: str) -> str:
-    if locale == "da":
-        return "i dag" if days == 0 else "1 dag" if days == 1 else f"{days} dage"
-    return "today" if days == 0 else "1 day" if days == 1 else f"{days} days"
+def _age(days: int, texts: i18n.Texts) -> str:
+    """How long a case has been open: "open 3 days", or "today"."""
+    if days == 0:
+        return texts.gettext("today")
+    return texts.ngettext("open %(num)d day", "open %(num)d days", days)
 
 
 def _case_lines(
@@ -86,7 +87,7 @@ def _case_lines(
     """Each case not yet resolved, once, urgent first, with its age and how often it happened;
     acknowledged and snoozed ones are marked as such."""
     locale = staff.locale.value
-    da = locale == "da"
+    texts = i18n.texts(locale)
     cases = session.scalars(
         select(Escalation)
         .where(
@@ -98,20 +99,21 @@ def _case_lines(
     cases = sorted(cases, key=lambda e: e.severity != Severity.URGENT)
     lines = []
     for e in cases:
-        urgent = ("HASTER " if da else "URGENT ") if e.severity == Severity.URGENT else ""
+        title = rule_title(e.rule, locale)
+        if e.severity == Severity.URGENT:
+            title = texts.gettext("URGENT: %(what)s", what=title)
         who = f" – {label[e.match_id]}" if e.match_id is not None and e.match_id in label else ""
         zone = ZoneInfo(staff.timezone)
         days = (now.astimezone(zone).date() - e.created_at.astimezone(zone).date()).days
-        age = _age(max(days, 0), locale)
-        notes = [f"{'åben' if da else 'open'} {age}" if age not in ("i dag", "today") else age]
+        notes = [_age(max(days, 0), texts)]
         if (e.evidence_count or 1) > 1:
-            notes.append(f"{e.evidence_count} {'gange' if da else 'times'}")
+            notes.append(texts.ngettext("%(num)d time", "%(num)d times", e.evidence_count))
         if e.status == EscalationStatus.ACKNOWLEDGED:
-            notes.append("kvitteret" if da else "acknowledged")
+            notes.append(texts.gettext("acknowledged"))
         elif e.snoozed_until is not None and e.snoozed_until > now:
             until = e.snoozed_until.astimezone(ZoneInfo(staff.timezone))
-            notes.append(f"{'udsat til' if da else 'snoozed until'} {until:%d.%m}")
-        lines.append(f"#{e.id} {urgent}{rule_title(e.rule, locale)}{who} ({', '.join(notes)})")
+            notes.append(texts.gettext("snoozed until %(date)s", date=f"{until:%d.%m}"))
+        lines.append(f"#{e.id} {title}{who} ({', '.join(notes)})")
     return lines
 
 
@@ -127,8 +129,8 @@ def _first_working_day_of_week(day: date) -> bool:
 
 def _survey_name(wave: str, locale: str) -> str:
     """ "Spørgeskema ved start", as the year plan names it; never the survey's internal id."""
-    names = LABELS.get(f"survey:{wave}") or {"da": "Spørgeskema", "en": "Survey"}
-    return names[locale]
+    names = LABELS.get(f"survey:{wave}")
+    return names[locale] if names is not None else i18n.texts(locale).gettext("Survey")
 
 
 def digest_sections(
@@ -183,10 +185,18 @@ def digest_sections(
         )
     ).all()
     locale = staff.locale.value
-    sent = {"da": "sendt", "en": "sent"}[locale]
+    texts = i18n.texts(locale)
     sections["surveys"] = [
-        f"{label[s.match_id]}: {_survey_name(s.wave, locale)}"
-        + (f", {sent} {s.sent_at.astimezone(zone):%d.%m}" if s.sent_at else "")
+        f"{label[s.match_id]}: "
+        + (
+            texts.gettext(
+                "%(survey)s, sent %(date)s",
+                survey=_survey_name(s.wave, locale),
+                date=f"{s.sent_at.astimezone(zone):%d.%m}",
+            )
+            if s.sent_at
+            else _survey_name(s.wave, locale)
+        )
         for s in surveys
     ]
     programme_ids = {m.programme_id for m in matches.values()}

@@ -7,6 +7,7 @@ evidence stays small: a count, the last few items and the references already see
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.news import URGENT_RULES, announce
+from scheduler import i18n
+from scheduler.i18n import N_
 from store.audit import record
 from store.models import Escalation, EscalationStatus, Match, Severity
 
@@ -22,55 +25,88 @@ EVIDENCE_KEPT = 5
 # The references (visit dates, task ids) already seen, so a rule adds nothing it added before.
 REFS_KEPT = 50
 
+# Each rule's title, as staff read it in case lists, the digest, the bot and the web app: the one
+# table of these words (message ids, translated where they are read: :func:`rule_title`). The
+# English title is also the case's stored ``summary``. What a single alert says about a case in
+# full (with its evidence) is in templates/escalation_alert/_rules.j2.
 RULES = {
-    "worry": "The volunteer family is worried about the child",
-    "missed_visits": "Visits were cancelled or missed",
-    "no_visit": "No visit for a long time",
-    "unanswered_prompts": "Visit prompts go unanswered",
-    "low_mood": "Visits went badly more than once",
-    "delivery_failed": "A message could not be delivered",
-    "delivery_unknown": "A message may or may not have been sent",
-    "delivery_expired": "Essential messages expired before they could be sent",
-    "bot_blocked": "The family blocked the Telegram bot",
-    "opt_out": "A contact person opted out of messages",
-    "wants_to_stop": "The volunteer family wants to stop",
-    "message_from_parent": "A message from the parent",
-    "message_from_family": "A message from the volunteer family",
-    "task_overdue": "A follow-up task is overdue",
-    "bot_error": "The bot failed while answering someone",
-    "contact_overdue": "Staff have not been in touch as the programme promises",
+    "worry": N_("The volunteer family is worried about the child"),
+    "missed_visits": N_("Visits were cancelled or missed"),
+    "no_visit": N_("No visit for a long time"),
+    "unanswered_prompts": N_("Visit prompts go unanswered"),
+    "low_mood": N_("Visits went badly more than once"),
+    "delivery_failed": N_("A message could not be delivered"),
+    "delivery_unknown": N_("A message may or may not have been sent"),
+    "delivery_expired": N_("Essential messages expired before they could be sent"),
+    "bot_blocked": N_("The family blocked the Telegram bot"),
+    "opt_out": N_("A contact person opted out of messages"),
+    "wants_to_stop": N_("The volunteer family wants to stop"),
+    "message_from_parent": N_("A message from the parent"),
+    "message_from_family": N_("A message from the volunteer family"),
+    "task_overdue": N_("A follow-up task is overdue"),
+    "bot_error": N_("The bot failed while answering someone"),
+    "contact_overdue": N_("Staff have not been in touch as the programme promises"),
 }
+UNKNOWN_RULE = N_("A case to look at")
+# What staff should do next about a case of each rule: shown in the alert, the bot and the CLI.
+_CALL_ABOUT_VISITS = N_(
+    "Call the volunteer family and ask how it is going. Steady visits are what carries the relation."
+)
+_CHECK_DETAILS = N_("Check the contact details with the person and correct them.")
+_READ_AND_ANSWER = N_("Read the message and answer.")
+NEXT_STEPS = {
+    "worry": N_("Call the volunteer family today. Consider whether to file a report of concern."),
+    "missed_visits": _CALL_ABOUT_VISITS,
+    "no_visit": _CALL_ABOUT_VISITS,
+    "unanswered_prompts": _CALL_ABOUT_VISITS,
+    "low_mood": N_("Call the volunteer family. Tell them that ups and downs are quite normal."),
+    "delivery_failed": _CHECK_DETAILS,
+    "bot_blocked": _CHECK_DETAILS,
+    "opt_out": _CHECK_DETAILS,
+    "delivery_expired": N_("Look at the case list and reach the people concerned another way."),
+    "delivery_unknown": N_("Ask the recipient whether the message arrived."),
+    "wants_to_stop": N_(
+        "Call the volunteer family. Plan the extra child visit and talk about a new match."
+    ),
+    "message_from_parent": _READ_AND_ANSWER,
+    "message_from_family": _READ_AND_ANSWER,
+    "task_overdue": N_("Do the task, or record its outcome (done, not reached, rescheduled)."),
+    "bot_error": N_("Tell the administrator."),
+    "contact_overdue": N_("Call them, then record the contact (a finished task counts too)."),
+}
+UNKNOWN_NEXT_STEP = N_("Look at the case.")
 # Rules raised once per staff member rather than per match: the open case lists the matches
 # (an hour-long provider outage is one alert to each staff member, not one per match).
 GROUPED = frozenset({"delivery_expired"})
 
 
-# The same titles in Danish, for what staff read (digest, case lists).
-RULES_DA = {
-    "worry": "Venskabsfamilien er bekymret for barnet",
-    "missed_visits": "Besøg er aflyst eller ikke blevet til noget",
-    "no_visit": "Intet besøg i lang tid",
-    "unanswered_prompts": "Besøgsbeskeder bliver ikke besvaret",
-    "low_mood": "Besøgene er gået dårligt flere gange",
-    "delivery_failed": "En besked kunne ikke leveres",
-    "delivery_unknown": "Det er uvist, om en besked blev sendt",
-    "bot_blocked": "Familien har blokeret Telegram-botten",
-    "opt_out": "En kontaktperson har frameldt beskeder",
-    "wants_to_stop": "Venskabsfamilien ønsker at stoppe",
-    "message_from_parent": "Besked fra forælderen",
-    "message_from_family": "Besked fra venskabsfamilien",
-    "task_overdue": "En opgave er ikke afsluttet",
-    "bot_error": "Botten fik en fejl",
-    "delivery_expired": "Vigtige beskeder udløb, før de kunne sendes",
-    "contact_overdue": "Vi har ikke været i kontakt, som programmet lover",
-}
-
-
 def rule_title(rule: str, locale: str) -> str:
     """A case's rule as staff read it, in their language."""
-    if locale == "da":
-        return RULES_DA.get(rule, "En sag at se på")
-    return RULES.get(rule, "A case to look at")
+    return i18n.texts(locale).gettext(RULES.get(rule, UNKNOWN_RULE))
+
+
+def next_step(rule: str, locale: str) -> str:
+    """What staff should do next about a case of ``rule``, in their language."""
+    return i18n.texts(locale).gettext(NEXT_STEPS.get(rule, UNKNOWN_NEXT_STEP))
+
+
+class _DanishTitles(Mapping[str, str]):
+    """The Danish titles by rule, read from the catalog (kept for older callers: use
+    :func:`rule_title`)."""
+
+    def __getitem__(self, rule: str) -> str:
+        if rule not in RULES:
+            raise KeyError(rule)
+        return rule_title(rule, "da")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(RULES)
+
+    def __len__(self) -> int:
+        return len(RULES)
+
+
+RULES_DA: Mapping[str, str] = _DanishTitles()
 
 
 # Rules about a state that lasts (prompts unanswered, no visits): one case until it is resolved.

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from followup import visits
 from followup.replies import InboundResult
 from followup.sparring import SparringError, record_rsvp
+from scheduler import i18n
+from scheduler.i18n import N_
 from store.models import (
     RSVP,
     Audience,
@@ -42,30 +44,27 @@ _RSVP = {
     "maybe": RSVP.MAYBE,
 }
 
-TEXTS = {
-    "da": {
-        "visited": "Tak! Vi har noteret, at {child} var på besøg. Hilsen {org}",
-        "times": "Tak! Vi har noteret, at I har set {child} {times} gang(e). Hilsen {org}",
-        "cancelled": "Tak for besked. Vi har noteret, at besøget blev aflyst. Hilsen {org}",
-        "moved": "Tak for besked. Vi har noteret, at besøget blev flyttet. Hilsen {org}",
-        "answered": "Tak. Vi har allerede jeres svar for den dag. Hilsen {org}",
-        "yes": "Tak! Vi har noteret, at I kommer til sparring. Linket får I dagen før. Hilsen {org}",
-        "no": "Tak for svaret. Vi har noteret, at I ikke kommer denne gang. Hilsen {org}",
-        "maybe": "Tak. Vi har noteret et måske. Svar gerne JA eller NEJ, når I ved det. Hilsen {org}",
-        "past": "Tak. Den sparring er desværre allerede holdt. Hilsen {org}",
-    },
-    "en": {
-        "visited": "Thank you! We have noted that {child} visited. {org}",
-        "times": "Thank you! We have noted that you saw {child} {times} time(s). {org}",
-        "cancelled": "Thanks for letting us know. We have noted that the visit was cancelled. {org}",
-        "moved": "Thanks for letting us know. We have noted that the visit was moved. {org}",
-        "answered": "Thank you. We already have your answer for that day. {org}",
-        "yes": "Thank you! We have noted that you will join the sparring. "
-        "You will get the link the day before. {org}",
-        "no": "Thanks for your answer. We have noted that you cannot come this time. {org}",
-        "maybe": "Thank you. We have noted a maybe. Please answer YES or NO when you know. {org}",
-        "past": "Thank you. That sparring session has already taken place. {org}",
-    },
+# What the SMS answers to a volunteer family say, by key (message ids; "times" is a plural).
+TEXTS: dict[str, str] = {
+    "visited": N_("Thank you! We have noted that %(child)s visited. From %(org)s"),
+    "cancelled": N_(
+        "Thank you for letting us know. We have noted that the visit was cancelled. From %(org)s"
+    ),
+    "moved": N_(
+        "Thank you for letting us know. We have noted that the visit was moved. From %(org)s"
+    ),
+    "answered": N_("Thank you. We already have your answer for that day. From %(org)s"),
+    "yes": N_(
+        "Thank you! We have noted that you will join the sparring. "
+        "You will get the link the day before. From %(org)s"
+    ),
+    "no": N_(
+        "Thank you for your answer. We have noted that you cannot come this time. From %(org)s"
+    ),
+    "maybe": N_(
+        "Thank you. We have noted a maybe. Please answer YES or NO when you know. From %(org)s"
+    ),
+    "past": N_("Thank you. That sparring session has already taken place. From %(org)s"),
 }
 
 
@@ -102,10 +101,22 @@ def _newest_question(
     ).first()
 
 
-def _reply(family: VolunteerFamily, match: Match, key: str, **values: object) -> str:
-    locale = family.locale.value if family.locale.value in TEXTS else "da"
+def _reply(family: VolunteerFamily, match: Match, key: str, times: int | None = None) -> str:
+    try:
+        texts = i18n.texts(family.locale.value)
+    except LookupError:
+        texts = i18n.texts("da")
     org = match.programme.organisation or match.programme.name
-    return TEXTS[locale][key].format(org=org, child=match.child.first_name, **values)
+    child = match.child.first_name
+    if key == "times" and times is not None:
+        return texts.ngettext(
+            "Thank you! We have noted that you saw %(child)s %(num)d time. From %(org)s",
+            "Thank you! We have noted that you saw %(child)s %(num)d times. From %(org)s",
+            times,
+            child=child,
+            org=org,
+        )
+    return texts.gettext(TEXTS[key], child=child, org=org)
 
 
 def _visit_answer(

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from followup.bounces import bounced_addresses, contact_for_unsubscribe, mark_bounced
 from followup.escalations import raise_escalation
 from followup.family_sms import answer_from_family
+from followup.redaction import redact
 from followup.replies import (
     MAX_TEXT,
     TEXTS,
@@ -62,7 +63,7 @@ from store.models import (
     MatchStatus,
     VolunteerFamily,
 )
-from store.validation import InvalidValue, normalise_phone, redact_cpr, strip_controls
+from store.validation import InvalidValue, normalise_phone, strip_controls
 
 __all__ = [
     "TEXTS",
@@ -148,7 +149,7 @@ def _not_from_a_contact(
             "message_from_family",
             now=now,
             evidence={
-                "text": redact_cpr(strip_controls(body), family.locale.value)[:MAX_TEXT],
+                "text": redact(strip_controls(body), family.locale.value)[:MAX_TEXT],
                 "channel": "sms",
                 "message_sid": message_sid,
             },

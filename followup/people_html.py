@@ -11,49 +11,33 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-HEADINGS: dict[str, dict[str, str]] = {
-    "da": {
-        "title": "Det, vi har registreret om dig",
-        "intro": "Her er alt, hvad vi har gemt om dig. Udtrækket er lavet {at}.",
-        "record": "Oplysninger",
-        "matches": "Forløb",
-        "visits": "Besøg",
-        "checkins": "Tilbagemeldinger",
-        "messages": "Beskeder sendt til dig",
-        "escalations": "Det, du har skrevet til os",
-        "sparring_rsvps": "Svar på sparringsmøder",
-        "surveys": "Spørgeskemaer",
-        "sms_surveys": "Spørgeskemaer på sms",
-        "bot_state": "Det, Telegram-botten husker",
-        "audit": "Hvad der er gjort med dine oplysninger",
-        "tasks": "Opgaver",
-        "actions": "Dine handlinger",
-        "none": "Ingen.",
-    },
-    "en": {
-        "title": "What we hold about you",
-        "intro": "This is everything we have stored about you. The export was made {at}.",
-        "record": "Details",
-        "matches": "Matches",
-        "visits": "Visits",
-        "checkins": "Check-ins",
-        "messages": "Messages sent to you",
-        "escalations": "What you wrote to us",
-        "sparring_rsvps": "Answers to sparring sessions",
-        "surveys": "Questionnaires",
-        "sms_surveys": "Questionnaires by text message",
-        "bot_state": "What the Telegram bot remembers",
-        "audit": "What was done with your details",
-        "tasks": "Tasks",
-        "actions": "Your actions",
-        "none": "None.",
-    },
+from scheduler import i18n
+from scheduler.i18n import N_
+
+TITLE = N_("What we hold about you")
+INTRO = N_("This is everything we have stored about you. The export was made %(at)s.")
+NONE = N_("None.")
+# Each section's heading (message ids, read in the person's language).
+HEADINGS: dict[str, str] = {
+    "record": N_("Details"),
+    "matches": N_("Matches"),
+    "visits": N_("Visits"),
+    "checkins": N_("Check-ins"),
+    "messages": N_("Messages sent to you"),
+    "escalations": N_("What you wrote to us"),
+    "sparring_rsvps": N_("Answers to sparring sessions"),
+    "surveys": N_("Questionnaires"),
+    "sms_surveys": N_("Questionnaires by text message"),
+    "bot_state": N_("What the Telegram bot remembers"),
+    "audit": N_("What was done with your details"),
+    "tasks": N_("Tasks"),
+    "actions": N_("Your actions"),
 }
 
 PAGE_SOURCE = """<!doctype html>
-<html lang="{{ lang }}">
+<html lang="{{ locale }}" dir="{{ direction }}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ h.title }}</title>
+<title>{{ _(words.title) }}</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        line-height: 1.5; color: #1a1a1a; }
@@ -62,11 +46,11 @@ th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; text-align: left; verti
 th { background: #f2f2f2; } td { white-space: pre-wrap; overflow-wrap: anywhere; }
 </style></head>
 <body>
-<h1>{{ h.title }}</h1>
-<p>{{ h.intro.format(at=exported_at) }}</p>
+<h1>{{ _(words.title) }}</h1>
+<p>{{ _(words.intro, at=exported_at) }}</p>
 {% for key, rows in sections %}
-<h2>{{ h.get(key, key) }}</h2>
-{% if not rows %}<p>{{ h.none }}</p>{% else %}
+<h2>{{ _(headings[key]) if key in headings else key }}</h2>
+{% if not rows %}<p>{{ _(words.none) }}</p>{% else %}
 <table>
 <tr>{% for column in rows[0] %}<th>{{ column }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr>{% for column in rows[0] %}<td>{{ row.get(column) | show }}</td>{% endfor %}</tr>
@@ -90,6 +74,7 @@ def _show(value: Any) -> str:
 
 _ENV = Environment(autoescape=select_autoescape(default=True))
 _ENV.filters["show"] = _show
+i18n.install(_ENV)
 PAGE = _ENV.from_string(PAGE_SOURCE)
 
 
@@ -97,7 +82,10 @@ def render_html(data: dict[str, Any]) -> str:
     """The export ``data`` as a page headed in the person's language (Danish by default)."""
     record = data.get("record") or {}
     lang = str(record.get("locale") or "da")
-    lang = lang if lang in HEADINGS else "da"
+    try:
+        i18n.texts(lang)
+    except LookupError:
+        lang = "da"
     sections: list[tuple[str, list[dict[str, Any]]]] = [("record", [record])]
     for key, value in data.items():
         if key in ("record", "kind", "exported_at") or not isinstance(value, list):
@@ -105,5 +93,10 @@ def render_html(data: dict[str, Any]) -> str:
         rows = [v if isinstance(v, dict) else {"": v} for v in value]
         sections.append((key, rows))
     return PAGE.render(
-        lang=lang, h=HEADINGS[lang], exported_at=data.get("exported_at", ""), sections=sections
+        locale=lang,
+        direction=i18n.language(lang).direction,
+        headings=HEADINGS,
+        words={"title": TITLE, "intro": INTRO, "none": NONE},
+        exported_at=data.get("exported_at", ""),
+        sections=sections,
     )

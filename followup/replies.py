@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.escalations import raise_escalation
-from scheduler import sms
+from followup.redaction import redact
+from scheduler import i18n, sms
+from scheduler.i18n import N_
 from store.audit import record
 from store.models import (
     ContactPerson,
@@ -23,7 +25,7 @@ from store.models import (
     MatchStatus,
     SurveyConversation,
 )
-from store.validation import redact_cpr, strip_controls
+from store.validation import strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -39,43 +41,39 @@ YES_WORDS = frozenset({"ja", "j", "yes", "y"})
 MESSAGE_WORDS = 4
 MAX_TEXT = 1600
 
-TEXTS: dict[str, dict[str, str]] = {
-    "da": {
-        "stopped": "Du er nu afmeldt beskeder fra {org}, fx spørgeskemaer og påmindelser. "
-        "Beskeder om aftaler for dit barn får du stadig. Skriv START for at tilmelde dig igen.",
-        "started": "Velkommen tilbage. Du får igen beskeder fra {org}. Skriv STOP for at afmelde.",
-        "help": "Det er {org}. Har du spørgsmål, så kontakt {who}. "
-        "Skriv STOP for at afmelde beskeder.",
-        "forwarded": "Tak for din besked. Den er givet videre til {staff}.",
-        "forwarded_survey": "Tak, din besked er givet videre til {staff}. "
-        "Du kan fortsætte spørgeskemaet ved at svare med et tal.",
-        "correction": "Svar med et tal fra {low} til {high}. Skriv STOP for at stoppe.",
-        "opted_out": "Du er afmeldt beskeder. Skriv START, hvis du vil have beskeder igen.",
-        "phone": "{name}, tlf. {phone}",
-        "thanks": "Tak for dine svar!",
-        "us": "os",
-    },
-    "en": {
-        "stopped": "You will no longer get messages from {org} such as questionnaires and "
-        "reminders. You will still get messages about your child's arrangements. "
-        "Reply START to sign up again.",
-        "started": "Welcome back. You will get messages from {org} again. "
-        "Reply STOP to unsubscribe.",
-        "help": "This is {org}. If you have questions, contact {who}. Reply STOP to unsubscribe.",
-        "forwarded": "Thank you for your message. It has been passed on to {staff}.",
-        "forwarded_survey": "Thank you, your message has been passed on to {staff}. "
-        "You can go on with the questionnaire by replying with a number.",
-        "correction": "Please reply with a number from {low} to {high}. Reply STOP to stop.",
-        "opted_out": "You have unsubscribed. Reply START if you want messages again.",
-        "phone": "{name} on {phone}",
-        "thanks": "Thank you for your answers!",
-        "us": "us",
-    },
+# What the SMS answers say, by key: message ids, read in the person's language by :func:`text`.
+TEXTS: dict[str, str] = {
+    "stopped": N_(
+        "You will no longer get messages from %(org)s such as questionnaires and reminders. "
+        "You will still get messages about your child's arrangements. "
+        "Reply START to sign up again."
+    ),
+    "started": N_(
+        "Welcome back. You will get messages from %(org)s again. Reply STOP to unsubscribe."
+    ),
+    "help": N_(
+        "This is %(org)s. If you have questions, contact %(who)s. Reply STOP to unsubscribe."
+    ),
+    "forwarded": N_("Thank you for your message. It has been passed on to %(staff)s."),
+    "forwarded_survey": N_(
+        "Thank you, your message has been passed on to %(staff)s. "
+        "You can go on with the questionnaire by replying with a number."
+    ),
+    "correction": N_("Please reply with a number from %(low)s to %(high)s. Reply STOP to stop."),
+    "opted_out": N_("You have unsubscribed. Reply START if you want messages again."),
+    "phone": N_("%(name)s, phone %(phone)s"),
+    "thanks": N_("Thank you for your answers!"),
+    "us": N_("us"),
 }
 
 
 def text(locale: str, key: str, **values: str) -> str:
-    return sms.normalise(TEXTS.get(locale, TEXTS["da"])[key].format(**values))
+    """The answer ``key`` in ``locale`` (Danish for a language without a catalog), as an SMS."""
+    try:
+        texts = i18n.texts(locale)
+    except LookupError:
+        texts = i18n.texts("da")
+    return sms.normalise(texts.gettext(TEXTS[key], **values))
 
 
 def keyword(body: str) -> str | None:
@@ -172,7 +170,7 @@ def forward_to_staff(
     """Raise "message_from_parent" on the contact's matches; returns the staff member's name
     (or the organisation's) for the acknowledgement."""
     evidence = {
-        "text": redact_cpr(strip_controls(body), contacts[0].locale.value)[:MAX_TEXT],
+        "text": redact(strip_controls(body), contacts[0].locale.value)[:MAX_TEXT],
         "channel": "sms",
         "contact_id": contacts[0].id,
         "message_sid": message_sid,
@@ -216,6 +214,8 @@ def who_to_contact(contact: ContactPerson, locale: str) -> str:
     for match in live_matches(contact):
         if match.staff is not None:
             if match.staff.phone:
-                return text(locale, "phone", name=match.staff.name, phone=match.staff.phone)
+                return text(
+                    locale, "phone", name=match.staff.name, phone=i18n.phone(match.staff.phone)
+                )
             return match.staff.name
     return organisation_of(contact)

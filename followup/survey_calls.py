@@ -23,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from followup.survey_results import task_key
+from scheduler import i18n
+from scheduler.i18n import N_
 from scheduler.programme import Programme
 from scheduler.timeline import localize, next_working_day
 from store.audit import record
@@ -42,13 +44,11 @@ log = logging.getLogger(__name__)
 
 # Invitations sent longer ago than this are history, not work (the links last 90 days).
 LOOKBACK = timedelta(days=120)
+# Which survey a call is about, in the task's title (message ids).
 WAVE_NAMES = {
-    "da": {"baseline": "start", "end": "afslutning", "followup": "opfølgning"},
-    "en": {"baseline": "start", "end": "end", "followup": "follow-up"},
-}
-TITLES = {
-    "da": "Ring til {name} om spørgeskemaet ({wave}): ikke besvaret efter {days} dage",
-    "en": "Call {name} about the questionnaire ({wave}): not answered after {days} days",
+    "baseline": N_("start"),
+    "end": N_("end"),
+    "followup": N_("follow-up"),
 }
 
 
@@ -182,10 +182,14 @@ def _step(
             break  # the match ended before the call: the staff member has other things to say
         locale = match.staff.locale.value if match.staff else "da"
         days = (due.replace(tzinfo=None) - base).days
-        title = TITLES.get(locale, TITLES["da"]).format(
+        texts = i18n.texts(locale)
+        wave = WAVE_NAMES.get(invitation.wave)
+        title = texts.ngettext(
+            "Call %(name)s about the questionnaire (%(wave)s): not answered after %(num)d day",
+            "Call %(name)s about the questionnaire (%(wave)s): not answered after %(num)d days",
+            days,
             name=contact.name,
-            wave=WAVE_NAMES.get(locale, WAVE_NAMES["da"]).get(invitation.wave, invitation.wave),
-            days=days,
+            wave=texts.gettext(wave) if wave else invitation.wave,
         )
         working = next_working_day(due.date())
         due_at = (

@@ -39,7 +39,8 @@ from pydantic import (
     model_validator,
 )
 
-from scheduler import sms
+from scheduler import i18n, sms
+from scheduler.i18n import N_
 
 SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
 REQUIRED_LOCALES = ("da", "en")
@@ -304,19 +305,20 @@ def tr(text: dict[str, str] | None, locale: str) -> str:
 
 # -- the SMS conversation's words --------------------------------------------------------------
 
-_SCALE_HINT = {
-    "da": "Svar med et tal fra {low} ({low_label}) til {high} ({high_label}).",
-    "en": "Reply with a number from {low} ({low_label}) to {high} ({high_label}).",
-}
-_CHOICE_HINT = {"da": "Svar med et tal:", "en": "Reply with a number:"}
+_SCALE_HINT = N_("Reply with a number from %(low)s (%(low_label)s) to %(high)s (%(high_label)s).")
+_CHOICE_HINT = N_("Reply with a number:")
 
 
 def sms_question(question: Question, locale: str, number: int, total: int) -> str:
     """One question as an SMS: "2/3 How is ...? Reply with a number from 1 (...) to 5 (...)."."""
-    language = locale if locale in _SCALE_HINT else "da"
+    try:
+        texts = i18n.texts(locale)
+    except LookupError:
+        texts = i18n.texts("da")
     text = tr(question.sms or question.text, locale)
     if question.type == "scale":
-        hint = _SCALE_HINT[language].format(
+        hint = texts.gettext(
+            _SCALE_HINT,
             low=question.min,
             high=question.max,
             low_label=question.label(question.min, locale).lower(),
@@ -326,7 +328,7 @@ def sms_question(question: Question, locale: str, number: int, total: int) -> st
         choices = "\n".join(
             f"{i} {label}" for i, (_, label) in enumerate(question.answers(locale), start=1)
         )
-        hint = f"{_CHOICE_HINT[language]}\n{choices}"
+        hint = f"{texts.gettext(_CHOICE_HINT)}\n{choices}"
     return sms.normalise(f"{number}/{total} {text}\n{hint}")
 
 

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.redaction import redact
 from followup.survey_defs import Survey
 from scheduler import outbox
 from scheduler.links import find_by_token
@@ -40,7 +41,7 @@ from store.models import (
     Task,
     TaskStatus,
 )
-from store.validation import redact_cpr, strip_controls
+from store.validation import strip_controls
 
 LinkState = Literal["unknown", "expired", "used", "open"]
 ANSWERED = "already answered"
@@ -128,7 +129,7 @@ def save_answers(
         question = survey.question(question_id)
         value = question.parse(raw)
         if value is not None and question.type == "text":
-            value = redact_cpr(strip_controls(value), locale)
+            value = redact(strip_controls(value), locale)
         row = existing.get(question_id)
         if value is None:
             if row is not None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from followup import matches as match_ops
 from followup.escalations import raise_escalation
+from followup.redaction import redact
 from store.audit import record
 from store.models import (
     CancelledBy,
@@ -35,7 +36,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from store.validation import redact_cpr, strip_controls
+from store.validation import strip_controls
 
 # Free text is kept up to this many characters (about a page). Longer text is cut and marked
 # with an ellipsis; nothing is refused, so a family never loses what it wrote to a limit.
@@ -70,7 +71,7 @@ def clean_text(text: str | None, limit: int = TEXT_LIMIT, locale: str = "da") ->
     if not text:
         return ""
     kept = strip_controls(text)
-    cleaned = redact_cpr(kept.strip(), locale)
+    cleaned = redact(kept.strip(), locale)
     if len(cleaned) > limit:
         # Cut before any digits at the end, so the cut cannot leave a new CPR-shaped number.
         cleaned = cleaned[: limit - 1].rstrip("0123456789- \n\t") + "…"

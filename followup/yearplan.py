@@ -6,13 +6,15 @@ are folded into one line, so the plan shows what is special about the year.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from babel.dates import format_date, format_time
 
+from scheduler import i18n
+from scheduler.i18n import N_
 from scheduler.programme import AudienceName, Kind, Programme, Touchpoint
 from scheduler.recipients import Recipient, recipients_for
 from scheduler.render import render_title
@@ -20,47 +22,70 @@ from scheduler.timeline import MatchFacts, Occurrence, effective_end, ended_earl
 
 BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
 
-LABELS: dict[str, dict[str, str]] = {
-    "welcome": {"da": "Velkomst til venskabsfamilien", "en": "Welcome to the volunteer family"},
-    "visit_prompt": {"da": "Besøg", "en": "Visit"},
-    "sparring_invite": {"da": "Invitation til sparring", "en": "Invitation to group sparring"},
-    "farewell_family": {
-        "da": "Farvelhilsen til venskabsfamilien",
-        "en": "Farewell message to the volunteer family",
-    },
-    "farewell_parent": {
-        "da": "Farvelhilsen til forælder/kontaktperson",
-        "en": "Farewell message to the parent/contact person",
-    },
-    "survey:baseline": {"da": "Spørgeskema ved start", "en": "Survey at the start"},
-    "survey:end": {"da": "Spørgeskema ved afslutning", "en": "Survey at the end"},
-    "survey:followup": {"da": "Opfølgende spørgeskema", "en": "Follow-up survey"},
+
+class Localised(Mapping[str, str]):
+    """One message id, read in a language by indexing: ``CHANNELS["sms"]["da"]`` is "sms".
+
+    The words come from the catalogs (:mod:`scheduler.i18n`); any language with a catalog works.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getitem__(self, locale: str) -> str:
+        try:
+            texts = i18n.texts(locale)
+        except LookupError:
+            raise KeyError(locale) from None
+        return texts.gettext(self.message)
+
+    def get(self, locale: str, default: Any = None) -> Any:
+        try:
+            return self[locale]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(lang.code for lang in i18n.languages())
+
+    def __len__(self) -> int:
+        return len(i18n.languages())
+
+
+# What a plan calls a message without a title of its own (staff tasks have their title in the
+# programme file, in the programme's languages).
+LABELS: dict[str, Localised] = {
+    "welcome": Localised(N_("Welcome to the volunteer family")),
+    "visit_prompt": Localised(N_("Visit")),
+    "sparring_invite": Localised(N_("Invitation to group sparring")),
+    "farewell_family": Localised(N_("Farewell message to the volunteer family")),
+    "farewell_parent": Localised(N_("Farewell message to the parent or contact person")),
+    "voice_checkin": Localised(N_("Automated call to the parent: is all well?")),
+    "call_announcement": Localised(N_("The parent is told when staff will call")),
+    "survey:baseline": Localised(N_("Survey at the start")),
+    "survey:end": Localised(N_("Survey at the end")),
+    "survey:followup": Localised(N_("Follow-up survey")),
 }
 AUDIENCE = {
-    "volunteer_family": {"da": "venskabsfamilie", "en": "volunteer family"},
-    "contact_person": {"da": "forælder/kontaktperson", "en": "parent/contact person"},
-    "staff": {"da": "medarbejder", "en": "staff"},
+    "volunteer_family": Localised(N_("volunteer family")),
+    "contact_person": Localised(N_("parent or contact person")),
+    "staff": Localised(N_("staff")),
 }
-CHANNELS = {
-    "telegram": {"da": "Telegram", "en": "Telegram"},
-    "sms": {"da": "sms", "en": "SMS"},
-    "email": {"da": "e-mail", "en": "email"},
-    "voice": {"da": "opkald", "en": "call"},
-    None: {"da": "ingen kanal", "en": "no channel"},
+CHANNELS: dict[str | None, Localised] = {
+    "telegram": Localised(N_("Telegram")),
+    "sms": Localised(N_("SMS")),
+    "email": Localised(N_("email")),
+    "voice": Localised(N_("call")),
+    None: Localised(N_("no channel")),
 }
 WORDS = {
-    "start": {"da": "Forløbet starter", "en": "The match starts"},
-    "end": {"da": "Årsdag: forløbet slutter", "en": "Anniversary: the match ends"},
-    "ended": {"da": "Forløbet sluttede", "en": "The match ended"},
-    "every": {"da": "hver", "en": "every"},
-    "every_other": {"da": "hver anden", "en": "every other"},
-    "times": {"da": "gange", "en": "times"},
-    "at": {"da": "kl.", "en": "at"},
-    "weekly_prompt": {
-        "da": "Ugentlig besøgsbesked: hvor mange gange har I set hinanden?",
-        "en": "Weekly visit message: how many times did you meet?",
-    },
-    "session": {"da": "sparring", "en": "sparring"},
+    "start": Localised(N_("The match starts")),
+    "end": Localised(N_("Anniversary: the match ends")),
+    "ended": Localised(N_("The match ended")),
+    "weekly_prompt": Localised(N_("Weekly visit message: how many times did you meet?")),
+    # Kept for callers that still glue these together; new code uses whole sentences.
+    "at": Localised(N_("at")),
+    "session": Localised(N_("sparring")),
 }
 
 
@@ -86,7 +111,7 @@ def label(tp: Touchpoint, locale: str, titles: Mapping[str, Any] | None = None) 
     else:
         found = LABELS.get(tp.template_name)
     if found:
-        return found.get(locale, found["da"])
+        return found[locale]
     return tp.id.replace("-", " ").capitalize()
 
 
@@ -96,14 +121,12 @@ def title_variables(sibling: bool, child: str) -> dict[str, Any]:
 
 
 def fmt_date(day: date | datetime, locale: str, style: str = "long") -> str:
-    return format_date(day, style, locale=BABEL_LOCALES.get(locale, "da_DK"))
+    return format_date(day, style, locale=BABEL_LOCALES.get(locale, locale))
 
 
 def fmt_weekday(weekday: int, locale: str) -> str:
     # 2024-01-01 was a Monday
-    return format_date(
-        date(2024, 1, 1 + weekday), "EEEE", locale=BABEL_LOCALES.get(locale, "da_DK")
-    )
+    return format_date(date(2024, 1, 1 + weekday), "EEEE", locale=BABEL_LOCALES.get(locale, locale))
 
 
 def year_plan(
@@ -118,6 +141,7 @@ def year_plan(
     """``recipients`` (audience -> the match's people, as now): each message's row then names
     the channel each person will get, as the dispatcher would choose it today."""
     occs = occurrences(programme, facts, now)
+    texts = i18n.texts(locale)
     rows: list[PlanRow] = [
         PlanRow(
             facts.start_date,
@@ -138,9 +162,12 @@ def year_plan(
         what = label(tp, locale, titles)
         if occ.session is not None:
             starts = occ.session.starts_at
-            at = f"{WORDS['at'][locale]} {format_time(starts, 'HH:mm')}"
-            when = f"{fmt_date(starts, locale, 'long')} {at}"
-            what = f"{what} ({WORDS['session'][locale]} {when})"
+            what = texts.gettext(
+                "%(what)s (sparring %(date)s at %(time)s)",
+                what=what,
+                date=fmt_date(starts, locale, "long"),
+                time=format_time(starts, "HH:mm"),
+            )
         who = AUDIENCE[tp.audience.value][locale]
         if tp.counterpart is not None:
             who = f"{who} → {AUDIENCE[tp.counterpart.value][locale]}"
@@ -155,13 +182,25 @@ def year_plan(
         tp = programme.touchpoint(tp_id)
         first, last = items[0], items[-1]
         cadence = (facts.cadence or programme.cadence).value
+        weekday = fmt_weekday(facts.visit_weekday, locale)
         if cadence == "two_three_monthly":
             what = WORDS["weekly_prompt"][locale]
+        elif cadence == "biweekly":
+            what = texts.gettext(
+                "%(what)s every other %(weekday)s", what=label(tp, locale, titles), weekday=weekday
+            )
         else:
-            every = WORDS["every_other" if cadence == "biweekly" else "every"][locale]
-            what = f"{label(tp, locale, titles)} {every} {fmt_weekday(facts.visit_weekday, locale)}"
+            what = texts.gettext(
+                "%(what)s every %(weekday)s", what=label(tp, locale, titles), weekday=weekday
+            )
         span = f"{fmt_date(first.day, locale, 'medium')} – {fmt_date(last.day, locale, 'medium')}"
-        what = f"{what}, {len(items)} {WORDS['times'][locale]} ({span})"
+        what = texts.ngettext(
+            "%(what)s, %(num)d time (%(span)s)",
+            "%(what)s, %(num)d times (%(span)s)",
+            len(items),
+            what=what,
+            span=span,
+        )
         rows.append(
             PlanRow(
                 first.day,

@@ -49,7 +49,11 @@ def build_context(
         end_date = match.start_date + programme.duration.delta
     return {
         "locale": recipient.locale,
-        "programme": {"name": programme.name, "organisation": programme.organisation},
+        "programme": {
+            "name": programme.name,
+            "organisation": programme.organisation,
+            "staff_title": programme.staff_title.value,
+        },
         "recipient": {"name": recipient.name, "kind": recipient.audience.value},
         "family": {
             "name": match.volunteer_family.name,

@@ -31,11 +31,13 @@ data keys stay plain strings.
 
 from __future__ import annotations
 
+import contextvars
 import gettext as _gettext
 import io
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -249,6 +251,26 @@ def _compiled_override(path: Path) -> Translations:
     return Translations(buffer, domain=DOMAIN)
 
 
+# The language of the message being rendered, for macros imported without the render context
+# ({% from "layout/words.j2" import cadence %}: Jinja2 caches such a module instead of running it
+# again for every message). scheduler.render sets it around each rendering.
+_rendering: contextvars.ContextVar[str | None] = contextvars.ContextVar("rendering", default=None)
+
+
+@contextmanager
+def rendering(code: str) -> Iterator[None]:
+    """Render in language ``code`` where a template's context does not say (see above)."""
+    token = _rendering.set(code)
+    try:
+        yield
+    finally:
+        _rendering.reset(token)
+
+
+def rendering_language() -> str | None:
+    return _rendering.get()
+
+
 def install(env: jinja2.Environment, locale_variable: str = "locale") -> None:
     """Add ``_``, ``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` to ``env``.
 
@@ -258,7 +280,7 @@ def install(env: jinja2.Environment, locale_variable: str = "locale") -> None:
     env.add_extension("jinja2.ext.i18n")
 
     def raw(context: jinja2.runtime.Context) -> _gettext.NullTranslations:
-        code = context.get(locale_variable)
+        code = context.get(locale_variable) or _rendering.get()
         if not isinstance(code, str):
             raise ValueError(f"the template context has no language in {locale_variable!r}")
         return texts(code).raw()
@@ -321,6 +343,7 @@ def staff_noun(texts: Texts, title: str) -> str:
     return texts.pgettext("staff title", "Case lead")
 
 
+@lru_cache(maxsize=4096)
 def phone(number: str | None) -> str:
     """A phone number as people write it: "20 12 34 01" for a Danish number, else international.
 

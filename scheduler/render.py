@@ -18,13 +18,16 @@ template fails in the tests instead of sending a message with a hole in it.
 Filters and globals (all follow the context's ``locale``, "da" or "en"):
 
 - ``date(value, format="long")``: a date or datetime through Babel; ``"full"`` gives
-  "onsdag den 24. december 2025", ``"day"`` the same without the year; other values are Babel
-  patterns;
+  "onsdag den 24. december 2025", ``"day"`` the same without the year, ``"day_month"`` the short
+  "24. dec." (da) or "24 Dec" (en); other values are Babel patterns;
 - ``time(value)``: "19:00";
 - ``weekday(n)``: the weekday name for 0 = Monday .. 6 = Sunday ("mandag", "Monday");
 - ``possessive(name)``: "Barn A" -> "Barn As" (da) or "Barn A's" (en);
 - ``phone(number)``: "20 12 34 01" for a Danish number, international format otherwise;
-- ``direction()``: "ltr" or "rtl", the context language's writing direction (for ``dir=``).
+- ``direction()``: "ltr" or "rtl", the context language's writing direction (for ``dir=``);
+- ``staff_word(to="family")``: the programme's word for its staff member as the reader says it,
+  "jeres kontaktperson i Red Barnet", "din procesleder" (:func:`scheduler.i18n.staff_title`;
+  ``to`` is "family" or "parent"). It reads ``programme.staff_title`` from the context.
 
 An organisation's own templates (``templates/<template>/<channel>[.<lang>].j2`` in its texts
 folder, ``VENSKAB_TEXTS_DIR``) are looked up before the shipped ones, file by file.
@@ -44,7 +47,7 @@ from typing import Any
 
 import jinja2
 from babel import Locale
-from babel.dates import format_date, format_time, get_day_names
+from babel.dates import format_date, format_skeleton, format_time, get_day_names
 
 from scheduler import i18n, sms
 
@@ -82,7 +85,7 @@ def _babel_locale(locale: Any) -> str:
 
 
 def _current_locale(context: jinja2.runtime.Context) -> str:
-    return _babel_locale(context.get("locale"))
+    return _babel_locale(context.get("locale") or i18n.rendering_language())
 
 
 @lru_cache(maxsize=32)
@@ -98,6 +101,9 @@ def _date(context: jinja2.runtime.Context, value: Date | DateTime, format: str =
         raise TypeError(f"date() expects a date or datetime, got {value!r}")
     if format == "day":
         format = _DAY_PATTERNS.get(locale, "EEEE d MMMM")
+    elif format == "day_month":
+        # "3. mar." (da), "3 Mar" (en): the language's own short day and month.
+        return format_skeleton("MMMd", value, locale=_parsed(locale))
     # An aware datetime keeps its own zone: the dispatcher already gives it in the recipient's.
     return format_date(value, format, locale=_parsed(locale))
 
@@ -130,6 +136,14 @@ def _possessive(context: jinja2.runtime.Context, name: str) -> str:
 @jinja2.pass_context
 def _direction(context: jinja2.runtime.Context) -> str:
     return str(_parsed(_current_locale(context)).text_direction)
+
+
+@jinja2.pass_context
+def _staff_word(context: jinja2.runtime.Context, to: str = "family") -> str:
+    programme = context.get("programme") or {}
+    title = programme.get("staff_title") or "procesleder"
+    texts = i18n.texts(str(context.get("locale")))
+    return i18n.staff_title(texts, title, programme.get("organisation", ""), to=to)
 
 
 def _autoescape(name: str | None) -> bool:
@@ -179,6 +193,7 @@ def _environment(directory: Path, own: Path | None) -> jinja2.Environment:
         "possessive": _possessive,
         "phone": i18n.phone,
         "direction": _direction,
+        "staff_word": _staff_word,
     }
     env.filters.update(helpers)
     env.globals.update(helpers)
@@ -282,7 +297,8 @@ def render_loaded(templates: Templates, context: Mapping[str, Any]) -> Rendered:
 
     def run(key: str) -> str:
         try:
-            return templates.compiled[key].render(values)
+            with i18n.rendering(templates.locale):
+                return templates.compiled[key].render(values)
         except jinja2.TemplateNotFound as exc:  # e.g. an {% extends %} target is missing
             raise TemplateMissing(templates.root / (exc.name or templates.names[key])) from exc
 

@@ -92,9 +92,15 @@ def contains_cpr(text: str) -> bool:
     return any(_is_cpr(found) for found in CPR_PATTERN.finditer(text or ""))
 
 
-def redact_cpr(text: str, locale: str = "da") -> str:
-    """Replace every CPR number with a marker in the person's language."""
-    marker = CPR_MARKER.get(locale, CPR_MARKER["da"])
+def redact_cpr(text: str, locale: str = "da", *, marker: str | None = None) -> str:
+    """Replace every CPR number with a marker in the person's language.
+
+    ``marker`` is the text put in its place; the domain layer passes it from the message
+    catalogs (``followup.visits.redact``), since this layer reads no catalog. Without it, the
+    built-in Danish or English marker.
+    """
+    if marker is None:
+        marker = CPR_MARKER.get(locale, CPR_MARKER["da"])
     return CPR_PATTERN.sub(lambda found: marker if _is_cpr(found) else found.group(0), text)
 
 

@@ -105,7 +105,7 @@ def test_families_rsvp_by_button_and_those_coming_get_the_link_the_day_before(
     assert "Kommer ikke (1):" in shown
     (reminder,) = [p for p in reminded.of("sendMessage") if LINK in p["text"]]
     assert reminder["chat_id"] == FAMILY_CHAT
-    assert {"da": "Husk sparring i morgen", "en": "Reminder: sparring tomorrow"}[
+    assert {"da": "Husk sparring i morgen", "en": "Remember the sparring session tomorrow"}[
         locale
     ] in reminder["text"]
 

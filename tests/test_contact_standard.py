@@ -101,10 +101,10 @@ def test_the_alert_says_with_whom_and_since_when_in_danish_and_english(
         for locale in ("da", "en"):
             said[locale] = render_loaded(load("escalation_alert", "email", locale), context).body
     assert (
-        "Vi har ikke været i kontakt som lovet med venskabsfamilien (senest 2. apr." in said["da"]
+        "Vi har ikke været i kontakt med venskabsfamilien som lovet (senest 2. apr.)." in said["da"]
     )
-    assert "og forælderen (senest 2. apr." in said["da"]
-    assert "in touch as promised with the volunteer family (due by 2 Apr" in said["en"]
+    assert "Vi har ikke været i kontakt med forælderen som lovet (senest 2. apr.)." in said["da"]
+    assert "in touch with the volunteer family as promised (due by 2 Apr" in said["en"]
     assert "then record the contact" in said["en"]
 
 

@@ -64,7 +64,7 @@ async def test_an_unacknowledged_urgent_case_gets_exactly_the_policy_pushes_over
         case = session.scalars(select(Escalation).where(Escalation.rule == "worry")).one()
         assert case.status.value == "open" and case.push_count == 3
     digests = [p["text"] for p in to_chat(telegram, LEAD_CHAT, "Dagens overblik")]
-    assert digests and "HASTER Venskabsfamilien er bekymret for barnet" in digests[-1]
+    assert digests and "HASTER: Venskabsfamilien er bekymret for barnet" in digests[-1]
     assert "(åben 7 dage)" in digests[-1] and digests[-1].count("bekymret") == 1
 
 

@@ -358,16 +358,19 @@ def test_it_asks_about_last_visit_day_in_a_visit_prompt_reminder() -> None:
     assert body.startswith("Påmindelse: Kom Barn A på besøg i onsdags?")
 
 
-def test_it_says_the_staff_member_leaves_the_relation_in_the_farewell() -> None:
+def test_it_says_the_organisation_no_longer_follows_along_in_the_farewell() -> None:
     ctx = context()
     text = render("farewell_family", "email", "da", ctx)
+    # The leaflet's own words ("Red Barnet følger ikke længere med"), not "ude af forløbet",
+    # which reads as if the organisation quit.
     assert (
-        "Red Barnet er nu ude af forløbet, og besøgene fortsætter helt privat "
+        "Red Barnet følger ikke længere med, og besøgene kan fortsætte helt privat "
         "(hvis alle ønsker det)." in text.body
     )
-    assert "Tak" in text.body
+    assert "Nu er jeres venskabsfamilieforløb i Hjem til Os slut." in text.body
+    assert "ude af forløbet" not in text.body
     parent = render("farewell_parent", "sms", "da", context(kind="contact_person"))
-    assert "Red Barnet er nu ude af forløbet" in parent.body
+    assert "Red Barnet følger ikke længere med." in parent.body
 
 
 def test_it_gives_the_meeting_link_the_day_before_a_sparring_session() -> None:

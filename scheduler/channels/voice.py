@@ -7,8 +7,10 @@ from typing import Any
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from scheduler import i18n
 from scheduler.channels.base import OutgoingMessage, SendResult
 from scheduler.channels.sms import DEFAULT_TIMEOUT, TwilioConnection, twilio_error
+from scheduler.i18n import N_
 
 # <Say language=...> per locale. Unknown locales are read in Danish, the programme language.
 LANGUAGES: dict[str, str] = {"da": "da-DK", "en": "en-GB"}
@@ -18,7 +20,7 @@ LANGUAGES: dict[str, str] = {"da": "da-DK", "en": "en-GB"}
 DEFAULT_VOICES: dict[str, str] = {"da": "Polly.Naja", "en": "Polly.Amy"}
 
 # Said after the message, also when no key was pressed before the <Gather> timed out.
-CLOSING: dict[str, str] = {"da": "Tak. Farvel.", "en": "Thank you. Goodbye."}
+CLOSING = N_("Thank you. Goodbye.")
 
 
 def build_twiml(
@@ -44,7 +46,7 @@ def build_twiml(
         response.append(gather)
     else:
         response.say(body, **say)
-    response.say(CLOSING[key], **say)
+    response.say(i18n.texts(key).gettext(CLOSING), **say)
     return str(response)
 
 
