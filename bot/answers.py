@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from telegram import Update
 
 from bot import callbacks as cb
+from bot import moments as bot_moments
 from bot.common import (
     Outcome,
     clear_pending,
@@ -112,6 +113,8 @@ def _answer_pending(
             )
         if kind == "pause":
             return pause_from_text(session, ctx, chat_id, match, locale, text)
+        if kind == bot_moments.PENDING:
+            return bot_moments.on_text(session, ctx, chat_id, match, locale, pending, text)
         if kind == "stop_reason":
             visits.add_stop_reason(session, match, text, now=now, actor=actor)
             return reply(chat_id, locale, t("stop_reason_saved", locale, staff=staff))

@@ -34,7 +34,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import answers, calendar, callbacks, family, presses, staff
+from bot import answers, calendar, callbacks, family, moments, presses, staff
 from bot.common import Outcome, Reply, deliver, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
@@ -60,6 +60,7 @@ COMMANDS = {
         ("plan", "Jeres årshjul"),
         ("next", "Hvad sker der næste gang"),
         ("calendar", "Besøg og aftaler i jeres kalender"),
+        ("greeting", "Send en hilsen til barnets forælder"),
         ("pause", "Sæt besøgsbeskeder på pause"),
         ("stop", "Stop forløbet"),
         ("language", "Sprog / language"),
@@ -70,6 +71,7 @@ COMMANDS = {
         ("plan", "Your year plan"),
         ("next", "What happens next"),
         ("calendar", "Visits and dates in your calendar"),
+        ("greeting", "Send a greeting to the child's parent"),
         ("pause", "Pause the visit messages"),
         ("stop", "End the match"),
         ("language", "Language / sprog"),
@@ -145,6 +147,7 @@ def register(application: BotApplication) -> None:
         "calendar": calendar.on_calendar,
         "pause": family.with_match("pa"),
         "stop": family.with_match("st"),
+        "greeting": family.with_match("gr"),
         "language": family.on_language,
         "cancel": family.on_cancel,
         "today": staff.today,
@@ -155,6 +158,8 @@ def register(application: BotApplication) -> None:
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(private & filters.COMMAND, run(family.on_help)))
     application.add_handler(MessageHandler(private & filters.TEXT, run(answers.on_text)))
+    photos = filters.PHOTO | filters.Document.IMAGE
+    application.add_handler(MessageHandler(private & photos, moments.on_photo))
     application.add_handler(MessageHandler(private, run(family.on_other)))
     application.add_error_handler(on_error)
 

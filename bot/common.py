@@ -248,3 +248,26 @@ async def _edit(bot: ExtBot[Any], query: CallbackQuery, outcome: Outcome) -> Non
         # The message is too old to edit, or already looks like this: say it in a new one.
         if outcome.edit is not None:
             await send(bot, Reply(message.chat.id, outcome.edit, outcome.markup))
+
+
+# -- shared by the family's handlers -----------------------------------------------------------
+
+
+def actor_of(match: Match) -> str:
+    """Who did it, for the audit trail: the match's volunteer family."""
+    return f"family:{match.volunteer_family_id}"
+
+
+def reply(chat_id: int, locale: str, text: str, markup: Markup | None = None) -> Outcome:
+    return Outcome(locale=locale, replies=[Reply(chat_id, text, markup)])
+
+
+def help_text(who: Who, session: Session) -> str:
+    parts = []
+    if who.family is not None:
+        matches = family_matches(session, who.family, live_only=False)
+        staff = staff_name(matches[0], who.locale) if matches else t("your_case_lead", who.locale)
+        parts.append(t("help_family", who.locale, staff=staff, worry=t("btn_worry", who.locale)))
+    if who.staff is not None:
+        parts.append(t("help_staff", who.staff.locale.value))
+    return "\n\n".join(parts) if parts else t("help_unlinked", who.locale)

@@ -16,14 +16,17 @@ from telegram import Update
 
 from bot import buttons as kb
 from bot import callbacks as cb
+from bot import moments
 from bot.common import (
-    Markup,
     Outcome,
     Reply,
     Who,
+    actor_of,
     clear_pending,
     family_matches,
+    help_text,
     inline,
+    reply,
     set_pending,
     staff_name,
     who_is,
@@ -43,28 +46,8 @@ from store.models import Match, MatchStatus, Staff, VolunteerFamily
 Action = Callable[[Session, BotContext, int, Match, str], Outcome]
 
 
-def actor_of(match: Match) -> str:
-    """Who did it, for the audit trail: the match's volunteer family."""
-    return f"family:{match.volunteer_family_id}"
-
-
 def family_today(ctx: BotContext, match: Match) -> date:
     return local_today(ctx.now(), match.volunteer_family.timezone)
-
-
-def reply(chat_id: int, locale: str, text: str, markup: Markup | None = None) -> Outcome:
-    return Outcome(locale=locale, replies=[Reply(chat_id, text, markup)])
-
-
-def help_text(who: Who, session: Session) -> str:
-    parts = []
-    if who.family is not None:
-        matches = family_matches(session, who.family, live_only=False)
-        staff = staff_name(matches[0], who.locale) if matches else t("your_case_lead", who.locale)
-        parts.append(t("help_family", who.locale, staff=staff, worry=t("btn_worry", who.locale)))
-    if who.staff is not None:
-        parts.append(t("help_staff", who.staff.locale.value))
-    return "\n\n".join(parts) if parts else t("help_unlinked", who.locale)
 
 
 # -- linking -----------------------------------------------------------------------------------
@@ -201,6 +184,7 @@ ACTIONS: dict[str, Action] = {
     "pa": do_pause,
     "st": do_stop,
     "wo": do_worry,
+    "gr": moments.do_greeting,
 }
 # These still make sense after the match has ended; the others need an ongoing match.
 AFTER_END = {"pl", "nx", "wo"}

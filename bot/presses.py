@@ -15,6 +15,7 @@ from telegram import Update
 
 from bot import buttons as kb
 from bot import callbacks as cb
+from bot import moments
 from bot.common import (
     Outcome,
     Who,
@@ -189,11 +190,8 @@ def _mood(
         session, match, mood, now=now, actor=actor_of(match), visit=visit
     )
     set_pending(ctx.data, "checkin", now, match=match.id, checkin=checkin.id)
-    return Outcome(
-        locale,
-        edit=t("checkin_saved", locale, mood=mood),
-        markup=inline(kb.no_thanks(match.id, locale)),
-    )
+    rows = kb.no_thanks(match.id, locale) + moments.greeting_button(match, ctx, locale)
+    return Outcome(locale, edit=t("checkin_saved", locale, mood=mood), markup=inline(rows))
 
 
 def _worry(
@@ -312,4 +310,5 @@ _BUTTONS: dict[str, ButtonHandler] = {
     "rs": _rsvp,
     "st": _stop,
     "pk": _pick,
+    "mo": moments.on_press,
 }

@@ -98,6 +98,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/plan – jeres årshjul\n"
             "/next – hvad der sker næste gang\n"
             "/calendar – besøg og aftaler i jeres kalender\n"
+            "/greeting – send en hilsen (og et billede) til barnets forælder\n"
             "/pause – sæt besøgsbeskederne på pause, fx i sommerferien\n"
             "/stop – hvis I ønsker at stoppe forløbet\n"
             "/language – sprog (dansk/English)\n"
@@ -111,6 +112,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/plan – your year plan\n"
             "/next – what happens next\n"
             "/calendar – visits and dates in your calendar\n"
+            "/greeting – send a greeting (and a photo) to the child's parent\n"
             "/pause – pause the visit messages, e.g. for the summer holiday\n"
             "/stop – if you want to end the match\n"
             "/language – language (dansk/English)\n"
@@ -453,6 +455,114 @@ TEXTS: dict[str, dict[str, str]] = {
     "recent_checkins": {"da": "Seneste check-ins:", "en": "Recent check-ins:"},
     "none": {"da": "ingen", "en": "none"},
     "worried": {"da": "bekymring", "en": "worry"},
+    # -- greetings to the parent (moments shared with the parent) --------------------------------
+    "and": {"da": "og", "en": "and"},
+    "btn_greeting": {
+        "da": "💌 Send en hilsen til {parents}",
+        "en": "💌 Send a greeting to {parents}",
+    },
+    "btn_greeting_short": {"da": "💌 Send en hilsen", "en": "💌 Send a greeting"},
+    "btn_greeting_send": {"da": "✉️ Send hilsenen", "en": "✉️ Send it"},
+    "btn_greeting_drop": {"da": "Fortryd", "en": "Cancel"},
+    "greeting_ask": {
+        "da": (
+            "Skriv jeres hilsen til {parents}, fx hvad I lavede sammen i dag. {photo}\n\n"
+            "I ser hilsenen, før den bliver sendt."
+        ),
+        "en": (
+            "Write your greeting to {parents}, e.g. what you did together today. {photo}\n\n"
+            "You will see the greeting before it is sent."
+        ),
+    },
+    "greeting_ask_photo": {
+        "da": "I kan også sende et billede.",
+        "en": "You can also send a photo.",
+    },
+    "greeting_ask_text": {
+        "da": "Vi kan kun sende tekst, ikke billeder, da vi ikke har fået lov til billeder.",
+        "en": "We can only send text, not photos, as we do not have permission for photos.",
+    },
+    "greeting_preview": {
+        "da": "Sådan bliver hilsenen til {parents}:",
+        "en": "This is the greeting to {parents}:",
+    },
+    "greeting_preview_photo": {"da": "📷 Med jeres billede.", "en": "📷 With your photo."},
+    "greeting_preview_photo_some": {
+        "da": "📷 Billedet sendes kun til {parents}, der har sagt ja til billeder.",
+        "en": "📷 The photo goes only to {parents}, who agreed to receive photos.",
+    },
+    "greeting_preview_ask": {
+        "da": (
+            "\nSkal vi sende den? Vil I rette teksten, så skriv den bare igen. "
+            "I kan også sende et billede."
+        ),
+        "en": (
+            "\nShall we send it? To change the text, just write it again. "
+            "You can also send a photo."
+        ),
+    },
+    "greeting_sent": {
+        "da": "Tak! Hilsenen er på vej til {parents}. 💌",
+        "en": "Thank you! The greeting is on its way to {parents}. 💌",
+    },
+    "greeting_dropped": {
+        "da": "OK, hilsenen er ikke sendt, og vi har slettet den.",
+        "en": "OK, the greeting was not sent, and we have deleted it.",
+    },
+    "greeting_empty": {
+        "da": "Der var ingen tekst i beskeden. Skriv jeres hilsen, eller send et billede.",
+        "en": "There was no text in the message. Write your greeting, or send a photo.",
+    },
+    "greeting_off": {
+        "da": (
+            "Hilsner til barnets forælder er ikke slået til i jeres forløb. "
+            "Skriv gerne til {staff}, så finder vi ud af det sammen."
+        ),
+        "en": (
+            "Greetings to the child's parent are not turned on in your programme. "
+            "Please write to {staff} and we will work it out together."
+        ),
+    },
+    "greeting_no_parent": {
+        "da": (
+            "Vi kan ikke sende en hilsen til barnets forælder lige nu. "
+            "Skriv gerne til {staff}, hvis I vil give en hilsen videre."
+        ),
+        "en": (
+            "We cannot send a greeting to the child's parent right now. "
+            "Please write to {staff} if you would like to pass on a greeting."
+        ),
+    },
+    "greeting_photo_no_consent": {
+        "da": (
+            "Tak for billedet! Vi har desværre ikke fået lov af {parents} til at sende billeder, "
+            "så billedet bliver ikke sendt, og vi gemmer det ikke. Spørg gerne {staff}, hvis I "
+            "har spørgsmål."
+        ),
+        "en": (
+            "Thank you for the photo! Unfortunately {parents} has not given us permission to "
+            "send photos, so the photo will not be sent, and we do not keep it. Please ask "
+            "{staff} if you have questions."
+        ),
+    },
+    "greeting_text_only": {
+        "da": "Teksten kan stadig sendes: skriv jeres hilsen her.",
+        "en": "The text can still be sent: write your greeting here.",
+    },
+    "greeting_photo_bad": {
+        "da": (
+            "Det billede kan vi desværre ikke sende. Det skal være et almindeligt foto "
+            "(JPEG eller PNG) på højst 5 MB. Prøv gerne med et andet."
+        ),
+        "en": (
+            "Sorry, we cannot send that picture. It must be an ordinary photo (JPEG or PNG) "
+            "of at most 5 MB. Please try another one."
+        ),
+    },
+    "greeting_photo_failed": {
+        "da": "Vi kunne ikke hente billedet lige nu. Prøv gerne at sende det igen om lidt.",
+        "en": "We could not fetch the photo just now. Please try sending it again in a moment.",
+    },
 }
 
 
