@@ -1,16 +1,22 @@
-"""``venskab contact``: contacts with a match's parties that happened outside the system."""
+"""``venskab contact``: contacts with a match's parties that happened outside the system, and a
+parent's consent to photos from the volunteer family."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy.orm import Session
 
 from followup.contacts import ContactError, record
-from store.models import Match
+from followup.moments import record_consent
+from followup.people import PersonError, find_by_ref
+from store.models import ContactPerson, Match
 from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
 
+ROW_ID_TEXT = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
 PARTY = {"family": "volunteer_family", "parent": "contact_person"}
 
 
@@ -47,3 +53,45 @@ def contact_add(app: AppContext, match_id: int, party: str, kind: str, on_text: 
             raise UserError(str(exc)) from None
     who = "the volunteer family" if party == "family" else "the parent"
     click.echo(f"match {match_id}: a {kind} with {who} on {on.isoformat()} is recorded")
+
+
+@contact.command("consent")
+@click.argument("contact_ref")
+@click.option(
+    "--photos",
+    type=click.Choice(["yes", "no"]),
+    required=True,
+    help="yes: the parent agreed to receive photos from the volunteer family; no: withdrawn.",
+)
+@click.option("--on", "on_text", help="The day consent was given, YYYY-MM-DD (default: today).")
+@pass_app
+def contact_consent(app: AppContext, contact_ref: str, photos: str, on_text: str | None) -> None:
+    """Record a parent's or contact person's consent to photos from the volunteer family (by
+    their ref or id), with the day it was given; --photos no withdraws it. Without consent a
+    family's photo is refused and only the text of a greeting goes."""
+    today = app.now().astimezone(ZoneInfo(app.settings.timezone)).date()
+    try:
+        on = date.fromisoformat(on_text) if on_text else today
+    except ValueError:
+        raise UserError(f"--on {on_text!r}: write a date as YYYY-MM-DD, e.g. 2026-03-02") from None
+    if on > today:
+        raise UserError(f"--on {on.isoformat()}: consent cannot be given in the future")
+    with app.transaction() as session:
+        contact_id = _contact_id(session, contact_ref)
+        person = session.get(ContactPerson, contact_id)
+        if person is None:
+            raise UserError(f"there is no contact {contact_ref}")
+        record_consent(session, person, photos == "yes", on, "cli")
+    if photos == "yes":
+        click.echo(f"contact {contact_id}: consent to photos given on {on.isoformat()} recorded")
+    else:
+        click.echo(f"contact {contact_id}: consent to photos withdrawn; no photos go to them")
+
+
+def _contact_id(session: Session, ref: str) -> int:
+    try:
+        return find_by_ref(session, "contact", ref)
+    except PersonError:
+        if ROW_ID_TEXT.fullmatch(ref):
+            return int(ref)
+        raise UserError(f"there is no contact with ref or id {ref!r}") from None
