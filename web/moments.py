@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from followup import moments
+from scheduler import i18n
 from scheduler.links import secret_for
 
 if TYPE_CHECKING:
@@ -43,30 +44,7 @@ HEADERS = {
         "form-action 'none'; frame-ancestors 'none'"
     ),
 }
-TEXTS: dict[str, dict[str, str]] = {
-    "da": {
-        "title": "En hilsen fra {family}",
-        "intro": "Til {contact}: {family}, {child} venskabsfamilie, har sendt dig denne hilsen.",
-        "photo": "Billedet fra {family}",
-        "until": "Linket virker til og med {date}. Derefter sletter vi billedet.",
-        "gone_title": "Linket virker ikke",
-        "gone": (
-            "Linket er udløbet eller virker ikke. Hilsner og billeder gemmes kun i 30 dage. "
-            "Har du spørgsmål, så kontakt os."
-        ),
-    },
-    "en": {
-        "title": "A greeting from {family}",
-        "intro": "To {contact}: {family}, {child} volunteer family, has sent you this greeting.",
-        "photo": "The photo from {family}",
-        "until": "The link works until {date}. After that we delete the photo.",
-        "gone_title": "The link does not work",
-        "gone": (
-            "The link has expired or does not work. Greetings and photos are kept for 30 days "
-            "only. If you have questions, please contact us."
-        ),
-    },
-}
+LANGUAGES = ("da", "en")
 
 
 def moment_routes(services: Services) -> list[BaseRoute]:
@@ -93,9 +71,14 @@ def moment_routes(services: Services) -> list[BaseRoute]:
 
 def _gone(request: Request) -> Response:
     lang = "en" if request.query_params.get("lang") == "en" else "da"
-    texts = TEXTS[lang]
+    texts = i18n.texts(lang)
+    title = texts.gettext("The link does not work")
+    gone = texts.gettext(
+        "The link has expired or does not work. Greetings and photos are kept for 30 days "
+        "only. If you have questions, please contact us."
+    )
     body = PAGES.get_template("moment.html").render(
-        lang=lang, page_title=texts["gone_title"], title=texts["gone_title"], gone=texts["gone"]
+        lang=lang, page_title=title, title=title, gone=gone
     )
     return HTMLResponse(body, status_code=404, headers=HEADERS)
 
@@ -106,23 +89,31 @@ def _page(services: Services, token: str) -> dict[str, Any] | None:
         shown = moments.for_token(session, secret_for(session, services.link_secret), token, now)
         if shown is None:
             return None
-        lang = shown.contact.locale.value if shown.contact.locale.value in TEXTS else "da"
-        texts = TEXTS[lang]
+        lang = shown.contact.locale.value if shown.contact.locale.value in LANGUAGES else "da"
+        texts = i18n.texts(lang)
         child = _possessive(shown.child, lang)
         until = shown.moment.photo_until
         assert until is not None
         local: datetime = until.astimezone(ZoneInfo(shown.contact.timezone))
-        values = {"family": shown.family_name, "contact": shown.contact.name, "child": child}
+        family = shown.family_name
+        title = texts.gettext("A greeting from %(family)s", family=family)
+        day = format_date(local.date(), "long", locale="da_DK" if lang == "da" else "en_GB")
         return {
             "lang": lang,
-            "page_title": texts["title"].format(**values),
-            "title": texts["title"].format(**values),
-            "intro": texts["intro"].format(**values),
+            "page_title": title,
+            "title": title,
+            "intro": texts.gettext(
+                "To %(contact)s: %(family)s, %(child)s volunteer family, has sent you this "
+                "greeting.",
+                contact=shown.contact.name,
+                family=family,
+                child=child,
+            ),
             "text": shown.moment.text,
             "photo_url": f"/m/{token}/photo" if shown.photo else None,
-            "photo_alt": texts["photo"].format(**values),
-            "until": texts["until"].format(
-                date=format_date(local.date(), "long", locale="da_DK" if lang == "da" else "en_GB")
+            "photo_alt": texts.gettext("The photo from %(family)s", family=family),
+            "until": texts.gettext(
+                "The link works until %(date)s. After that we delete the photo.", date=day
             ),
         }
 
