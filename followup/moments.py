@@ -22,6 +22,7 @@ expires (:data:`LINK_DAYS` after sending; then the photo is deleted).
 
 from __future__ import annotations
 
+import base64
 import hmac
 import re
 from collections.abc import Sequence
@@ -346,8 +347,8 @@ def shared(session: Session, match_id: int) -> list[dict[str, Any]]:
 
 
 def export_rows(session: Session, match_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """The moments of these matches, as a family's export shows them (the photo as its type and
-    size: the bytes themselves are in the outbox's email to the parent, not repeated here)."""
+    """The moments of these matches, as a family's export shows them: the text, and the photo
+    while it is kept (base64, with its type and size)."""
     if not match_ids:
         return []
     return [
@@ -358,6 +359,7 @@ def export_rows(session: Session, match_ids: Sequence[int]) -> list[dict[str, An
             "had_photo": m.had_photo,
             "photo_type": m.photo_type,
             "photo_size": m.photo_size,
+            "photo_base64": base64.b64encode(m.photo).decode() if m.photo is not None else None,
             "photo_until": m.photo_until,
             "created_at": m.created_at,
             "sent_at": m.sent_at,
