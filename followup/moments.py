@@ -375,29 +375,55 @@ def erase(session: Session, match_ids: Sequence[int]) -> int:
     if not match_ids:
         return 0
     ids = list(match_ids)
-    session.execute(delete(Moment).where(Moment.match_id.in_(ids), Moment.sent_at.is_(None)))
-    result = session.execute(
-        update(Moment)
-        .where(
-            Moment.match_id.in_(ids),
-            or_(Moment.text.is_not(None), Moment.photo_type.is_not(None)),
-        )
-        .values(text=None, photo=None, photo_type=None, photo_size=None)
+    session.execute(
+        delete(Moment)
+        .where(Moment.match_id.in_(ids), Moment.sent_at.is_(None))
+        .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    found = list(
+        session.scalars(
+            select(Moment.id).where(
+                Moment.match_id.in_(ids),
+                or_(Moment.text.is_not(None), Moment.photo_type.is_not(None)),
+            )
+        )
+    )
+    _clear(session, found, text=True)
+    return len(found)
 
 
 def expire(session: Session, now: datetime) -> dict[str, int]:
     """Retention: drafts older than :data:`DRAFT_TTL` go, photos whose link expired go."""
-    drafts = session.execute(
-        delete(Moment).where(Moment.sent_at.is_(None), Moment.created_at < now - DRAFT_TTL)
+    drafts = list(
+        session.scalars(
+            select(Moment.id).where(Moment.sent_at.is_(None), Moment.created_at < now - DRAFT_TTL)
+        )
     )
-    photos = session.execute(
-        update(Moment)
-        .where(Moment.photo_type.is_not(None), Moment.photo_until <= now)
-        .values(photo=None, photo_type=None, photo_size=None)
+    if drafts:
+        session.execute(
+            delete(Moment).where(Moment.id.in_(drafts)).execution_options(synchronize_session=False)
+        )
+    photos = list(
+        session.scalars(
+            select(Moment.id).where(Moment.photo_type.is_not(None), Moment.photo_until <= now)
+        )
     )
-    return {
-        "moment_drafts": int(getattr(drafts, "rowcount", 0) or 0),
-        "moment_photos": int(getattr(photos, "rowcount", 0) or 0),
-    }
+    _clear(session, photos, text=False)
+    return {"moment_drafts": len(drafts), "moment_photos": len(photos)}
+
+
+def _clear(session: Session, ids: list[int], *, text: bool) -> None:
+    """Counted by the caller from the ids: a bulk update's row count is not reliable on every
+    driver when the ORM synchronises the session."""
+    values: dict[str, Any] = {"photo": None, "photo_type": None, "photo_size": None}
+    if text:
+        values["text"] = None
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(Moment)
+            .where(Moment.id.in_(ids[start : start + 500]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    if ids:
+        session.expire_all()
