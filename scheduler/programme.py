@@ -310,6 +310,15 @@ class ContactStandard(Strict):
         return {party: rhythm for party, rhythm in found.items() if rhythm is not None}
 
 
+class Moments(Strict):
+    """Moments shared with the parent (``followup.moments``): whether a volunteer family may send
+    the parent a greeting through the bot, and whether it may carry a photo (still only to a
+    parent whose consent staff have recorded)."""
+
+    enabled: bool = True
+    photos: bool = True
+
+
 class StaffTitle(StrEnum):
     """What a programme calls the staff member who follows a match (the words are in the
     catalogs: :func:`scheduler.i18n.staff_title`)."""
@@ -335,6 +344,7 @@ class Programme(Strict):
     escalation: Escalations = Field(default_factory=Escalations)
     sparring: Sparring | None = None
     contact_standard: ContactStandard | None = None
+    moments: Moments = Field(default_factory=Moments)
     touchpoints: tuple[Touchpoint, ...]
     source_hash: str = ""
 

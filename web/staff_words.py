@@ -42,6 +42,7 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
         "contact_visit": texts.pgettext("contact", "Visit"),
         "done_ack": texts.gettext("The case is acknowledged."),
         "done_cancel": texts.gettext("The message is cancelled."),
+        "done_consent": texts.gettext("The consent is saved."),
         "done_contact": texts.gettext("The contact is recorded."),
         "done_edit": texts.gettext("The text is saved."),
         "done_end": texts.gettext("The match has ended."),
