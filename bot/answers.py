@@ -7,19 +7,24 @@ from sqlalchemy.orm import Session
 from telegram import Update
 
 from bot import callbacks as cb
+from bot import moments as bot_moments
 from bot.buttons import worry_labels
 from bot.common import (
     Outcome,
+    actor_of,
     clear_pending,
     family_matches,
     get_pending,
+    help_text,
+    no_match,
     owned_match,
+    reply,
     set_pending,
     staff_name,
     who_is,
 )
 from bot.context import BotContext
-from bot.family import actor_of, for_family, help_text, no_match, pause_from_text, reply, text_only
+from bot.family import for_family, pause_from_text, text_only
 from bot.formatting import parse_day
 from bot.presses import moved_to
 from followup import visits
@@ -70,6 +75,24 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _worry_noted(texts: i18n.Texts, match: Match, staff: str) -> str:
+    """The answer to a family's worry: who has it, their phone, and 112 for immediate danger."""
+    phone = match.staff.phone if match.staff is not None else None
+    lines = [
+        texts.gettext(
+            "Thank you. We have passed on your message to %(staff)s, who will contact "
+            "you as soon as possible.",
+            staff=staff,
+        )
+    ]
+    if phone:
+        lines.append(
+            texts.gettext("You can also call %(phone)s yourselves.", phone=i18n.phone(phone))
+        )
+    danger = texts.gettext("If a child is in immediate danger, call 112.")
+    return " ".join(lines) + "\n\n" + danger
+
+
 def _answer_pending(
     session: Session,
     ctx: BotContext,
@@ -96,22 +119,7 @@ def _answer_pending(
         if kind == "worry":
             checkin_id = _int(pending.get("checkin"))
             visits.add_worry_text(session, checkin_id or 0, match, text, now=now, actor=actor)
-            phone = match.staff.phone if match.staff is not None else None
-            lines = [
-                texts.gettext(
-                    "Thank you. We have passed on your message to %(staff)s, who will contact "
-                    "you as soon as possible.",
-                    staff=staff,
-                )
-            ]
-            if phone:
-                lines.append(
-                    texts.gettext(
-                        "You can also call %(phone)s yourselves.", phone=i18n.phone(phone)
-                    )
-                )
-            danger = texts.gettext("If a child is in immediate danger, call 112.")
-            return reply(chat_id, locale, " ".join(lines) + "\n\n" + danger)
+            return reply(chat_id, locale, _worry_noted(texts, match, staff))
         if kind == "cancel_note" and day is not None:
             visits.add_visit_note(session, match, day, text, actor)
             return reply(chat_id, locale, texts.gettext("Thank you, it's noted."))
@@ -130,6 +138,8 @@ def _answer_pending(
             return reply(chat_id, locale, moved_to(locale, new_day))
         if kind == "pause":
             return pause_from_text(session, ctx, chat_id, match, locale, text)
+        if kind == bot_moments.PENDING:
+            return bot_moments.on_text(session, ctx, chat_id, match, locale, pending, text)
         if kind == "stop_reason":
             visits.add_stop_reason(session, match, text, now=now, actor=actor)
             saved = texts.gettext("Thank you. It has been passed on to %(staff)s.", staff=staff)

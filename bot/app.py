@@ -34,7 +34,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import answers, calendar, callbacks, family, presses, staff
+from bot import answers, calendar, callbacks, family, moments, presses, staff
 from bot.common import Outcome, Reply, deliver, expired_text, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
@@ -60,6 +60,7 @@ COMMANDS = (
     ("plan", N_("Your year plan")),
     ("next", N_("What happens next")),
     ("calendar", N_("Visits and dates in your calendar")),
+    ("greeting", N_("Send a greeting to the child's parent")),
     ("pause", N_("Pause the visit messages")),
     ("stop", N_("End the match")),
     ("language", N_("Language / sprog")),
@@ -140,6 +141,7 @@ def register(application: BotApplication) -> None:
         "calendar": calendar.on_calendar,
         "pause": family.with_match("pa"),
         "stop": family.with_match("st"),
+        "greeting": family.with_match("gr"),
         "language": family.on_language,
         "cancel": family.on_cancel,
         "today": staff.today,
@@ -150,6 +152,8 @@ def register(application: BotApplication) -> None:
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(private & filters.COMMAND, run(family.on_help)))
     application.add_handler(MessageHandler(private & filters.TEXT, run(answers.on_text)))
+    photos = filters.PHOTO | filters.Document.IMAGE
+    application.add_handler(MessageHandler(private & photos, moments.on_photo))
     application.add_handler(MessageHandler(private, run(family.on_other)))
     application.add_error_handler(on_error)
 

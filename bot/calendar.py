@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.common import Outcome, Reply, clear_pending, who_is
+from bot.common import Outcome, Reply, clear_pending, unlinked_help, who_is
 from bot.context import BotContext
-from bot.family import unlinked_help
 from bot.formatting import long_day
 from followup.calendar_feed import active_feed, feed_url, issue_feed, revoke_feeds
 from scheduler import i18n

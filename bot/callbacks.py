@@ -17,7 +17,8 @@ action   fields                                 meaning
 ``x``    match                                  "No thanks": leave the open question
 ``rs``   match, session, y|m|n                  sparring RSVP
 ``st``   match, y|n                             confirm or withdraw /stop
-``pk``   match, ci|pl|nx|pa|st|wo               which match a command is about
+``pk``   match, ci|pl|nx|pa|st|wo|gr            which match a command is about
+``mo``   match, moment, y|n                     send or drop a previewed greeting to the parent
 ``lg``   da|en                                  language
 ``ack``  escalation                             staff acknowledge an alert
 ``sn``   escalation                             staff snooze an alert for a week
@@ -45,7 +46,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "x": re.compile(_ID),
     "rs": re.compile(rf"{_ID}\|{_ID}\|([ymn])"),
     "st": re.compile(rf"{_ID}\|([yn])"),
-    "pk": re.compile(rf"{_ID}\|(ci|pl|nx|pa|st|wo)"),
+    "pk": re.compile(rf"{_ID}\|(ci|pl|nx|pa|st|wo|gr)"),
+    "mo": re.compile(rf"{_ID}\|{_ID}\|([yn])"),
     "lg": re.compile(r"(da|en)"),
     "ack": re.compile(_ID),
     "sn": re.compile(_ID),

@@ -26,6 +26,7 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from bot.buttons import Rows, worry_label
+from bot.context import BotContext
 from bot.formatting import chunks
 from scheduler import i18n
 from scheduler.programme import Programme, StaffTitle
@@ -269,3 +270,69 @@ async def _edit(bot: ExtBot[Any], query: CallbackQuery, outcome: Outcome) -> Non
         # The message is too old to edit, or already looks like this: say it in a new one.
         if outcome.edit is not None:
             await send(bot, Reply(message.chat.id, outcome.edit, outcome.markup))
+
+
+# -- shared by the family's handlers -----------------------------------------------------------
+
+
+def actor_of(match: Match) -> str:
+    """Who did it, for the audit trail: the match's volunteer family."""
+    return f"family:{match.volunteer_family_id}"
+
+
+def reply(chat_id: int, locale: str, text: str, markup: Markup | None = None) -> Outcome:
+    return Outcome(locale=locale, replies=[Reply(chat_id, text, markup)])
+
+
+def help_text(ctx: BotContext, who: Who, session: Session) -> str:
+    parts = []
+    if who.family is not None:
+        matches = family_matches(session, who.family, live_only=False)
+        staff = staff_name(ctx.services.programmes, matches[0] if matches else None, who.locale)
+        parts.append(family_help(who.locale, staff))
+    if who.staff is not None:
+        parts.append(staff_help(who.staff.locale.value))
+    return "\n\n".join(parts) if parts else unlinked_help(who.locale)
+
+
+def unlinked_help(locale: str) -> str:
+    return i18n.texts(locale).gettext(
+        "Hi! This bot is for the volunteer families and staff of our friendship-family "
+        "programmes.\n\n"
+        "To get started, open the personal link we gave you. If you have no link, or it has "
+        "expired, ask the staff member you have been in touch with for a new one."
+    )
+
+
+def family_help(locale: str, staff: str) -> str:
+    return i18n.texts(locale).gettext(
+        "What you can do here:\n"
+        "/checkin – tell us how things are going\n"
+        "/plan – your year plan\n"
+        "/next – what happens next\n"
+        "/calendar – visits and dates in your calendar\n"
+        "/greeting – send a greeting (and a photo) to the child's parent\n"
+        "/pause – pause the visit messages, e.g. for the summer holiday\n"
+        "/stop – if you want to end the match\n"
+        "/language – language (dansk/English)\n"
+        "/cancel – cancel what you are in the middle of\n\n"
+        "Write an ordinary message and we pass it on to %(staff)s. "
+        'If you are worried about something, tap "%(worry)s".',
+        staff=staff,
+        worry=worry_label(locale),
+    )
+
+
+def staff_help(locale: str) -> str:
+    return i18n.texts(locale).gettext(
+        "/today – your tasks and open cases\n"
+        "/match ID – summary of a match\n"
+        "/language – language (dansk/English)"
+    )
+
+
+def no_match(locale: str) -> str:
+    return i18n.texts(locale).gettext(
+        "We cannot find an ongoing match for you. Please contact the staff member you have "
+        "been in touch with."
+    )

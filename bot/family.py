@@ -16,17 +16,22 @@ from telegram import Update
 
 from bot import buttons as kb
 from bot import callbacks as cb
-from bot.buttons import worry_label
+from bot import moments
 from bot.common import (
-    Markup,
     Outcome,
     Reply,
     Who,
+    actor_of,
     clear_pending,
     family_matches,
+    help_text,
     inline,
+    no_match,
+    reply,
     set_pending,
+    staff_help,
     staff_name,
+    unlinked_help,
     who_is,
     worry_keyboard,
 )
@@ -45,70 +50,8 @@ from store.models import Match, MatchStatus, Staff, VolunteerFamily
 Action = Callable[[Session, BotContext, int, Match, str], Outcome]
 
 
-def actor_of(match: Match) -> str:
-    """Who did it, for the audit trail: the match's volunteer family."""
-    return f"family:{match.volunteer_family_id}"
-
-
 def family_today(ctx: BotContext, match: Match) -> date:
     return local_today(ctx.now(), match.volunteer_family.timezone)
-
-
-def reply(chat_id: int, locale: str, text: str, markup: Markup | None = None) -> Outcome:
-    return Outcome(locale=locale, replies=[Reply(chat_id, text, markup)])
-
-
-def help_text(ctx: BotContext, who: Who, session: Session) -> str:
-    parts = []
-    if who.family is not None:
-        matches = family_matches(session, who.family, live_only=False)
-        staff = staff_name(ctx.services.programmes, matches[0] if matches else None, who.locale)
-        parts.append(family_help(who.locale, staff))
-    if who.staff is not None:
-        parts.append(staff_help(who.staff.locale.value))
-    return "\n\n".join(parts) if parts else unlinked_help(who.locale)
-
-
-def unlinked_help(locale: str) -> str:
-    return i18n.texts(locale).gettext(
-        "Hi! This bot is for the volunteer families and staff of our friendship-family "
-        "programmes.\n\n"
-        "To get started, open the personal link we gave you. If you have no link, or it has "
-        "expired, ask the staff member you have been in touch with for a new one."
-    )
-
-
-def family_help(locale: str, staff: str) -> str:
-    return i18n.texts(locale).gettext(
-        "What you can do here:\n"
-        "/checkin – tell us how things are going\n"
-        "/plan – your year plan\n"
-        "/next – what happens next\n"
-        "/calendar – visits and dates in your calendar\n"
-        "/pause – pause the visit messages, e.g. for the summer holiday\n"
-        "/stop – if you want to end the match\n"
-        "/language – language (dansk/English)\n"
-        "/cancel – cancel what you are in the middle of\n\n"
-        "Write an ordinary message and we pass it on to %(staff)s. "
-        'If you are worried about something, tap "%(worry)s".',
-        staff=staff,
-        worry=worry_label(locale),
-    )
-
-
-def staff_help(locale: str) -> str:
-    return i18n.texts(locale).gettext(
-        "/today – your tasks and open cases\n"
-        "/match ID – summary of a match\n"
-        "/language – language (dansk/English)"
-    )
-
-
-def no_match(locale: str) -> str:
-    return i18n.texts(locale).gettext(
-        "We cannot find an ongoing match for you. Please contact the staff member you have "
-        "been in touch with."
-    )
 
 
 # Why an invite link did not work (InviteError.reason).
@@ -297,6 +240,7 @@ ACTIONS: dict[str, Action] = {
     "pa": do_pause,
     "st": do_stop,
     "wo": do_worry,
+    "gr": moments.do_greeting,
 }
 # These still make sense after the match has ended; the others need an ongoing match.
 AFTER_END = {"pl", "nx", "wo"}

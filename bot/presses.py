@@ -15,13 +15,16 @@ from telegram import Update
 
 from bot import buttons as kb
 from bot import callbacks as cb
+from bot import moments
 from bot.common import (
     Outcome,
     Who,
+    actor_of,
     clear_pending,
     get_pending,
     inline,
     owned_match,
+    reply,
     set_pending,
     staff_name,
     user_locale,
@@ -29,7 +32,7 @@ from bot.common import (
     worry_keyboard,
 )
 from bot.context import BotContext
-from bot.family import ACTIONS, AFTER_END, actor_of, do_worry, family_today, reply
+from bot.family import ACTIONS, AFTER_END, do_worry, family_today
 from bot.formatting import long_day
 from followup import visits
 from followup.sparring import SparringError, record_rsvp
@@ -229,15 +232,12 @@ def _mood(
         session, match, mood, now=now, actor=actor_of(match), visit=visit
     )
     set_pending(ctx.data, "checkin", now, match=match.id, checkin=checkin.id)
-    return Outcome(
-        locale,
-        edit=i18n.texts(locale).gettext(
-            "Thanks for your answer (%(mood)s/5). Would you like to tell us more? Just write it "
-            "here.",
-            mood=mood,
-        ),
-        markup=inline(kb.no_thanks(match.id, locale)),
+    rows = kb.no_thanks(match.id, locale) + moments.greeting_button(match, ctx, locale)
+    saved = i18n.texts(locale).gettext(
+        "Thanks for your answer (%(mood)s/5). Would you like to tell us more? Just write it here.",
+        mood=mood,
     )
+    return Outcome(locale, edit=saved, markup=inline(rows))
 
 
 def _worry(
@@ -362,4 +362,5 @@ _BUTTONS: dict[str, ButtonHandler] = {
     "rs": _rsvp,
     "st": _stop,
     "pk": _pick,
+    "mo": moments.on_press,
 }

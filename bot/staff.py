@@ -16,9 +16,8 @@ from telegram import InlineKeyboardMarkup, Update
 from bot import buttons as kb
 from bot import callbacks as cb
 from bot.buttons import CANCELLED_BY
-from bot.common import Outcome, Reply, inline, user_locale, who_is
+from bot.common import Outcome, Reply, help_text, inline, user_locale, who_is
 from bot.context import BotContext
-from bot.family import help_text
 from bot.formatting import long_day
 from followup.alerts import acknowledge, snooze
 from followup.escalations import rule_title

@@ -6,9 +6,10 @@ statistics (counts, dates, statuses):
 
 - names become ``"erased"``; phone, email, Telegram chat id and the organisation's ref are
   cleared;
-- free text is cleared: check-in texts and visit notes of the person's matches (a family, a
-  child), the text of messages sent to them or naming them, staff notes on the matches'
-  escalations and tasks, the end reason and pause reasons, and free text in escalation evidence;
+- free text is cleared: check-in texts, visit notes and greetings to the parent (text and
+  photo: :mod:`followup.moments`) of the person's matches (a family, a child), the text of
+  messages sent to them or naming them, staff notes on the matches' escalations and tasks, the
+  end reason and pause reasons, and free text in escalation evidence;
 - rows that exist only for that person are deleted: their survey answers and SMS survey
   conversations, sparring RSVPs, the bot's state for their chat, and a contact's link to the
   matches (so that nothing more is planned for them);
@@ -32,6 +33,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from followup import moments
 from followup.escalations import RULES
 from followup.people import (
     AUDIENCES,
@@ -154,6 +156,7 @@ def erase_person(
             email_failed=False,
             opted_out=True,
             opted_out_at=person.opted_out_at or now,
+            photo_consent_on=None,
         )
         invitations = select(SurveyInvitation.id).where(
             SurveyInvitation.contact_person_id == person.id
@@ -277,6 +280,8 @@ def clear_match_text(session: Session, ids: list[int], now: datetime) -> dict[st
             )
         ),
     }
+    # The family's greetings to the parent: their text and photos.
+    counts["moments_cleared"] = moments.erase(session, ids)
     counts["match_notes_cleared"] = _count(
         session.execute(
             update(MatchNote)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from followup import moments
 from store.models import (
     Audience,
     AuditEntry,
@@ -145,6 +146,9 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
             for n in session.scalars(
                 select(MatchNote).where(MatchNote.match_id.in_(ids)).order_by(MatchNote.id)
             )
+        ]
+        data["moments"] = [
+            {k: jsonable(v) for k, v in m.items()} for m in moments.export_rows(session, ids)
         ]
         data["sparring_rsvps"] = [
             {

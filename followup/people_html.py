@@ -26,6 +26,7 @@ HEADINGS: dict[str, str] = {
     "messages": N_("Messages sent to you"),
     "escalations": N_("What you wrote to us"),
     "sparring_rsvps": N_("Answers to sparring sessions"),
+    "moments": N_("Greetings to the child's parent"),
     "surveys": N_("Questionnaires"),
     "sms_surveys": N_("Questionnaires by text message"),
     "bot_state": N_("What the Telegram bot remembers"),

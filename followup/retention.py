@@ -5,6 +5,9 @@ Defaults (configurable, see :class:`RetentionPolicy`):
 - **free text**, 12 months after a match ends: check-in texts, visit notes, the text of messages
   sent in the match, free text in its escalations (what families and parents wrote to staff),
   staff notes on its tasks, the end reason and pause reasons, and free-text survey answers;
+- **a volunteer family's greetings to the parent** (:mod:`followup.moments`): an unsent draft
+  after a day, a photo when the parent's link to it expires (30 days after sending), the text
+  with the match's other free text;
 - **contact details**, 3 months after a person's last match ends: a volunteer family's and a
   contact person's phone, email and Telegram chat (with what the bot remembers of it),
   unless the person is in another match that has not ended.
@@ -24,6 +27,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from followup import moments
 from followup.erasure import clear_match_text
 from followup.people import bot_state_of
 from followup.survey_defs import Survey
@@ -86,6 +90,8 @@ def run_retention(
             session, now, today - relativedelta(months=policy.free_text_months), surveys, report
         )
         _contact_details(session, today - relativedelta(months=policy.contact_months), report)
+        # Greetings' drafts after a day, their photos when the parent's link expires.
+        report.add(moments.expire(session, now))
         report.add(
             {
                 "webhook_receipts": _count(

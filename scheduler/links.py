@@ -97,3 +97,19 @@ def unsubscribe_token(secret: str, contact: ContactPerson) -> str | None:
     if not contact.email:
         return None
     return f"{contact.id}.{unsubscribe_mac(secret, contact.id, contact.email)}"
+
+
+# -- moments shared with the parent: the page that shows a greeting and its photo -------------
+
+
+def moment_mac(secret: str, moment_id: int, contact_id: int) -> str:
+    digest = hmac.new(
+        secret.encode(), f"moment:{moment_id}:{contact_id}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+
+def moment_token(secret: str, moment_id: int, contact_id: int) -> str:
+    """The token of one parent's link to one moment: the ids and a 192-bit MAC over them. It is
+    never stored; the page checks the MAC and the moment's expiry (``photo_until``)."""
+    return f"{moment_id}.{contact_id}.{moment_mac(secret, moment_id, contact_id)}"

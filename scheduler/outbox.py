@@ -95,6 +95,11 @@ def key_for_login_link(staff_id: int, nonce: str) -> str:
     return f"login:{staff_id}:{nonce}"
 
 
+def key_for_moment(moment_id: int, contact_id: int) -> str:
+    """A volunteer family's moment (greeting, photo) to one contact person."""
+    return f"moment:{moment_id}:c{contact_id}"
+
+
 def key_for_alert(escalation_id: int, level: int, staff_id: int, channel: str) -> str:
     return f"esc{escalation_id}:l{level}:s{staff_id}:{channel}"
 
@@ -222,8 +227,9 @@ def replannable(connection: Connection, match_ids: list[int]) -> Iterator[Row[An
             status == OutboxStatus.PLANNED.value,
             (status == OutboxStatus.CANCELLED.value) & (OutboxMessage.last_error == NOT_IN_PLAN),
         ),
-        # Staff alerts are the follow-up's, not the timeline's: re-planning leaves them alone.
-        OutboxMessage.kind != "alert",
+        # Staff alerts and a family's greetings to the parent are the follow-up's, not the
+        # timeline's: re-planning leaves them alone.
+        OutboxMessage.kind.not_in(("alert", "moment")),
     )
     yield from select_for_ids(connection, query, OutboxMessage.match_id, match_ids)
 

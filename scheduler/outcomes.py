@@ -282,7 +282,8 @@ def fallback(
         touchpoint = programme.touchpoint(row.touchpoint_id)
         channels = [str(c) for c in touchpoint.channels]
     except KeyError:
-        channels = []
+        # Not a programme's touchpoint: a volunteer family's moment goes by SMS or email.
+        channels = ["sms", "email"] if row.kind == "moment" else []
     for extra in ("telegram", "sms", "email"):
         if extra not in channels and row.kind in {"message"} and row.essential:
             channels.append(extra)

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from scheduler import outbox, waiting
-from scheduler.channels.base import Button, OutgoingMessage
+from scheduler import outbox, sms, waiting
+from scheduler.channels.base import Attachment, Button, OutgoingMessage
 from scheduler.context import build_context
 from scheduler.hooks import EngineHooks
-from scheduler.links import invitation_for, secret_for, unsubscribe_token
+from scheduler.links import invitation_for, moment_token, secret_for, unsubscribe_token
 from scheduler.outcomes import DispatchStats, Job, fallback
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve, staff_recipient
@@ -34,6 +34,7 @@ from scheduler.timeline import localize
 from store.models import (
     Audience,
     Match,
+    Moment,
     OutboxMessage,
     OutboxStatus,
     SparringSession,
@@ -57,6 +58,7 @@ def _aware(moment: datetime) -> datetime:
 
 ButtonsHook = Callable[[OutboxMessage, Match], tuple[tuple[Button, ...], ...]]
 _LOCAL_URL = "http://127.0.0.1:8000"
+MOMENT = "moment"  # a volunteer family's greeting to the parent (followup.moments)
 
 
 @dataclass
@@ -224,6 +226,13 @@ class Preparer:
         unsubscribe_url, unsubscribe = self._unsubscribe_link(row, match)
         if unsubscribe is not None:
             secret_parts = (*secret_parts, unsubscribe)
+        moment = None
+        if row.kind == MOMENT:
+            moment = self._moment(row, match)
+            if moment is None:
+                self.stats.cancel(row, "the greeting was erased or has nothing left to send")
+                return None
+            secret_parts = (*secret_parts, *moment.secrets)
         session_row = None
         session_id = (row.context or {}).get("session_id")
         if session_id:
@@ -238,8 +247,12 @@ class Preparer:
             unsubscribe_url=unsubscribe_url,
             now=self.now,
         )
+        if moment is not None:
+            context["moment"] = moment.context
         try:
             rendered = self.render(row, row.locale.value, context)
+            if moment is not None and row.channel == ChannelName.SMS:
+                rendered = self._fit_sms(row, context, rendered, moment)
         except Exception as exc:  # a missing or broken template is a bug: never retry it
             self._render_failed(row, exc)
             self.hooks.report(
@@ -257,7 +270,10 @@ class Preparer:
             return None
         telegram = row.channel == ChannelName.TELEGRAM
         buttons = self.buttons(row, match) if self.buttons and telegram else ()
-        return self._outgoing(row, address, rendered, unsubscribe_url, secret_parts, buttons)
+        attachments = moment.attachments if moment is not None else ()
+        return self._outgoing(
+            row, address, rendered, unsubscribe_url, secret_parts, buttons, attachments
+        )
 
     def _outgoing(
         self,
@@ -267,6 +283,7 @@ class Preparer:
         unsubscribe_url: str | None,
         secret_parts: tuple[str, ...],
         buttons: tuple[tuple[Button, ...], ...] = (),
+        attachments: tuple[Attachment, ...] = (),
     ) -> Job:
         """The message to a family or a parent as rendered (or as a staff member wrote it)."""
         edited = outbox.staff_text(row)
@@ -286,8 +303,65 @@ class Preparer:
             status_callback=f"{public}/twilio/status" if public else None,
             gather_action=f"{public}/twilio/gather/{row.id}" if public else None,
             reference=str(row.id),
+            attachments=attachments,
         )
         return _job(row, message, rendered, secret_parts)
+
+    def _moment(self, row: OutboxMessage, match: Match) -> _MomentParts | None:
+        """A volunteer family's greeting as this recipient gets it now: the photo only while
+        it is kept and the contact's consent stands; None when nothing is left to send."""
+        extra = row.context or {}
+        try:
+            moment = self.session.get(Moment, int(extra.get("moment_id") or 0))
+        except (TypeError, ValueError):
+            return None
+        if moment is None or moment.match_id != match.id or moment.sent_at is None:
+            return None
+        contact = next((c for c in match.contacts if c.id == row.recipient_id), None)
+        photo = (
+            bool(extra.get("photo"))
+            and moment.photo_type is not None
+            and contact is not None
+            and contact.photo_consent_on is not None
+        )
+        text = moment.text or ""
+        if not photo and not text:
+            return None
+        url: str | None = None
+        secrets: tuple[str, ...] = ()
+        if row.channel == ChannelName.SMS:
+            token = moment_token(self.signing_secret(), moment.id, row.recipient_id)
+            url, secrets = f"{self.public_url or _LOCAL_URL}/m/{token}", (token,)
+        attachments: tuple[Attachment, ...] = ()
+        if photo and row.channel == ChannelName.EMAIL and moment.photo_type is not None:
+            data = self.session.scalar(select(Moment.photo).where(Moment.id == moment.id))
+            if data is None:
+                return None if not text else _MomentParts.of(text, False, None, (), ())
+            ending = "png" if moment.photo_type == "image/png" else "jpg"
+            attachments = (Attachment(f"hilsen-{moment.id}.{ending}", moment.photo_type, data),)
+        return _MomentParts.of(text, photo, url, secrets, attachments)
+
+    def _fit_sms(
+        self, row: OutboxMessage, context: dict[str, Any], rendered: Rendered, parts: _MomentParts
+    ) -> Rendered:
+        """A greeting by SMS stays within two segments: the family's text is cut (at a word
+        where it can be) and the link to the whole greeting is added."""
+        if sms.segments(rendered.body).segments <= sms.MAX_SEGMENTS:
+            return rendered
+        shown = context["moment"]
+        shown.update(url=parts.url, cut=True)
+        size = len(parts.text)
+        while size > 0:
+            size = size * 4 // 5
+            cut = parts.text[:size]
+            if " " in cut[size // 2 :]:
+                cut = cut.rsplit(" ", 1)[0]
+            shown["excerpt"] = cut.rstrip() + "…" if cut.strip() else ""
+            rendered = self.render(row, row.locale.value, context)
+            if sms.segments(rendered.body).segments <= sms.MAX_SEGMENTS:
+                return rendered
+        shown["excerpt"] = ""
+        return self.render(row, row.locale.value, context)
 
     def _survey_link(self, row: OutboxMessage, match: Match) -> tuple[str | None, tuple[str, ...]]:
         if row.kind != "survey" or row.audience != Audience.CONTACT_PERSON:
@@ -398,6 +472,30 @@ class Preparer:
             reference=str(row.id),
         )
         return _job(row, message, rendered, content.secrets)
+
+
+@dataclass(frozen=True)
+class _MomentParts:
+    """What a greeting adds to its message: the template's ``moment``, the photo as an email
+    attachment, and the link's token (stored as ``[link]``)."""
+
+    text: str
+    url: str | None
+    context: dict[str, Any]
+    secrets: tuple[str, ...]
+    attachments: tuple[Attachment, ...]
+
+    @classmethod
+    def of(
+        cls,
+        text: str,
+        photo: bool,
+        url: str | None,
+        secrets: tuple[str, ...],
+        attachments: tuple[Attachment, ...],
+    ) -> _MomentParts:
+        shown = {"text": text, "excerpt": text, "photo": photo, "url": url if photo else None}
+        return cls(text, url, {**shown, "cut": False}, secrets, attachments)
 
 
 def _job(

@@ -352,6 +352,15 @@ class Certificates(Strict):
     required_from_age: int = Field(default=15, ge=0, le=30)
 
 
+class Moments(Strict):
+    """Moments shared with the parent (``followup.moments``): whether a volunteer family may send
+    the parent a greeting through the bot, and whether it may carry a photo (still only to a
+    parent whose consent staff have recorded)."""
+
+    enabled: bool = True
+    photos: bool = True
+
+
 class StaffTitle(StrEnum):
     """What a programme calls the staff member who follows a match (the words are in the
     catalogs: :func:`scheduler.i18n.staff_title`)."""
@@ -379,6 +388,7 @@ class Programme(Strict):
     contact_standard: ContactStandard | None = None
     waiting: Waiting | None = None
     certificates: Certificates | None = None
+    moments: Moments = Field(default_factory=Moments)
     touchpoints: tuple[Touchpoint, ...]
     source_hash: str = ""
 

@@ -49,7 +49,7 @@ def test_after_a_confirmed_visit_it_asks_how_it_went_and_keeps_the_words(
     words = bot.say(FAMILY_CHAT, "Vi bagte boller, og hun grinede meget.")
 
     assert "Tak for jeres svar (4/5). Vil I fortælle mere?" in rated.text
-    assert rated.buttons() == [["Nej tak"]]
+    assert rated.buttons() == [["Nej tak"], ["💌 Send en hilsen til Forælder"]]
     assert words.text == "Tak, det er gemt, og Procesleder kan læse det."
     (checkin,) = checkins(session_factory)
     assert (checkin.mood, checkin.text) == (4, "Vi bagte boller, og hun grinede meget.")

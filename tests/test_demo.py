@@ -61,3 +61,10 @@ async def test_the_demo_staff_act_on_their_cases_and_get_a_handful_of_messages_a
         (r.recipient_id, r.sent_at.isocalendar()[:2]) for r in sent if r.sent_at is not None
     )
     assert max(weekly.values()) <= 5
+    # The first demo family's greeting with a photo went to its parent by SMS, with the link.
+    with app.transaction() as session:
+        (greeting,) = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "moment"))
+        assert (greeting.channel.value, greeting.status) == ("sms", OutboxStatus.SENT)
+        assert greeting.context["photo"] is True
+        assert greeting.body is not None and "Vi bagte boller" in greeting.body
+        assert "Se billedet: http://127.0.0.1:8000/m/[link]" in greeting.body  # no token kept

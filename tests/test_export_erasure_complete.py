@@ -3,6 +3,7 @@ that can hold them; the export finds each piece, and after erasure no table hold
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from datetime import UTC, date, datetime
@@ -28,6 +29,7 @@ from store.models import (
     MatchNote,
     MatchPause,
     MatchStatus,
+    Moment,
     OutboxMessage,
     OutboxStatus,
     SparringRSVP,
@@ -54,7 +56,9 @@ FAMILY = {
     "wrote": "Vi er på ferie i uge 30, kan vi flytte besøget",
     "bot": "halvt skrevet besked om cyklen",
     "note": "Talte med familien om sommerferien",
+    "greeting": "Vi så et egern i skoven",
 }
+PHOTO = b"\xff\xd8\xff\xe0" + b"a photo of the hut" * 4
 PARENT = {
     "record": "Forælder",
     "message": "Hej Forælder, her er spørgeskemaet",
@@ -144,6 +148,16 @@ def seed(session: Session) -> tuple[int, int]:
             ),
             SparringRSVP(session_id=sparring.id, volunteer_family_id=family.id, answer=RSVP.YES),
             MatchNote(match_id=match.id, staff_id=match.staff_id, text=FAMILY["note"]),
+            Moment(
+                match_id=match.id,
+                text=FAMILY["greeting"],
+                photo=PHOTO,
+                photo_type="image/jpeg",
+                photo_size=len(PHOTO),
+                had_photo=True,
+                sent_at=SENT,
+                photo_until=datetime(2030, 1, 1, tzinfo=UTC),
+            ),
             BotState(
                 namespace="chat", key=str(family.telegram_chat_id), data={"draft": FAMILY["bot"]}
             ),
@@ -191,6 +205,8 @@ def test_the_export_finds_a_family_and_a_parent_in_every_table_that_holds_them(
     assert [a["action"] for a in family["audit"]] == ["family.message"]
     assert [a["action"] for a in parent["audit"]] == ["contact.import"]
     assert [c["question_id"] for c in parent["sms_surveys"]] == ["q1"]
+    (moment,) = family["moments"]
+    assert base64.b64decode(moment["photo_base64"]) == PHOTO  # the photo itself, while kept
     assert family["bot_state"] == [
         {"namespace": "chat", "key": "5001", "data": {"draft": FAMILY["bot"]}}
     ]
@@ -224,6 +240,7 @@ def test_erasure_leaves_nothing_of_them_in_any_table_and_keeps_the_statistics(
             "Kontaktvoksen",
             "sommerhus",
             "flytter",
+            "a photo of the hut",
         ]
         if text in dump
     ]

@@ -2,9 +2,11 @@
 unsubscribe pages, the import page, the sandbox and the printed year plan, served over loopback
 by the real app.
 
-A page fails when an English word of the interface shows on a Danish page (or a Danish word on
-an English one), when it shows "None", or when template syntax or a placeholder is left
-unrendered; and its ``<html>`` must name the language and its writing direction.
+The parent's page of a volunteer family's greeting speaks the parent's language (the family's
+own text is marked with the family's). A page fails when an English word of the interface shows
+on a Danish page (or a Danish word on an English one), when it shows "None", or when template
+syntax or a placeholder is left unrendered; and its ``<html>`` must name the language and its
+writing direction.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup import moments
 from followup.alerts import ack_token
 from followup.escalations import raise_escalation
 from scheduler import i18n
-from scheduler.links import secret_for, unsubscribe_token
+from scheduler.links import moment_token, secret_for, unsubscribe_token
 from store.models import (
     Escalation,
     Locale,
@@ -34,7 +37,7 @@ from store.models import (
 )
 from tests.conftest import free_port
 from tests.support import staff_app
-from tests.support.cast import make_match
+from tests.support.cast import PROGRAMMES, make_match
 from tests.support.sandbox_app import SandboxServer
 from tests.support.staff_app import World, signed_in
 from tests.support.survey_app import invite
@@ -157,12 +160,29 @@ def _link_pages(
         ack = ack_token(secret, case.id, match.staff.id)
         survey = invite(session, match, now=staff_app.NOW)
         unsubscribe = unsubscribe_token(secret_for(session), match.contacts[0])
+        greeting = _greeting(session, match, secret, lang)
     with httpx.Client(base_url=world.url, timeout=10) as client:
+        shown = client.get(f"/m/{greeting}")
+        assert shown.status_code == 200 and "hule i stuen" in shown.text
+        yield "/m page", shown.text
+        yield "/m gone", client.get(f"/m/{'1.1.' + 'x' * 32}?lang={lang}").text
         yield "/ack", client.get(f"/ack/{ack}").text
         yield "/ack snooze", client.post(f"/ack/{ack}", data={"action": "snooze"}).text
         yield "/s page", client.get(f"/s/{survey}?lang={lang}").text
         yield "/u", client.get(f"/u/{unsubscribe}?lang={lang}").text
         yield "/u done", client.post(f"/u/{unsubscribe}?lang={lang}", data={}).text
+
+
+def _greeting(session: Session, match: Match, secret: str, lang: str) -> str:
+    """The link of a greeting the volunteer family sent the parent, who reads ``lang``."""
+    parent = match.contacts[0]
+    parent.locale = Locale(lang)
+    moment = moments.draft(session, match, staff_app.NOW)
+    moments.set_text(moment, "Vi byggede en hule i stuen.", "da")
+    moments.send(
+        session, moment, match, PROGRAMMES[match.programme.slug], now=staff_app.NOW, actor="test"
+    )
+    return moment_token(secret, moment.id, parent.id)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

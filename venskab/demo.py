@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import struct
+import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -19,14 +21,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from followup import contacts
+from followup import contacts, moments
 from followup.alert_rows import next_working_moment
 from followup.alerts import acknowledge, resolve
 from followup.escalations import raise_escalation
 from followup.matches import sync_programmes
 from followup.tasks import complete, open_tasks
 from scheduler.facts import facts_for
-from scheduler.programme import Kind
+from scheduler.programme import Kind, Programme
 from scheduler.timeline import occurrences
 from store.models import (
     Cadence,
@@ -136,6 +138,8 @@ def seed(app: AppContext, now: datetime) -> list[int]:
             ids.append(match.id)
             _household(session, family, number, today)
             programme = app.programmes[slug]
+            if number == 1:
+                _share_a_moment(session, match, contact, programme, now)
             facts = facts_for(session, match, programme)
             # The family answered most visit prompts; one visit fell through to illness.
             for occ in occurrences(programme, facts, now):
@@ -229,6 +233,49 @@ def _waiting_list(
         ]
     )
     session.flush()
+
+
+def _share_a_moment(
+    session: Session, match: Match, contact: ContactPerson, programme: Programme, now: datetime
+) -> None:
+    """The first demo parent agreed to photos at the start, and the family sent a greeting with
+    a photo after last week's visit (it goes out in the replay, by SMS with a link)."""
+    moments.record_consent(session, contact, True, match.start_date, "demo")
+    day = now.astimezone(ZONE).date() - timedelta(days=6)
+    shared_at = datetime.combine(day, time(19, 30), tzinfo=ZONE).astimezone(UTC)
+    moment = moments.draft(session, match, shared_at)
+    text = "Vi bagte boller i dag, og Barn A pyntede dem selv. Hun var så stolt!"
+    moments.set_text(moment, text, "da")
+    moments.set_photo(moment, demo_photo())
+    moments.send(session, moment, match, programme, now=shared_at, actor="demo")
+
+
+def demo_photo(width: int = 240, height: int = 160) -> bytes:
+    """A small PNG for the demo's shared moment: a sun over a green hill on a blue sky."""
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter type 0 for every row
+        for x in range(width):
+            if (x - 60) ** 2 + (y - 45) ** 2 < 22**2:
+                pixel = (250, 200, 40)
+            elif y > height - 40 + ((x - width // 2) ** 2) // 400:
+                pixel = (60, 150, 70)
+            else:
+                pixel = (120, 180, 235)
+            row += bytes(pixel)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 # What families and parents write now and then, besides answering the prompts: (rule, chance in

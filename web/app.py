@@ -36,6 +36,7 @@ from web.auth import SecurityHeaders, auth_routes
 from web.calendar import calendar_routes
 from web.inbound import inbound_routes
 from web.limits import not_found, twilio_params
+from web.moments import moment_routes
 from web.reports_page import report_routes
 from web.staff_groups import group_routes
 from web.staff_pages import staff_routes
@@ -60,6 +61,7 @@ def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlet
     routes += [*auth_routes(), *static_routes(), *staff_routes(), *group_routes()]
     routes += report_routes()
     routes += [*calendar_routes(app), *sandbox.routes(app), *import_page.routes(app)]
+    routes += moment_routes(app)
     routes += list(extra_routes)
     web = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     web.state.app = app

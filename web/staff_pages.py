@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from followup import contacts, staff_views
+from followup import contacts, moments, staff_views
 from followup import matches as match_ops
 from followup.alerts import AckError, acknowledge, resolve, snooze
 from followup.hooks import engine_hooks
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 ID = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
 FLASHES = {
+    "consent",
     "start",
     "ack",
     "snooze",
@@ -424,6 +425,10 @@ async def match_page(request: Request) -> Response:
                 "staff/match.html",
                 {
                     "detail": detail,
+                    "greetings": moments.shared(session, match_id),
+                    "greetings_on": moments.enabled(
+                        app.programmes.get(detail.match.programme.slug)
+                    ),
                     "wheel": wheel,
                     "today_iso": today.isoformat(),
                     **_flash(request, user),
@@ -498,7 +503,23 @@ def _contact(
         raise Refused("contact_refused") from exc
 
 
+def _consent(
+    session: Session, match: Match, form: dict[str, str], staff: Staff, now: datetime
+) -> None:
+    """Record or withdraw a contact person's consent to photos from the volunteer family."""
+    raw = form.get("contact", "")
+    contact = next((c for c in match.contacts if ID.fullmatch(raw) and c.id == int(raw)), None)
+    if contact is None:
+        raise Refused("refused")
+    given = form.get("photos") == "yes"
+    on = _day_of(form, "on") if given else None
+    if on is not None and on > now.astimezone(ZoneInfo(staff.timezone)).date():
+        raise Refused("bad_date")
+    moments.record_consent(session, contact, given, on, f"staff:{staff.id}")
+
+
 MATCH_ACTIONS: dict[str, MatchAction] = {
+    "consent": _consent,
     "start": _start,
     "note": _note,
     "contact": _contact,

@@ -46,6 +46,7 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
         "waiting_volunteer_family": texts.pgettext("waiting", "volunteer family"),
         "waiting_referral": texts.pgettext("waiting", "child"),
         "done_cancel": texts.gettext("The message is cancelled."),
+        "done_consent": texts.gettext("The consent is saved."),
         "done_contact": texts.gettext("The contact is recorded."),
         "done_edit": texts.gettext("The text is saved."),
         "done_end": texts.gettext("The match has ended."),

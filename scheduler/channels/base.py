@@ -7,7 +7,7 @@ outbox; a channel only talks to its provider. Channels never import ``store``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 # Telegram refuses callback_data outside 1-64 bytes (Bot API, InlineKeyboardButton).
@@ -36,6 +36,15 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (a volunteer family's photo to the parent)."""
+
+    filename: str
+    content_type: str  # "image/jpeg"
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One message to one address, already rendered for the channel it goes to."""
 
@@ -57,6 +66,8 @@ class OutgoingMessage:
     """Voice: the URL the ``<Gather>`` posts the pressed digit to."""
     reference: str | None = None
     """Our outbox id, for logs and headers only."""
+    attachments: tuple[Attachment, ...] = ()
+    """Email only: files attached after the text and HTML parts."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Email over SMTP: a plain-text body with an optional HTML alternative."""
+"""Email over SMTP: a plain-text body with an optional HTML alternative, and attachments."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def build_email(message: OutgoingMessage, from_addr: str, date: datetime) -> Ema
     mail.set_content(message.body)
     if message.html:
         mail.add_alternative(message.html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        mail.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return mail
 
 

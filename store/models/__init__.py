@@ -52,6 +52,7 @@ from store.models.messages import (
     SurveyResponse,
     Task,
 )
+from store.models.moments import Moment
 from store.models.people import (
     CheckIn,
     Child,
@@ -102,6 +103,7 @@ __all__ = [
     "MatchNote",
     "MatchPause",
     "MatchStatus",
+    "Moment",
     "OutboxMessage",
     "OutboxStatus",
     "PhoneEmailMixin",

@@ -132,6 +132,9 @@ class ContactPerson(PhoneEmailMixin, TimestampMixin, Base):
     preferred_channel: Mapped[Channel] = mapped_column(_enum(Channel), default=Channel.SMS)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out_at: Mapped[datetime | None] = mapped_column()
+    # The day staff recorded the person's consent to receive photos from the volunteer family
+    # (followup.moments); None: no consent, photos are refused.
+    photo_consent_on: Mapped[date | None] = mapped_column(Date)
     phone_failed: Mapped[bool] = mapped_column(Boolean, default=False)
     email_failed: Mapped[bool] = mapped_column(Boolean, default=False)
 

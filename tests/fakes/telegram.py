@@ -13,6 +13,8 @@ Test API::
         fake.callback_update(4242, "visit:1:yes", message_id=7)
         fake.sent("sendMessage")                     # [(method, params), ...]
         fake.fail_next("sendMessage", retry_after=3)
+        fake.photo_update(4242, jpeg_bytes, caption="Hej")  # a photo; getFile + download work
+        fake.downloads                               # file paths the bot downloaded
         fake.blocked_chats.add(4242)                 # sendMessage -> 403 Forbidden
         fake.unknown_chats.add(4343)                 # -> 400 chat not found
 """
@@ -29,12 +31,16 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from tests.fakes.spec import HttpRequest, HttpResponse, LocalServer, TelegramSpec, is_loopback_url
 
 DEFAULT_TOKEN = "123456789:TEST-fake-telegram-bot-token-0001"
 
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
+# Files are downloaded from /file/bot<token>/<file_path> (Bot API, getFile).
+_FILE_PATH = re.compile(r"^/file/bot(?P<token>[^/]+)/(?P<path>[A-Za-z0-9_./-]+)$")
+FILE_DOWNLOAD_MAX = 20 * 1024 * 1024  # "bots can download files of up to 20MB in size"
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 TEXT_MAX = 4096
 CALLBACK_ANSWER_MAX = 200
@@ -95,6 +101,9 @@ class FakeTelegram(LocalServer):
         self._next_callback_id = 100
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._messages: dict[tuple[int | str, int], dict[str, Any]] = {}
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
+        self._next_file = 1
+        self.downloads: list[str] = []
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": self._get_me,
             "sendmessage": self._send_message,
@@ -108,6 +117,7 @@ class FakeTelegram(LocalServer):
             "deletemycommands": self._delete_my_commands,
             "sendchataction": self._send_chat_action,
             "getupdates": self._get_updates,
+            "getfile": self._get_file,
         }
 
     # -- test API ------------------------------------------------------------------------------
@@ -232,6 +242,64 @@ class FakeTelegram(LocalServer):
             }
         return self.push_update(update) if push else update
 
+    def add_file(self, data: bytes, suffix: str = "jpg") -> dict[str, Any]:
+        """Store a file the way Telegram holds an upload; returns its ``file_id`` fields."""
+        with self._cond:
+            number = self._next_file
+            self._next_file += 1
+            file_id = f"AgAC-fake-file-{number:04d}"
+            self._files[file_id] = (f"photos/file_{number}.{suffix}", data)
+        return {"file_id": file_id, "file_unique_id": f"uniq{number:04d}", "file_size": len(data)}
+
+    def photo_update(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        caption: str | None = None,
+        thumbnail: bytes | None = None,
+        size: tuple[int, int] = (1280, 960),
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """A photo from a user: Telegram sends every size it made (a thumbnail, then the photo),
+        as PhotoSize objects, each with a file_id for getFile."""
+        sizes = []
+        if thumbnail is not None:
+            sizes.append({**self.add_file(thumbnail), "width": 90, "height": 68})
+        sizes.append({**self.add_file(data), "width": size[0], "height": size[1]})
+        return self._media_update(chat_id, {"photo": sizes}, caption, push)
+
+    def document_update(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        mime_type: str,
+        file_name: str,
+        caption: str | None = None,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """A file sent as a document (an image "without compression", or anything else)."""
+        document = {**self.add_file(data, "bin"), "mime_type": mime_type, "file_name": file_name}
+        return self._media_update(chat_id, {"document": document}, caption, push)
+
+    def _media_update(
+        self, chat_id: int, media: dict[str, Any], caption: str | None, push: bool
+    ) -> dict[str, Any]:
+        sender = self.user(chat_id)
+        with self._cond:
+            message: dict[str, Any] = {
+                "message_id": self._take_message_id(),
+                "from": sender,
+                "chat": self._chat(chat_id, sender.get("first_name")),
+                "date": int(time.time()),
+                **media,
+            }
+            if caption is not None:
+                message["caption"] = caption
+            update = {"update_id": self._take_update_id(), "message": message}
+        return self.push_update(update) if push else update
+
     def pending_updates(self) -> list[dict[str, Any]]:
         with self._cond:
             return list(self._updates)
@@ -281,7 +349,24 @@ class FakeTelegram(LocalServer):
                 )
         return self.spec.decode(method, raw)
 
+    def _download(self, request: HttpRequest, token: str, path: str) -> HttpResponse:
+        if unquote(token) != self.token:  # clients may percent-encode the token's colon
+            return self._error(401, "Unauthorized")
+        if request.method not in ("GET", "HEAD"):
+            self._violation("file download", f"{request.method} instead of GET")
+            return self._error(405, "Method Not Allowed")
+        with self._cond:
+            found = next((d for p, d in self._files.values() if p == path), None)
+            if found is not None:
+                self.downloads.append(path)
+        if found is None:
+            return self._error(404, "Not Found")
+        return HttpResponse(200, found, "application/octet-stream")
+
     def handle(self, request: HttpRequest) -> HttpResponse:
+        download = _FILE_PATH.match(request.path)
+        if download is not None:
+            return self._download(request, download["token"], download["path"])
         match = _PATH.match(request.path)
         if match is None:
             return self._error(404, "Not Found")
@@ -508,6 +593,24 @@ class FakeTelegram(LocalServer):
     def _send_chat_action(self, params: dict[str, Any]) -> bool:
         self._check_chat(params["chat_id"])
         return True
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        with self._cond:
+            found = self._files.get(file_id)
+        if found is None:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        path, data = found
+        number = file_id.rsplit("-", 1)[-1]
+        result: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"uniq{number}",
+            "file_size": len(data),
+        }
+        if len(data) > FILE_DOWNLOAD_MAX:
+            raise _ApiError(400, "Bad Request: file is too big")
+        result["file_path"] = path
+        return result
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = params.get("offset")

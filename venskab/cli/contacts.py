@@ -1,17 +1,23 @@
-"""``venskab contact``: contacts with a match's parties that happened outside the system."""
+"""``venskab contact``: contacts with a match's parties that happened outside the system, and a
+parent's consent to photos from the volunteer family."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy.orm import Session
 
 from followup.contacts import ContactError, record
+from followup.moments import record_consent
+from followup.people import PersonError, find_by_ref
 from followup.yearplan import fmt_date
-from store.models import Match
+from store.models import ContactPerson, Match
 from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
 
+ROW_ID_TEXT = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
 PARTY = {"family": "volunteer_family", "parent": "contact_person"}
 
 
@@ -34,17 +40,7 @@ def contact_add(app: AppContext, match_id: int, party: str, kind: str, on_text: 
     """Record a call, visit or meeting with the family or the parent: it counts towards the
     programme's contact standard, and a case about a missing contact closes at the next tick."""
     today = app.now().astimezone(ZoneInfo(app.settings.timezone)).date()
-    try:
-        on = date.fromisoformat(on_text) if on_text else today
-    except ValueError:
-        raise UserError(
-            app.texts.gettext(
-                "%(option)s %(value)s: write a date as YYYY-MM-DD, e.g. %(example)s",
-                option="--on",
-                value=repr(on_text),
-                example="2026-03-02",
-            )
-        ) from None
+    on = _day(app, on_text, today)
     with app.transaction() as session:
         match = session.get(Match, match_id)
         if match is None:
@@ -83,3 +79,71 @@ def contact_add(app: AppContext, match_id: int, party: str, kind: str, on_text: 
         ),
     }
     click.echo(recorded[("family" if party == "family" else "parent", kind)])
+
+
+@contact.command("consent")
+@click.argument("contact_ref")
+@click.option(
+    "--photos",
+    type=click.Choice(["yes", "no"]),
+    required=True,
+    help="yes: the parent agreed to receive photos from the volunteer family; no: withdrawn.",
+)
+@click.option("--on", "on_text", help="The day consent was given, YYYY-MM-DD (default: today).")
+@pass_app
+def contact_consent(app: AppContext, contact_ref: str, photos: str, on_text: str | None) -> None:
+    """Record a parent's or contact person's consent to photos from the volunteer family (by
+    their ref or id), with the day it was given; --photos no withdraws it. Without consent a
+    family's photo is refused and only the text of a greeting goes."""
+    today = app.now().astimezone(ZoneInfo(app.settings.timezone)).date()
+    on = _day(app, on_text, today)
+    if on > today:
+        raise UserError(
+            app.texts.gettext(
+                "--on %(day)s: consent cannot be given in the future",
+                day=fmt_date(on, app.locale, "medium"),
+            )
+        )
+    with app.transaction() as session:
+        contact_id = _contact_id(app, session, contact_ref)
+        person = session.get(ContactPerson, contact_id)
+        if person is None:
+            raise UserError(app.texts.gettext("there is no contact %(ref)s", ref=contact_ref))
+        record_consent(session, person, photos == "yes", on, "cli")
+    if photos == "yes":
+        done = app.texts.gettext(
+            "contact %(id)s: consent to photos given on %(day)s recorded",
+            id=contact_id,
+            day=fmt_date(on, app.locale, "medium"),
+        )
+    else:
+        done = app.texts.gettext(
+            "contact %(id)s: consent to photos withdrawn; no photos go to them", id=contact_id
+        )
+    click.echo(done)
+
+
+def _day(app: AppContext, on_text: str | None, today: date) -> date:
+    """The day given by ``--on`` (YYYY-MM-DD), today without it."""
+    try:
+        return date.fromisoformat(on_text) if on_text else today
+    except ValueError:
+        raise UserError(
+            app.texts.gettext(
+                "%(option)s %(value)s: write a date as YYYY-MM-DD, e.g. %(example)s",
+                option="--on",
+                value=repr(on_text),
+                example="2026-03-02",
+            )
+        ) from None
+
+
+def _contact_id(app: AppContext, session: Session, ref: str) -> int:
+    try:
+        return find_by_ref(session, "contact", ref)
+    except PersonError:
+        if ROW_ID_TEXT.fullmatch(ref):
+            return int(ref)
+        raise UserError(
+            app.texts.gettext("there is no contact with ref or id %(ref)s", ref=repr(ref))
+        ) from None
