@@ -110,6 +110,14 @@ def person_contexts(locale: str) -> Iterator[dict[str, Any]]:
                     "caller": staff["name"] if staff else programme.organisation,
                     "unsubscribe_url": "https://venskab.example.org/u/abc" if full else None,
                     "bot_hint": BOT_HINT.get(locale, BOT_HINT["en"]) if full else None,
+                    # A family's greeting (the family's own words: no language of ours).
+                    "moment": {
+                        "text": "⚽ 🍪 Ali",
+                        "excerpt": "⚽ 🍪 Ali",
+                        "photo": full,
+                        "url": "https://venskab.example.org/m/abc" if full or index else None,
+                        "cut": full,
+                    },
                 }
 
 
@@ -301,7 +309,10 @@ READ_NOT_WRITTEN = {
         "søndag",
         "ø",
         "a weekday: monday..sunday, mandag..søndag or 0-6",
+        "ansøgt",  # a waiting list status as Danish staff write it in a CSV file
     },
+    # Stand-ins that size an organisation's own SMS text (venskab texts check), never sent.
+    "scheduler/wording.py": {"jeres kontaktperson i Red Barnet"},
     "scheduler/sms.py": None,  # the GSM-7 alphabet
     "scheduler/timeline.py": {"Nytårsaftensdag"},
 }
