@@ -39,6 +39,7 @@ RULES = {
     "task_overdue": "A follow-up task is overdue",
     "bot_error": "The bot failed while answering someone",
     "contact_overdue": "Staff have not been in touch as the programme promises",
+    "unreachable": "Nothing heard from the volunteer family: mark as unreachable?",
 }
 # Rules raised once per staff member rather than per match: the open case lists the matches
 # (an hour-long provider outage is one alert to each staff member, not one per match).
@@ -63,6 +64,7 @@ RULES_DA = {
     "bot_error": "Botten fik en fejl",
     "delivery_expired": "Vigtige beskeder udløb, før de kunne sendes",
     "contact_overdue": "Vi har ikke været i kontakt, som programmet lover",
+    "unreachable": "Intet hørt fra venskabsfamilien: markér som uopnåelig?",
 }
 
 
@@ -74,7 +76,7 @@ def rule_title(rule: str, locale: str) -> str:
 
 
 # Rules about a state that lasts (prompts unanswered, no visits): one case until it is resolved.
-STANDING = frozenset({"unanswered_prompts", "no_visit"})
+STANDING = frozenset({"unanswered_prompts", "no_visit", "unreachable"})
 
 
 def raise_escalation(
