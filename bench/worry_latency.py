@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from bench.bot_updates import NOW, TOKEN, LocalBotApi, _message, percentile, seed
 from bot.app import build_application
-from bot.texts import t
+from bot.buttons import worry_label
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.channels.telegram import TelegramChannel
 from store.db import transaction
@@ -86,7 +86,7 @@ async def measure(database: str, rounds: int, flood: int) -> tuple[list[float], 
     urgent.start()
     answered: list[float] = []
     alerted: list[float] = []
-    worry = t("btn_worry", "da")
+    worry = worry_label("da")
     try:
         for n, (chat_id, _) in enumerate(pairs):
             for k in range(flood):

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from telegram import Update
 
 from bot import callbacks as cb
+from bot.buttons import worry_labels
 from bot.common import (
     Outcome,
     clear_pending,
@@ -18,23 +19,23 @@ from bot.common import (
     who_is,
 )
 from bot.context import BotContext
-from bot.family import actor_of, for_family, help_text, pause_from_text, reply
-from bot.formatting import long_day, parse_day
-from bot.texts import all_variants, t
+from bot.family import actor_of, for_family, help_text, no_match, pause_from_text, reply, text_only
+from bot.formatting import parse_day
+from bot.presses import moved_to
 from followup import visits
 from followup.visits import VisitError
+from scheduler import i18n
 from store.models import Match
-
-WORRY_TEXTS = all_variants("btn_worry")
 
 
 def on_text(ctx: BotContext, update: Update) -> Outcome:
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     text = update.effective_message.text or ""  # type: ignore[union-attr]
     now = ctx.now()
+    worry = text.strip() in worry_labels()
     with ctx.transaction() as session:
         pending = get_pending(ctx.data, now)
-        if pending is not None and text.strip() not in WORRY_TEXTS:
+        if pending is not None and not worry:
             # The answer to the bot's last question: the match (and with it the family) in one
             # query, which also checks that this chat still owns it.
             clear_pending(ctx.data)
@@ -44,22 +45,25 @@ def on_text(ctx: BotContext, update: Update) -> Outcome:
                 return _answer_pending(session, ctx, chat_id, match, locale, pending, text)
         who = who_is(session, chat_id, update.effective_user)
         if who.family is None:
-            return reply(chat_id, who.locale, help_text(who, session))
-        if text.strip() in WORRY_TEXTS:
+            return reply(chat_id, who.locale, help_text(ctx, who, session))
+        if worry:
             clear_pending(ctx.data)
             return for_family(session, ctx, chat_id, who, "wo")
         if not visits.clean_text(text):
-            return reply(chat_id, who.locale, t("non_text", who.locale))
+            return reply(chat_id, who.locale, text_only(who.locale))
         matches = family_matches(session, who.family, live_only=False)
         if not matches:
-            return reply(chat_id, who.locale, t("no_match", who.locale))
+            return reply(chat_id, who.locale, no_match(who.locale))
         match = matches[0]
         visits.message_from_family(session, match, text, now=now, actor=actor_of(match))
-        return reply(
-            chat_id,
-            who.locale,
-            t("message_passed_on", who.locale, staff=staff_name(match, who.locale)),
-        )
+        staff = staff_name(ctx.services.programmes, match, who.locale)
+        return reply(chat_id, who.locale, passed_on(who.locale, staff))
+
+
+def passed_on(locale: str, staff: str) -> str:
+    return i18n.texts(locale).gettext(
+        "Thank you, your message has been passed on to %(staff)s.", staff=staff
+    )
 
 
 def _int(value: object) -> int | None:
@@ -79,44 +83,59 @@ def _answer_pending(
     kind = pending.get("kind")
     now = ctx.now()
     actor = actor_of(match)
-    staff = staff_name(match, locale)
+    staff = staff_name(ctx.services.programmes, match, locale)
     day = cb.parse_day(str(pending.get("day", "")))
+    texts = i18n.texts(locale)
+    bad_date = texts.gettext("We could not read that date. Write e.g. 12/3 or 2026-03-12.")
     try:
         if kind == "checkin":
             checkin_id = _int(pending.get("checkin"))
             visits.add_checkin_text(session, checkin_id or 0, match, text, actor)
-            return reply(chat_id, locale, t("checkin_text_saved", locale, staff=staff))
+            saved = texts.gettext("Thank you, it's saved, and %(staff)s can read it.", staff=staff)
+            return reply(chat_id, locale, saved)
         if kind == "worry":
             checkin_id = _int(pending.get("checkin"))
             visits.add_worry_text(session, checkin_id or 0, match, text, now=now, actor=actor)
             phone = match.staff.phone if match.staff is not None else None
-            phone_text = t("worry_phone", locale, phone=phone) if phone else ""
-            return reply(chat_id, locale, t("worry_saved", locale, staff=staff, phone=phone_text))
+            lines = [
+                texts.gettext(
+                    "Thank you. We have passed on your message to %(staff)s, who will contact "
+                    "you as soon as possible.",
+                    staff=staff,
+                )
+            ]
+            if phone:
+                lines.append(
+                    texts.gettext(
+                        "You can also call %(phone)s yourselves.", phone=i18n.phone(phone)
+                    )
+                )
+            danger = texts.gettext("If a child is in immediate danger, call 112.")
+            return reply(chat_id, locale, " ".join(lines) + "\n\n" + danger)
         if kind == "cancel_note" and day is not None:
             visits.add_visit_note(session, match, day, text, actor)
-            return reply(chat_id, locale, t("note_saved", locale))
+            return reply(chat_id, locale, texts.gettext("Thank you, it's noted."))
         if kind == "move" and day is not None:
             new_day = parse_day(text, day)
             if new_day is None:
                 set_pending(ctx.data, "move", now, match=match.id, day=cb.day_code(day))
-                return reply(chat_id, locale, t("bad_date", locale))
+                return reply(chat_id, locale, bad_date)
             try:
                 visits.set_moved_to(session, match, day, new_day, actor)
             except VisitError as exc:
                 if exc.reason != "date":
                     raise
                 set_pending(ctx.data, "move", now, match=match.id, day=cb.day_code(day))
-                return reply(chat_id, locale, t("bad_date", locale))
-            return reply(
-                chat_id, locale, t("visit_moved_saved", locale, date=long_day(new_day, locale))
-            )
+                return reply(chat_id, locale, bad_date)
+            return reply(chat_id, locale, moved_to(locale, new_day))
         if kind == "pause":
             return pause_from_text(session, ctx, chat_id, match, locale, text)
         if kind == "stop_reason":
             visits.add_stop_reason(session, match, text, now=now, actor=actor)
-            return reply(chat_id, locale, t("stop_reason_saved", locale, staff=staff))
+            saved = texts.gettext("Thank you. It has been passed on to %(staff)s.", staff=staff)
+            return reply(chat_id, locale, saved)
     except VisitError:
         pass
     # The question no longer fits (answered elsewhere meanwhile): treat it as a message.
     visits.message_from_family(session, match, text, now=now, actor=actor)
-    return reply(chat_id, locale, t("message_passed_on", locale, staff=staff))
+    return reply(chat_id, locale, passed_on(locale, staff))

@@ -35,14 +35,15 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import answers, calendar, callbacks, family, presses, staff
-from bot.common import Outcome, Reply, deliver, send, user_locale, who_is
+from bot.common import Outcome, Reply, deliver, expired_text, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
-from bot.texts import t
 from bot.updates import PerChatProcessor
 from followup.calendar_feed import base_url
 from followup.escalations import raise_escalation
+from scheduler import i18n
 from scheduler.channels.telegram import ChatRateLimiter
+from scheduler.i18n import N_
 from store.db import transaction
 
 if TYPE_CHECKING:
@@ -53,29 +54,23 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 _DEFAULT: Final = object()
 
-# The command menu, per language (Telegram shows the one matching the user's app language).
-COMMANDS = {
-    "da": [
-        ("checkin", "Fortæl, hvordan det går"),
-        ("plan", "Jeres årshjul"),
-        ("next", "Hvad sker der næste gang"),
-        ("calendar", "Besøg og aftaler i jeres kalender"),
-        ("pause", "Sæt besøgsbeskeder på pause"),
-        ("stop", "Stop forløbet"),
-        ("language", "Sprog / language"),
-        ("help", "Hjælp"),
-    ],
-    "en": [
-        ("checkin", "Tell us how it is going"),
-        ("plan", "Your year plan"),
-        ("next", "What happens next"),
-        ("calendar", "Visits and dates in your calendar"),
-        ("pause", "Pause the visit messages"),
-        ("stop", "End the match"),
-        ("language", "Language / sprog"),
-        ("help", "Help"),
-    ],
-}
+# The command menu (Telegram shows it in the user's app language, English for the rest).
+COMMANDS = (
+    ("checkin", N_("Tell us how it is going")),
+    ("plan", N_("Your year plan")),
+    ("next", N_("What happens next")),
+    ("calendar", N_("Visits and dates in your calendar")),
+    ("pause", N_("Pause the visit messages")),
+    ("stop", N_("End the match")),
+    ("language", N_("Language / sprog")),
+    ("help", N_("Help")),
+)
+
+
+def command_menu(locale: str) -> list[BotCommand]:
+    texts = i18n.texts(locale)
+    return [BotCommand(name, texts.gettext(text)) for name, text in COMMANDS]
+
 
 Handler = Callable[[BotContext, Update], Outcome]
 
@@ -180,7 +175,7 @@ async def on_callback(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     data = callbacks.parse(query.data)
     if data is None or chat is None or chat.type != ChatType.PRIVATE:
-        await query.answer(t("expired", user_locale(update.effective_user)))
+        await query.answer(expired_text(user_locale(update.effective_user)))
         return
     press = (
         staff.on_ack
@@ -234,13 +229,16 @@ def _record_error(
                 "bot_error",
                 now=context.now(),
                 evidence={"update_id": update_id, "error": name},
-                suggested_action="Look in the server log for this update id.",
+                suggested_action=N_("Look in the server log for this update id."),
             )
             if isinstance(update, Update) and update.effective_chat is not None:
                 chat = update.effective_chat
                 if chat.type == ChatType.PRIVATE:
                     locale = who_is(session, chat.id, update.effective_user).locale
-                    return Reply(chat.id, t("error", locale))
+                    sorry = i18n.texts(locale).gettext(
+                        "Sorry, something went wrong. A member of staff has been told."
+                    )
+                    return Reply(chat.id, sorry)
     except Exception as exc:  # the database itself may be what failed
         log.error("could not record the failure of update %s (%s)", update_id, type(exc).__name__)
     return None
@@ -266,10 +264,10 @@ async def start_bot(
         await asyncio.to_thread(
             remember, application.services.factory, "bot", "username", {"username": username}
         )
-    for locale, items in COMMANDS.items():
+    for locale in i18n.enabled_languages():
         await application.bot.set_my_commands(
-            [BotCommand(name, text) for name, text in items],
-            language_code=locale if locale != "en" else None,
+            command_menu(locale),
+            language_code=locale if locale != i18n.SOURCE_LANGUAGE else None,
         )
     await application.start()
     if settings.webhook_mode:

@@ -16,15 +16,41 @@ from sqlalchemy.orm import object_session
 
 from bot import callbacks as cb
 from bot.formatting import short_day
-from bot.texts import t
+from scheduler import i18n
 from scheduler.channels.base import Button
+from scheduler.i18n import N_
 from store.models import Audience, Cadence, Match, OutboxMessage, SparringSession
 
 Rows = tuple[tuple[Button, ...], ...]
 
+# Who cancelled a visit, by the code its button carries (and CancelledBy's value).
+WHO_CANCELLED = {
+    "cf": N_("The child's family"),
+    "vf": N_("Us (the volunteer family)"),
+    "il": N_("Illness"),
+    "ot": N_("Other"),
+}
+CANCELLED_BY = {
+    "child_family": WHO_CANCELLED["cf"],
+    "volunteer_family": WHO_CANCELLED["vf"],
+    "illness": WHO_CANCELLED["il"],
+    "other": WHO_CANCELLED["ot"],
+}
+
+
+def worry_label(locale: str) -> str:
+    """The always-visible button a family taps when something worries them."""
+    return i18n.texts(locale).gettext("⚠️ I'm worried about something")
+
+
+def worry_labels() -> set[str]:
+    """The worry button in every language: a reply-keyboard press is recognised whatever the
+    family's language was when the keyboard was sent."""
+    return {worry_label(language.code) for language in i18n.languages()}
+
 
 def worry_row(match_id: int, locale: str) -> tuple[Button, ...]:
-    return (Button(t("btn_worry", locale), cb.make("wo", match_id)),)
+    return (Button(worry_label(locale), cb.make("wo", match_id)),)
 
 
 def visit_buttons(match_id: int, day: date, cadence: str, locale: str) -> Rows:
@@ -35,11 +61,12 @@ def visit_buttons(match_id: int, day: date, cadence: str, locale: str) -> Rows:
             Button("4+" if n == 4 else str(n), cb.make("vn", match_id, code, n)) for n in range(5)
         )
         return (counts, worry_row(match_id, locale))
+    texts = i18n.texts(locale)
     return (
         (
-            Button(t("btn_visited", locale), cb.make("v", match_id, code, "y")),
-            Button(t("btn_cancelled", locale), cb.make("v", match_id, code, "c")),
-            Button(t("btn_moved", locale), cb.make("v", match_id, code, "m")),
+            Button(texts.gettext("✅ Visited"), cb.make("v", match_id, code, "y")),
+            Button(texts.gettext("❌ Cancelled"), cb.make("v", match_id, code, "c")),
+            Button(texts.gettext("📅 Moved"), cb.make("v", match_id, code, "m")),
         ),
         worry_row(match_id, locale),
     )
@@ -53,18 +80,16 @@ def mood_buttons(match_id: int, ref: str, locale: str) -> Rows:
 
 
 def no_thanks(match_id: int, locale: str) -> Rows:
-    return ((Button(t("btn_no_thanks", locale), cb.make("x", match_id)),),)
+    return ((Button(i18n.texts(locale).gettext("No thanks"), cb.make("x", match_id)),),)
 
 
 def who_cancelled_buttons(match_id: int, day: date, locale: str) -> Rows:
     code = cb.day_code(day)
-    names = [
-        ("cf", "btn_who_child_family"),
-        ("vf", "btn_who_volunteer_family"),
-        ("il", "btn_who_illness"),
-        ("ot", "btn_who_other"),
+    texts = i18n.texts(locale)
+    items = [
+        Button(texts.gettext(WHO_CANCELLED[who]), cb.make("cb", match_id, code, who))
+        for who in ("cf", "vf", "il", "ot")
     ]
-    items = [Button(t(key, locale), cb.make("cb", match_id, code, who)) for who, key in names]
     return (tuple(items[:2]), tuple(items[2:]))
 
 
@@ -79,19 +104,21 @@ def move_buttons(match_id: int, day: date, locale: str) -> Rows:
 
 
 def rsvp_buttons(match_id: int, session_id: int, locale: str) -> Rows:
+    texts = i18n.texts(locale)
     return (
         (
-            Button(t("btn_rsvp_yes", locale), cb.make("rs", match_id, session_id, "y")),
-            Button(t("btn_rsvp_maybe", locale), cb.make("rs", match_id, session_id, "m")),
-            Button(t("btn_rsvp_no", locale), cb.make("rs", match_id, session_id, "n")),
+            Button(texts.gettext("👍 Yes, we'll come"), cb.make("rs", match_id, session_id, "y")),
+            Button(texts.gettext("🤔 Maybe"), cb.make("rs", match_id, session_id, "m")),
+            Button(texts.gettext("👎 No"), cb.make("rs", match_id, session_id, "n")),
         ),
     )
 
 
 def stop_buttons(match_id: int, locale: str) -> Rows:
+    texts = i18n.texts(locale)
     return (
-        (Button(t("btn_stop_yes", locale), cb.make("st", match_id, "y")),),
-        (Button(t("btn_stop_no", locale), cb.make("st", match_id, "n")),),
+        (Button(texts.gettext("Yes, we want to stop"), cb.make("st", match_id, "y")),),
+        (Button(texts.gettext("No, we'll continue"), cb.make("st", match_id, "n")),),
     )
 
 
@@ -107,7 +134,11 @@ def language_buttons() -> Rows:
 
 
 def ack_buttons(escalation_ids: Iterable[int], locale: str) -> Rows:
-    return tuple((Button(t("btn_ack", locale, id=i), cb.make("ack", i)),) for i in escalation_ids)
+    texts = i18n.texts(locale)
+    return tuple(
+        (Button(texts.gettext("✓ Acknowledge #%(id)s", id=i), cb.make("ack", i)),)
+        for i in escalation_ids
+    )
 
 
 def buttons_for(row: OutboxMessage, match: Match) -> Rows:

@@ -11,9 +11,10 @@ from telegram import Update
 
 from bot.common import Outcome, Reply, clear_pending, who_is
 from bot.context import BotContext
+from bot.family import unlinked_help
 from bot.formatting import long_day
-from bot.texts import t
 from followup.calendar_feed import active_feed, feed_url, issue_feed, revoke_feeds
+from scheduler import i18n
 from scheduler.facts import local_today
 
 NEW = {"new", "ny", "nyt"}
@@ -27,26 +28,44 @@ def on_calendar(ctx: BotContext, update: Update) -> Outcome:
     with ctx.transaction() as session:
         who = who_is(session, chat_id, update.effective_user)
         locale = who.locale
+        texts = i18n.texts(locale)
         if who.family is None:
-            return Outcome(locale, replies=[Reply(chat_id, t("help_unlinked", locale))])
+            return Outcome(locale, replies=[Reply(chat_id, unlinked_help(locale))])
         family = who.family
         actor = f"family:{family.id}"
         now = ctx.now()
         if option in STOP:
             text = (
-                t("calendar_stopped", locale)
+                texts.gettext("The calendar link is closed. Write /calendar if you want a new one.")
                 if revoke_feeds(session, family.id, now, actor)
-                else t("calendar_none", locale)
+                else texts.gettext("You have no calendar link. Write /calendar to get one.")
             )
         elif option and option not in NEW:
-            text = t("calendar_unknown", locale)
+            text = texts.gettext(
+                "We did not understand that. Write /calendar, /calendar new or /calendar stop."
+            )
         else:
             existing = active_feed(session, family.id)
             if existing is not None and option not in NEW:
                 zone_day = local_today(existing.created_at, family.timezone)
-                text = t("calendar_exists", locale, date=long_day(zone_day, locale))
+                text = texts.gettext(
+                    "You already have a calendar link (from %(date)s). To protect your data we "
+                    "do not show it again.\n\n"
+                    "/calendar new – a new link (the old one stops working)\n"
+                    "/calendar stop – close the calendar link",
+                    date=long_day(zone_day, locale),
+                )
             else:
                 token = issue_feed(session, family.id, now, actor)
                 url = feed_url(ctx.services.links_base, token)
-                text = t("calendar_new", locale, url=url)
+                text = texts.gettext(
+                    "Here is your calendar with visit days, group sparring and the "
+                    "anniversary:\n%(url)s\n\n"
+                    "Add it to your phone's calendar as a subscription (iPhone: Settings > "
+                    "Calendar > Accounts > Add Account > Other > Add Subscribed Calendar; Google "
+                    "Calendar: Other calendars > From URL). It updates itself.\n\n"
+                    "The link is personal: share it only within your own family. Write "
+                    "/calendar stop to close it.",
+                    url=url,
+                )
     return Outcome(locale, replies=[Reply(chat_id, text)])

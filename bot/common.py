@@ -7,6 +7,7 @@ holding it across a network call), and send what :class:`Outcome` says afterward
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +25,10 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
-from bot.buttons import Rows
+from bot.buttons import Rows, worry_label
 from bot.formatting import chunks
-from bot.texts import t
+from scheduler import i18n
+from scheduler.programme import Programme, StaffTitle
 from store.models import Match, MatchStatus, Staff, VolunteerFamily
 
 log = logging.getLogger(__name__)
@@ -158,8 +160,23 @@ def owned_match(session: Session, chat_id: int, match_id: int | None) -> Match |
     ).first()
 
 
-def staff_name(match: Match, locale: str) -> str:
-    return match.staff.name if match.staff is not None else t("your_case_lead", locale)
+def staff_title(programmes: Mapping[str, Programme], match: Match | None, locale: str) -> str:
+    """The programme's word for the match's staff member, as "your ..." ("jeres procesleder",
+    "jeres kontaktperson i Red Barnet"); without a match, a phrase that fits every programme."""
+    texts = i18n.texts(locale)
+    if match is None:
+        return texts.gettext("the staff member you have been in touch with")
+    programme = programmes.get(match.programme.slug)
+    title = programme.staff_title if programme is not None else StaffTitle.PROCESLEDER
+    organisation = match.programme.organisation or match.programme.name
+    return i18n.staff_title(texts, title.value, organisation, to="family")
+
+
+def staff_name(programmes: Mapping[str, Programme], match: Match | None, locale: str) -> str:
+    """Who follows the match, as the family knows them: their name, else the programme's word."""
+    if match is not None and match.staff is not None:
+        return match.staff.name
+    return staff_title(programmes, match, locale)
 
 
 # -- the open question -------------------------------------------------------------------------
@@ -203,8 +220,12 @@ def inline(rows: Rows) -> InlineKeyboardMarkup | None:
 def worry_keyboard(locale: str) -> ReplyKeyboardMarkup:
     """The always-visible "I'm worried about something" button under the chat."""
     return ReplyKeyboardMarkup(
-        [[KeyboardButton(t("btn_worry", locale))]], resize_keyboard=True, is_persistent=True
+        [[KeyboardButton(worry_label(locale))]], resize_keyboard=True, is_persistent=True
     )
+
+
+def expired_text(locale: str) -> str:
+    return i18n.texts(locale).gettext("This button has expired.")
 
 
 async def send(bot: ExtBot[Any], reply: Reply) -> None:
@@ -219,7 +240,7 @@ async def deliver(bot: ExtBot[Any], query: CallbackQuery | None, outcome: Outcom
     """Carry out ``outcome``: answer the button press, edit its message, send the replies."""
     if query is not None:
         if outcome.expired:
-            await query.answer(t("expired", outcome.locale))
+            await query.answer(expired_text(outcome.locale))
             return
         await query.answer(outcome.toast)
         if outcome.edit is not None or not outcome.keep_message:

@@ -16,6 +16,7 @@ from telegram import Update
 
 from bot import buttons as kb
 from bot import callbacks as cb
+from bot.buttons import worry_label
 from bot.common import (
     Markup,
     Outcome,
@@ -31,11 +32,12 @@ from bot.common import (
 )
 from bot.context import BotContext
 from bot.formatting import long_day, next_things, parse_period, plan_text
-from bot.texts import t
 from followup import visits
 from followup.invites import InviteError, redeem_invite
 from followup.visits import VisitError
+from scheduler import i18n
 from scheduler.facts import facts_for, local_today
+from scheduler.i18n import N_
 from scheduler.recipients import family_recipient
 from store.models import Match, MatchStatus, Staff, VolunteerFamily
 
@@ -56,15 +58,74 @@ def reply(chat_id: int, locale: str, text: str, markup: Markup | None = None) ->
     return Outcome(locale=locale, replies=[Reply(chat_id, text, markup)])
 
 
-def help_text(who: Who, session: Session) -> str:
+def help_text(ctx: BotContext, who: Who, session: Session) -> str:
     parts = []
     if who.family is not None:
         matches = family_matches(session, who.family, live_only=False)
-        staff = staff_name(matches[0], who.locale) if matches else t("your_case_lead", who.locale)
-        parts.append(t("help_family", who.locale, staff=staff, worry=t("btn_worry", who.locale)))
+        staff = staff_name(ctx.services.programmes, matches[0] if matches else None, who.locale)
+        parts.append(family_help(who.locale, staff))
     if who.staff is not None:
-        parts.append(t("help_staff", who.staff.locale.value))
-    return "\n\n".join(parts) if parts else t("help_unlinked", who.locale)
+        parts.append(staff_help(who.staff.locale.value))
+    return "\n\n".join(parts) if parts else unlinked_help(who.locale)
+
+
+def unlinked_help(locale: str) -> str:
+    return i18n.texts(locale).gettext(
+        "Hi! This bot is for the volunteer families and staff of our friendship-family "
+        "programmes.\n\n"
+        "To get started, open the personal link we gave you. If you have no link, or it has "
+        "expired, ask the staff member you have been in touch with for a new one."
+    )
+
+
+def family_help(locale: str, staff: str) -> str:
+    return i18n.texts(locale).gettext(
+        "What you can do here:\n"
+        "/checkin – tell us how things are going\n"
+        "/plan – your year plan\n"
+        "/next – what happens next\n"
+        "/calendar – visits and dates in your calendar\n"
+        "/pause – pause the visit messages, e.g. for the summer holiday\n"
+        "/stop – if you want to end the match\n"
+        "/language – language (dansk/English)\n"
+        "/cancel – cancel what you are in the middle of\n\n"
+        "Write an ordinary message and we pass it on to %(staff)s. "
+        'If you are worried about something, tap "%(worry)s".',
+        staff=staff,
+        worry=worry_label(locale),
+    )
+
+
+def staff_help(locale: str) -> str:
+    return i18n.texts(locale).gettext(
+        "/today – your tasks and open cases\n"
+        "/match ID – summary of a match\n"
+        "/language – language (dansk/English)"
+    )
+
+
+def no_match(locale: str) -> str:
+    return i18n.texts(locale).gettext(
+        "We cannot find an ongoing match for you. Please contact the staff member you have "
+        "been in touch with."
+    )
+
+
+# Why an invite link did not work (InviteError.reason).
+INVITE_ERRORS = {
+    "unknown": N_(
+        "Sorry, we don't recognise that link. Perhaps it was not copied in full. Ask the "
+        "staff member who gave you the link for a new one."
+    ),
+    "expired": N_(
+        "The link has expired: a link is valid for 14 days. Ask the staff member who gave you "
+        "the link for a new one."
+    ),
+    "used": N_(
+        "The link has already been used: a link works only once. To connect a new phone, ask "
+        "the staff member who gave you the link for a new one."
+    ),
+}
 
 
 # -- linking -----------------------------------------------------------------------------------
@@ -78,20 +139,24 @@ def start(ctx: BotContext, update: Update) -> Outcome:
         who = who_is(session, chat_id, update.effective_user)
         if token is None:
             if not who.linked:
-                return reply(chat_id, who.locale, t("help_unlinked", who.locale))
-            return reply(
-                chat_id, who.locale, f"{t('welcome_back', who.locale)}\n\n{help_text(who, session)}"
-            )
+                return reply(chat_id, who.locale, unlinked_help(who.locale))
+            back = i18n.texts(who.locale).gettext("Hello again! You are already connected.")
+            return reply(chat_id, who.locale, f"{back}\n\n{help_text(ctx, who, session)}")
         try:
             linked = redeem_invite(session, token, chat_id, ctx.now())
         except InviteError as exc:
-            return reply(chat_id, who.locale, t(f"invite_{exc.reason}", who.locale))
+            message = INVITE_ERRORS.get(exc.reason, INVITE_ERRORS["unknown"])
+            return reply(chat_id, who.locale, i18n.texts(who.locale).gettext(message))
         if linked.kind == "staff":
             staff = session.get(Staff, linked.subject_id)
             assert staff is not None
             locale = staff.locale.value
-            text = t("linked_staff", locale, name=staff.name, help=t("help_staff", locale))
-            return reply(chat_id, locale, text)
+            text = i18n.texts(locale).gettext(
+                "Welcome, %(name)s. This chat is now connected as staff: you are told here when "
+                "a family writes, is worried or wants to stop.",
+                name=staff.name,
+            )
+            return reply(chat_id, locale, f"{text}\n\n{staff_help(locale)}")
         family = session.get(VolunteerFamily, linked.subject_id)
         assert family is not None
         return _linked_family(session, ctx, chat_id, family)
@@ -103,16 +168,24 @@ def _linked_family(
     locale = family.locale.value
     matches = family_matches(session, family, live_only=False)
     first = matches[0] if matches else None
-    welcome = t(
-        "linked_family",
-        locale,
+    texts = i18n.texts(locale)
+    welcome = texts.gettext(
+        "Welcome, %(contact)s! %(family)s is now connected to %(organisation)s.\n\n"
+        "What we store: your answers about the visits (the date, and whether the visit "
+        "happened), how things are going, and the messages you write here. %(child)s is named "
+        "by first name only. Never write CPR numbers: we remove them automatically.\n\n"
+        "Who sees it: only %(staff)s and the staff at %(organisation)s who follow your "
+        "match. We don't share it with anyone else.\n\n"
+        "On the visit day we ask whether %(child)s came: one tap is enough. Just write here if "
+        "something is on your mind, and we pass it on. The button at the bottom is for when "
+        "you are worried about something. /help shows what else you can do.",
         contact=family.contact_name,
         family=family.name,
         organisation=(first.programme.organisation or first.programme.name)
         if first
-        else t("our_organisation", locale),
-        child=first.child.first_name if first else "",
-        staff=staff_name(first, locale) if first else t("your_case_lead", locale),
+        else texts.pgettext("the organisation", "us"),
+        child=first.child.first_name if first else texts.gettext("the child"),
+        staff=staff_name(ctx.services.programmes, first, locale),
     )
     outcome = reply(chat_id, locale, welcome, worry_keyboard(locale))
     for match in [m for m in matches if m.status != MatchStatus.ENDED] or matches[:1]:
@@ -130,36 +203,42 @@ def _plan_text(session: Session, ctx: BotContext, match: Match, locale: str) -> 
     if programme is None:
         return None
     facts = facts_for(session, match, programme)
-    title = t(
-        "plan_title",
-        locale,
+    texts = i18n.texts(locale)
+    title = texts.gettext(
+        "Year plan for %(child)s and %(family)s (%(programme)s):",
         child=match.child.first_name,
         family=match.volunteer_family.name,
         programme=programme.name,
     )
     family = family_recipient(match.volunteer_family)
-    legend = t("plan_legend", locale)
+    legend = texts.gettext("✓ = has happened")
     return plan_text(programme, facts, ctx.now(), locale, title, legend, family)
 
 
 def do_plan(session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str) -> Outcome:
     text = _plan_text(session, ctx, match, locale)
-    return reply(chat_id, locale, text or t("no_match", locale))
+    return reply(chat_id, locale, text or no_match(locale))
 
 
 def do_next(session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str) -> Outcome:
     programme = ctx.services.programmes.get(match.programme.slug)
     if programme is None:
-        return reply(chat_id, locale, t("no_match", locale))
+        return reply(chat_id, locale, no_match(locale))
     visit, event = next_things(programme, facts_for(session, match, programme), ctx.now(), locale)
+    texts = i18n.texts(locale)
     lines = []
     if visit is not None:
-        lines.append(t("next_visit", locale, date=long_day(visit, locale)))
+        lines.append(texts.gettext("Next visit: %(date)s.", date=long_day(visit, locale)))
     elif match.status == MatchStatus.PAUSED:
-        lines.append(t("next_visit_paused", locale))
+        lines.append(texts.gettext("The visit messages are paused."))
     if event is not None:
-        lines.append(t("next_event", locale, what=event[0], date=long_day(event[1], locale)))
-    return reply(chat_id, locale, "\n".join(lines) or t("next_nothing", locale))
+        lines.append(
+            texts.gettext(
+                "After that: %(what)s, %(date)s.", what=event[0], date=long_day(event[1], locale)
+            )
+        )
+    nothing = texts.gettext("There is nothing more planned in this match.")
+    return reply(chat_id, locale, "\n".join(lines) or nothing)
 
 
 def do_checkin(
@@ -167,23 +246,35 @@ def do_checkin(
 ) -> Outcome:
     ref = "t" + cb.moment_code(ctx.now())
     markup = inline(kb.mood_buttons(match.id, ref, locale))
-    return reply(chat_id, locale, t("checkin_ask", locale, child=match.child.first_name), markup)
+    text = i18n.texts(locale).gettext(
+        "How are things going with %(child)s? 1 = badly, 5 = very well.",
+        child=match.child.first_name,
+    )
+    return reply(chat_id, locale, text, markup)
 
 
 def do_pause(session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str) -> Outcome:
     if match.status == MatchStatus.ENDED:
-        return reply(chat_id, locale, t("no_match", locale))
+        return reply(chat_id, locale, no_match(locale))
     text = " ".join(ctx.args or [])
     if text:
         return pause_from_text(session, ctx, chat_id, match, locale, text)
     set_pending(ctx.data, "pause", ctx.now(), match=match.id)
-    return reply(chat_id, locale, t("pause_ask", locale))
+    ask = i18n.texts(locale).gettext(
+        "When are you taking a break? Write the first and last day, e.g. 1/7-9/8."
+    )
+    return reply(chat_id, locale, ask)
 
 
 def do_stop(session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str) -> Outcome:
     if match.status == MatchStatus.ENDED:
-        return reply(chat_id, locale, t("no_match", locale))
-    text = t("stop_confirm", locale, child=match.child.first_name, staff=staff_name(match, locale))
+        return reply(chat_id, locale, no_match(locale))
+    text = i18n.texts(locale).gettext(
+        "Do you want to end the match with %(child)s? It is perfectly fine to say so. "
+        "Afterwards %(staff)s will contact you to talk about it.",
+        child=match.child.first_name,
+        staff=staff_name(ctx.services.programmes, match, locale),
+    )
     return reply(chat_id, locale, text, inline(kb.stop_buttons(match.id, locale)))
 
 
@@ -191,7 +282,12 @@ def do_worry(session: Session, ctx: BotContext, chat_id: int, match: Match, loca
     now = ctx.now()
     checkin, _ = visits.raise_worry(session, match, now=now, actor=actor_of(match))
     set_pending(ctx.data, "worry", now, match=match.id, checkin=checkin.id)
-    return reply(chat_id, locale, t("worry_ask", locale, staff=staff_name(match, locale)))
+    text = i18n.texts(locale).gettext(
+        "Thank you for telling us. We have told %(staff)s, who will contact you as soon as "
+        "possible.\n\nPlease write briefly what you are worried about.",
+        staff=staff_name(ctx.services.programmes, match, locale),
+    )
+    return reply(chat_id, locale, text)
 
 
 ACTIONS: dict[str, Action] = {
@@ -215,7 +311,7 @@ def with_match(what: str) -> Callable[[BotContext, Update], Outcome]:
         with ctx.transaction() as session:
             who = who_is(session, chat_id, update.effective_user)
             if who.family is None:
-                return reply(chat_id, who.locale, help_text(who, session))
+                return reply(chat_id, who.locale, help_text(ctx, who, session))
             return for_family(session, ctx, chat_id, who, what)
 
     return handle
@@ -227,10 +323,11 @@ def for_family(session: Session, ctx: BotContext, chat_id: int, who: Who, what: 
     if not matches and what in AFTER_END:
         matches = family_matches(session, who.family, live_only=False)[:1]
     if not matches:
-        return reply(chat_id, who.locale, t("no_match", who.locale))
+        return reply(chat_id, who.locale, no_match(who.locale))
     if len(matches) > 1:
         markup = inline(kb.pick_buttons(matches, what))
-        return reply(chat_id, who.locale, t("choose_match", who.locale), markup)
+        which = i18n.texts(who.locale).gettext("Which child is it about?")
+        return reply(chat_id, who.locale, which, markup)
     return ACTIONS[what](session, ctx, chat_id, matches[0], who.locale)
 
 
@@ -239,26 +336,38 @@ def pause_from_text(
 ) -> Outcome:
     today = family_today(ctx, match)
     period = parse_period(text, today)
+    texts = i18n.texts(locale)
     if period is None:
         set_pending(ctx.data, "pause", ctx.now(), match=match.id)
-        return reply(chat_id, locale, t("pause_bad", locale))
+        unread = texts.gettext(
+            "We could not read that. Write the first and last day, e.g. 1/7-9/8."
+        )
+        return reply(chat_id, locale, unread)
     first, last = period
     try:
         visits.family_pause(session, match, first, last, today=today, actor=actor_of(match))
     except VisitError as exc:
         if exc.reason == "overlap":
-            return reply(
-                chat_id, locale, t("pause_overlap", locale, staff=staff_name(match, locale))
+            overlap = texts.gettext(
+                "There is already a pause in that period. Contact %(staff)s to change it.",
+                staff=staff_name(ctx.services.programmes, match, locale),
             )
+            return reply(chat_id, locale, overlap)
         if exc.reason == "state":
-            return reply(chat_id, locale, t("no_match", locale))
+            return reply(chat_id, locale, no_match(locale))
         set_pending(ctx.data, "pause", ctx.now(), match=match.id)
-        return reply(chat_id, locale, t("pause_invalid", locale))
-    return reply(
-        chat_id,
-        locale,
-        t("pause_saved", locale, first=long_day(first, locale), last=long_day(last, locale)),
+        invalid = texts.gettext(
+            "A pause must start today or later, within two years, and last at most a year. "
+            "Please try again."
+        )
+        return reply(chat_id, locale, invalid)
+    saved = texts.gettext(
+        "The pause is noted: from %(first)s up to and including %(last)s. We won't ask about "
+        "visits in that period.",
+        first=long_day(first, locale),
+        last=long_day(last, locale),
     )
+    return reply(chat_id, locale, saved)
 
 
 def on_other(ctx: BotContext, update: Update) -> Outcome:
@@ -267,15 +376,21 @@ def on_other(ctx: BotContext, update: Update) -> Outcome:
     with ctx.transaction() as session:
         who = who_is(session, chat_id, update.effective_user)
         if who.family is None:
-            return reply(chat_id, who.locale, help_text(who, session))
-        return reply(chat_id, who.locale, t("non_text", who.locale))
+            return reply(chat_id, who.locale, help_text(ctx, who, session))
+        return reply(chat_id, who.locale, text_only(who.locale))
+
+
+def text_only(locale: str) -> str:
+    return i18n.texts(locale).gettext(
+        "We can only read text here. Write a message and we will pass it on."
+    )
 
 
 def on_help(ctx: BotContext, update: Update) -> Outcome:
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     with ctx.transaction() as session:
         who = who_is(session, chat_id, update.effective_user)
-        return reply(chat_id, who.locale, help_text(who, session))
+        return reply(chat_id, who.locale, help_text(ctx, who, session))
 
 
 def on_cancel(ctx: BotContext, update: Update) -> Outcome:
@@ -283,9 +398,9 @@ def on_cancel(ctx: BotContext, update: Update) -> Outcome:
     with ctx.transaction() as session:
         who = who_is(session, chat_id, update.effective_user)
         if not who.linked:
-            return reply(chat_id, who.locale, t("help_unlinked", who.locale))
+            return reply(chat_id, who.locale, unlinked_help(who.locale))
     clear_pending(ctx.data)
-    return reply(chat_id, who.locale, t("cancelled_input", who.locale))
+    return reply(chat_id, who.locale, i18n.texts(who.locale).gettext("OK, cancelled."))
 
 
 def on_language(ctx: BotContext, update: Update) -> Outcome:
@@ -293,5 +408,6 @@ def on_language(ctx: BotContext, update: Update) -> Outcome:
     with ctx.transaction() as session:
         who = who_is(session, chat_id, update.effective_user)
         if not who.linked:
-            return reply(chat_id, who.locale, t("help_unlinked", who.locale))
-    return reply(chat_id, who.locale, t("language_ask", who.locale), inline(kb.language_buttons()))
+            return reply(chat_id, who.locale, unlinked_help(who.locale))
+    ask = i18n.texts(who.locale).gettext("Choose language / Vælg sprog")
+    return reply(chat_id, who.locale, ask, inline(kb.language_buttons()))

@@ -7,16 +7,8 @@ from datetime import date, datetime
 
 from babel.dates import format_date, format_time
 
-from followup.yearplan import (
-    BABEL_LOCALES,
-    CHANNELS,
-    WORDS,
-    PlanRow,
-    channel_for,
-    fmt_date,
-    label,
-    year_plan,
-)
+from followup.yearplan import BABEL_LOCALES, PlanRow, channel_for, fmt_date, label, year_plan
+from scheduler import i18n
 from scheduler.programme import AudienceName, Kind, Programme
 from scheduler.recipients import Recipient
 from scheduler.timeline import MatchFacts, occurrences
@@ -138,7 +130,7 @@ def parse_period(text: str, today: date) -> tuple[date, date] | None:
 def short_day(day: date, locale: str) -> str:
     """ "tir. 10. mar." / "Tue 10 Mar": fits on a button."""
     pattern = "EEE d. MMM" if locale == "da" else "EEE d MMM"
-    return format_date(day, pattern, locale=BABEL_LOCALES.get(locale, "da_DK"))
+    return format_date(day, pattern, locale=BABEL_LOCALES.get(locale, locale))
 
 
 def long_day(day: date | datetime, locale: str) -> str:
@@ -179,10 +171,23 @@ def plan_text(
         if family is not None and row.touchpoint_id is not None:
             tp = programme.touchpoint(row.touchpoint_id)
             if tp.audience == AudienceName.VOLUNTEER_FAMILY and tp.channels:
-                how = f" ({CHANNELS[channel_for(tp, family)][locale]})"
+                how = f" ({channel_name(i18n.texts(locale), channel_for(tp, family))})"
         lines.append(f"{mark} {fmt_date(row.day, locale, 'medium')}: {row.what}{how}")
     lines += ["", legend]
     return "\n".join(lines)
+
+
+def channel_name(texts: i18n.Texts, channel: str | None) -> str:
+    """How a message comes, as a family reads it in its plan."""
+    if channel == "telegram":
+        return texts.pgettext("channel", "Telegram")
+    if channel == "sms":
+        return texts.pgettext("channel", "SMS")
+    if channel == "email":
+        return texts.pgettext("channel", "email")
+    if channel == "voice":
+        return texts.pgettext("channel", "call")
+    return texts.pgettext("channel", "no channel")
 
 
 def next_things(
@@ -201,9 +206,11 @@ def next_things(
             what = label(tp, locale)
             if occ.session is not None:
                 starts = occ.session.starts_at
-                what = (
-                    f"{what} ({WORDS['session'][locale]} {fmt_date(starts, locale, 'long')} "
-                    f"{WORDS['at'][locale]} {format_time(starts, 'HH:mm')})"
+                what = i18n.texts(locale).gettext(
+                    "%(what)s (sparring %(date)s at %(time)s)",
+                    what=what,
+                    date=fmt_date(starts, locale, "long"),
+                    time=format_time(starts, "HH:mm"),
                 )
             event = (what, occ.day)
         if visit is not None and event is not None:

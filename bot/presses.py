@@ -8,7 +8,7 @@ data gets "this button has expired" and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 from telegram import Update
@@ -31,10 +31,11 @@ from bot.common import (
 from bot.context import BotContext
 from bot.family import ACTIONS, AFTER_END, actor_of, do_worry, family_today, reply
 from bot.formatting import long_day
-from bot.texts import t
 from followup import visits
 from followup.sparring import SparringError, record_rsvp
 from followup.visits import VisitError
+from scheduler import i18n
+from scheduler.i18n import N_
 from store.models import RSVP, CancelledBy, Locale, Match, MatchStatus, VisitStatus
 
 # An ad-hoc check-in's buttons work for a week, and only until the next check-in.
@@ -46,6 +47,15 @@ WHO_CANCELLED = {
     "ot": CancelledBy.OTHER,
 }
 RSVP_ANSWERS = {"y": RSVP.YES, "m": RSVP.MAYBE, "n": RSVP.NO}
+RSVP_SAVED = {
+    RSVP.YES: N_(
+        "Thanks for your answer: you are coming. You can change it here until the meeting."
+    ),
+    RSVP.MAYBE: N_("Thanks for your answer: maybe. You can change it here until the meeting."),
+    RSVP.NO: N_(
+        "Thanks for your answer: you are not coming. You can change it here until the meeting."
+    ),
+}
 
 
 def on_button(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
@@ -93,32 +103,61 @@ def _visit(
     if data.action == "vn":
         times = int(choice)
         visits.answer_visit(session, match, day, VisitStatus.VISITED, times=times, **common)  # type: ignore[arg-type]
+        texts = i18n.texts(locale)
         if times == 0:
-            return Outcome(locale, edit=t("visit_none", locale, child=match.child.first_name))
-        label = "4+" if times == 4 else str(times)
+            none = texts.gettext(
+                "Thanks for letting us know. We have noted that you did not see %(child)s this "
+                "week.",
+                child=match.child.first_name,
+            )
+            return Outcome(locale, edit=none)
+        if times == 4:  # the button says 4+
+            noted = texts.gettext("✅ Thank you! We have noted that you met 4 times or more.")
+        else:
+            noted = texts.ngettext(
+                "✅ Thank you! We have noted that you met once.",
+                "✅ Thank you! We have noted that you met %(num)d times.",
+                times,
+            )
         return Outcome(
             locale,
-            edit=t("visit_times", locale, times=label),
+            edit=f"{noted}\n\n{how_did_it_go(locale)}",
             markup=inline(kb.mood_buttons(match.id, "d" + cb.day_code(day), locale)),
         )
     status = {"y": VisitStatus.VISITED, "c": VisitStatus.CANCELLED, "m": VisitStatus.MOVED}[choice]
     visits.answer_visit(session, match, day, status, **common)  # type: ignore[arg-type]
     when = long_day(day, locale)
+    texts = i18n.texts(locale)
     if status == VisitStatus.VISITED:
+        noted = texts.gettext("✅ Thank you! The visit on %(date)s is noted.", date=when)
         return Outcome(
             locale,
-            edit=t("visit_visited", locale, date=when),
+            edit=f"{noted}\n\n{how_did_it_go(locale)}",
             markup=inline(kb.mood_buttons(match.id, "d" + cb.day_code(day), locale)),
         )
     if status == VisitStatus.CANCELLED:
         return Outcome(
             locale,
-            edit=t("visit_cancelled", locale, date=when),
+            edit=texts.gettext(
+                "Oh dear, thanks for letting us know. Who cancelled the visit on %(date)s?",
+                date=when,
+            ),
             markup=inline(kb.who_cancelled_buttons(match.id, day, locale)),
         )
     set_pending(ctx.data, "move", now, match=match.id, day=cb.day_code(day))
-    return Outcome(
-        locale, edit=t("visit_moved", locale), markup=inline(kb.move_buttons(match.id, day, locale))
+    ask = texts.gettext(
+        "Which day has the visit moved to? Pick a day, or write the date (e.g. 12/3)."
+    )
+    return Outcome(locale, edit=ask, markup=inline(kb.move_buttons(match.id, day, locale)))
+
+
+def how_did_it_go(locale: str) -> str:
+    return i18n.texts(locale).gettext("How did it go? 1 = badly, 5 = very well.")
+
+
+def moved_to(locale: str, day: date) -> str:
+    return i18n.texts(locale).gettext(
+        "📅 Thank you! The visit has moved to %(date)s.", date=long_day(day, locale)
     )
 
 
@@ -136,9 +175,10 @@ def _cancelled_by(
         return _expired(locale)
     visits.set_cancelled_by(session, match, day, WHO_CANCELLED[data.fields[1]], actor_of(match))
     set_pending(ctx.data, "cancel_note", ctx.now(), match=match.id, day=cb.day_code(day))
-    return Outcome(
-        locale, edit=t("visit_cancelled_why", locale), markup=inline(kb.no_thanks(match.id, locale))
+    why = i18n.texts(locale).gettext(
+        "Thank you. Would you like to write briefly why? It's optional."
     )
+    return Outcome(locale, edit=why, markup=inline(kb.no_thanks(match.id, locale)))
 
 
 def _moved_to(
@@ -155,7 +195,7 @@ def _moved_to(
         return _expired(locale)
     visits.set_moved_to(session, match, day, new_day, actor_of(match))
     clear_pending(ctx.data)
-    return Outcome(locale, edit=t("visit_moved_saved", locale, date=long_day(new_day, locale)))
+    return Outcome(locale, edit=moved_to(locale, new_day))
 
 
 def _mood(
@@ -191,7 +231,11 @@ def _mood(
     set_pending(ctx.data, "checkin", now, match=match.id, checkin=checkin.id)
     return Outcome(
         locale,
-        edit=t("checkin_saved", locale, mood=mood),
+        edit=i18n.texts(locale).gettext(
+            "Thanks for your answer (%(mood)s/5). Would you like to tell us more? Just write it "
+            "here.",
+            mood=mood,
+        ),
         markup=inline(kb.no_thanks(match.id, locale)),
     )
 
@@ -220,7 +264,7 @@ def _no_thanks(
     pending = get_pending(ctx.data, ctx.now())
     if pending is not None and pending.get("match") == match.id:
         clear_pending(ctx.data)
-    return Outcome(locale, toast=t("done", locale), keep_message=False)
+    return Outcome(locale, toast=i18n.texts(locale).gettext("Fine, thank you!"), keep_message=False)
 
 
 def _rsvp(
@@ -234,7 +278,7 @@ def _rsvp(
 ) -> Outcome:
     session_id, answer = int(data.fields[0]), RSVP_ANSWERS[data.fields[1]]
     record_rsvp(session, match, session_id, answer, now=ctx.now(), actor=actor_of(match))
-    saved = t("rsvp_saved", locale, answer=t(f"rsvp_{answer.value}", locale))
+    saved = i18n.texts(locale).gettext(RSVP_SAVED[answer])
     message = update.effective_message
     original = (message.text or "") if message is not None else ""
     original = original.split("\n\n✔ ", 1)[0].strip()
@@ -259,7 +303,8 @@ def _stop(
     if match.status == MatchStatus.ENDED:
         return _expired(locale)
     if data.fields[0] == "n":
-        return Outcome(locale, edit=t("stop_kept", locale))
+        kept = i18n.texts(locale).gettext("Lovely, then you carry on as before.")
+        return Outcome(locale, edit=kept)
     now = ctx.now()
     visits.family_wants_to_stop(
         session, match, today=family_today(ctx, match), now=now, actor=actor_of(match)
@@ -267,7 +312,11 @@ def _stop(
     set_pending(ctx.data, "stop_reason", now, match=match.id)
     return Outcome(
         locale,
-        edit=t("stop_done", locale, staff=staff_name(match, locale)),
+        edit=i18n.texts(locale).gettext(
+            "Thank you for telling us. We have noted that you want to stop, and %(staff)s will "
+            "contact you soon.\n\nWould you like to write briefly why? It's optional.",
+            staff=staff_name(ctx.services.programmes, match, locale),
+        ),
         markup=inline(kb.no_thanks(match.id, locale)),
     )
 
@@ -296,7 +345,8 @@ def _language(session: Session, chat_id: int, who: Who, code: str) -> Outcome:
     if who.staff is not None:
         who.staff.locale = locale
     markup = worry_keyboard(locale.value) if who.family is not None else None
-    outcome = reply(chat_id, locale.value, t("language_set", locale.value), markup)
+    done = i18n.texts(locale.value).gettext("The language is now English.")
+    outcome = reply(chat_id, locale.value, done, markup)
     outcome.keep_message = False
     return outcome
 

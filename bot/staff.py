@@ -15,14 +15,16 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot import buttons as kb
 from bot import callbacks as cb
+from bot.buttons import CANCELLED_BY
 from bot.common import Outcome, Reply, inline, user_locale, who_is
 from bot.context import BotContext
 from bot.family import help_text
 from bot.formatting import long_day
-from bot.texts import t
 from followup.alerts import acknowledge, snooze
-from followup.escalations import RULES_DA
+from followup.escalations import rule_title
+from followup.status_words import match_status, visit_status
 from followup.yearplan import fmt_date, fmt_weekday
+from scheduler import i18n
 from store.models import (
     CheckIn,
     Escalation,
@@ -44,13 +46,18 @@ def _sees_everything(staff: Staff) -> bool:
     return staff.role in (StaffRole.COORDINATOR, StaffRole.ADMIN)
 
 
+def _in_match(texts: i18n.Texts, match_id: int | None) -> str:
+    if not match_id:
+        return ""
+    return " (" + texts.gettext("match %(id)s", id=match_id) + ")"
+
+
 def _escalation_line(escalation: Escalation, locale: str) -> str:
-    urgent = f"{t('urgent', locale)}: " if escalation.severity == Severity.URGENT else ""
-    where = f" (match {escalation.match_id})" if escalation.match_id else ""
-    summary = (
-        escalation.summary if locale == "en" else RULES_DA.get(escalation.rule, escalation.summary)
-    )
-    return f"#{escalation.id} {urgent}{summary}{where}"
+    texts = i18n.texts(locale)
+    summary = escalation.summary if locale == "en" else rule_title(escalation.rule, locale)
+    if escalation.severity == Severity.URGENT:
+        summary = texts.gettext("URGENT: %(summary)s", summary=summary)
+    return f"#{escalation.id} {summary}{_in_match(texts, escalation.match_id)}"
 
 
 def today(ctx: BotContext, update: Update) -> Outcome:
@@ -59,8 +66,9 @@ def today(ctx: BotContext, update: Update) -> Outcome:
         who = who_is(session, chat_id, update.effective_user)
         staff = who.staff
         if staff is None:
-            return Outcome(who.locale, replies=[Reply(chat_id, help_text(who, session))])
+            return Outcome(who.locale, replies=[Reply(chat_id, help_text(ctx, who, session))])
         locale = staff.locale.value
+        texts = i18n.texts(locale)
         zone = ZoneInfo(staff.timezone)
         now = ctx.now()
         local_today = now.astimezone(zone).date()
@@ -74,20 +82,22 @@ def today(ctx: BotContext, update: Update) -> Outcome:
             .limit(LIST_LIMIT)
         ).all()
         escalations = _open_escalations(session, staff)
-        lines = [t("today_title", locale, date=long_day(local_today, locale)), ""]
-        lines.append(t("today_tasks", locale) if tasks else t("today_no_tasks", locale))
+        lines = [texts.gettext("Today, %(date)s", date=long_day(local_today, locale)), ""]
+        lines.append(texts.gettext("Tasks:") if tasks else texts.gettext("No tasks today."))
         for task in tasks:
-            due = task.due_at.astimezone(zone)
-            late = f" ({t('overdue', locale)})" if due.date() < local_today else ""
-            match = f" (match {task.match_id})" if task.match_id else ""
-            lines.append(f"• {fmt_date(due, locale, 'medium')}{late}: {task.title}{match}")
+            due = fmt_date(task.due_at.astimezone(zone), locale, "medium")
+            if task.due_at.astimezone(zone).date() < local_today:
+                due = texts.gettext("%(date)s (overdue)", date=due)
+            lines.append(f"• {due}: {task.title}{_in_match(texts, task.match_id)}")
         lines.append("")
-        lines.append(
-            t("today_escalations", locale) if escalations else t("today_no_escalations", locale)
-        )
+        lines.append(_cases_heading(texts, bool(escalations)))
         lines.extend(f"• {_escalation_line(e, locale)}" for e in escalations)
         markup = inline(kb.ack_buttons([e.id for e in escalations], locale))
         return Outcome(locale, replies=[Reply(chat_id, "\n".join(lines), markup)])
+
+
+def _cases_heading(texts: i18n.Texts, any_open: bool) -> str:
+    return texts.gettext("Open cases:") if any_open else texts.gettext("No open cases.")
 
 
 def _open_escalations(session: Session, staff: Staff) -> list[Escalation]:
@@ -110,11 +120,13 @@ def match_summary(ctx: BotContext, update: Update) -> Outcome:
         who = who_is(session, chat_id, update.effective_user)
         staff = who.staff
         if staff is None:
-            return Outcome(who.locale, replies=[Reply(chat_id, help_text(who, session))])
+            return Outcome(who.locale, replies=[Reply(chat_id, help_text(ctx, who, session))])
         locale = staff.locale.value
+        texts = i18n.texts(locale)
         args = ctx.args or []
         if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 10:
-            return Outcome(locale, replies=[Reply(chat_id, t("match_usage", locale))])
+            usage = texts.gettext("Write /match and a number, e.g. /match 12.")
+            return Outcome(locale, replies=[Reply(chat_id, usage)])
         match = session.get(
             Match,
             int(args[0]),
@@ -125,9 +137,10 @@ def match_summary(ctx: BotContext, update: Update) -> Outcome:
             ],
         )
         if match is None or not (_sees_everything(staff) or match.staff_id == staff.id):
-            return Outcome(
-                locale, replies=[Reply(chat_id, t("match_not_found", locale, id=args[0]))]
+            missing = texts.gettext(
+                "We cannot find a match number %(id)s that you follow.", id=args[0]
             )
+            return Outcome(locale, replies=[Reply(chat_id, missing)])
         return Outcome(locale, replies=[Reply(chat_id, *_summary(session, match, locale))])
 
 
@@ -135,32 +148,38 @@ def _summary(
     session: Session, match: Match, locale: str
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     family = match.volunteer_family
+    texts = i18n.texts(locale)
     lines = [
-        t(
-            "match_summary",
-            locale,
+        texts.gettext(
+            "Match %(match)s: %(child)s and %(family)s",
             match=match.id,
             child=match.child.first_name,
             family=family.name,
+        ),
+        texts.gettext(
+            "%(programme)s, %(status)s. Started %(start)s, visits every %(weekday)s.",
             programme=match.programme.name,
-            status=t(f"status_{match.status.value}", locale),
+            status=match_status(texts, match.status),
             start=fmt_date(match.start_date, locale, "medium"),
             weekday=fmt_weekday(match.visit_weekday, locale),
-            telegram=t("linked" if family.telegram_chat_id else "not_linked", locale),
-        )
+        ),
+        texts.gettext("Telegram: connected")
+        if family.telegram_chat_id
+        else texts.gettext("Telegram: not connected"),
     ]
+    none = "• " + texts.pgettext("nothing to list", "none")
     recent = session.scalars(
         select(Visit).where(Visit.match_id == match.id).order_by(Visit.planned_date.desc()).limit(6)
     ).all()
-    lines += ["", t("recent_visits", locale)]
+    lines += ["", texts.gettext("Recent visits:")]
     if not recent:
-        lines.append(f"• {t('none', locale)}")
+        lines.append(none)
     for visit in recent:
-        status = t(f"visit_status_{visit.status.value}", locale)
+        status = visit_status(texts, visit.status)
         if visit.times is not None:
             status = f"{status} ×{visit.times}"
         if visit.cancelled_by is not None:
-            status = f"{status} ({t('btn_who_' + visit.cancelled_by.value, locale)})"
+            status = f"{status} ({texts.gettext(CANCELLED_BY[visit.cancelled_by.value])})"
         if visit.moved_to is not None:
             status = f"{status} → {fmt_date(visit.moved_to, locale, 'medium')}"
         lines.append(f"• {fmt_date(visit.planned_date, locale, 'medium')}: {status}")
@@ -170,11 +189,11 @@ def _summary(
         .order_by(CheckIn.created_at.desc())
         .limit(5)
     ).all()
-    lines += ["", t("recent_checkins", locale)]
+    lines += ["", texts.gettext("Recent check-ins:")]
     if not checkins:
-        lines.append(f"• {t('none', locale)}")
+        lines.append(none)
     for checkin in checkins:
-        what = t("worried", locale) if checkin.worried else f"{checkin.mood}/5"
+        what = texts.gettext("worry") if checkin.worried else f"{checkin.mood}/5"
         text = f": {checkin.text[:200]}" if checkin.text else ""
         lines.append(f"• {fmt_date(checkin.created_at, locale, 'medium')} {what}{text}")
     escalations = session.scalars(
@@ -182,10 +201,7 @@ def _summary(
         .where(Escalation.match_id == match.id, Escalation.status == EscalationStatus.OPEN)
         .order_by(Escalation.created_at)
     ).all()
-    lines += [
-        "",
-        t("today_escalations", locale) if escalations else t("today_no_escalations", locale),
-    ]
+    lines += ["", _cases_heading(texts, bool(escalations))]
     lines.extend(f"• {_escalation_line(e, locale)}" for e in escalations)
     return "\n".join(lines), inline(kb.ack_buttons([e.id for e in escalations], locale))
 
@@ -206,7 +222,7 @@ def on_ack(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
         ):
             return Outcome(locale, expired=True)
         acknowledge(session, escalation.id, staff.id, ctx.now(), "telegram")
-        toast = t("ack_done", locale, id=escalation.id)
+        toast = i18n.texts(locale).gettext("Acknowledged: #%(id)s.", id=escalation.id)
     message = update.effective_message
     markup = _without(message.reply_markup if message is not None else None, data)
     text = (message.text if message is not None else None) or toast
@@ -232,7 +248,11 @@ def on_snooze(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
         until = ctx.now() + SNOOZE_BUTTON
         snooze(session, escalation.id, staff.id, until, ctx.now(), "telegram")
         day = fmt_date(until.astimezone(ZoneInfo(staff.timezone)), locale, "medium")
-        toast = t("snooze_done", locale, id=escalation.id, day=day)
+        toast = i18n.texts(locale).gettext(
+            "Snoozed until %(day)s: #%(id)s. We will remind you of it that day.",
+            id=escalation.id,
+            day=day,
+        )
     message = update.effective_message
     text = (message.text if message is not None else None) or toast
     return Outcome(locale, toast=toast, edit=text, markup=None)

@@ -12,6 +12,10 @@ statistics (counts, dates, statuses):
 - rows that exist only for that person are deleted: their survey answers and SMS survey
   conversations, sparring RSVPs, the bot's state for their chat, and a contact's link to the
   matches (so that nothing more is planned for them);
+- a family's household members (first names, birth years, certificates' dates) are deleted,
+  and the titles of the waiting-list and certificate tasks about a family or a child cleared;
+  a family or child still on the waiting list leaves it (``left``), and a parent's referrals
+  lose their link to the parent (no more waiting notes);
 - audit entries stay: they hold ids and actions, never personal data, and say what was done;
 - messages still planned for the person are cancelled (for a family or a child: every message
   still planned in their matches, which would name them).
@@ -39,6 +43,7 @@ from followup.people import (
     bot_state_of,
     get_person,
     matches_of,
+    tasks_about,
 )
 from scheduler import outbox
 from store.audit import record
@@ -46,11 +51,13 @@ from store.models import (
     CalendarFeed,
     CheckIn,
     Escalation,
+    HouseholdMember,
     Match,
     MatchNote,
     MatchPause,
     MatchStatus,
     OutboxMessage,
+    Referral,
     SparringRSVP,
     StaffCredential,
     StaffSession,
@@ -59,6 +66,7 @@ from store.models import (
     SurveyResponse,
     Task,
     Visit,
+    WaitStatus,
     match_contact,
 )
 
@@ -109,6 +117,16 @@ def erase_person(
                 delete(SparringRSVP).where(SparringRSVP.volunteer_family_id == person.id)
             )
         )
+        # Its place on the waiting list ends; its household (names, birth years, the
+        # certificates' dates) goes, and the tasks about them no longer name them.
+        summary["waiting_tasks_cleared"] = _clear_task_titles(session, kind, person.id)
+        summary["household_members_deleted"] = _count(
+            session.execute(
+                delete(HouseholdMember).where(HouseholdMember.volunteer_family_id == person.id)
+            )
+        )
+        if person.status is not None and person.status != WaitStatus.MATCHED:
+            person.status, person.status_since = WaitStatus.LEFT, now.date()
         # The family's calendar feed would go on showing the child's visits: its address goes.
         summary["calendar_feeds_deleted"] = _count(
             session.execute(
@@ -118,6 +136,13 @@ def erase_person(
     elif kind == "child":
         _erase_fields(person, first_name=ERASED, birth_year=None)
         summary |= clear_match_text(session, ids, now)
+        summary["waiting_tasks_cleared"] = _clear_task_titles(session, kind, person.id)
+        # A child still waiting leaves the waiting list: nothing more is sent about them.
+        session.execute(
+            update(Referral)
+            .where(Referral.child_id == person.id, Referral.status != WaitStatus.MATCHED)
+            .values(status=WaitStatus.LEFT, status_since=now.date())
+        )
     elif kind == "contact":
         _erase_fields(
             person,
@@ -152,6 +177,14 @@ def erase_person(
             )
         )
         session.execute(delete(match_contact).where(match_contact.c.contact_person_id == person.id))
+        # A referral keeps its child, without the erased parent: no more waiting notes to them.
+        summary["referrals_unlinked"] = _count(
+            session.execute(
+                update(Referral)
+                .where(Referral.contact_person_id == person.id)
+                .values(contact_person_id=None)
+            )
+        )
         for match in matches:
             if match.status != MatchStatus.ENDED:
                 match.plan_version = (match.plan_version or 1) + 1
@@ -193,6 +226,14 @@ def erase_person(
     session.flush()
     session.expire_all()
     return summary
+
+
+def _clear_task_titles(session: Session, kind: str, person_id: int) -> int:
+    tasks = tasks_about(session, kind, person_id)
+    for task in tasks:
+        task.title = ERASED
+        task.outcome_note = None
+    return len(tasks)
 
 
 def _erase_fields(person: Any, **values: Any) -> None:

@@ -70,7 +70,9 @@ class Format:
 FORMATS: dict[str, Format] = {
     "staff": Format(("ref", "name", "role", "region", "email"), ("phone", "locale")),
     "families": Format(
-        ("ref", "name", "contact_name", "region"), ("phone", "email", "locale"), ("phone", "email")
+        ("ref", "name", "contact_name", "region"),
+        ("phone", "email", "locale", "status", "status_since", "programme"),
+        ("phone", "email"),
     ),
     "contacts": Format(
         ("ref", "name", "relation"),
@@ -90,7 +92,15 @@ FORMATS: dict[str, Format] = {
             "start_date",
             "visit_weekday",
         ),
-        ("visit_time", "cadence", "sibling"),
+        ("visit_time", "cadence", "sibling", "referral_ref"),
+    ),
+    "referrals": Format(
+        ("ref", "programme", "child_name", "child_birth_year", "contact_ref", "status"),
+        ("staff_ref", "region", "status_since"),
+    ),
+    "household": Format(
+        ("family_ref", "first_name", "birth_year"),
+        ("child_certificate_on", "criminal_record_on"),
     ),
 }
 

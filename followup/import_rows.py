@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from followup.import_file import DANISH_DATE, ISO_DATE, PERSONAL, Problem, shown
 from scheduler.programme import Programme
-from store.models import Cadence, Channel, Locale, StaffRole
+from store.models import Cadence, Channel, Locale, StaffRole, WaitStatus
 from store.models import Programme as ProgrammeRow
 from store.validation import (
     InvalidValue,
@@ -30,6 +30,17 @@ LOCALES = {loc.value: loc for loc in Locale}
 RELATIONS = {"parent": "parent", "institution": "institution"}
 CONTACT_CHANNELS = {"sms": Channel.SMS, "email": Channel.EMAIL}
 CADENCES = {c.value: c for c in Cadence}
+# A waiting list status, also as Danish staff write it.
+STATUSES = {
+    **{s.value: s for s in WaitStatus},
+    "approved": WaitStatus.WAITING,
+    "ansøgt": WaitStatus.APPLIED,
+    "godkendt": WaitStatus.WAITING,
+    "venter": WaitStatus.WAITING,
+    "matchet": WaitStatus.MATCHED,
+    "pause": WaitStatus.PAUSED,
+    "stoppet": WaitStatus.LEFT,
+}
 YES = {"yes", "y", "ja", "j", "true", "1", "x"}
 NO = {"no", "n", "nej", "false", "0", ""}
 
@@ -215,6 +226,53 @@ def birth_year_parser(today: date) -> Callable[[str], int]:
     return parse
 
 
+def member_birth_year_parser(today: date) -> Callable[[str], int]:
+    """A household member's birth year: anyone alive, not in the future."""
+
+    def parse(value: str) -> int:
+        if not re.fullmatch(r"\d{4}", value) or not today.year - 110 <= int(value) <= today.year:
+            raise ValueError(value)
+        return int(value)
+
+    return parse
+
+
+def past_date_parser(today: date) -> Callable[[str], date | None]:
+    """A certificate's date: empty (none yet), or a date not after today."""
+
+    def parse(value: str) -> date | None:
+        if not value:
+            return None
+        found = parse_date(value)
+        if found > today:
+            raise ValueError(value)
+        return found
+
+    return parse
+
+
+def programme_of(
+    row: Row,
+    programmes: Mapping[str, Programme],
+    programme_rows: Mapping[str, ProgrammeRow],
+    *,
+    required: bool = True,
+) -> None:
+    """The ``programme`` column's programme row, into ``row.values["programme"]``."""
+    if not row.has("programme"):
+        return
+    slug = row.cell("programme").casefold()
+    if not slug and not required:
+        row.values["programme"] = None
+    elif slug in programmes and slug in programme_rows:
+        row.values["programme"] = programme_rows[slug]
+    else:
+        known = ", ".join(sorted(programmes)) or "none"
+        row.fail(
+            "programme", f"no programme {shown(row.cell('programme'))} (the programmes are {known})"
+        )
+
+
 # -- a match row ---------------------------------------------------------------------------------
 
 
@@ -258,16 +316,7 @@ def check_match_row(row: Row, found: MatchLookups) -> None:
 
 
 def _programme(row: Row, found: MatchLookups) -> None:
-    if not row.has("programme"):
-        return
-    slug = row.cell("programme").casefold()
-    if slug in found.programmes and slug in found.programme_rows:
-        row.values["programme"] = found.programme_rows[slug]
-    else:
-        known = ", ".join(sorted(found.programmes)) or "none"
-        row.fail(
-            "programme", f"no programme {shown(row.cell('programme'))} (the programmes are {known})"
-        )
+    programme_of(row, found.programmes, found.programme_rows)
 
 
 def _contacts(row: Row, contacts: Mapping[str, Any]) -> None:

@@ -3,7 +3,9 @@
 One file per kind, imported with ``venskab import KIND FILE``. The organisation's own id of each
 record (``ref``) links the files together and makes the import idempotent: a row whose ref
 exists already updates that record, a new ref creates one. Import the files in this order:
-staff, families, contacts, matches. The file and the columns of each kind are described in
+staff, families, contacts, matches; referrals (children waiting for a family) after contacts,
+household (a family's adults and teenagers with their certificates' dates) after families.
+The file and the columns of each kind are described in
 :mod:`followup.import_file`; the checks of one row are in :mod:`followup.import_rows`.
 
 Every row is validated before anything is written, and the whole file is imported in one
@@ -28,18 +30,26 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from followup.certificates import match_blocker
 from followup.import_file import FORMATS, ImportFailed, Problem, Table, read_table, shown
 from followup.import_rows import (
     CONTACT_CHANNELS,
-    LOCALES,
     RELATIONS,
     ROLES,
+    STATUSES,
     MatchLookups,
     Row,
+    birth_year_parser,
     check_match_row,
+    lookup,
+    member_birth_year_parser,
+    parse_date,
+    past_date_parser,
+    programme_of,
     split_refs,
 )
 from followup.matches import sync_programmes
+from scheduler import i18n
 from scheduler.programme import Programme
 from store.audit import record
 from store.models import (
@@ -48,17 +58,21 @@ from store.models import (
     Channel,
     Child,
     ContactPerson,
+    HouseholdMember,
     Locale,
     Match,
     MatchStatus,
+    Referral,
     Staff,
     VolunteerFamily,
+    WaitStatus,
 )
+from store.validation import InvalidValue, check_child_name, check_member_name
 
 __all__ = ["ACTOR", "KINDS", "ImportFailed", "ImportResult", "Problem", "import_csv"]
 
 ACTOR = "cli:import"
-KINDS = ("staff", "families", "contacts", "matches")
+KINDS = ("staff", "families", "contacts", "matches", "referrals", "household")
 
 
 @dataclass
@@ -93,15 +107,17 @@ def import_csv(
     actor: str = ACTOR,
     today: date,
     progress: Progress | None = None,
+    languages: Sequence[str] = ("da", "en"),
 ) -> ImportResult:
     """Validate every row of ``data``, then create or update the records, or raise
     :class:`ImportFailed` having written nothing (the caller's transaction is rolled back).
 
-    ``progress`` hears of each row checked and each row written (for a progress bar)."""
+    ``progress`` hears of each row checked and each row written (for a progress bar);
+    ``languages`` are those a person may be given (``Settings.enabled_languages``)."""
     if kind not in FORMATS:
         raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     table = read_table(data, file, FORMATS[kind])
-    importer = _Importer(session, kind, table, programmes, actor, today, progress)
+    importer = _Importer(session, kind, table, programmes, actor, today, progress, tuple(languages))
     importer.problems.extend(table.problems)
     return getattr(importer, f"import_{kind}")()
 
@@ -124,7 +140,20 @@ class _Importer:
     actor: str
     today: date
     progress: Progress | None = None
+    languages: tuple[str, ...] = ("da", "en")
     problems: list[Problem] = field(default_factory=list)
+
+    def locale(self, row: Row) -> None:
+        """The person's language: one with a catalog that is reviewed or turned on."""
+        code = row.cell("locale").strip().casefold()
+        if code and code not in self.languages and code in {lang.code for lang in i18n.languages()}:
+            row.fail(
+                "locale",
+                f"{shown(code)} has a catalog that no native speaker has reviewed yet; it is "
+                f"off until the organisation turns it on (VENSKAB_LANGUAGES={code})",
+            )
+            return
+        row.choice("locale", {c: Locale(c) for c in self.languages}, empty=Locale.DA)
 
     def step(self, phase: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -205,25 +234,53 @@ class _Importer:
             row.text("region", required=False, limit=64)
             row.email(required=True)
             row.phone()
-            row.choice("locale", LOCALES, empty=Locale.DA)
+            self.locale(row)
 
         people = self._people(Staff, read)
         self.check()
         return self._write_people(Staff, "staff", people)
 
     def import_families(self) -> ImportResult:
+        programme_rows = sync_programmes(self.session, self.programmes.values())
+
         def read(row: Row) -> None:
             row.text("name")
             row.text("contact_name")
             row.phone()
             row.email()
             row.text("region", required=False, limit=64)
-            row.choice("locale", LOCALES, empty=Locale.DA)
+            self.locale(row)
+            row.choice("status", STATUSES, empty=None)
+            row.parse("status_since", _optional_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
+            programme_of(row, self.programmes, programme_rows, required=False)
 
         people = self._people(VolunteerFamily, read)
         self._reachable(people)
+        self._waiting_status(people)
         self.check()
         return self._write_people(VolunteerFamily, "volunteer_family", people)
+
+    def _waiting_status(self, people: list[_Person]) -> None:
+        """A new status starts today unless the row says since when; a family waiting for a
+        match needs the programme it is approved for (its notes follow that programme)."""
+        for person in people:
+            values = person.row.values
+            status = values.get("status")
+            if status is None:  # no column, or an empty cell: the status stays as it is
+                values.pop("status", None)
+                values.pop("status_since", None)
+                continue
+            before = getattr(person.existing, "status", None)
+            if values.get("status_since") is None:
+                if before == status:
+                    values.pop("status_since", None)
+                else:
+                    values["status_since"] = self.today
+            if status == WaitStatus.WAITING and self._effective(person, "programme") is None:
+                person.row.fail(
+                    "programme",
+                    "a family waiting for a match needs the programme it is approved for",
+                )
 
     def import_contacts(self) -> ImportResult:
         def read(row: Row) -> None:
@@ -231,7 +288,7 @@ class _Importer:
             row.choice("relation", RELATIONS)
             row.phone()
             row.email()
-            row.choice("locale", LOCALES, empty=Locale.DA)
+            self.locale(row)
             row.choice("preferred_channel", CONTACT_CHANNELS, empty=None)
 
         people = self._people(ContactPerson, read)
@@ -292,6 +349,163 @@ class _Importer:
         ):
             match.plan_version = (match.plan_version or 1) + 1
 
+    # -- the waiting list and the household ------------------------------------------------
+
+    def import_referrals(self) -> ImportResult:
+        programme_rows = sync_programmes(self.session, self.programmes.values())
+        rows = self.rows()
+        refs = self.refs(rows)
+        existing = by_ref(
+            self.session, Referral, refs.values(), options=(selectinload(Referral.child),)
+        )
+        contacts = by_ref(self.session, ContactPerson, (r.cell("contact_ref") for r in rows))
+        staff = by_ref(self.session, Staff, (r.cell("staff_ref") for r in rows))
+        year = self.today.year
+        plans: list[tuple[Row, str]] = []
+        for done, row in enumerate(rows, 1):
+            self.step("checking", done, len(rows))
+            programme_of(row, self.programmes, programme_rows)
+            if row.has("child_name"):
+                try:
+                    row.values["first_name"] = check_child_name(row.cell("child_name"))
+                except InvalidValue as exc:
+                    row.fail("child_name", str(exc))
+            row.parse(
+                "child_birth_year",
+                birth_year_parser(self.today),
+                f"a birth year between {year - 30} and {year}",
+                attribute="birth_year",
+            )
+            lookup(row, "contact_ref", contacts, "contact person", "contacts", "contact_person")
+            if row.cell("staff_ref"):
+                lookup(row, "staff_ref", staff, "staff member", "staff", "staff")
+            row.text("region", required=False, limit=64)
+            row.choice("status", STATUSES)
+            row.parse("status_since", _optional_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
+            ref = refs.get(row.line)
+            if ref is not None and row.ok:
+                plans.append((row, ref))
+        self.check()
+        result = ImportResult(self.file, "referrals")
+        created: list[tuple[Referral, int]] = []
+        for done, (row, ref) in enumerate(plans, 1):
+            self.step("writing", done, len(plans))
+            values = dict(row.values)
+            child_values = {k: values.pop(k) for k in ("first_name", "birth_year")}
+            referral = existing.get(ref)
+            if values.get("status_since") is None:
+                values.pop("status_since", None)
+                if referral is None or referral.status != values["status"]:
+                    values["status_since"] = self.today
+            if referral is None:
+                referral = Referral(external_ref=ref, child=Child(**child_values), **values)
+                self.session.add(referral)
+                created.append((referral, row.line))
+                continue
+            changed = assign(referral, values)
+            changed |= {f"child.{name}" for name in assign(referral.child, child_values)}
+            if not changed:
+                result.unchanged += 1
+                continue
+            result.updated += 1
+            record(
+                self.session,
+                self.actor,
+                "import.update",
+                "referral",
+                referral.id,
+                line=row.line,
+                fields=sorted(changed),
+            )
+        self.session.flush()
+        for referral, line in created:
+            record(self.session, self.actor, "import.create", "referral", referral.id, line=line)
+        result.created = len(created)
+        self.session.flush()
+        return result
+
+    def import_household(self) -> ImportResult:
+        """One row per adult or teenager of a volunteer family, found again by family, first
+        name and birth year; the certificates' dates (empty: none yet)."""
+        rows = self.rows()
+        families = by_ref(self.session, VolunteerFamily, (r.cell("family_ref") for r in rows))
+        plans: list[tuple[Row, tuple[int, str, int]]] = []
+        seen: dict[tuple[int, str, int], int] = {}
+        for done, row in enumerate(rows, 1):
+            self.step("checking", done, len(rows))
+            lookup(row, "family_ref", families, "volunteer family", "families", "family")
+            if row.has("first_name"):
+                try:
+                    row.values["first_name"] = check_member_name(row.cell("first_name"))
+                except InvalidValue as exc:
+                    row.fail("first_name", str(exc))
+            row.parse(
+                "birth_year",
+                member_birth_year_parser(self.today),
+                "a birth year such as 1984",
+            )
+            for column in ("child_certificate_on", "criminal_record_on"):
+                row.parse(
+                    column,
+                    past_date_parser(self.today),
+                    "a date such as 2025-03-02 (YYYY-MM-DD), not after today, or empty",
+                )
+            if not row.ok:
+                continue
+            key = (
+                row.values["family"].id,
+                row.values["first_name"].casefold(),
+                row.values["birth_year"],
+            )
+            if key in seen:
+                row.fail("first_name", f"the same person is on line {seen[key]} too")
+                continue
+            seen[key] = row.line
+            plans.append((row, key))
+        self.check()
+        result = ImportResult(self.file, "household")
+        known: dict[tuple[int, str, int], HouseholdMember] = {}
+        family_ids = sorted({key[0] for _, key in plans})
+        for found in self.session.scalars(
+            select(HouseholdMember).where(HouseholdMember.volunteer_family_id.in_(family_ids))
+        ):
+            known[(found.volunteer_family_id, found.first_name.casefold(), found.birth_year)] = (
+                found
+            )
+        created: list[tuple[HouseholdMember, int]] = []
+        for done, (row, key) in enumerate(plans, 1):
+            self.step("writing", done, len(plans))
+            values = dict(row.values)
+            family = values.pop("family")
+            member = known.get(key)
+            if member is None:
+                new = HouseholdMember(volunteer_family_id=family.id, **values)
+                self.session.add(new)
+                created.append((new, row.line))
+                continue
+            changed = assign(member, values)
+            if not changed:
+                result.unchanged += 1
+                continue
+            result.updated += 1
+            record(
+                self.session,
+                self.actor,
+                "import.update",
+                "household_member",
+                member.id,
+                line=row.line,
+                fields=sorted(changed),
+            )
+        self.session.flush()
+        for member, line in created:
+            record(
+                self.session, self.actor, "import.create", "household_member", member.id, line=line
+            )
+        result.created = len(created)
+        self.session.flush()
+        return result
+
     # -- matches -----------------------------------------------------------------------------
 
     def import_matches(self) -> ImportResult:
@@ -316,15 +530,31 @@ class _Importer:
             ),
             today=self.today,
         )
+        referrals = by_ref(self.session, Referral, (r.cell("referral_ref") for r in rows))
         plans: list[tuple[Row, str]] = []
         for done, row in enumerate(rows, 1):
             self.step("checking", done, len(rows))
             check_match_row(row, found)
+            if row.cell("referral_ref"):
+                lookup(row, "referral_ref", referrals, "referral", "referrals", "referral")
             ref = refs.get(row.line)
+            if ref is not None and row.ok and ref not in existing:
+                self._may_be_matched(row)
             if ref is not None and row.ok:
                 plans.append((row, ref))
         self.check()
         return self._write_matches(plans, existing)
+
+    def _may_be_matched(self, row: Row) -> None:
+        """A new match needs the family's certificates (:mod:`followup.certificates`)."""
+        family = row.values["volunteer_family"]
+        programme = self.programmes[row.values["programme"].slug]
+        blocker = match_blocker(self.session, family, programme, row.values["start_date"])
+        if blocker is not None:
+            row.fail("family_ref", blocker)
+        referral = row.values.get("referral")
+        if referral is not None and referral.match_id is not None:
+            row.fail("referral_ref", "this referral is matched already")
 
     def _write_matches(
         self, plans: list[tuple[Row, str]], existing: Mapping[str, Match]
@@ -335,6 +565,7 @@ class _Importer:
             self.step("writing", done, len(plans))
             values = dict(row.values)
             programme_row = values.pop("programme")
+            referral = values.pop("referral", None)
             child_values = {k: values.pop(k) for k in ("first_name", "birth_year")}
             if not values.get("region"):
                 values["region"] = values["volunteer_family"].region
@@ -342,15 +573,19 @@ class _Importer:
                 values["cadence"] = Cadence(self.programmes[programme_row.slug].cadence.value)
             match = existing.get(ref)
             if match is None:
+                child = referral.child if referral is not None else Child(**child_values)
+                if referral is not None:
+                    assign(child, child_values)
                 match = Match(
                     external_ref=ref,
                     programme=programme_row,
-                    child=Child(**child_values),
+                    child=child,
                     status=MatchStatus.ACTIVE,
                     **values,
                 )
                 self.session.add(match)
                 created.append((match, row.line))
+                _matched(values["volunteer_family"], referral, match, self.today)
                 continue
             if "cadence" not in row.cells:
                 values.pop("cadence")  # the column is absent: keep what the match has
@@ -385,6 +620,18 @@ class _Importer:
         result.created = len(created)
         self.session.flush()
         return result
+
+
+def _matched(family: VolunteerFamily, referral: Referral | None, match: Match, today: date) -> None:
+    """Matching takes the family and the referred child off the waiting list."""
+    if family.status != WaitStatus.MATCHED:
+        family.status, family.status_since = WaitStatus.MATCHED, today
+    if referral is not None:
+        referral.status, referral.status_since, referral.match = WaitStatus.MATCHED, today, match
+
+
+def _optional_date(value: str) -> date | None:
+    return parse_date(value) if value else None
 
 
 def by_ref(

@@ -32,9 +32,11 @@ from store.models import (
     Child,
     ContactPerson,
     Escalation,
+    HouseholdMember,
     Match,
     MatchNote,
     OutboxMessage,
+    Referral,
     SparringRSVP,
     SparringSession,
     Staff,
@@ -158,6 +160,45 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
                 .where(SparringRSVP.volunteer_family_id == person.id)
                 .order_by(SparringSession.starts_at)
             ).all()
+        ]
+    if kind == "family":
+        data["household"] = [
+            row_data(
+                m,
+                ("id", "first_name", "birth_year", "child_certificate_on", "criminal_record_on"),
+            )
+            for m in session.scalars(
+                select(HouseholdMember)
+                .where(HouseholdMember.volunteer_family_id == person.id)
+                .order_by(HouseholdMember.id)
+            )
+        ]
+    if kind in ("family", "child"):
+        # Staff tasks about their waiting and their certificates name them in the title.
+        data["waiting_tasks"] = [
+            row_data(t, ("id", "match_id", "kind", "title", "due_at", "status", "completed_at"))
+            for t in tasks_about(session, kind, person.id)
+        ]
+    if kind in ("child", "contact"):
+        column = Referral.child_id if kind == "child" else Referral.contact_person_id
+        data["referrals"] = [
+            row_data(
+                r,
+                (
+                    "id",
+                    "programme_id",
+                    "child_id",
+                    "contact_person_id",
+                    "region",
+                    "status",
+                    "status_since",
+                    "match_id",
+                    "created_at",
+                ),
+            )
+            for r in session.scalars(
+                select(Referral).where(column == person.id).order_by(Referral.id)
+            )
         ]
     if kind in AUDIENCES:
         data["messages"] = [message_data(m) for m in messages_to(session, kind, person.id)]
@@ -327,6 +368,31 @@ def matches_of(session: Session, kind: str, person: Any) -> list[Match]:
     else:
         query = query.where(Match.contacts.any(ContactPerson.id == person.id))
     return list(session.scalars(query))
+
+
+def tasks_about(session: Session, kind: str, person_id: int) -> list[Task]:
+    """The waiting-list and certificate tasks about a family (or its household) or a child
+    (their keys: ``scheduler.waiting``)."""
+    if kind == "family":
+        members = [
+            m
+            for m in session.scalars(
+                select(HouseholdMember.id).where(HouseholdMember.volunteer_family_id == person_id)
+            )
+        ]
+        prefixes = [f"wait:f{person_id}:", *(f"cert:h{m}:" for m in members)]
+    else:
+        referrals = session.scalars(select(Referral.id).where(Referral.child_id == person_id))
+        prefixes = [f"wait:r{r}:" for r in referrals]
+    if not prefixes:
+        return []
+    return list(
+        session.scalars(
+            select(Task)
+            .where(or_(*(Task.idempotency_key.startswith(p) for p in prefixes)))
+            .order_by(Task.id)
+        )
+    )
 
 
 def messages_to(session: Session, kind: str, person_id: int) -> list[OutboxMessage]:

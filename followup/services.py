@@ -47,6 +47,8 @@ class ServiceSettings(Protocol):
 
     @property
     def links_url(self) -> str: ...
+    @property
+    def enabled_languages(self) -> tuple[str, ...]: ...
 
 
 @dataclass

@@ -13,16 +13,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from followup import contacts
+from followup.certificates import MemberState, household_state
 from followup.escalations import rule_title
 from followup.staff_auth import may_see, visible
 from followup.yearplan import label, title_variables
 from scheduler.facts import facts_for
 from scheduler.programme import Kind, Programme
 from scheduler.timeline import effective_end, localize, occurrences
+from scheduler.waiting import weeks_since
 from store.models import (
     Audience,
     CheckIn,
@@ -33,6 +35,7 @@ from store.models import (
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
+    Referral,
     Severity,
     Staff,
     StaffRole,
@@ -42,7 +45,9 @@ from store.models import (
     Visit,
     VisitStatus,
     VolunteerFamily,
+    WaitStatus,
 )
+from store.models import Programme as ProgrammeRow
 
 DONE_VISITS = {VisitStatus.VISITED, VisitStatus.MOVED}
 SENT = {OutboxStatus.SENT, OutboxStatus.DELIVERED}
@@ -97,12 +102,25 @@ class VisitRow:
     day: date
 
 
+@dataclass(frozen=True)
+class WaitingRow:
+    """A volunteer family or a referred child waiting for a match, as the Today page lists it."""
+
+    kind: str  # volunteer_family | referral
+    name: str  # the family's name, or the child's first name
+    programme: str
+    since: date
+    weeks: int
+    overdue: bool  # waited longer than the programme's waiting.staff_task_after
+
+
 @dataclass
 class Today:
     cases: list[CaseRow] = field(default_factory=list)
     tasks: list[TaskRow] = field(default_factory=list)
     visits: list[VisitRow] = field(default_factory=list)
     survey_calls: list[TaskRow] = field(default_factory=list)
+    waiting: list[WaitingRow] = field(default_factory=list)
 
 
 def case_rows(
@@ -156,7 +174,59 @@ def _task_row(session: Session, task: Task, now: datetime) -> TaskRow:
     )
 
 
-def today(session: Session, staff: Staff, now: datetime) -> Today:
+def waiting_list(
+    session: Session, staff: Staff, programmes: Mapping[str, Programme], now: datetime
+) -> list[WaitingRow]:
+    """Who waits for a match, longest first: the families and referred children of the staff
+    member's region (a coordinator's; all for an admin or a coordinator without a region), or a
+    procesleder's own referrals."""
+    local_day = now.astimezone(ZoneInfo(staff.timezone)).date()
+    slugs = {p.id: p.slug for p in session.scalars(select(ProgrammeRow))}
+
+    def row(kind: str, name: str, programme_id: int | None, since: date | None) -> WaitingRow:
+        programme = programmes.get(slugs.get(programme_id or 0, ""))
+        since = since or local_day
+        rule = programme.waiting if programme is not None else None
+        overdue = bool(
+            rule and rule.staff_task_after and rule.staff_task_after.add(since) <= local_day
+        )
+        name_of = programme.name if programme is not None else ""
+        return WaitingRow(kind, name, name_of, since, weeks_since(since, local_day), overdue)
+
+    def sees(region: str, staff_id: int | None) -> bool:
+        if staff.role == StaffRole.ADMIN:
+            return True
+        if staff.role == StaffRole.COORDINATOR:
+            return not staff.region or region == staff.region or staff_id == staff.id
+        return staff_id == staff.id
+
+    rows = [
+        row("volunteer_family", f.name, f.programme_id, f.status_since)
+        for f in session.scalars(
+            select(VolunteerFamily).where(VolunteerFamily.status == WaitStatus.WAITING)
+        )
+        if sees(f.region, None)
+    ]
+    rows += [
+        row("referral", r.child.first_name, r.programme_id, r.status_since)
+        for r in session.scalars(
+            select(Referral)
+            .where(Referral.status == WaitStatus.WAITING)
+            .options(selectinload(Referral.child))
+        )
+        if sees(r.region, r.staff_id)
+    ]
+    rows.sort(key=lambda r: (r.since, r.name))
+    return rows
+
+
+def today(
+    session: Session,
+    staff: Staff,
+    now: datetime,
+    programmes: Mapping[str, Programme] | None = None,
+) -> Today:
+    """``programmes`` given: also who waits for a match (:func:`waiting_list`)."""
     zone = ZoneInfo(staff.timezone)
     local_day = now.astimezone(zone).date()
     result = Today(cases=case_rows(session, staff, now))
@@ -176,6 +246,8 @@ def today(session: Session, staff: Staff, now: datetime) -> Today:
         else:
             result.tasks.append(row)
     result.visits = unconfirmed_visits(session, staff, now)
+    if programmes is not None:
+        result.waiting = waiting_list(session, staff, programmes, now)
     return result
 
 
@@ -477,6 +549,7 @@ class MatchDetail:
     paused: bool
     open_pause_from: date | None
     heatmap: tuple[tuple[date, str], ...] = ()  # every week from the start to this one
+    household: list[MemberState] = field(default_factory=list)  # the family's certificates
     rematched_as: int | None = None  # the child's next match, when this one was re-matched
     # Volunteer families a re-match may go to (id, name): the region's, not in a running match.
     rematch_families: tuple[tuple[int, str], ...] = ()
@@ -521,6 +594,7 @@ def match_detail(
         families = rematch_families(session, match)
     cases = case_rows(session, staff, now, match_id=match.id)
     return MatchDetail(
+        household=household_state(session, match.volunteer_family_id, programme, local_day),
         rematched_as=rematched_as,
         rematch_families=families,
         proposes_unreachable=any(c.rule == "unreachable" for c in cases),
@@ -546,6 +620,11 @@ def rematch_families(session: Session, match: Match) -> tuple[tuple[int, str], .
         .where(
             VolunteerFamily.id.not_in(busy),
             VolunteerFamily.id != match.volunteer_family_id,
+            # Approved families (waiting, or matched before); not one still being screened.
+            or_(
+                VolunteerFamily.status.is_(None),
+                VolunteerFamily.status.in_([WaitStatus.WAITING, WaitStatus.MATCHED]),
+            ),
         )
         .order_by(VolunteerFamily.name, VolunteerFamily.id)
         .limit(200)

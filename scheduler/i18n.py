@@ -58,6 +58,8 @@ REVIEWED_HEADER = "X-Reviewed-By-Native-Speaker"
 
 _lock = threading.Lock()
 _overrides: Path | None = None
+# The catalogs not yet reviewed that the organisation turned on (``VENSKAB_LANGUAGES``).
+_switched_on: tuple[str, ...] = ()
 
 
 def N_(message: str) -> str:
@@ -134,22 +136,24 @@ def language(code: str) -> Language:
     raise LookupError(f"no message catalog for language {code!r}")
 
 
-def enabled_languages(switched_on: Iterable[str] = ()) -> tuple[str, ...]:
+def enabled_languages(switched_on: Iterable[str] | None = None) -> tuple[str, ...]:
     """The languages people may be given: every reviewed catalog, plus those ``switched_on``.
 
     ``switched_on`` is the organisation's explicit choice (the setting that turns on a catalog
-    not yet read by a native speaker). A name without a catalog is ignored here; settings
-    validation refuses it with a clear message.
+    not yet read by a native speaker); without it, what :func:`configure` was given. A name
+    without a catalog is ignored here; settings validation refuses it with a clear message.
     """
-    wanted = set(switched_on)
+    wanted = set(_switched_on if switched_on is None else switched_on)
     return tuple(lang.code for lang in languages() if lang.reviewed or lang.code in wanted)
 
 
-def configure(overrides: Path | None) -> None:
-    """Use the organisation's own wording in ``overrides`` (``<language>.po`` files) from now on."""
-    global _overrides
+def configure(overrides: Path | None, languages: Iterable[str] = ()) -> None:
+    """Use the organisation's own wording in ``overrides`` (``<language>.po`` files and
+    ``templates/``) from now on, and offer the not yet reviewed catalogs in ``languages`` too."""
+    global _overrides, _switched_on
     with _lock:
         _overrides = overrides
+        _switched_on = tuple(languages)
         texts.cache_clear()
 
 

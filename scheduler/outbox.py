@@ -81,6 +81,12 @@ def family_of_sparring_reminder(key: str) -> int:
     return int(key.rsplit(":v", 1)[1])
 
 
+def key_for_waiting_note(party: str, since: date, number: int) -> str:
+    """The ``number``th note to a party on the waiting list (``f12``: volunteer family 12;
+    ``r3c7``: referral 3's contact person 7) in the spell of waiting that began on ``since``."""
+    return f"wait:{party}:{since.isoformat()}:{number}"
+
+
 def key_for_digest(staff_id: int, day: date, channel: str) -> str:
     return f"digest:{staff_id}:{day.isoformat()}:{channel}"
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from scheduler import outbox
+from scheduler import outbox, waiting
 from scheduler.channels.base import Button, OutgoingMessage
 from scheduler.context import build_context
 from scheduler.hooks import EngineHooks
@@ -91,7 +91,9 @@ class Preparer:
         jobs: list[Job] = []
         for row in rows:
             try:
-                if row.audience == Audience.STAFF:
+                if row.kind == waiting.KIND:
+                    job = self._waiting_job(row)
+                elif row.audience == Audience.STAFF:
                     # Alerts and digests go to a staff member by id (a coordinator is not the
                     # match's own staff member), and carry their own content.
                     job = self._staff_job(row)
@@ -253,11 +255,24 @@ class Preparer:
                 suggested_action="Tell the administrator: a message template failed to render.",
             )
             return None
+        telegram = row.channel == ChannelName.TELEGRAM
+        buttons = self.buttons(row, match) if self.buttons and telegram else ()
+        return self._outgoing(row, address, rendered, unsubscribe_url, secret_parts, buttons)
+
+    def _outgoing(
+        self,
+        row: OutboxMessage,
+        address: str,
+        rendered: Rendered,
+        unsubscribe_url: str | None,
+        secret_parts: tuple[str, ...],
+        buttons: tuple[tuple[Button, ...], ...] = (),
+    ) -> Job:
+        """The message to a family or a parent as rendered (or as a staff member wrote it)."""
         edited = outbox.staff_text(row)
         if edited is not None:
             # A staff member wrote this message's text themselves: sent as written.
             rendered = Rendered(body=edited, subject=rendered.subject, html=None)
-        telegram = row.channel == ChannelName.TELEGRAM
         public = self.public_url
         message = OutgoingMessage(
             to=address,
@@ -267,7 +282,7 @@ class Preparer:
             locale=row.locale.value,
             essential=row.essential,
             unsubscribe_url=unsubscribe_url,
-            buttons=self.buttons(row, match) if self.buttons and telegram else (),
+            buttons=buttons,
             status_callback=f"{public}/twilio/status" if public else None,
             gather_action=f"{public}/twilio/gather/{row.id}" if public else None,
             reference=str(row.id),
@@ -310,6 +325,47 @@ class Preparer:
     def _render_failed(self, row: OutboxMessage, exc: Exception) -> None:
         log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
         self.stats.fail(row, f"rendering failed: {type(exc).__name__}")
+
+    def _waiting_job(self, row: OutboxMessage) -> Job | None:
+        """A note to a volunteer family or a referred child's parent waiting for a match."""
+        stats = self.stats
+        party = waiting.recipient_for(self.session, row, self.programmes)
+        if isinstance(party, str):
+            stats.cancel(row, party)
+            return None
+        recipient = party.recipient
+        if recipient.opted_out:
+            stats.cancel(row, "the recipient opted out")
+            return None
+        address = recipient.addresses.get(row.channel.value)
+        if address is None:
+            channel = recipient.choose(party.channels, exclude=(row.channel.value,))
+            if channel is not None:
+                due = next_allowed(self.now, channel, party.programme, ZoneInfo(recipient.timezone))
+                reason = "address no longer usable"
+                stats.fallbacks += outbox.queue_fallback(self.session, row, channel, due, reason)
+            stats.fail(row, "address no longer usable")
+            return None
+        allowed = next_allowed(
+            self.now, row.channel.value, party.programme, ZoneInfo(recipient.timezone)
+        )
+        if allowed > self.now:
+            outbox.defer(row, allowed)
+            stats.deferred += 1
+            return None
+        unsubscribe_url, unsubscribe = None, None
+        if row.channel == ChannelName.EMAIL and party.contact is not None:
+            unsubscribe = unsubscribe_token(self.signing_secret(), party.contact)
+            if unsubscribe is not None:
+                unsubscribe_url = f"{self.public_url or _LOCAL_URL}/u/{unsubscribe}"
+        context = waiting.note_context(party, self.now, unsubscribe_url)
+        try:
+            rendered = self.render(row, row.locale.value, context)
+        except Exception as exc:  # a broken template is a bug: never retry it
+            self._render_failed(row, exc)
+            return None
+        secrets = (unsubscribe,) if unsubscribe else ()
+        return self._outgoing(row, address, rendered, unsubscribe_url, secrets)
 
     def _staff_job(self, row: OutboxMessage) -> Job | None:
         session, stats = self.session, self.stats

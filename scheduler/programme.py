@@ -313,6 +313,48 @@ class ContactStandard(Strict):
         return {party: rhythm for party, rhythm in found.items() if rhythm is not None}
 
 
+class Waiting(Strict):
+    """How the programme keeps volunteer families and referred children warm while they wait
+    for a match: a short note every ``note_every`` from the day they started waiting, at
+    ``note_at`` on their wall clock, by the first channel they can be reached on; and a staff
+    task when someone has waited ``staff_task_after``."""
+
+    note_every: OffsetField
+    note_at: TimeField = time(10, 0)
+    family_channels: tuple[ChannelName, ...] = (
+        ChannelName.TELEGRAM,
+        ChannelName.EMAIL,
+        ChannelName.SMS,
+    )
+    contact_channels: tuple[ChannelName, ...] = (ChannelName.SMS, ChannelName.EMAIL)
+    expiry: OffsetField = Offset("7d", relativedelta(days=7))
+    staff_task_after: OffsetField | None = None
+
+    @field_validator("note_every")
+    @classmethod
+    def _positive(cls, value: Offset) -> Offset:
+        probe = date(2026, 1, 1)
+        if probe + value.delta <= probe + timedelta(days=6):
+            raise ValueError("must be at least a week, such as 6w or 2mo")
+        return value
+
+    @field_validator("family_channels", "contact_channels")
+    @classmethod
+    def _some(cls, value: tuple[ChannelName, ...]) -> tuple[ChannelName, ...]:
+        if not value or ChannelName.VOICE in value:
+            raise ValueError("list one or more of telegram, email and sms")
+        return value
+
+
+class Certificates(Strict):
+    """The child and criminal record certificates every volunteer from ``required_from_age``
+    delivers: valid for ``valid_for`` from their date; staff get a task ``renew_before`` that."""
+
+    valid_for: OffsetField = Offset("2y", relativedelta(years=2))
+    renew_before: OffsetField = Offset("60d", relativedelta(days=60))
+    required_from_age: int = Field(default=15, ge=0, le=30)
+
+
 class StaffTitle(StrEnum):
     """What a programme calls the staff member who follows a match (the words are in the
     catalogs: :func:`scheduler.i18n.staff_title`)."""
@@ -338,8 +380,24 @@ class Programme(Strict):
     escalation: Escalations = Field(default_factory=Escalations)
     sparring: Sparring | None = None
     contact_standard: ContactStandard | None = None
+    waiting: Waiting | None = None
+    certificates: Certificates | None = None
     touchpoints: tuple[Touchpoint, ...]
     source_hash: str = ""
+
+    @field_validator("locales")
+    @classmethod
+    def _locales_have_catalogs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from scheduler import i18n
+
+        known = [lang.code for lang in i18n.languages()]
+        for code in value:
+            if code not in known:
+                raise ValueError(
+                    f"no message catalog for language {code!r}; the languages are "
+                    f"{', '.join(known)} (a language is added as locale/<code>/LC_MESSAGES/messages.po)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Programme:

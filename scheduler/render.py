@@ -23,7 +23,11 @@ Filters and globals (all follow the context's ``locale``, "da" or "en"):
 - ``time(value)``: "19:00";
 - ``weekday(n)``: the weekday name for 0 = Monday .. 6 = Sunday ("mandag", "Monday");
 - ``possessive(name)``: "Barn A" -> "Barn As" (da) or "Barn A's" (en);
-- ``phone(number)``: "20 12 34 01" for a Danish number, international format otherwise.
+- ``phone(number)``: "20 12 34 01" for a Danish number, international format otherwise;
+- ``direction()``: "ltr" or "rtl", the context language's writing direction (for ``dir=``).
+
+An organisation's own templates (``templates/<template>/<channel>[.<lang>].j2`` in its texts
+folder, ``VENSKAB_TEXTS_DIR``) are looked up before the shipped ones, file by file.
 """
 
 from __future__ import annotations
@@ -123,17 +127,45 @@ def _possessive(context: jinja2.runtime.Context, name: str) -> str:
     return f"{name}'" if name[-1:].lower() == "s" else f"{name}'s"
 
 
+@jinja2.pass_context
+def _direction(context: jinja2.runtime.Context) -> str:
+    return str(_parsed(_current_locale(context)).text_direction)
+
+
 def _autoescape(name: str | None) -> bool:
     # An explicit rule instead of select_autoescape(["html"]): that one looks at the final
     # extension only, so it would not escape "email.da.html.j2" at all. Only *.html.j2 is HTML.
     return name is not None and name.endswith(".html.j2")
 
 
-@lru_cache(maxsize=8)
+def override_root() -> Path | None:
+    """The organisation's own templates (``templates/`` in the texts folder), when it has any.
+
+    They are looked up before the shipped ones, file by file: ``templates/visit_prompt/sms.j2``
+    there replaces the shipped SMS of the visit prompt and nothing else.
+    """
+    own = i18n.overrides_dir()
+    if own is None or not (own / "templates").is_dir():
+        return None
+    return own / "templates"
+
+
 def environment(directory: Path | None = None) -> jinja2.Environment:
-    """The Jinja2 environment for ``directory`` (default :data:`TEMPLATES_DIR`), built once."""
+    """The Jinja2 environment for ``directory`` (default :data:`TEMPLATES_DIR`), built once.
+
+    The organisation's own templates (:func:`override_root`) come first.
+    """
+    return _environment(directory or TEMPLATES_DIR, override_root())
+
+
+@lru_cache(maxsize=8)
+def _environment(directory: Path, own: Path | None) -> jinja2.Environment:
+    shipped = jinja2.FileSystemLoader(directory)
+    loader: jinja2.BaseLoader = (
+        shipped if own is None else jinja2.ChoiceLoader([jinja2.FileSystemLoader(own), shipped])
+    )
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(directory or TEMPLATES_DIR),
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=_autoescape,
         trim_blocks=True,
@@ -146,11 +178,18 @@ def environment(directory: Path | None = None) -> jinja2.Environment:
         "weekday": _weekday,
         "possessive": _possessive,
         "phone": i18n.phone,
+        "direction": _direction,
     }
     env.filters.update(helpers)
     env.globals.update(helpers)
     i18n.install(env)
     return env
+
+
+def _roots(directory: Path | None) -> list[Path]:
+    """Where template files are looked for, the organisation's own first."""
+    own = override_root()
+    return ([own] if own is not None else []) + [directory or TEMPLATES_DIR]
 
 
 def template_files(
@@ -167,7 +206,7 @@ def template_files(
         raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
     if not _LOCALE.match(locale):
         raise ValueError(f"expected a two-letter locale such as 'da' or 'en', got {locale!r}")
-    root = directory or TEMPLATES_DIR
+    roots = _roots(directory)
     if channel == "email":
         parts = {"subject": "email.subject", "body": "email", "html": "email"}
         suffixes = {"subject": ".j2", "body": ".j2", "html": ".html.j2"}
@@ -177,18 +216,24 @@ def template_files(
     for key, stem in parts.items():
         own = f"{template}/{stem}.{locale}{suffixes[key]}"
         shared = f"{template}/{stem}{suffixes[key]}"
-        names[key] = own if (root / own).is_file() or not (root / shared).is_file() else shared
+        # The organisation's file wins over a shipped one, its language's over the shared one;
+        # without any, the language's name (render then says which file is missing).
+        found = [n for root in roots for n in (own, shared) if (root / n).is_file()]
+        names[key] = found[0] if found else own
     return names
+
+
+def _find(name: str, directory: Path | None) -> Path | None:
+    return next((root / name for root in _roots(directory) if (root / name).is_file()), None)
 
 
 def available(template: str, channel: str, locale: str, directory: Path | None = None) -> bool:
     """True when every file the message needs exists (for email: subject, text and HTML)."""
-    root = directory or TEMPLATES_DIR
     try:
         names = template_files(template, channel, locale, directory)
     except ValueError:
         return False
-    return all((root / name).is_file() for name in names.values())
+    return all(_find(name, directory) is not None for name in names.values())
 
 
 def _tidy(text: str) -> str:
@@ -218,7 +263,7 @@ def load(template: str, channel: str, locale: str, directory: Path | None = None
     root = directory or TEMPLATES_DIR
     names = template_files(template, channel, locale, directory)
     for name in names.values():
-        if not (root / name).is_file():
+        if _find(name, directory) is None:
             raise TemplateMissing(root / name)
     env = environment(directory)
     compiled: dict[str, jinja2.Template] = {}

@@ -100,13 +100,27 @@ def redact_cpr(text: str, locale: str = "da") -> str:
 
 def check_child_name(raw: str) -> str:
     """A child is stored by first name or pseudonym only: one or two short words, no digits."""
+    return _first_name(
+        raw,
+        "the child's first name or pseudonym",
+        "the child's name",
+        "the child's first name or a pseudonym",
+    )
+
+
+def check_member_name(raw: str) -> str:
+    """A volunteer family's household member: a first name only, like a child's."""
+    return _first_name(raw, "the first name", "the first name", "the first name")
+
+
+def _first_name(raw: str, whose: str, name: str, only: str) -> str:
     text = " ".join((raw or "").split())
     if not text:
-        raise InvalidValue("the child's first name or pseudonym is empty")
+        raise InvalidValue(f"{whose} is empty")
     if has_control(text):
-        raise InvalidValue("the child's name contains a control character (such as NUL or ESC)")
+        raise InvalidValue(f"{name} contains a control character (such as NUL or ESC)")
     if contains_cpr(text) or any(ch.isdigit() for ch in text):
-        raise InvalidValue("the child's name must not contain digits (never a CPR number)")
+        raise InvalidValue(f"{name} must not contain digits (never a CPR number)")
     if len(text) > 40 or len(text.split()) > 2:
-        raise InvalidValue("give the child's first name or a pseudonym only (at most two words)")
+        raise InvalidValue(f"give {only} only (at most two words)")
     return text

@@ -50,7 +50,7 @@ def test_after_a_confirmed_visit_it_asks_how_it_went_and_keeps_the_words(
 
     assert "Tak for jeres svar (4/5). Vil I fortælle mere?" in rated.text
     assert rated.buttons() == [["Nej tak"]]
-    assert words.text == "Tak, det er gemt. Procesleder kan læse det."
+    assert words.text == "Tak, det er gemt, og Procesleder kan læse det."
     (checkin,) = checkins(session_factory)
     assert (checkin.mood, checkin.text) == (4, "Vi bagte boller, og hun grinede meget.")
     assert checkin.visit_id is not None
@@ -71,7 +71,7 @@ def test_checkin_any_time_accepts_any_script_and_redacts_cpr_numbers(
         locale
     ] in asked.text
     assert asked.buttons() == [["1 😟", "2 🙁", "3 😐", "4 🙂", "5 😄"], [WORRY[locale]]]
-    assert {"da": "Tak, det er gemt.", "en": "Thank you, it's saved."}[locale] in saved.text
+    assert {"da": "Tak, det er gemt, og", "en": "Thank you, it's saved, and"}[locale] in saved.text
     (checkin,) = checkins(session_factory)
     assert checkin.mood == 2
     marker = {"da": "[CPR-nummer fjernet]", "en": "[CPR number removed]"}[locale]
@@ -119,15 +119,15 @@ def test_the_worry_button_raises_an_urgent_escalation_and_says_who_will_call(
 
     expected = {
         "da": (
-            "Procesleder har fået besked og kontakter jer hurtigst muligt",
+            "Tak, fordi I siger det. Vi har givet Procesleder besked",
             "Skriv gerne kort, hvad I er bekymrede for.",
-            "I kan også selv ringe på +4520123401.",
+            "I kan også selv ringe på 20 12 34 01.",
             "ring 112",
         ),
         "en": (
-            "Procesleder has been told and will contact you as soon as possible",
+            "We have told Procesleder, who will contact you as soon as possible",
             "Please write briefly what you are worried about.",
-            "You can also call +4520123401 yourselves.",
+            "You can also call 20 12 34 01 yourselves.",
             "call 112",
         ),
     }[locale]
@@ -167,7 +167,7 @@ def test_a_restart_in_the_middle_of_a_checkin_continues_where_it_was(
     bot.start()
     after = bot.say(FAMILY_CHAT, "Det gik fint efter genstarten")
 
-    assert after.text == "Tak, det er gemt. Procesleder kan læse det."
+    assert after.text == "Tak, det er gemt, og Procesleder kan læse det."
     (checkin,) = checkins(session_factory)
     assert (checkin.mood, checkin.text) == (4, "Det gik fint efter genstarten")
     with session_factory() as session:

@@ -92,7 +92,7 @@ def test_next_says_what_happens_next(
         (
             "en",
             "Write the first and last day, e.g. 1/7-9/8.",
-            "The pause is noted: from Wednesday, 1 July 2026 to Sunday, 9 August 2026.",
+            "The pause is noted: from Wednesday, 1 July 2026 up to and including Sunday, 9 August 2026.",
         ),
     ],
 )
@@ -132,7 +132,7 @@ def test_pause_takes_the_dates_with_the_command_and_refuses_what_does_not_fit(
     overlapping = bot.say(FAMILY_CHAT, "/pause 5/8-20/8")
 
     assert past.text.startswith("En pause skal starte i dag eller senere")
-    assert unclear.text.startswith("Det kunne jeg ikke læse")
+    assert unclear.text.startswith("Det kunne vi ikke læse")
     assert first.text.startswith("Pausen er noteret")
     assert overlapping.text.startswith("Der er allerede en pause i den periode")
 
@@ -149,7 +149,7 @@ def test_stop_asks_for_confirmation_then_ends_the_match_and_alerts_staff(
             "Dejligt",
             "Ja, vi ønsker at stoppe",
             "Vi har noteret, at I ønsker at stoppe",
-            "Tak. Det er sendt til Procesleder.",
+            "Tak. Det er sendt videre til Procesleder.",
         ),
         "en": (
             "Do you want to end the match with Barn A?",
@@ -231,6 +231,38 @@ def test_a_plain_message_goes_to_the_staff_member_and_the_family_is_told(
     assert escalation.staff_id is not None
 
 
+@pytest.mark.parametrize(
+    ("programme", "locale", "staff"),
+    [
+        ("hjem-til-os", "da", "jeres kontaktperson i Red Barnet"),
+        ("mentorbarn", "da", "jeres procesleder"),
+        ("familien-i-fokus", "da", "jeres aktivitetsleder"),
+        ("mentorbarn", "en", "your case lead"),
+    ],
+)
+def test_a_match_without_a_staff_member_names_the_programme_s_own_role(
+    bot: BotHarness, session_factory: sessionmaker[Session], programme: str, locale: str, staff: str
+) -> None:
+    with session_factory.begin() as session:
+        match = make_match(session, programme=programme)
+        match.volunteer_family.locale = Locale(locale)
+        match.staff = None
+
+    sent = bot.say(FAMILY_CHAT, "Hvem skal vi ringe til?")
+    helped = bot.say(FAMILY_CHAT, "/help")
+
+    assert (
+        sent.text
+        == {
+            "da": f"Tak, jeres besked er sendt videre til {staff}.",
+            "en": f"Thank you, your message has been passed on to {staff}.",
+        }[locale]
+    )
+    assert {"da": f"sender vi den til {staff}.", "en": f"we pass it on to {staff}."}[
+        locale
+    ] in helped.text
+
+
 def test_a_sticker_or_location_is_not_stored_and_the_family_is_asked_for_text(
     bot: BotHarness, session_factory: sessionmaker[Session]
 ) -> None:
@@ -242,9 +274,7 @@ def test_a_sticker_or_location_is_not_stored_and_the_family_is_asked_for_text(
 
     sent = bot.process(update)
 
-    assert (
-        sent.text == "Jeg kan kun læse tekst her. Skriv gerne en besked, så sender vi den videre."
-    )
+    assert sent.text == "Vi kan kun læse tekst her. Skriv gerne en besked, så sender vi den videre."
     assert snapshot(session_factory) == before
 
 

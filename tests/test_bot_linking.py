@@ -115,7 +115,7 @@ def test_a_used_link_gets_a_polite_explanation_and_changes_nothing(
     sent = bot.say(4242, f"/start {token}")
 
     assert "Linket er allerede brugt" in sent.text
-    assert "bed jeres procesleder om et nyt link" in sent.text
+    assert "bed den medarbejder, der gav jer linket, om et nyt" in sent.text
     assert snapshot(session_factory) == before
 
 
@@ -155,7 +155,7 @@ def test_an_unknown_link_and_an_unlinked_chat_get_only_help(
 
     assert "Det link kender vi desværre ikke" in unknown.text
     assert "åbne det personlige link" in plan.text
-    assert "open the personal link your case lead gave you" in hello.text
+    assert "open the personal link we gave you" in hello.text
     assert button.of("answerCallbackQuery")[0]["text"] == "Denne knap er udløbet."
     assert snapshot(session_factory) == before
 

@@ -62,9 +62,9 @@ def add_session(app: AppContext) -> int:
         "--link",
         LINK,
     )
-    found = re.search(r"sparring session (\d+) added", output)
+    found = re.search(r"sparringsmøde (\d+) er tilføjet", output)
     assert found, output
-    assert "2 volunteer families will be invited at the next tick" in output
+    assert "2 venskabsfamilier bliver inviteret ved næste kørsel." in output
     return int(found.group(1))
 
 
@@ -101,8 +101,8 @@ def test_families_rsvp_by_button_and_those_coming_get_the_link_the_day_before(
     assert {"da": "✔ Tak for svaret: I kommer.", "en": "✔ Thanks for your answer: you are coming."}[
         locale
     ] in yes.text
-    assert "Coming (1):\n  Familien Eksempel (Kontaktvoksen)\n" in shown
-    assert "Not coming (1):" in shown
+    assert "Kommer (1):\n  Familien Eksempel (Kontaktvoksen)\n" in shown
+    assert "Kommer ikke (1):" in shown
     (reminder,) = [p for p in reminded.of("sendMessage") if LINK in p["text"]]
     assert reminder["chat_id"] == FAMILY_CHAT
     assert {"da": "Husk sparring i morgen", "en": "Reminder: sparring tomorrow"}[

@@ -165,7 +165,7 @@ def test_a_cancelled_visit_records_who_cancelled_and_why(
         asked.buttons()
         == {
             "da": [["Barnets familie", "Os (venskabsfamilien)"], ["Sygdom", "Andet"]],
-            "en": [["The child's family", "Us (volunteer family)"], ["Illness", "Other"]],
+            "en": [["The child's family", "Us (the volunteer family)"], ["Illness", "Other"]],
         }[locale]
     )
     assert expected[1] in why.text
@@ -229,7 +229,7 @@ def test_a_moved_visit_takes_a_typed_date_and_explains_one_it_cannot_read(
     unclear = bot.say(FAMILY_CHAT, "en gang i næste uge")
     moved = bot.say(FAMILY_CHAT, "12/3")
 
-    assert unclear.text == "Den dato kunne jeg ikke læse. Skriv fx 12/3 eller 2026-03-12."
+    assert unclear.text == "Den dato kunne vi ikke læse. Skriv fx 12/3 eller 2026-03-12."
     assert moved.text == "📅 Tak! Besøget er flyttet til torsdag den 12. marts 2026."
     (visit,) = visits(session_factory)
     assert visit.moved_to == date(2026, 3, 12)
@@ -264,6 +264,35 @@ def test_a_two_three_times_a_month_programme_asks_how_many_times_they_met(
     else:
         assert visit.status == VisitStatus.CANCELLED
         assert "you did not see Barn A this week" in answered.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "times", "noted"),
+    [
+        ("da", 1, "✅ Tak! 1 gang er noteret."),
+        ("da", 2, "✅ Tak! 2 gange er noteret."),
+        ("da", 4, "✅ Tak! 4 gange eller flere er noteret."),
+        ("en", 1, "✅ Thank you! We have noted that you met once."),
+        ("en", 3, "✅ Thank you! We have noted that you met 3 times."),
+    ],
+)
+def test_the_count_of_meetings_is_answered_in_the_right_number(
+    bot: BotHarness, session_factory: sessionmaker[Session], locale: str, times: int, noted: str
+) -> None:
+    family_match(session_factory, locale, programme="mentorbarn")
+    message_id, params = prompt(bot, action="vn")
+
+    answered = bot.press(FAMILY_CHAT, callback_data(params)[times], message_id)
+
+    first, _, question = answered.text.partition("\n\n")
+    assert first == noted
+    assert (
+        question
+        == {
+            "da": "Hvordan gik det? 1 = dårligt, 5 = rigtig godt.",
+            "en": "How did it go? 1 = badly, 5 = very well.",
+        }[locale]
+    )
 
 
 def test_the_visit_prompt_comes_at_the_programme_evening_hour_in_local_time(

@@ -184,7 +184,7 @@ def test_match_edit_corrects_the_start_and_the_plan_follows(
     result = cli(db_url, "match", "edit", match_id, "--start", "2026-03-09")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        f"match {match_id} now starts on 2026-03-09 (was 2026-03-02); its plan follows"
+        f"match {match_id} starter nu 9. mar. 2026 (før 2. mar. 2026); planen følger med"
     ]
     assert cli(db_url, "tick", "--now", "2026-02-25T12:00").exit_code == 0
     after = welcome_days()
@@ -315,3 +315,88 @@ def test_every_command_is_listed_with_the_module_that_holds_it() -> None:
         group.load(module)
         assert set(group.commands) == {c for c, m in COMMANDS.items() if m == module}, module
     assert set(COMMANDS.values()) <= set(MODULES)
+
+
+def test_a_danish_staff_member_reads_match_list_and_show_in_danish(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        match_id = make_match(session).id  # visits on Mondays; the staff member's +4520123401
+
+    listed = cli(db_url, "match", "list")
+    shown = cli(db_url, "match", "show", str(match_id))
+
+    assert listed.exit_code == 0, listed.output
+    header, _, row = listed.output.splitlines()
+    assert header.split() == [
+        "id", "program", "barn", "venskabsfamilie", "start", "ugedag", "status", "medarbejder"
+    ]  # fmt: skip
+    assert "2. mar. 2026" in row and "mandag" in row and "aktiv" in row
+    assert "Procesleder (20 12 34 01)" in row
+    assert shown.exit_code == 0, shown.output
+    assert f"Match {match_id}: Barn A (født 2018) med Familien Eksempel" in shown.output
+    assert "hver uge, mandag kl. 15:30" in shown.output
+    assert "medarbejder  Procesleder (20 12 34 01)" in shown.output
+    for english in ("Monday", "active", "weekly", "linked", "+4520123401"):
+        assert english not in listed.output + shown.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--lang", "en"], {}), ([], {"VENSKAB_LANGUAGE": "en"})],
+)
+def test_staff_may_read_the_command_line_in_english(
+    db_url: str, session_factory: sessionmaker[Session], args: list[str], env: dict[str, str]
+) -> None:
+    with session_factory.begin() as session:
+        match_id = make_match(session).id
+    app = AppContext(env={"VENSKAB_DATABASE_URL": db_url, **env})
+
+    listed = CliRunner().invoke(main, [*args, "match", "list"], obj=app)
+    shown = CliRunner().invoke(main, [*args, "match", "show", str(match_id)], obj=app)
+
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines()[0].split()[:3] == ["id", "programme", "child"]
+    assert "2 Mar 2026" in listed.output and "Monday" in listed.output
+    assert "Procesleder (20 12 34 01)" in listed.output
+    assert "every week on Monday at 15:30" in shown.output
+    assert "mandag" not in listed.output + shown.output
+
+
+def test_an_unknown_language_is_one_clear_line_with_status_2(db_url: str) -> None:
+    flag = cli(db_url, "--lang", "xx", "match", "list")
+    app = AppContext(env={"VENSKAB_DATABASE_URL": db_url, "VENSKAB_LANGUAGE": "klingon"})
+    setting = CliRunner().invoke(main, ["match", "list"], obj=app)
+
+    assert flag.exit_code == 2 and "--lang" in flag.output and "da, en" in flag.output
+    assert setting.exit_code == 2
+    assert "VENSKAB_LANGUAGE: expected one of da, en" in setting.output
+    assert "Traceback" not in flag.output + setting.output
+
+
+def test_escalations_read_in_danish_say_what_happened_without_english(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    from followup.escalations import raise_escalation
+
+    with session_factory.begin() as session:
+        match = make_match(session)
+        for _ in range(2):
+            raise_escalation(
+                session,
+                match,
+                "message_from_family",
+                now=datetime(2026, 3, 9, 18, 0, tzinfo=UTC),
+                evidence={"text": "Kan vi flytte besøget?"},
+                suggested_action="Read the message and answer the family.",
+            )
+
+    danish = cli(db_url, "escalations", now=datetime(2026, 3, 10, tzinfo=UTC))
+    english = cli(db_url, "--lang", "en", "escalations", now=datetime(2026, 3, 10, tzinfo=UTC))
+
+    assert danish.exit_code == 0, danish.output
+    assert "9. mar. 2026 19:00" in danish.output and "Besked fra venskabsfamilien" in danish.output
+    assert "(2 henvendelser, sendt til medarbejdere" in danish.output and "trin" in danish.output
+    for word in ("evidence", "pushes", "level", "open", "URGENT"):
+        assert word not in danish.output
+    assert "9 Mar 2026 19:00" in english.output and "(2 reports, sent to staff" in english.output

@@ -58,7 +58,7 @@ def test_a_match_behind_its_contact_standard_raises_one_case_that_contacts_close
         db_url, BEHIND, "contact", "add", str(match_id), "--with", "family", "--kind", "call"
     )
     assert result.exit_code == 0, result.output
-    assert "a call with the volunteer family on 2026-04-03 is recorded" in result.output
+    assert "en samtale med venskabsfamilien 3. apr. 2026 er noteret" in result.output
     cases = evaluate(session_factory, BEHIND.replace(hour=12))
     assert len(cases) == 1 and cases[0].status == EscalationStatus.OPEN
     assert [b["party"] for b in cases[0].evidence[-1]["behind"]] == ["contact_person"]
@@ -116,8 +116,8 @@ def test_a_contact_in_the_future_or_for_no_match_is_refused_with_one_line(
     for args, says in (
         ((str(match_id), "--on", "2026-05-01"), "is in the future"),
         ((str(match_id), "--on", "2026-02-01"), "before the match started"),
-        ((str(match_id), "--on", "1.4.2026"), "write a date as YYYY-MM-DD"),
-        (("99999",), "there is no match 99999"),
+        ((str(match_id), "--on", "1.4.2026"), "skriv en dato som ÅÅÅÅ-MM-DD"),
+        (("99999",), "der er intet match 99999"),
     ):
         result = cli(db_url, BEHIND, "contact", "add", *args, "--with", "parent", "--kind", "visit")
         assert result.exit_code == 2 and says in result.output, (args, result.output)

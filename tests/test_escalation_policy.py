@@ -4,13 +4,14 @@ once, then nothing; a snoozed case is silent until its date; long evidence still
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.alerts import snooze
 from followup.escalations import EVIDENCE_KEPT, raise_escalation
+from followup.yearplan import fmt_date
 from store.models import Escalation, Match, Severity
 from tests.fakes.telegram import FakeTelegram
 from tests.test_followup import (
@@ -183,7 +184,8 @@ def test_the_command_line_snoozes_a_case_and_lists_it_as_snoozed(
     listed = CliRunner().invoke(
         main, ["escalations"], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     )
-    assert f"snoozed until {until} 00:00" in listed.output and "1 × evidence" in listed.output
+    day = fmt_date(date.fromisoformat(until), "da", "medium")
+    assert f"udsat til {day} 00:00" in listed.output and "(1 henvendelse," in listed.output
 
 
 async def test_a_reminder_waiting_overnight_survives_the_match_being_replanned(

@@ -59,7 +59,7 @@ def test_a_pause_far_in_the_future_is_refused_with_status_2(
         match_id = make_match(session).id
     result = cli(db_url, "match", "pause", str(match_id), *args, now=NOW)
     assert result.exit_code == 2, result.output
-    assert "two years" in result.output
+    assert "er mere end to år fra i dag (1. mar. 2026)" in result.output
 
 
 @pytest.mark.parametrize(

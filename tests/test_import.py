@@ -457,6 +457,6 @@ def test_a_long_import_shows_its_progress_on_a_terminal_and_its_summary_at_the_e
         ["import", "families", str(big)], {"VENSKAB_DATABASE_URL": db_url}
     )
     assert done.returncode == 0, terminal
-    assert "checking rows" in terminal and "writing rows" in terminal and "100%" in terminal
+    assert "kontrollerer rækker" in terminal and "skriver rækker" in terminal and "100%" in terminal
     assert "600" in done.stdout and "checking" not in done.stdout  # the summary, on stdout
     assert counts(session_factory)["VolunteerFamily"] == 600

@@ -104,4 +104,4 @@ def test_a_pdf_that_cannot_be_written_is_one_clear_line(
         match_id = make_match(session).id
     target = tmp_path / "no-such-folder" / "plan.pdf"
     result = cli(db_url, "plan", str(match_id), "--pdf", str(target), now=NOW)
-    assert result.exit_code == 2 and "could not write" in result.output
+    assert result.exit_code == 2 and "kunne ikke skrive" in result.output

@@ -285,7 +285,7 @@ def test_the_xlsx_holds_the_csv_numbers_typed_and_its_codebook(
     target = tmp_path / "stability.xlsx"
     result = cli(db_url, "report", "stability", *QUARTER, "--format", "xlsx", "-o", str(target))
     assert result.exit_code == 0, result.output
-    assert f"stability: {len(as_csv)} rows" in result.output
+    assert f"stability: {len(as_csv)} rækker" in result.output
     book = load_workbook(target)
     assert book.sheetnames == ["stability", "codebook"]
     values = list(book["stability"].iter_rows(values_only=True))
@@ -321,11 +321,11 @@ def test_every_column_is_in_the_codebook_with_a_description(db_url: str) -> None
 
 def test_bad_report_options_get_one_clear_line(db_url: str, quarter: dict[str, int]) -> None:
     for args, says in (
-        (("--from", "31-01-2026"), "write a date as YYYY-MM-DD"),
-        (("--from", "2026-03-01", "--to", "2026-01-01"), "is after --to"),
-        (("--staff", "nobody"), "no staff member with the reference 'nobody'"),
-        (("--programme", "nope"), "no programme 'nope'"),
-        (("--format", "xlsx"), "needs a file"),
+        (("--from", "31-01-2026"), "skriv en dato som ÅÅÅÅ-MM-DD, fx 2026-01-31"),
+        (("--from", "2026-03-01", "--to", "2026-01-01"), "ligger efter --to"),
+        (("--staff", "nobody"), "ingen medarbejder med referencen 'nobody'"),
+        (("--programme", "nope"), "intet program 'nope'"),
+        (("--format", "xlsx"), "skal have en fil"),
     ):
         result = cli(db_url, "report", "matches", *args)
         assert result.exit_code == 2 and says in result.output, (args, result.output)
@@ -367,7 +367,7 @@ def test_a_long_report_shows_its_progress_on_a_terminal_and_a_short_one_only_its
         ["report", "stability", *period, "--format", "xlsx", "-o", str(target)], env
     )
     assert done.returncode == 0, terminal
-    assert "writing rows" in terminal and "100%" in terminal
-    assert "stability: 600 rows" in terminal
+    assert "skriver rækker" in terminal and "100%" in terminal
+    assert "stability: 600 rækker" in terminal
     done, terminal = run_at_a_terminal(["report", "codebook", "-o", str(tmp_path / "c.csv")], env)
-    assert done.returncode == 0 and "writing rows" not in terminal and "codebook:" in terminal
+    assert done.returncode == 0 and "skriver rækker" not in terminal and "codebook:" in terminal

@@ -126,7 +126,7 @@ def _import_checks(
     files = {"file": ("staff.xlsx", xlsx(rows), "application/octet-stream")}
     answer = client.post(check, data={"kind": "staff"}, files=files)
     assert answer.status_code == 422
-    assert "1 problems. Nothing was saved." in answer.text
+    assert "1 problem. Nothing was saved." in answer.text
     assert '<td class="n">3</td><td class="c">role</td>' in answer.text
 
     rows[2][2] = "coordinator"

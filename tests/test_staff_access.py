@@ -486,7 +486,7 @@ def test_a_contact_recorded_on_the_match_page_counts_for_the_contact_standard(
         )
         assert "datoen ligger i fremtiden" in client.get(future.headers["location"]).text
         listing = client.get("/matches")
-        assert "Talt med familien</dt><dd>for 1 dage siden" in listing.text
+        assert "Talt med familien</dt><dd>for 1 dag siden" in listing.text
     with session_factory() as session:
         recorded = session.scalars(select(StaffContact)).all()
     assert [(c.party, c.kind, c.on_date.isoformat()) for c in recorded] == [

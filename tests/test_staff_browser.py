@@ -83,7 +83,7 @@ def _day(page: Any, world: World, factory: sessionmaker[Session], width: int) ->
     assert "Sagen er kvitteret." in page.locator(".flash").inner_text()
     assert "kvitteret" in page.locator(f"#case-{world.case}").inner_text()
     page.locator(f"#case-{world.case}").get_by_role("button", name="Udsæt").click()
-    assert "Sagen er udsat til 21.04.2026" in page.locator(".flash").inner_text()
+    assert "Sagen er udsat til tirsdag 21. april." in page.locator(".flash").inner_text()
 
     # The call was made.
     page.locator(f"#task-{world.task}").get_by_role("button", name="Udført").click()

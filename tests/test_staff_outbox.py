@@ -151,3 +151,32 @@ def test_a_match_is_sorted_filtered_and_its_start_corrected(
         match = session.get(Match, world.match)
         assert match is not None and match.start_date == date(2026, 3, 9)
         assert match.plan_version == 2
+
+
+def test_the_outbox_shows_what_an_sms_costs_and_an_arabic_one_costs_more(
+    world: World, session_factory: sessionmaker[Session]
+) -> None:
+    from store.models import Channel, Locale
+
+    with session_factory.begin() as session:
+        danish, arabic = session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.match_id == world.other_match,
+                OutboxMessage.status == OutboxStatus.PLANNED,
+                OutboxMessage.channel == Channel.SMS,
+                OutboxMessage.audience == Audience.VOLUNTEER_FAMILY,
+            )
+            .order_by(OutboxMessage.due_at)
+            .limit(2)
+        ).all()
+        arabic.locale = Locale("ar")  # a family whose language is Arabic
+        ids = danish.id, arabic.id
+    with world.client("admin") as client:
+        page = client.get(f"/outbox/{ids[0]}").text
+        assert '<p class="meta" id="sms-cost">SMS: 1 del (GSM-7, ' in page
+        page = client.get(f"/outbox/{ids[1]}").text
+        assert "هل زاركم" in page  # the preview is in Arabic
+        assert (
+            "dele (UCS-2, " in page or "1 del (UCS-2, " in page
+        ) and "dette alfabet har plads til 70 tegn i én del, 67 pr. del" in page

@@ -206,3 +206,29 @@ def test_a_broken_link_shows_a_clear_page_on_the_phone(
     assert headings == ["Linket virker ikke", "This link does not work"]
     check_phone_friendly(phone, targets_expected=False)
     screenshot(phone, tmp_path, "survey-unknown")
+
+
+# The survey pages read their words from the catalogs and take their direction from the
+# language in the h3 branch (web/ converted to the catalogs); on this branch they still speak
+# only Danish and English. The merge drops this mark.
+@pytest.mark.xfail(strict=False, reason="the survey pages come from the catalogs in the h3 branch")
+def test_an_arabic_parent_reads_the_survey_from_the_right_once_arabic_is_on(
+    phone: Any, live: LiveApp, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from scheduler import i18n
+
+    i18n.configure(None, ["ar"])  # VENSKAB_LANGUAGES=ar: the organisation turned Arabic on
+    try:
+        with session_factory.begin() as session:
+            token = invite(session, make_match(session, parent_locale=Locale("ar")))
+        phone.goto(f"{live.url}/s/{token}")
+        html = phone.locator("html")
+        assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("ar", "rtl")
+        # The browser lays the page out from the right: headings and answers start there.
+        assert phone.evaluate("getComputedStyle(document.body).direction") == "rtl"
+        heading = phone.get_by_role("heading", level=1).bounding_box()
+        assert heading is not None and heading["x"] + heading["width"] > PHONE["width"] - 40
+        check_phone_friendly(phone)
+        screenshot(phone, tmp_path, "survey-ar-page1")
+    finally:
+        i18n.configure(None)

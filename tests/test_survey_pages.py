@@ -161,7 +161,7 @@ def test_an_expired_link_gets_its_own_page_in_the_parents_language(
         )
     page = live.client.get(f"/s/{token}")
     assert page.status_code == 410
-    assert "This link has expired" in page.text and '<html lang="en">' in page.text
+    assert "This link has expired" in page.text and '<html lang="en" dir="ltr">' in page.text
     assert "Linket er udløbet" in live.client.get(f"/s/{token}?lang=da").text
     posted = live.client.post(f"/s/{token}/1", data={"q_parent_everyday": "4", "nav": "next"})
     assert posted.status_code == 410 and answers(session_factory, token) == {}

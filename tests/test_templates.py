@@ -28,6 +28,7 @@ PROGRAMMES: dict[str, Programme] = load_all()
 EXTRA_TEMPLATES = {
     "call_announcement": ("sms", "email", "telegram"),
     "sparring_reminder": ("telegram", "email"),
+    "waiting_note": ("telegram", "sms", "email"),
 }
 EXTRA_LOCALES = ("da", "en")
 
@@ -52,6 +53,7 @@ CONTRACT_KEYS = frozenset(
         "caller",
         "unsubscribe_url",
         "bot_hint",
+        "weeks",
     }
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -37,17 +37,20 @@ from store.models import (
     EndReason,
     Escalation,
     EscalationStatus,
+    HouseholdMember,
     Locale,
     Match,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
+    Referral,
     Severity,
     Staff,
     StaffRole,
     Visit,
     VisitStatus,
     VolunteerFamily,
+    WaitStatus,
 )
 from store.models import Programme as ProgrammeRow
 from venskab.cli.common import AppContext
@@ -128,9 +131,12 @@ def seed(app: AppContext, now: datetime) -> list[int]:
                 contacts=[contact],
                 created_at=datetime.combine(start, time(8, 0), tzinfo=ZONE).astimezone(UTC),
             )
+            family.status, family.status_since = WaitStatus.MATCHED, start
+            family.programme_id = rows[slug].id
             session.add(match)
             session.flush()
             ids.append(match.id)
+            _household(session, family, number, today)
             programme = app.programmes[slug]
             facts = facts_for(session, match, programme)
             # The family answered most visit prompts; one visit fell through to illness.
@@ -156,16 +162,84 @@ def seed(app: AppContext, now: datetime) -> list[int]:
                     )
                 visit.reported_at = occ.due_utc + timedelta(hours=1)
                 session.add(visit)
+        _waiting_list(session, rows, lead, today)
         ids.extend(_seed_endings(session, rows, coordinator, today))
     return ids
+
+
+def _household(session: Session, family: VolunteerFamily, number: int, today: date) -> None:
+    """Each demo family's adult with certificates; the first family's run out in 40 days (a
+    renewal task), and its teenager turns 15 this year without certificates (a task)."""
+    issued = today - timedelta(days=365 * 2 - 40) if number == 1 else today - timedelta(days=200)
+    session.add(
+        HouseholdMember(
+            volunteer_family_id=family.id,
+            first_name=f"Voksen {'ABC'[number - 1]}",
+            birth_year=1980 + number,
+            child_certificate_on=issued,
+            criminal_record_on=issued,
+        )
+    )
+    if number == 1:
+        session.add(
+            HouseholdMember(
+                volunteer_family_id=family.id, first_name="Ung A", birth_year=today.year - 15
+            )
+        )
+
+
+def _waiting_list(
+    session: Session, rows: Mapping[str, ProgrammeRow], lead: Staff, today: date
+) -> None:
+    """Who waits for a match: an approved family for 13 weeks (past Hjem til Os's 12: a task),
+    a referred child for 8 weeks, and a family still being screened."""
+    programme = rows.get("hjem-til-os")
+    if programme is None:
+        return
+    session.add_all(
+        [
+            VolunteerFamily(
+                name="Venskabsfamilie 4 (demo)",
+                contact_name="Kontaktvoksen 4",
+                region="Hovedstaden",
+                phone="+4520123414",
+                email="familie4@example.org",
+                status=WaitStatus.WAITING,
+                status_since=today - timedelta(weeks=13),
+                programme_id=programme.id,
+                created_at=datetime.combine(today - timedelta(weeks=13), time(8), tzinfo=ZONE),
+            ),
+            VolunteerFamily(
+                name="Venskabsfamilie 5 (demo)",
+                contact_name="Kontaktvoksen 5",
+                region="Hovedstaden",
+                phone="+4520123415",
+                status=WaitStatus.SCREENING,
+                status_since=today - timedelta(weeks=2),
+                programme_id=programme.id,
+            ),
+            Referral(
+                programme_id=programme.id,
+                child=Child(first_name="Barn D", birth_year=2017),
+                contact_person=ContactPerson(
+                    name="Forælder 4", phone="+4520123424", email="foraelder4@example.org"
+                ),
+                staff=lead,
+                region="Hovedstaden",
+                status=WaitStatus.WAITING,
+                status_since=today - timedelta(weeks=8),
+            ),
+        ]
+    )
+    session.flush()
 
 
 def _seed_endings(
     session: Session, rows: dict[str, ProgrammeRow], lead: Staff, today: date
 ) -> list[int]:
-    """Around the match, endings, followed by the demo's coordinator: Barn D's volunteer family
+    """Around the match, endings, followed by the demo's coordinator: Barn F's volunteer family
     stopped early seven weeks ago (the parent was told, the extra child visit and the re-match
-    question followed) and Barn D was re-matched with another family four weeks ago; Barn E's
+    question followed) and Barn F was re-matched with another family four weeks ago; Barn G's
     match came in eight days ago and nothing has been heard from its family since its start six
     weeks ago, so a case proposes to mark it unreachable."""
     if "hjem-til-os" not in rows:
@@ -214,9 +288,9 @@ def _seed_endings(
             )
             day += timedelta(weeks=1)
 
-    parent_d = ContactPerson(name="Forælder 4", phone="+4520123424", email="foraelder4@example.org")
-    child_d = Child(first_name="Barn D", birth_year=2017)
-    first = match(child_d, 4, today - timedelta(weeks=20), parent_d)
+    parent_d = ContactPerson(name="Forælder 7", phone="+4520123427", email="foraelder7@example.org")
+    child_d = Child(first_name="Barn F", birth_year=2017)
+    first = match(child_d, 7, today - timedelta(weeks=20), parent_d)
     first.status = MatchStatus.ENDED
     first.end_date = first.start_date + timedelta(weeks=13)
     first.ended_by = EndedBy.VOLUNTEER_FAMILY
@@ -225,17 +299,17 @@ def _seed_endings(
     session.add(first)
     session.flush()
     visited(first, first.end_date)
-    second = match(child_d, 5, first.end_date + timedelta(weeks=3), parent_d)
+    second = match(child_d, 8, first.end_date + timedelta(weeks=3), parent_d)
     second.previous_match_id = first.id
     session.add(second)
     session.flush()
     visited(second, today - timedelta(days=1))
 
-    parent_e = ContactPerson(name="Forælder 6", phone="+4520123426", email="foraelder6@example.org")
+    parent_e = ContactPerson(name="Forælder 9", phone="+4520123429", email="foraelder9@example.org")
     # Imported eight days ago from the organisation's own records, six weeks after it started:
     # nothing has been heard from the family since, so the proposal is a day old.
     began = today - timedelta(days=43)
-    silent = match(Child(first_name="Barn E", birth_year=2019), 6, began, parent_e, began.weekday())
+    silent = match(Child(first_name="Barn G", birth_year=2019), 9, began, parent_e, began.weekday())
     silent.created_at = datetime.combine(
         today - timedelta(days=8), time(8, 0), tzinfo=ZONE
     ).astimezone(UTC)
@@ -263,7 +337,7 @@ def family_news(app: AppContext, now: datetime, seed_value: int = 11) -> list[Ev
         answering = set(session.scalars(select(Visit.match_id).distinct()))
         for match in matches:
             if match.id not in answering:
-                continue  # a family that never answers does not write either (Barn E's)
+                continue  # a family that never answers does not write either (Barn G's)
             moment = match.created_at + timedelta(days=7)
             last = now
             if match.end_date is not None:  # nobody writes about a match that has ended

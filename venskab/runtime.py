@@ -126,6 +126,9 @@ def build_channels(
     return channels, frozenset(sandbox)
 
 
+WAITING_EVERY = timedelta(minutes=10)
+
+
 @dataclass
 class TickResult:
     plan: PlanStats
@@ -160,6 +163,7 @@ class Runtime:
     _dispatcher: Dispatcher | None = None
     _synced: bool = False
     _ticking: int = 0
+    _waiting_at: datetime | None = None  # the last waiting-list pass (see waiting_list)
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -239,6 +243,29 @@ class Runtime:
 
         return followup.run(self.app.session_factory, self.app.programmes, now).tasks
 
+    def waiting_list(self, now: datetime, horizon_days: int = 14) -> int:
+        """Notes to the families and children waiting for a match, and the waiting and
+        certificate tasks (:mod:`scheduler.waiting`). Returns how many rows were added.
+
+        Notes are planned days ahead and tasks are due by the day, so a pass every
+        :data:`WAITING_EVERY` is enough: the ticks between skip it."""
+        from scheduler.waiting import plan_waiting
+
+        last = self._waiting_at
+        if last is not None and last <= now < last + WAITING_EVERY:
+            return 0
+
+        with self.app.transaction() as session:
+            stats = plan_waiting(
+                session,
+                self.app.programmes,
+                now,
+                self.app.settings.zone,
+                timedelta(days=horizon_days),
+            )
+        self._waiting_at = now
+        return stats.notes + stats.tasks
+
     def sparring_reminders(self, now: datetime) -> int:
         """The day-before reminder, with the meeting link, to families who said yes."""
         from followup.sparring import plan_reminders
@@ -263,6 +290,7 @@ class Runtime:
         self._ticking += 1
         try:
             plan = await asyncio.to_thread(self.plan, now, horizon_days)
+            await asyncio.to_thread(self.waiting_list, now, horizon_days)
             await asyncio.to_thread(self.sparring_reminders, now)
             await asyncio.to_thread(self.survey_ladder, now)
             news = await asyncio.to_thread(self.follow_up, now)

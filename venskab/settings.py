@@ -51,6 +51,19 @@ class Settings:
     max_webhook_bytes: int = 1024 * 1024
     retention_text_months: int = 12
     retention_contact_months: int = 3
+    # The language of what staff read on the command line (a language with a catalog).
+    language: str = "da"
+    # The organisation's own wording: <language>.po catalog overrides and templates/ overrides.
+    texts_dir: Path | None = None
+    # Catalogs not yet read by a native speaker that the organisation turns on (e.g. "ar").
+    languages: tuple[str, ...] = ()
+
+    @property
+    def enabled_languages(self) -> tuple[str, ...]:
+        """The languages people may be given: every reviewed catalog and those turned on."""
+        from scheduler import i18n
+
+        return i18n.enabled_languages(self.languages)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -156,6 +169,20 @@ def _bool(name: str, value: str | None, default: bool) -> bool:
     raise SettingsError(f"{name}: expected true or false, got {value!r}")
 
 
+def _language(name: str, value: str | None) -> str:
+    from scheduler import i18n
+
+    if value is None:
+        return "da"
+    codes = i18n.enabled_languages()
+    if value not in codes:
+        raise SettingsError(
+            f"{name}: expected one of {', '.join(sorted(codes))} (a language with a reviewed message "
+            f"catalog), got {value!r}"
+        )
+    return value
+
+
 def _days_off(name: str, value: str | None) -> tuple[tuple[int, int], ...]:
     """Days off every year, as MM-DD separated by commas (e.g. 05-01 for 1 May)."""
     days: list[tuple[int, int]] = []
@@ -174,6 +201,35 @@ def _days_off(name: str, value: str | None) -> tuple[tuple[int, int], ...]:
             ) from None
         days.append((month, day))
     return tuple(days)
+
+
+def _texts_dir(name: str, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise SettingsError(f"{name}: {value!r} is not a folder (the organisation's own wording)")
+    return path
+
+
+def _languages(name: str, value: str | None) -> tuple[str, ...]:
+    """Language codes separated by commas, each with a message catalog (e.g. ``ar``)."""
+    from scheduler import i18n
+
+    known = {lang.code for lang in i18n.languages()}
+    codes: list[str] = []
+    for part in (value or "").split(","):
+        code = part.strip().lower()
+        if not code:
+            continue
+        if code not in known:
+            raise SettingsError(
+                f"{name}: no message catalog for {part.strip()!r}; the languages with a catalog "
+                f"are {', '.join(sorted(known))}"
+            )
+        if code not in codes:
+            codes.append(code)
+    return tuple(codes)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -254,6 +310,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "VENSKAB_RETENTION_CONTACT_MONTHS", _raw(env, "VENSKAB_RETENTION_CONTACT_MONTHS"), 3, 1, 120
     )
 
+    language = _language("VENSKAB_LANGUAGE", _raw(env, "VENSKAB_LANGUAGE"))
+
     return Settings(
         database_url=database_url,
         timezone=timezone,
@@ -287,4 +345,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_webhook_bytes=max_webhook,
         retention_text_months=text_months,
         retention_contact_months=contact_months,
+        language=language,
+        texts_dir=_texts_dir("VENSKAB_TEXTS_DIR", _raw(env, "VENSKAB_TEXTS_DIR")),
+        languages=_languages("VENSKAB_LANGUAGES", _raw(env, "VENSKAB_LANGUAGES")),
     )

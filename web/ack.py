@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from followup.alerts import AckError, acknowledge, check_ack_token, resolve, snooze
 from followup.escalations import rule_title
+from scheduler import i18n
 from scheduler.links import secret_for
 from store.models import Escalation, EscalationStatus, Match, Staff
 from web.limits import (
@@ -35,6 +36,7 @@ from web.limits import (
     too_large,
     too_many,
 )
+from web.staff_render import babel_locale, page_locale
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -43,57 +45,40 @@ PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
+i18n.install(PAGES)
 SNOOZE = timedelta(days=7)
 SINCE = {"da": "d. MMMM y 'kl.' HH:mm", "en": "d MMMM y, HH:mm"}
 UNTIL = {"da": "EEEE d. MMMM", "en": "EEEE d MMMM"}
 NOTE_MAX = 2000
 
-WORDS = {
-    "da": {
-        "title": "Sagen",
-        "since": "Siden",
-        "times": "Antal gange",
-        "child": "Barn og venskabsfamilie",
-        "ack": "Kvittér",
-        "snooze": "Udsæt en uge",
-        "resolve": "Afslut sagen",
-        "note": "Hvad blev udfaldet?",
-        "confirm": "Kvittér, når du har overtaget sagen: så ved dine kolleger det, og der kommer "
-        "ikke flere påmindelser. Du kan også udsætte den en uge eller afslutte den.",
-        "acknowledged": "Sagen er kvitteret. Afslut den, når den er løst.",
-        "done": "Tak. Sagen er kvitteret, og der bliver ikke sendt flere påmindelser om den.",
-        "snoozed": "Sagen er udsat til {until}. Du får én påmindelse den dag.",
-        "resolved": "Tak. Sagen er afsluttet.",
-        "already": "Sagen er allerede afsluttet. Der skal ikke gøres mere her.",
-        "already_ack": "Sagen er allerede kvitteret. Der skal ikke gøres mere her.",
-        "need_note": "Skriv kort, hvad udfaldet blev, før du afslutter sagen.",
-        "bad": "Linket er ikke gyldigt. Brug linket i den seneste mail, eller kvittér i Telegram.",
-        "foreign": "Formularen kom ikke fra denne side. Åbn linket i mailen igen.",
-        "no_match": "Ingen match",
-    },
-    "en": {
-        "title": "The case",
-        "since": "Since",
-        "times": "Times",
-        "child": "Child and volunteer family",
-        "ack": "Acknowledge",
-        "snooze": "Snooze for a week",
-        "resolve": "Resolve the case",
-        "note": "What was the outcome?",
-        "confirm": "Acknowledge once you have taken the case on: your colleagues will know, and no "
-        "more reminders are sent. You can also snooze it for a week or resolve it.",
-        "acknowledged": "The case is acknowledged. Resolve it once it is settled.",
-        "done": "Thank you. It is acknowledged, and no more reminders will be sent about it.",
-        "snoozed": "The case is snoozed until {until}. You will get one reminder that day.",
-        "resolved": "Thank you. The case is resolved.",
-        "already": "This case was already resolved. Nothing more to do here.",
-        "already_ack": "This was already acknowledged. Nothing more to do here.",
-        "need_note": "Please write briefly what the outcome was before resolving the case.",
-        "bad": "This link is not valid. Use the link in the latest email, or acknowledge in Telegram.",
-        "foreign": "This form did not come from this page. Open the link in the email again.",
-        "no_match": "No match",
-    },
-}
+
+def _says(texts: i18n.Texts, what: str) -> str:
+    """What the page says after ``what`` happened (the case was acknowledged, ...)."""
+    return {
+        "confirm": texts.gettext(
+            "Acknowledge once you have taken the case on: your colleagues will know, and no "
+            "more reminders are sent. You can also snooze it for a week or resolve it."
+        ),
+        "acknowledged": texts.gettext("The case is acknowledged. Resolve it once it is settled."),
+        "done": texts.gettext(
+            "Thank you. It is acknowledged, and no more reminders will be sent about it."
+        ),
+        "snoozed": texts.gettext(
+            "The case is snoozed until %(until)s. You will get one reminder that day."
+        ),
+        "resolved": texts.gettext("Thank you. The case is resolved."),
+        "already": texts.gettext("This case was already resolved. Nothing more to do here."),
+        "already_ack": texts.gettext("This was already acknowledged. Nothing more to do here."),
+        "need_note": texts.gettext(
+            "Please write briefly what the outcome was before resolving the case."
+        ),
+        "bad": texts.gettext(
+            "This link is not valid. Use the link in the latest email, or acknowledge in Telegram."
+        ),
+        "foreign": texts.gettext(
+            "This form did not come from this page. Open the link in the email again."
+        ),
+    }[what]
 
 
 def ack_routes() -> list[Route]:
@@ -173,7 +158,9 @@ def _act(
         if action == "snooze":
             until = now + SNOOZE
             snooze(session, escalation.id, staff.id, until, now, via="email")
-            when = format_datetime(until.astimezone(app.zone), UNTIL[locale], locale=locale)
+            when = format_datetime(
+                until.astimezone(app.zone), UNTIL.get(locale, "full"), locale=babel_locale(locale)
+            )
             return _page(locale, "snoozed", case=case, until=when)
         if escalation.status != EscalationStatus.OPEN:
             return _page(locale, "already_ack", case=case, actions=True, status=409)
@@ -186,18 +173,18 @@ def _act(
 def _describe(session: Any, escalation: Escalation, staff: Staff) -> dict[str, str]:
     """What is being acknowledged, in the staff member's language: no internal data."""
     locale = staff.locale.value
-    words = WORDS[locale]
+    texts = i18n.texts(locale)
     match = session.get(Match, escalation.match_id) if escalation.match_id else None
     who = (
         f"{match.child.first_name} · {match.volunteer_family.name}"
         if match is not None
-        else words["no_match"]
+        else texts.gettext("No match")
     )
     since = escalation.created_at.astimezone(_zone(staff))
     return {
         "rule": rule_title(escalation.rule, locale),
         "who": who,
-        "since": format_datetime(since, SINCE[locale], locale=locale),
+        "since": format_datetime(since, SINCE.get(locale, "medium"), locale=babel_locale(locale)),
         "times": str(max(escalation.evidence_count or 1, 1)),
         "id": str(escalation.id),
     }
@@ -218,12 +205,13 @@ def _page(
     status: int = 200,
     **values: str,
 ) -> HTMLResponse:
-    words = WORDS.get(locale, WORDS["da"])
+    locale = page_locale(locale)
+    says = _says(i18n.texts(locale), text)
     return HTMLResponse(
         PAGES.get_template("ack.html").render(
             locale=locale,
-            words=words,
-            text=words[text].format(**values),
+            dir=i18n.language(locale).direction,
+            text=says % values if values else says,
             case=case,
             actions=actions,
         ),

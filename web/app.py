@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -25,8 +23,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from followup.escalations import raise_escalation
 from followup.tasks import call_back_task
+from scheduler import i18n
 from scheduler import outbox as outbox_rows
 from scheduler.dispatcher import mark_address_failed
+from scheduler.i18n import N_
 from store.audit import record
 from store.models import Match, OutboxMessage
 from store.receipts import first_delivery
@@ -35,7 +35,7 @@ from web.ack import ack_routes
 from web.auth import SecurityHeaders, auth_routes
 from web.calendar import calendar_routes
 from web.inbound import inbound_routes
-from web.limits import twilio_params
+from web.limits import not_found, twilio_params
 from web.reports_page import report_routes
 from web.staff_groups import group_routes
 from web.staff_pages import staff_routes
@@ -46,11 +46,6 @@ if TYPE_CHECKING:
     from followup.services import Services
 
 log = logging.getLogger(__name__)
-
-PAGES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
 
 
 def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -115,7 +110,7 @@ def _record_status(app: Services, sid: str, status: str, params: dict[str, str])
                 session,
                 row.match_id,
                 match.staff_id if match else None,
-                "Ring op: det automatiske opkald blev ikke besvaret",
+                _staff_texts(match).gettext("Call back: the automated call was not answered"),
                 now,
                 key=f"voice:{row.id}",
             )
@@ -135,8 +130,15 @@ def _record_status(app: Services, sid: str, status: str, params: dict[str, str])
                     "code": code or None,
                     "status": status,
                 },
-                suggested_action="Check the phone number with the family.",
+                # An id: translated where it is shown, in the reader's language.
+                suggested_action=N_("Check the phone number with the family."),
             )
+
+
+def _staff_texts(match: Match | None) -> i18n.Texts:
+    """The texts in the language of the staff member who follows ``match`` (a task's title)."""
+    staff = match.staff if match is not None else None
+    return i18n.texts(staff.locale.value if staff is not None else "da")
 
 
 ROW_ID = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)  # an id the database can hold
@@ -147,18 +149,16 @@ async def twilio_gather(request: Request) -> Response:
     app = _services(request)
     raw_id = str(request.path_params["outbox_id"])
     if not ROW_ID.fullmatch(raw_id):
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     outbox_id = int(raw_id)
     params = await twilio_params(request, app.settings)
     if isinstance(params, Response):
         return params
     locale = await run_in_threadpool(_record_answer, app, outbox_id, params)
     if locale is None:
-        return PlainTextResponse("Not found", status_code=404)
-    thanks = {"da": "Tak for dit svar. Farvel.", "en": "Thank you for your answer. Goodbye."}[
-        locale
-    ]
-    language = {"da": "da-DK", "en": "en-GB"}[locale]
+        return not_found()
+    thanks = i18n.texts(locale).gettext("Thank you for your answer. Goodbye.")
+    language = {"da": "da-DK", "en": "en-GB"}.get(locale, locale)
     response = VoiceResponse()
     response.say(thanks, language=language)
     return Response(str(response), media_type="application/xml")
@@ -183,7 +183,9 @@ def _record_answer(app: Services, outbox_id: int, params: dict[str, str]) -> str
                 session,
                 row.match_id,
                 match.staff_id if match else None,
-                "Ring op: forælder/kontaktperson bad om at blive ringet op (telefonopkald)",
+                _staff_texts(match).gettext(
+                    "Call back: the parent or contact person asked to be called (phone call)"
+                ),
                 now,
                 key=f"voice:{row.id}",
             )

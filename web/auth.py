@@ -26,23 +26,31 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from followup import login_links, staff_auth
+from scheduler import i18n
 from scheduler.links import secret_for
 from store.models import Staff
-from web.limits import BadForm, TooLarge, client_address, parse_form, read_body
-from web.staff_render import render
+from web.limits import (
+    BadForm,
+    TooLarge,
+    bad_request,
+    client_address,
+    parse_form,
+    read_body,
+    too_large,
+)
+from web.limits import forbidden as refused
+from web.staff_render import page_locale, render
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -56,11 +64,6 @@ FAILURES_PER_ADDRESS = 20
 STAFF_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
-)
-
-PAGES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
 )
 
 
@@ -176,9 +179,9 @@ def require(role: str | None, *, csrf: bool = True) -> Callable[[Handler], Handl
                     body = await read_body(request, app.settings.max_form_bytes)
                     form = {k: clean(str(v)) for k, v in (await parse_form(request, body)).items()}
                 except TooLarge:
-                    return PlainTextResponse("Request too large", status_code=413)
+                    return too_large()
                 except BadForm:
-                    return PlainTextResponse("Bad request", status_code=400)
+                    return bad_request()
                 if not check_csrf(user, form.get("csrf")):
                     return forbidden(request, user, "csrf")
                 request.state.form = form
@@ -206,7 +209,7 @@ async def gate(request: Request, role: str | None) -> Response | None:
     multipart upload is parsed by its own handler); a POST without it, or from another site's
     page, is refused here."""
     if request.method == "POST" and not same_origin(request):
-        return PlainTextResponse("Forbidden", status_code=403)
+        return refused()
     user = await current_staff(request)
     if user is None:
         if request.method in ("GET", "HEAD"):
@@ -240,54 +243,6 @@ def _safe_next(value: str | None) -> str:
     return value[:500]
 
 
-WORDS = {
-    "da": {
-        "title": "Log ind",
-        "login": "E-mail eller brugernavn",
-        "password": "Adgangskode",
-        "submit": "Log ind",
-        "wrong": "Brugernavn eller adgangskode er forkert.",
-        "throttled": "For mange forsøg. Vent et kvarter, og prøv igen.",
-        "expired": "Siden var for gammel. Prøv igen.",
-        "logged_out": "Du er logget ud.",
-        "forbidden": "Du har ikke adgang til denne side.",
-        "forbidden_csrf": "Formularen var for gammel eller kom ikke fra denne side. "
-        "Gå tilbage, genindlæs siden, og prøv igen.",
-        "home": "Til forsiden",
-        "link_title": "Glemt adgangskoden, eller har du ingen endnu?",
-        "link_intro": "Skriv din arbejdsmail, så sender vi dig et link, der logger dig ind én gang.",
-        "link_submit": "Send mig et link",
-        "link_sent": "Hvis adressen hører til en medarbejder, er et link på vej. Det virker i 15 "
-        "minutter og kun én gang.",
-        "link_invalid": "Linket virker ikke længere: det er brugt eller for gammelt. Bed om et nyt.",
-        "link_confirm": "Tryk på knappen for at logge ind.",
-        "intro": "Log ind med din arbejdsmail (eller dit brugernavn) og din adgangskode.",
-    },
-    "en": {
-        "title": "Sign in",
-        "login": "Email or username",
-        "password": "Password",
-        "submit": "Sign in",
-        "wrong": "The username or the password is wrong.",
-        "throttled": "Too many attempts. Please wait a quarter of an hour and try again.",
-        "expired": "The page was too old. Please try again.",
-        "logged_out": "You are signed out.",
-        "forbidden": "You do not have access to this page.",
-        "forbidden_csrf": "The form was too old or did not come from this page. "
-        "Go back, reload the page and try again.",
-        "home": "To the front page",
-        "link_title": "Forgot your password, or have none yet?",
-        "link_intro": "Write your work email and we send you a link that signs you in once.",
-        "link_submit": "Send me a link",
-        "link_sent": "If the address belongs to a staff member, a link is on its way. It works for "
-        "15 minutes and only once.",
-        "link_invalid": "The link no longer works: it was used or is too old. Ask for a new one.",
-        "link_confirm": "Press the button to sign in.",
-        "intro": "Sign in with your work email (or your username) and your password.",
-    },
-}
-
-
 def same_origin(request: Request) -> bool:
     """A request without an ``Origin`` header, or from a page of this very site."""
     origin = request.headers.get("origin")
@@ -299,25 +254,35 @@ def same_origin(request: Request) -> bool:
 def page_lang(request: Request) -> str:
     """The language a page is asked for (``?lang=``), else the browser's."""
     chosen = request.query_params.get("lang")
-    return chosen if chosen in ("da", "en") else request_locale(request)
+    return chosen if chosen in i18n.enabled_languages() else request_locale(request)
 
 
 def request_locale(request: Request, user: StaffUser | None = None) -> str:
+    """The staff member's language; signed out, the browser's first language if we have it,
+    else Danish."""
     if user is not None:
-        return user.locale if user.locale in WORDS else "da"
+        return page_locale(user.locale)
     accept = request.headers.get("accept-language", "").lower()
-    first = accept.split(",")[0].strip()
-    return "en" if first.startswith("en") else "da"
+    first = accept.split(",")[0].split(";")[0].strip().split("-")[0]
+    return first if first in i18n.enabled_languages() else "da"
 
 
 def forbidden(request: Request, user: StaffUser | None, why: str = "") -> Response:
     locale = request_locale(request, user)
-    words = WORDS[locale]
-    text = words["forbidden_csrf"] if why == "csrf" else words["forbidden"]
+    texts = i18n.texts(locale)
+    title = texts.gettext("You do not have access to this page.")
+    text = (
+        texts.gettext(
+            "The form was too old or did not come from this page. Go back, reload the page "
+            "and try again."
+        )
+        if why == "csrf"
+        else title
+    )
     return staff_page(
         request,
         "staff/message.html",
-        {"title": words["forbidden"], "text": text, "link": ("/", words["home"])},
+        {"title": title, "text": text, "link": ("/", texts.gettext("To the front page"))},
         user=user,
         status=403,
     )
@@ -404,7 +369,6 @@ def _login_page(
         request,
         "staff/login.html",
         {
-            "words": WORDS[locale],
             "message": message,
             "notice": notice,
             "csrf": token,
@@ -419,6 +383,13 @@ def _login_page(
     return response
 
 
+def _throttled(request: Request, locale: str, login_value: str = "") -> Response:
+    text = i18n.texts(locale).gettext(
+        "Too many attempts. Please wait a quarter of an hour and try again."
+    )
+    return _login_page(request, locale, text, 429, login_value)
+
+
 async def _login_form(request: Request, app: Services, locale: str) -> dict[str, str] | Response:
     """A signed-out form (the login, a login link): its fields, or the answer to send instead
     when it is too large, malformed, or lacks the login page's CSRF token."""
@@ -426,12 +397,17 @@ async def _login_form(request: Request, app: Services, locale: str) -> dict[str,
         body = await read_body(request, app.settings.max_form_bytes)
         form = {k: str(v) for k, v in (await parse_form(request, body, max_fields=10)).items()}
     except TooLarge:
-        return PlainTextResponse("Request too large", status_code=413)
+        return too_large()
     except BadForm:
-        return PlainTextResponse("Bad request", status_code=400)
+        return bad_request()
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
-        return _login_page(request, locale, WORDS[locale]["expired"], status=400)
+        return _login_page(
+            request,
+            locale,
+            i18n.texts(locale).gettext("The page was too old. Please try again."),
+            status=400,
+        )
     return form
 
 
@@ -441,7 +417,11 @@ async def login(request: Request) -> Response:
     if request.method == "GET":
         if await current_staff(request) is not None:
             return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=302)
-        message = WORDS[locale]["logged_out"] if request.query_params.get("out") else ""
+        message = (
+            i18n.texts(locale).gettext("You are signed out.")
+            if request.query_params.get("out")
+            else ""
+        )
         return _login_page(request, locale, message)
     form = await _login_form(request, app, locale)
     if isinstance(form, Response):
@@ -450,13 +430,19 @@ async def login(request: Request) -> Response:
     account = given.lower()  # the throttle's key: one account whatever its spelling
     address = client_address(request)
     if ACCOUNT_FAILURES.blocked(account) or ADDRESS_FAILURES.blocked(address):
-        return _login_page(request, locale, WORDS[locale]["throttled"], 429, given)
+        return _throttled(request, locale, given)
     password = form.get("password", "")
     token = await run_in_threadpool(_sign_in, app, given, password)
     if token is None:
         ACCOUNT_FAILURES.fail(account)
         ADDRESS_FAILURES.fail(address)
-        return _login_page(request, locale, WORDS[locale]["wrong"], 401, given)
+        return _login_page(
+            request,
+            locale,
+            i18n.texts(locale).gettext("The username or the password is wrong."),
+            401,
+            given,
+        )
     target = _safe_next(request.query_params.get("next") or form.get("next"))
     return _signed_in(request, token, target)
 
@@ -471,7 +457,7 @@ async def ask_for_link(request: Request) -> Response:
         return form
     address = client_address(request)
     if LINK_REQUESTS.blocked(address):
-        return _login_page(request, locale, WORDS[locale]["throttled"], 429)
+        return _throttled(request, locale)
     LINK_REQUESTS.fail(address)
     given = clean(form.get("login", "").strip()[:254])
 
@@ -481,7 +467,15 @@ async def ask_for_link(request: Request) -> Response:
 
     if given:
         await run_in_threadpool(job)
-    return _login_page(request, locale, WORDS[locale]["link_sent"], notice=True)
+    return _login_page(
+        request,
+        locale,
+        i18n.texts(locale).gettext(
+            "If the address belongs to a staff member, a link is on its way. It works for 15 "
+            "minutes and only once."
+        ),
+        notice=True,
+    )
 
 
 async def follow_link(request: Request) -> Response:
@@ -495,7 +489,7 @@ async def follow_link(request: Request) -> Response:
         page = staff_page(
             request,
             "staff/login_link.html",
-            {"words": WORDS[locale], "csrf": csrf, "token": token, "locale": locale},
+            {"csrf": csrf, "token": token, "locale": locale},
             user=None,
         )
         _set_cookie(request, page, LOGIN_COOKIE, csrf, 3600)
@@ -513,7 +507,14 @@ async def follow_link(request: Request) -> Response:
 
     cookie = await run_in_threadpool(job)
     if cookie is None:
-        return _login_page(request, locale, WORDS[locale]["link_invalid"], status=400)
+        return _login_page(
+            request,
+            locale,
+            i18n.texts(locale).gettext(
+                "The link no longer works: it was used or is too old. Ask for a new one."
+            ),
+            status=400,
+        )
     return _signed_in(request, cookie, "/today")
 
 

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from followup.calendar_feed import TOKEN_SHAPE, calendar_bytes, family_for_token
+from web.limits import not_found
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -28,10 +29,10 @@ def calendar_routes(services: Services) -> list[BaseRoute]:
     async def feed(request: Request) -> Response:
         token = str(request.path_params["token"])
         if not TOKEN_SHAPE.fullmatch(token):
-            return PlainTextResponse("Not found", status_code=404)
+            return not_found()
         body = await run_in_threadpool(_feed, services, token)
         if body is None:
-            return PlainTextResponse("Not found", status_code=404)
+            return not_found()
         return Response(
             body,
             media_type="text/calendar; charset=utf-8",

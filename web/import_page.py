@@ -32,8 +32,10 @@ from starlette.routing import BaseRoute, Route
 from followup import importer
 from followup.import_file import FORMATS, ImportFailed, Problem, read_table
 from followup.import_xlsx import is_workbook, workbook_as_csv
-from store.models import ContactPerson, Match, Staff, VolunteerFamily
+from scheduler import i18n
+from store.models import ContactPerson, HouseholdMember, Match, Referral, Staff, VolunteerFamily
 from web.auth import csrf_token, gate, page_lang
+from web.staff_render import other_language
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -42,6 +44,7 @@ PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates" / "import"),
     autoescape=select_autoescape(["html"]),
 )
+i18n.install(PAGES, locale_variable="lang")
 MAX_FILE = 1024 * 1024  # 1 MB: some 10,000 rows
 MAX_BODY = 2 * MAX_FILE  # the confirm form carries the file as base64
 ACTOR = "web:import"
@@ -51,67 +54,32 @@ MODELS: dict[str, Any] = {
     "families": VolunteerFamily,
     "contacts": ContactPerson,
     "matches": Match,
+    "referrals": Referral,
 }
 
-WORDS: dict[str, dict[str, str]] = {
-    "title": {"da": "Import", "en": "Import"},
-    "intro": {
-        "da": "Indlæs medarbejdere, venskabsfamilier, kontaktpersoner eller match fra en "
-        "CSV-fil eller et Excel-ark. Filen tjekkes først linje for linje; intet gemmes, før du "
-        "bekræfter, og intet gemmes, hvis bare én linje har en fejl.",
-        "en": "Load staff, volunteer families, contacts or matches from a CSV file or an Excel "
-        "sheet. The file is checked line by line first; nothing is saved until you confirm, and "
-        "nothing is saved if even one line has a problem.",
-    },
-    "order": {
-        "da": "Rækkefølge: medarbejdere, familier, kontaktpersoner, match.",
-        "en": "Order: staff, families, contacts, matches.",
-    },
-    "kind": {"da": "Hvad indeholder filen?", "en": "What does the file hold?"},
-    "staff": {"da": "Medarbejdere", "en": "Staff"},
-    "families": {"da": "Venskabsfamilier", "en": "Volunteer families"},
-    "contacts": {"da": "Forældre og kontaktpersoner", "en": "Parents and contacts"},
-    "matches": {"da": "Match", "en": "Matches"},
-    "file": {"da": "Fil (CSV eller .xlsx)", "en": "File (CSV or .xlsx)"},
-    "check": {"da": "Tjek filen", "en": "Check the file"},
-    "report": {"da": "Tjek af {file}", "en": "Check of {file}"},
-    "ok": {
-        "da": "Ingen fejl: {created} nye og {updated} opdaterede. Intet er gemt endnu.",
-        "en": "No problems: {created} new and {updated} updated. Nothing is saved yet.",
-    },
-    "problems": {
-        "da": "{count} fejl. Intet er gemt. Ret filen, og tjek den igen.",
-        "en": "{count} problems. Nothing was saved. Correct the file and check it again.",
-    },
-    "line": {"da": "Linje", "en": "Line"},
-    "column": {"da": "Kolonne", "en": "Column"},
-    "problem": {"da": "Fejl", "en": "Problem"},
-    "ref": {"da": "Ref.", "en": "Ref"},
-    "what": {"da": "Sker", "en": "Does"},
-    "new": {"da": "ny", "en": "new"},
-    "update": {"da": "opdateres", "en": "updated"},
-    "confirm": {"da": "Gem {count} linjer", "en": "Save {count} lines"},
-    "again": {"da": "Tjek en anden fil", "en": "Check another file"},
-    "done": {
-        "da": "Gemt: {created} nye, {updated} opdaterede, {unchanged} uændrede.",
-        "en": "Saved: {created} new, {updated} updated, {unchanged} unchanged.",
-    },
-    "refused": {
-        "da": "Databasen afviste en linje (kørte en anden import samtidig?). Intet er gemt; "
-        "prøv igen.",
-        "en": "The database refused a line (was another import running?). Nothing was saved; "
-        "please try again.",
-    },
-    "too_big": {
-        "da": "Filen er for stor (højst 1 MB). Del den op i flere filer.",
-        "en": "The file is too big (at most 1 MB). Split it into several files.",
-    },
-    "no_file": {
-        "da": "Vælg hvad filen indeholder, og vælg en fil.",
-        "en": "Choose what the file holds, and choose a file.",
-    },
-    "language": {"da": "English", "en": "Dansk"},
-}
+
+def _kind_names(texts: i18n.Texts) -> dict[str, str]:
+    return {
+        "staff": texts.gettext("Staff"),
+        "families": texts.gettext("Volunteer families"),
+        "contacts": texts.gettext("Parents and contacts"),
+        "matches": texts.gettext("Matches"),
+        "referrals": texts.gettext("Children waiting (referrals)"),
+        "household": texts.gettext("Households and certificates"),
+    }
+
+
+def _problem(texts: i18n.Texts, key: str) -> str:
+    return {
+        "too_big": texts.gettext(
+            "The file is too big (at most 1 MB). Split it into several files."
+        ),
+        "no_file": texts.gettext("Choose what the file holds, and choose a file."),
+        "refused": texts.gettext(
+            "The database refused a line (was another import running?). Nothing was saved; "
+            "please try again."
+        ),
+    }[key]
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -138,14 +106,16 @@ def _services(request: Request) -> Services:
 
 def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
     lang = page_lang(request)
-    words = {key: texts[lang] for key, texts in WORDS.items()}
+    other = other_language(lang)
     body = PAGES.get_template("import.html").render(
         lang=lang,
-        w=words,
+        dir=i18n.language(lang).direction,
+        kind_names=_kind_names(i18n.texts(lang)),
         kinds=importer.KINDS,
         here=request.url.path,
         csrf=csrf_token(request),
-        other_lang="en" if lang == "da" else "da",
+        other_lang=other[0],
+        other_name=other[1],
         **values,
     )
     return HTMLResponse(
@@ -161,8 +131,8 @@ def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
     )
 
 
-def _message(request: Request, key: str, status: int = 400, **values: Any) -> HTMLResponse:
-    return _page(request, status, error=WORDS[key][page_lang(request)].format(**values))
+def _message(request: Request, key: str, status: int = 400) -> HTMLResponse:
+    return _page(request, status, error=_problem(i18n.texts(page_lang(request)), key))
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -195,7 +165,14 @@ def _run(services: Services, kind: str, csv: bytes, file: str, write: bool) -> R
             if not write:
                 report.lines = _lines(session, kind, csv, file)
             result = importer.import_csv(
-                session, kind, csv, file, services.programmes, actor=ACTOR, today=today
+                session,
+                kind,
+                csv,
+                file,
+                services.programmes,
+                actor=ACTOR,
+                today=today,
+                languages=services.settings.enabled_languages,
             )
             report.created, report.updated = result.created, result.updated
             report.unchanged = result.unchanged
@@ -218,12 +195,44 @@ def _run(services: Services, kind: str, csv: bytes, file: str, write: bool) -> R
 def _lines(session: Any, kind: str, csv: bytes, file: str) -> list[tuple[int, str, bool]]:
     """Each data line's ref and whether it is new (asked before the import runs)."""
     table = read_table(csv, file, FORMATS[kind])
+    if kind == "household":
+        return _household_lines(session, table.rows)
     model = MODELS[kind]
     refs = [cells.get("ref", "") for _, cells in table.rows]
     existing = set(session.scalars(select(model.external_ref).where(model.external_ref.in_(refs))))
     return [
         (line, cells.get("ref", ""), cells.get("ref", "") not in existing)
         for line, cells in table.rows
+    ]
+
+
+def _household_lines(
+    session: Any, rows: list[tuple[int, dict[str, str]]]
+) -> list[tuple[int, str, bool]]:
+    """A household file has no refs: each line by its family's ref, new unless the family has
+    a member of that first name and birth year already."""
+    known = {
+        (ref, name.casefold(), str(year))
+        for ref, name, year in session.execute(
+            select(
+                VolunteerFamily.external_ref, HouseholdMember.first_name, HouseholdMember.birth_year
+            )
+            .join(VolunteerFamily, VolunteerFamily.id == HouseholdMember.volunteer_family_id)
+            .where(VolunteerFamily.external_ref.in_([c.get("family_ref", "") for _, c in rows]))
+        )
+    }
+    return [
+        (
+            line,
+            cells.get("family_ref", ""),
+            (
+                cells.get("family_ref", ""),
+                " ".join(cells.get("first_name", "").split()).casefold(),
+                cells.get("birth_year", ""),
+            )
+            not in known,
+        )
+        for line, cells in rows
     ]
 
 

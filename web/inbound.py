@@ -26,6 +26,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from followup.inbound import contact_for_unsubscribe, handle_sms, organisation_of, set_opt_out
 from followup.survey_defs import default_surveys
+from scheduler import i18n
 from scheduler.links import secret_for
 from store.receipts import first_delivery
 from web.limits import (
@@ -43,34 +44,6 @@ if TYPE_CHECKING:
     from followup.services import Services
 
 log = logging.getLogger(__name__)
-
-UNSUBSCRIBE: dict[str, dict[str, str]] = {
-    "da": {
-        "confirm_title": "Afmeld beskeder",
-        "confirm": "Vil du afmelde beskeder fra {org}, som ikke er nødvendige, fx spørgeskemaer og "
-        "påmindelser? Beskeder om aftaler for dit barn får du stadig.",
-        "button": "Afmeld",
-        "done_title": "Du er afmeldt",
-        "done": "Du får ikke længere spørgeskemaer og påmindelser fra {org}. Beskeder om aftaler "
-        "for dit barn får du stadig.",
-        "undo": "Fortryd og tilmeld igen",
-        "back_title": "Du er tilmeldt igen",
-        "back": "Du får igen beskeder fra {org}.",
-    },
-    "en": {
-        "confirm_title": "Unsubscribe",
-        "confirm": "Do you want to stop messages from {org} that are not necessary, such as "
-        "questionnaires and reminders? You will still get messages about your child's "
-        "arrangements.",
-        "button": "Unsubscribe",
-        "done_title": "You have unsubscribed",
-        "done": "You will no longer get questionnaires and reminders from {org}. You will still "
-        "get messages about your child's arrangements.",
-        "undo": "Undo and subscribe again",
-        "back_title": "You are subscribed again",
-        "back": "You will get messages from {org} again.",
-    },
-}
 
 
 def inbound_routes(app: Services) -> list[Route]:
@@ -124,33 +97,46 @@ class _Inbound:
             contact = contact_for_unsubscribe(session, secret, token)
             if contact is None:
                 return unknown_page()
-            lang = asked if asked in UNSUBSCRIBE else contact.locale.value
-            if lang not in UNSUBSCRIBE:
+            known = i18n.enabled_languages()
+            lang = asked if asked in known else contact.locale.value
+            if lang not in known:
                 lang = "da"
-            t = UNSUBSCRIBE[lang]
+            t = i18n.texts(lang)
             org = organisation_of(contact)
             action = f"/u/{token}?lang={lang}"
             undo: dict[str, Any] = {
                 "action": action,
                 "hidden": [("action", "resubscribe")],
-                "button": t["undo"],
+                "button": t.gettext("Undo and subscribe again"),
                 "style": "secondary",
             }
-            done = [(lang, t["done_title"], [t["done"].format(org=org)])]
+            done_text = t.gettext(
+                "You will no longer get questionnaires and reminders from %(org)s. "
+                "You will still get messages about your child's arrangements.",
+                org=org,
+            )
+            done = [(lang, t.gettext("You have unsubscribed"), [done_text])]
             if form is None:
                 if contact.opted_out:
                     return message_page(lang, done, form=undo)
                 confirm = {
                     "action": action,
                     "hidden": [("action", "unsubscribe")],
-                    "button": t["button"],
+                    "button": t.pgettext("button", "Unsubscribe"),
                 }
-                return message_page(
-                    lang, [(lang, t["confirm_title"], [t["confirm"].format(org=org)])], form=confirm
+                question = t.gettext(
+                    "Do you want to stop messages from %(org)s that are not necessary, such as "
+                    "questionnaires and reminders? You will still get messages about your "
+                    "child's arrangements.",
+                    org=org,
                 )
+                title = t.gettext("Unsubscribe")
+                return message_page(lang, [(lang, title, [question])], form=confirm)
             if form.get("action") == "resubscribe":
                 set_opt_out(session, contact, False, self.app.now(), source="email")
-                return message_page(lang, [(lang, t["back_title"], [t["back"].format(org=org)])])
+                back = t.gettext("You will get messages from %(org)s again.", org=org)
+                title = t.gettext("You are subscribed again")
+                return message_page(lang, [(lang, title, [back])])
             # The confirm button, or a mail program's one-click POST ("List-Unsubscribe=One-Click").
             set_opt_out(session, contact, True, self.app.now(), source="email")
             return message_page(lang, done, form=undo)

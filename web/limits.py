@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message
 from twilio.request_validator import RequestValidator
 
+from scheduler import i18n
 from store.validation import strip_controls
 from web.links import public_url_for
 
@@ -94,16 +95,32 @@ async def twilio_params(request: Request, settings: ServiceSettings) -> dict[str
     return {strip_controls(k): strip_controls(v) for k, v in params.items()}
 
 
+def _in_every_language(message: Callable[[i18n.Texts], str]) -> str:
+    """A plain answer sent before anyone's language is known: every language, Danish first."""
+    codes = sorted(i18n.enabled_languages(), key=lambda code: code != "da")
+    return "\n".join(message(i18n.texts(code)) for code in codes) + "\n"
+
+
 def forbidden() -> Response:
-    return PlainTextResponse("Forbidden", status_code=403)
+    text = _in_every_language(lambda t: t.gettext("You do not have access to this page."))
+    return PlainTextResponse(text, status_code=403)
+
+
+def not_found() -> Response:
+    text = _in_every_language(lambda t: t.gettext("Page not found"))
+    return PlainTextResponse(text, status_code=404)
 
 
 def too_large() -> Response:
-    return PlainTextResponse("Request too large", status_code=413)
+    text = _in_every_language(
+        lambda t: t.gettext("What was sent is too large. Please send less and try again.")
+    )
+    return PlainTextResponse(text, status_code=413)
 
 
 def bad_request() -> Response:
-    return PlainTextResponse("Bad request", status_code=400)
+    text = _in_every_language(lambda t: t.gettext("The form could not be read. Please try again."))
+    return PlainTextResponse(text, status_code=400)
 
 
 def client_address(request: Request) -> str:
@@ -143,8 +160,11 @@ class Throttle:
 
 
 def too_many(retry_after: float) -> Response:
+    text = _in_every_language(
+        lambda t: t.gettext("Too many attempts. Please wait a minute and try again.")
+    )
     return PlainTextResponse(
-        "Too many attempts; please wait a minute and try again.",
+        text,
         status_code=429,
         headers={"Retry-After": str(int(retry_after))},
     )

@@ -115,6 +115,7 @@ def _scope(app: Services, staff: Staff, asked: Asked) -> Scope:
         programme=asked.programme,
         programmes=app.programmes,
         visible=visible(staff),
+        viewer=staff,
     )
 
 

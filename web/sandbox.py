@@ -33,6 +33,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Route
 
 from followup.sandbox import Sandbox
+from scheduler import i18n
 from store.models import (
     Audience,
     Channel,
@@ -45,6 +46,8 @@ from store.models import (
     VolunteerFamily,
 )
 from web.auth import csrf_token, gate, page_lang
+from web.limits import not_found
+from web.staff_render import babel_locale, other_language
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -53,78 +56,33 @@ PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates" / "sandbox"),
     autoescape=select_autoescape(["html"]),
 )
-BABEL = {"da": "da_DK", "en": "en_GB"}
+i18n.install(PAGES, locale_variable="lang")
 ID = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
 INBOX_LIMIT = 400
 TEXT_LIMIT = 2000
 FORM_LIMIT = 8192
+WHEN = {"da": "EEE d. MMM y 'kl.' HH:mm", "en": "EEE d MMM y, HH:mm"}
 STEPS = {
     "day": relativedelta(days=1),
     "week": relativedelta(weeks=1),
     "month": relativedelta(months=1),
 }
 
-WORDS: dict[str, dict[str, str]] = {
-    "title": {"da": "Sandkasse", "en": "Sandbox"},
-    "intro": {
-        "da": "Prøv venskab af uden at sende noget: skriv som en venskabsfamilie med den "
-        "rigtige bot, se alle SMS'er, e-mails og opkald, der ville være gået ud, og spol tiden "
-        "frem.",
-        "en": "Try venskab without sending anything: write as a volunteer family with the "
-        "real bot, see every SMS, email and call that would have gone out, and move time on.",
-    },
-    "families": {"da": "Venskabsfamilier", "en": "Volunteer families"},
-    "chat_as": {"da": "Skriv som familien", "en": "Chat as the family"},
-    "inbox": {"da": "Indbakke (SMS, e-mail, opkald)", "en": "Inbox (SMS, email, calls)"},
-    "now": {"da": "Sandkassens tid", "en": "The sandbox's time"},
-    "forward": {"da": "Spol frem", "en": "Move forward"},
-    "day": {"da": "+1 dag", "en": "+1 day"},
-    "week": {"da": "+1 uge", "en": "+1 week"},
-    "month": {"da": "+1 måned", "en": "+1 month"},
-    "moved": {
-        "da": "Tiden er spolet frem til {to}: {ticks} kørsler, {sent} beskeder sendt.",
-        "en": "Time moved to {to}: {ticks} ticks, {sent} messages sent.",
-    },
-    "linked": {"da": "forbundet", "en": "linked"},
-    "not_linked": {"da": "ikke forbundet endnu", "en": "not linked yet"},
-    "join": {"da": "Forbind familiens chat med botten", "en": "Link the family's chat to the bot"},
-    "join_hint": {
-        "da": "Som når familien åbner sit invitationslink: botten byder velkommen og viser "
-        "årshjulet. Herefter kommer besøgsbeskederne her i stedet for som SMS.",
-        "en": "As when the family opens its invitation link: the bot says welcome and shows "
-        "the year plan. From then on the visit messages come here instead of by SMS.",
-    },
-    "write": {"da": "Skriv en besked", "en": "Write a message"},
-    "send": {"da": "Send", "en": "Send"},
-    "commands": {"da": "Kommandoer", "en": "Commands"},
-    "empty_chat": {"da": "Ingen beskeder endnu.", "en": "No messages yet."},
-    "edited": {"da": "redigeret", "en": "edited"},
-    "bot": {"da": "Botten", "en": "The bot"},
-    "family": {"da": "Familien", "en": "The family"},
-    "back": {"da": "Tilbage til sandkassen", "en": "Back to the sandbox"},
-    "empty_inbox": {
-        "da": "Sandkassen har ikke optaget nogen SMS, e-mail eller opkald endnu.",
-        "en": "The sandbox has recorded no SMS, email or call yet.",
-    },
-    "sms": {"da": "SMS", "en": "SMS"},
-    "email": {"da": "E-mail", "en": "Email"},
-    "voice": {"da": "Opkald", "en": "Call"},
-    "all": {"da": "Alle", "en": "All"},
-    "volunteer_family": {"da": "venskabsfamilie", "en": "volunteer family"},
-    "contact_person": {"da": "forælder/kontaktperson", "en": "parent/contact person"},
-    "staff": {"da": "medarbejder", "en": "staff"},
-    "messages": {"da": "beskeder", "en": "messages"},
-    "subject": {"da": "Emne", "en": "Subject"},
-    "bad_form": {
-        "da": "Formularen kunne ikke læses. Prøv igen.",
-        "en": "The form could not be read. Please try again.",
-    },
-    "too_long": {
-        "da": "Beskeden er for lang (højst 2000 tegn).",
-        "en": "The message is too long (at most 2000 characters).",
-    },
-    "language": {"da": "English", "en": "Dansk"},
-}
+
+def _channel_names(texts: i18n.Texts) -> dict[str, str]:
+    return {
+        "sms": texts.pgettext("channel", "SMS"),
+        "email": texts.pgettext("channel", "Email"),
+        "voice": texts.pgettext("channel", "Call"),
+    }
+
+
+def _roles(texts: i18n.Texts) -> dict[str, str]:
+    return {
+        "volunteer_family": texts.pgettext("recipient", "volunteer family"),
+        "contact_person": texts.pgettext("recipient", "parent/contact person"),
+        "staff": texts.pgettext("recipient", "staff member"),
+    }
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -162,7 +120,7 @@ async def _guard(request: Request) -> Response | None:
     page is refused (403); then the staff login (:func:`web.auth.gate`)."""
     services: Services = request.app.state.app
     if services.sandbox is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     return await gate(request, None)  # signed-in staff only, with the session's CSRF token
 
 
@@ -174,28 +132,27 @@ def _services(request: Request) -> Services:
 # -- language and rendering --------------------------------------------------------------------
 
 
-def _words(lang: str) -> dict[str, str]:
-    return {key: texts[lang] for key, texts in WORDS.items()}
-
-
 def _when(moment: datetime, services: Services, lang: str) -> str:
     local = moment.astimezone(services.zone)
-    pattern = "EEE d. MMM y 'kl.' HH:mm" if lang == "da" else "EEE d MMM y, HH:mm"
-    return format_datetime(local, pattern, locale=BABEL[lang])
+    pattern = WHEN.get(lang, "medium")
+    return format_datetime(local, pattern, locale=babel_locale(lang))
 
 
 def _page(name: str, request: Request, sandbox: Sandbox, **values: Any) -> HTMLResponse:
     services = _services(request)
     lang = page_lang(request)
-    words = _words(lang)
+    texts = i18n.texts(lang)
+    other = other_language(lang)
     body = PAGES.get_template(name).render(
         lang=lang,
-        w=words,
+        dir=i18n.language(lang).direction,
+        channel_names=_channel_names(texts),
         now=_when(sandbox.now(), services, lang),
         here=request.url.path,
         csrf=csrf_token(request),
-        other_lang="en" if lang == "da" else "da",
-        notice=request.query_params.get("moved_to") and _moved(request, words),
+        other_lang=other[0],
+        other_name=other[1],
+        notice=request.query_params.get("moved_to") and _moved(request, texts),
         when=lambda m: _when(m, services, lang),
         **values,
     )
@@ -211,9 +168,10 @@ def _page(name: str, request: Request, sandbox: Sandbox, **values: Any) -> HTMLR
     )
 
 
-def _moved(request: Request, words: dict[str, str]) -> str:
+def _moved(request: Request, texts: i18n.Texts) -> str:
     params = request.query_params
-    return words["moved"].format(
+    return texts.gettext(
+        "Time moved to %(to)s. Ticks: %(ticks)s, messages sent: %(sent)s.",
         to=params.get("moved_to", "")[:40],
         ticks=params.get("ticks", "0")[:6],
         sent=params.get("sent", "0")[:6],
@@ -292,7 +250,10 @@ async def clock(request: Request, sandbox: Sandbox) -> Response:
     if not back.startswith("/sandbox") or "//" in back or "\\" in back:
         back = "/sandbox"
     if step is None:
-        return PlainTextResponse(WORDS["bad_form"][lang], status_code=400)
+        return PlainTextResponse(
+            i18n.texts(lang).gettext("The form could not be read. Please try again."),
+            status_code=400,
+        )
     start = sandbox.now().astimezone(_services(request).zone)
     delta = (start + step) - start
     done = await sandbox.advance(delta)
@@ -310,7 +271,7 @@ async def chat(request: Request, sandbox: Sandbox) -> Response:
     family_id = _family_id(request)
     family = await run_in_threadpool(_family, _services(request), family_id)
     if family is None or family_id is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     chat_id = sandbox.chat_id(family_id)
     linked = family["chat_id"] == chat_id
     shown = await run_in_threadpool(sandbox.chat, chat_id) if linked else None
@@ -324,13 +285,18 @@ def _family(services: Services, family_id: int | None) -> dict[str, Any] | None:
         family = session.get(VolunteerFamily, family_id)
         if family is None:
             return None
-        return {"id": family.id, "name": family.name, "chat_id": family.telegram_chat_id}
+        return {
+            "id": family.id,
+            "name": family.name,
+            "chat_id": family.telegram_chat_id,
+            "lang": family.locale.value,  # the bot speaks the family's language
+        }
 
 
 async def join(request: Request, sandbox: Sandbox) -> Response:
     family_id = _family_id(request)
     if family_id is None or await run_in_threadpool(_family, _services(request), family_id) is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     await sandbox.join(family_id)
     return RedirectResponse(
         _back(f"/sandbox/chat/{family_id}", page_lang(request)), status_code=303
@@ -342,12 +308,18 @@ async def say(request: Request, sandbox: Sandbox) -> Response:
     form = await _form(request)
     lang = page_lang(request)
     if family_id is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     if form is None:
-        return PlainTextResponse(WORDS["bad_form"][lang], status_code=400)
+        return PlainTextResponse(
+            i18n.texts(lang).gettext("The form could not be read. Please try again."),
+            status_code=400,
+        )
     text = form.get("text", "").strip()
     if len(text) > TEXT_LIMIT:
-        return PlainTextResponse(WORDS["too_long"][lang], status_code=400)
+        return PlainTextResponse(
+            i18n.texts(lang).gettext("The message is too long (at most 2000 characters)."),
+            status_code=400,
+        )
     if text:
         await sandbox.say(sandbox.chat_id(family_id), text)
     return RedirectResponse(_back(f"/sandbox/chat/{family_id}", lang) + "#end", status_code=303)
@@ -358,11 +330,14 @@ async def press(request: Request, sandbox: Sandbox) -> Response:
     form = await _form(request)
     lang = page_lang(request)
     if family_id is None:
-        return PlainTextResponse("Not found", status_code=404)
+        return not_found()
     raw_id = (form or {}).get("message", "")
     data = (form or {}).get("data", "")
     if form is None or not ID.fullmatch(raw_id) or not 1 <= len(data.encode()) <= 64:
-        return PlainTextResponse(WORDS["bad_form"][lang], status_code=400)
+        return PlainTextResponse(
+            i18n.texts(lang).gettext("The form could not be read. Please try again."),
+            status_code=400,
+        )
     await sandbox.press(sandbox.chat_id(family_id), int(raw_id), data)
     return RedirectResponse(_back(f"/sandbox/chat/{family_id}", lang) + "#end", status_code=303)
 
@@ -401,18 +376,19 @@ def _inbox(services: Services, channels: tuple[Channel, ...], lang: str) -> list
                 key,
                 {
                     "name": names.get(key, "?"),
-                    "role": WORDS[row.audience.value][lang],
+                    "role": _roles(i18n.texts(lang)).get(row.audience.value, ""),
                     "messages": [],
                 },
             )
             person["messages"].append(
                 {
                     "channel": row.channel.value,
-                    "label": WORDS[row.channel.value][lang],
+                    "label": _channel_names(i18n.texts(lang)).get(row.channel.value, ""),
                     "at": row.sent_at or row.due_at,
                     "subject": row.subject,
                     "body": row.body or "",
                     "kind": row.kind,
+                    "lang": row.locale.value,  # the message's own language
                 }
             )
         return list(people.values())

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +30,7 @@ from followup.alerts import AckError, acknowledge, resolve, snooze
 from followup.hooks import engine_hooks
 from followup.staff_auth import may_see, visible
 from followup.tasks import TaskError, complete
-from scheduler import outbox
+from scheduler import i18n, outbox, wording
 from scheduler.prepare import preview
 from scheduler.timeline import localize
 from store.audit import record
@@ -45,6 +46,7 @@ from store.models import (
     VolunteerFamily,
 )
 from web.auth import StaffUser, current_staff, require, staff_page
+from web.staff_render import babel_locale
 from web.staff_words import word
 from web.wheel import wheel_svg
 
@@ -90,6 +92,10 @@ class Refused(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+# A snoozed case's date in the flash: "tirsdag 21. april".
+UNTIL = {"da": "EEEE d. MMMM", "en": "EEEE d MMMM"}
 
 
 def staff_routes() -> list[Route]:
@@ -188,7 +194,10 @@ async def today_page(request: Request) -> Response:
     app = _services(request)
     user = await current_staff(request)
     assert user is not None
-    data = await _run(request, lambda session, staff: staff_views.today(session, staff, app.now()))
+    data = await _run(
+        request,
+        lambda session, staff: staff_views.today(session, staff, app.now(), app.programmes),
+    )
     return staff_page(
         request,
         "staff/today.html",
@@ -238,8 +247,11 @@ async def case_action(request: Request) -> Response:
                 days = {"1": 1, "7": 7, "14": 14}.get(form.get("days", "7"), 7)
                 until = now + timedelta(days=days)
                 snooze(session, case.id, staff.id, until, now, via="web")
-                zone = ZoneInfo(staff.timezone)
-                return {"done": "snooze", "until": until.astimezone(zone).strftime("%d.%m.%Y")}
+                local = until.astimezone(ZoneInfo(staff.timezone)).date()
+                locale = staff.locale.value
+                pattern = UNTIL.get(locale, "full")
+                shown = format_date(local, pattern, locale=babel_locale(locale))
+                return {"done": "snooze", "until": shown}
             note = " ".join(form.get("note", "").split())[:2000]
             if len(note) < 2:
                 raise Refused("need_note")
@@ -637,8 +649,10 @@ async def message_page(request: Request) -> Response:
                 raise NotFound
             message, match = _message(session, staff, message_id)
             row = staff_views.outbox_row(message, match, app.programmes, staff.locale.value)
+            language = staff.locale.value
             edited = outbox.staff_text(message)
             body, subject = message.body, message.subject
+            message_lang = message.locale.value  # the recipient's, not the staff member's
             due_local = message.due_at.astimezone(ZoneInfo(staff.timezone)).strftime(
                 "%Y-%m-%dT%H:%M"
             )
@@ -657,12 +671,18 @@ async def message_page(request: Request) -> Response:
             session.rollback()
         with app.session_factory() as session, session.begin():
             record(session, f"staff:{user.id}", "outbox.view", "outbox_message", message_id)
+        shown = edited or body
         return {
             "r": row,
             "body": body,
             "subject": subject,
+            "message_lang": message_lang,
             "edited": edited,
             "due_local": due_local,
+            # What the SMS costs: an Arabic one is UCS-2, 70 characters a segment.
+            "sms_cost": wording.sms_cost_line(shown, i18n.texts(language))
+            if row.channel == "sms" and shown
+            else "",
         }
 
     try:

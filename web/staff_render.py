@@ -1,9 +1,11 @@
 """Rendering staff pages: one Jinja2 environment, the staff member's language and time zone, and
 Danish (or English) dates through Babel.
 
-Templates extend ``staff/base.html`` (the nav bar, the stylesheet). In a template, ``t("key")``
-is the word in the staff member's language (``web.staff_words``), ``when(moment)`` a local
-date and time, ``day(date)`` a date, ``ago(moment)`` how long ago.
+Templates extend ``staff/base.html`` (the nav bar, the stylesheet). In a template,
+``_("...")``, ``ngettext(...)`` and ``pgettext(...)`` are the message catalogs
+(:mod:`scheduler.i18n`) in the staff member's language, ``label("status_" + value)`` the word
+for a stored value (``web.staff_words``), ``when(moment)`` a local date and time, ``day(date)``
+a date, ``ago(moment)`` how long ago, and ``dir`` the language's writing direction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from web.staff_words import WORDS, word
+from scheduler import i18n
+from web.staff_words import labels, reasons
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -46,9 +49,30 @@ PAGES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+i18n.install(PAGES)
 BABEL = {"da": "da_DK", "en": "en_GB"}
 WHEN = {"da": "d. MMM y 'kl.' HH:mm", "en": "d MMM y, HH:mm"}
 DAY = {"da": "EEE d. MMM y", "en": "EEE d MMM y"}
+
+
+def babel_locale(locale: str) -> str:
+    """The Babel locale of a page language: Danish as in Denmark, English as in Britain."""
+    return BABEL.get(locale, locale)
+
+
+def other_language(locale: str) -> tuple[str, str]:
+    """The language a page offers to switch to (English from Danish, else Danish), and its
+    name in its own words: ("en", "English"), ("da", "Dansk")."""
+    other = "en" if locale == "da" else "da"
+    name = i18n.language(other).name
+    return other, name[:1].upper() + name[1:]
+
+
+def page_locale(locale: str | None) -> str:
+    """``locale`` if it has a message catalog, else Danish."""
+    known = {lang.code for lang in i18n.languages()}
+    return locale if locale in known else "da"
+
 
 # (path, word key, lowest role) of the nav bar; the other modules' pages join it here.
 NAV: list[tuple[str, str, str | None]] = [
@@ -65,44 +89,49 @@ NAV: list[tuple[str, str, str | None]] = [
 
 def render(request: Request, template: str, values: dict[str, Any], user: Viewer | None) -> str:
     app: Services = request.app.state.app
-    locale = (
-        user.locale if user is not None and user.locale in WORDS else values.get("locale", "da")
-    )
-    if locale not in WORDS:
-        locale = "da"
+    locale = page_locale(user.locale if user is not None else values.get("locale"))
     zone = ZoneInfo(user.timezone) if user is not None else app.zone
     now = app.now()
 
-    def t(key: str, **fill: Any) -> str:
-        return word(locale, key, **fill)
+    words = labels(i18n.texts(locale))
+
+    def label(key: str) -> str:
+        return words.get(key, "")
+
+    def reason(text: str) -> str:
+        return reasons(i18n.texts(locale)).get(text, text)
 
     def when(moment: datetime | None) -> str:
         if moment is None:
             return ""
-        return format_datetime(moment.astimezone(zone), WHEN[locale], locale=BABEL[locale])
+        return format_datetime(
+            moment.astimezone(zone), WHEN.get(locale, "medium"), locale=babel_locale(locale)
+        )
 
     def day(value: date | datetime | None, pattern: str = "") -> str:
         if value is None:
             return ""
         if isinstance(value, datetime):
             value = value.astimezone(zone).date()
-        return format_date(value, pattern or DAY[locale], locale=BABEL[locale])
+        return format_date(value, pattern or DAY.get(locale, "medium"), locale=babel_locale(locale))
 
     def ago(moment: datetime | None) -> str:
         if moment is None:
             return ""
         return format_timedelta(
-            moment - now, granularity="minute", add_direction=True, locale=BABEL[locale]
+            moment - now, granularity="minute", add_direction=True, locale=babel_locale(locale)
         )
 
     nav = [
-        (path, t(key), request.url.path.startswith(path))
+        (path, label(key), request.url.path.startswith(path))
         for path, key, role in NAV
         if user is not None and user.has(role) and (path != "/sandbox" or app.sandbox is not None)
     ]
     context = {
         "locale": locale,
-        "t": t,
+        "label": label,
+        "reason": reason,
+        "dir": i18n.language(locale).direction,
         "when": when,
         "day": day,
         "ago": ago,

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from followup.survey_defs import Page, Survey, default_surveys, tr
 from followup.survey_results import complete, lookup, mark_opened, save_answers, saved_answers
+from scheduler import i18n
 from store.models import ContactPerson, SurveyInvitation
 from web.limits import (
     BadForm,
@@ -39,6 +40,7 @@ from web.limits import (
     too_large,
     too_many,
 )
+from web.staff_render import other_language
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -49,6 +51,7 @@ PAGES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+i18n.install(PAGES, locale_variable="lang")
 
 # No scripts, no third parties, no framing; the token must not leak through Referer headers,
 # caches or search engines.
@@ -63,61 +66,13 @@ SECURITY_HEADERS = {
     ),
 }
 
-UI: dict[str, dict[str, str]] = {
-    "da": {
-        "language_name": "Dansk",
-        "other_language": "English",
-        "page": "Side {n} af {total}",
-        "next": "Næste",
-        "back": "Tilbage",
-        "finish": "Send svar",
-        "skip_note": "Du kan springe et spørgsmål over. Dine svar gemmes, hver gang du går videre.",
-        "resumed": "Velkommen tilbage. Dine svar er gemt, og du kan fortsætte her.",
-        "thanks_title": "Tak!",
-        "thanks": "Tak for dine svar.",
-        "close": "Du kan lukke siden nu.",
-        "used_title": "Allerede besvaret",
-        "used": "Dette spørgeskema er allerede besvaret. Tak for hjælpen.",
-        "expired_title": "Linket er udløbet",
-        "expired": "Spørgeskemaet kan ikke længere besvares via dette link. "
-        "Tak, fordi du ville hjælpe.",
-        "unknown_title": "Linket virker ikke",
-        "unknown": "Vi kan ikke finde et spørgeskema til dette link. "
-        "Tjek, at hele linket er kommet med fra din sms eller mail.",
-        "title": "Spørgeskema",
-    },
-    "en": {
-        "language_name": "English",
-        "other_language": "Dansk",
-        "page": "Page {n} of {total}",
-        "next": "Next",
-        "back": "Back",
-        "finish": "Send answers",
-        "skip_note": "You can skip any question. Your answers are saved each time you go on.",
-        "resumed": "Welcome back. Your answers are saved, and you can go on from here.",
-        "thanks_title": "Thank you!",
-        "thanks": "Thank you for your answers.",
-        "close": "You can close this page now.",
-        "used_title": "Already answered",
-        "used": "This questionnaire has already been answered. Thank you for your help.",
-        "expired_title": "This link has expired",
-        "expired": "The questionnaire can no longer be answered through this link. Thank you for "
-        "wanting to help.",
-        "unknown_title": "This link does not work",
-        "unknown": "We cannot find a questionnaire for this link. Please check that the whole link "
-        "was copied from your text message or email.",
-        "title": "Questionnaire",
-    },
-}
-LANGS = tuple(UI)
 MAX_FIELDS = 100
 
 
-def other(lang: str) -> str:
-    return "en" if lang == "da" else "da"
-
-
 def html(template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """A survey page in ``values["lang"]``: its texts from the catalogs, its direction (``dir``)
+    from the language."""
+    values["dir"] = i18n.language(values["lang"]).direction
     body = PAGES.get_template(template).render(**values)
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
@@ -141,25 +96,39 @@ def message_page(
         status,
         lang=lang or first[0],
         page_title=first[1],
-        other_lang=other(lang) if lang else None,
-        other_language=UI[lang]["other_language"] if lang else None,
+        other_lang=other_language(lang)[0] if lang else None,
+        other_name=other_language(lang)[1] if lang else None,
         blocks=[{"lang": b[0], "title": b[1], "paragraphs": b[2]} for b in blocks],
         form=form,
     )
 
 
 def unknown_page() -> HTMLResponse:
-    """The same page for every link that fits nothing: in both languages, since we cannot know."""
-    return message_page(
-        None,
-        [(lang, UI[lang]["unknown_title"], [UI[lang]["unknown"]]) for lang in LANGS],
-        status=404,
-    )
+    """The same page for every link that fits nothing: in every language, since we cannot know."""
+    blocks = []
+    for lang in i18n.enabled_languages():
+        texts = i18n.texts(lang)
+        title = texts.gettext("This link does not work")
+        blocks.append(
+            (
+                lang,
+                title,
+                [
+                    texts.gettext(
+                        "We cannot find a questionnaire for this link. Please check that the "
+                        "whole link was copied from your text message or email."
+                    )
+                ],
+            )
+        )
+    blocks.sort(key=lambda b: b[0] != "da")  # Danish first
+    return message_page(None, blocks, status=404)
 
 
 def _lang(request: Request, default: str) -> str:
     asked = request.query_params.get("lang")
-    return asked if asked in UI else (default if default in UI else "da")
+    known = i18n.enabled_languages()
+    return asked if asked in known else (default if default in known else "da")
 
 
 def _recipient_lang(session: Session, invitation: SurveyInvitation) -> str:
@@ -219,15 +188,24 @@ class _SurveyPages:
     def closed(
         self, state: str, lang: str, survey: Survey, status: int | None = None
     ) -> HTMLResponse:
-        t = UI[lang]
+        t = i18n.texts(lang)
         if state == "expired":
-            return message_page(
-                lang, [(lang, t["expired_title"], [t["expired"]])], status=status or 410
+            title = t.gettext("This link has expired")
+            text = t.gettext(
+                "The questionnaire can no longer be answered through this link. Thank "
+                "you for wanting to help."
             )
-        thanks = tr(survey.thanks, lang) or t["thanks"]
-        title = t["thanks_title"] if state == "thanks" else t["used_title"]
-        text = [thanks, t["close"]] if state == "thanks" else [t["used"]]
-        return message_page(lang, [(lang, title, text)], status=status or 200)
+            return message_page(lang, [(lang, title, [text])], status=status or 410)
+        if state == "thanks":
+            title = t.gettext("Thank you!")
+            thanks = tr(survey.thanks, lang) or t.gettext("Thank you for your answers.")
+            paragraphs = [thanks, t.gettext("You can close this page now.")]
+        else:
+            title = t.gettext("Already answered")
+            paragraphs = [
+                t.gettext("This questionnaire has already been answered. Thank you for your help.")
+            ]
+        return message_page(lang, [(lang, title, paragraphs)], status=status or 200)
 
     def show(self, request: Request, token: str, number: int | None) -> Response:
         now: datetime = self.app.now()
@@ -255,8 +233,8 @@ class _SurveyPages:
             return html(
                 "survey_page.html",
                 lang=lang,
-                other_lang=other(lang),
-                t=UI[lang],
+                other_lang=other_language(lang)[0],
+                other_name=other_language(lang)[1],
                 page_title=f"{tr(survey.title, lang)} ({number}/{len(pages)})",
                 title=tr(survey.title, lang),
                 intro=tr(survey.intro, lang),

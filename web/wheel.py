@@ -65,7 +65,7 @@ def wheel_svg(
     labels: dict[str, str],
 ) -> str:
     """The SVG markup; ``labels`` names the states and today in the staff member's language."""
-    babel = BABEL.get(locale, "da_DK")
+    babel = BABEL.get(locale, locale)
     parts = [
         f'<svg class="wheel" viewBox="0 0 {SIZE} {SIZE}" role="img" '
         f'aria-labelledby="wheel-title" xmlns="http://www.w3.org/2000/svg">',

@@ -42,6 +42,7 @@ from store.models.enums import (
     StaffRole,
     TaskStatus,
     VisitStatus,
+    WaitStatus,
 )
 from store.models.messages import (
     Escalation,
@@ -75,6 +76,7 @@ from store.models.system import (
     SurveyConversation,
     WebhookReceipt,
 )
+from store.models.waiting import HouseholdMember, Referral
 
 __all__ = [
     "NAMING",
@@ -95,6 +97,7 @@ __all__ = [
     "EndedBy",
     "Escalation",
     "EscalationStatus",
+    "HouseholdMember",
     "InviteToken",
     "Locale",
     "Match",
@@ -105,6 +108,7 @@ __all__ = [
     "OutboxStatus",
     "PhoneEmailMixin",
     "Programme",
+    "Referral",
     "Severity",
     "SparringRSVP",
     "SparringSession",
@@ -122,6 +126,7 @@ __all__ = [
     "Visit",
     "VisitStatus",
     "VolunteerFamily",
+    "WaitStatus",
     "WebhookReceipt",
     "_enum",
     "match_contact",

@@ -6,10 +6,12 @@ import enum
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Enum, MetaData, String
+from sqlalchemy import JSON, Dialect, Enum, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+from sqlalchemy.types import TypeDecorator
 
 from store import clock
+from store.models.enums import Locale
 from store.types import UTCDateTime
 from store.validation import normalise_email, normalise_phone
 
@@ -45,6 +47,23 @@ def _enum(cls: type[enum.Enum]) -> Enum:
         length=24,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+class LocaleColumn(TypeDecorator[Locale]):
+    """A person's language (:class:`store.models.enums.Locale`) as a short string.
+
+    The same VARCHAR(24) the enumeration columns always were (no migration), but open: a code
+    for a language added later ("ar") reads back as a ``Locale`` instead of failing the row.
+    """
+
+    impl = String(24)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else Locale(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Locale | None:
+        return None if value is None else Locale(value)
 
 
 class TimestampMixin:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import enum
+import re
+import threading
+
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+_LOCK = threading.Lock()
 
 
 class StaffRole(enum.StrEnum):
@@ -12,8 +17,29 @@ class StaffRole(enum.StrEnum):
 
 
 class Locale(enum.StrEnum):
+    """A person's language: a language code such as "da".
+
+    Danish and English are members; any other well-formed code ("ar") becomes a member on
+    first use, so that adding a language is a message catalog and a setting, not a code change.
+    Which languages may be given to a person (a catalog, reviewed or turned on) is checked where
+    it is chosen (the import, the bot's /language), not here.
+    """
+
     DA = "da"
     EN = "en"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Locale | None:
+        if not isinstance(value, str) or not _LANGUAGE_CODE.match(value):
+            return None
+        with _LOCK:
+            found = cls._value2member_map_.get(value)
+            if found is None:
+                member = str.__new__(cls, value)
+                member._name_ = value.upper()
+                member._value_ = value
+                found = cls._value2member_map_.setdefault(value, member)
+        return found  # type: ignore[return-value]
 
 
 class Channel(enum.StrEnum):
@@ -111,3 +137,14 @@ class RSVP(enum.StrEnum):
     YES = "yes"
     NO = "no"
     MAYBE = "maybe"
+
+
+class WaitStatus(enum.StrEnum):
+    """Where a volunteer family or a referred child is on the way to a match."""
+
+    APPLIED = "applied"
+    SCREENING = "screening"
+    WAITING = "waiting"  # approved, and waiting for a match
+    MATCHED = "matched"
+    PAUSED = "paused"
+    LEFT = "left"

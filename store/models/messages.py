@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from store.models.base import Base, TimestampMixin, _enum
+from store.models.base import Base, LocaleColumn, TimestampMixin, _enum
 from store.models.enums import (
     RSVP,
     Audience,
@@ -68,7 +68,7 @@ class OutboxMessage(TimestampMixin, Base):
     audience: Mapped[Audience] = mapped_column(_enum(Audience))
     recipient_id: Mapped[int] = mapped_column(Integer)
     channel: Mapped[Channel] = mapped_column(_enum(Channel))
-    locale: Mapped[Locale] = mapped_column(_enum(Locale), default=Locale.DA)
+    locale: Mapped[Locale] = mapped_column(LocaleColumn(), default=Locale.DA)
     essential: Mapped[bool] = mapped_column(Boolean, default=False)
     due_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime | None] = mapped_column()

@@ -21,7 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from store import clock
-from store.models.base import Base, PhoneEmailMixin, TimestampMixin, _enum, utcnow
+from store.models.base import (
+    Base,
+    LocaleColumn,
+    PhoneEmailMixin,
+    TimestampMixin,
+    _enum,
+    utcnow,
+)
 from store.models.enums import (
     Cadence,
     CancelledBy,
@@ -32,6 +39,7 @@ from store.models.enums import (
     MatchStatus,
     StaffRole,
     VisitStatus,
+    WaitStatus,
 )
 from store.validation import check_child_name
 
@@ -57,7 +65,7 @@ class Staff(PhoneEmailMixin, TimestampMixin, Base):
     role: Mapped[StaffRole] = mapped_column(_enum(StaffRole), default=StaffRole.PROCESLEDER)
     region: Mapped[str] = mapped_column(String(64), default="")
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    locale: Mapped[Locale] = mapped_column(_enum(Locale), default=Locale.DA)
+    locale: Mapped[Locale] = mapped_column(LocaleColumn(), default=Locale.DA)
     timezone: Mapped[str] = mapped_column(String(64), default=clock.default_zone)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -71,14 +79,20 @@ class VolunteerFamily(PhoneEmailMixin, TimestampMixin, Base):
     contact_name: Mapped[str] = mapped_column(String(120))  # the adult who is our contact
     region: Mapped[str] = mapped_column(String(64), default="")
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    locale: Mapped[Locale] = mapped_column(_enum(Locale), default=Locale.DA)
+    locale: Mapped[Locale] = mapped_column(LocaleColumn(), default=Locale.DA)
     timezone: Mapped[str] = mapped_column(String(64), default=clock.default_zone)
     # Addresses that failed permanently are kept but not used until corrected.
     phone_failed: Mapped[bool] = mapped_column(Boolean, default=False)
     email_failed: Mapped[bool] = mapped_column(Boolean, default=False)
     telegram_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The waiting list: where the family is on the way to a match (None: not on the list, e.g.
+    # a family imported with its match), since when, and the programme it is approved for.
+    status: Mapped[WaitStatus | None] = mapped_column(_enum(WaitStatus))
+    status_since: Mapped[date | None] = mapped_column(Date)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programme.id"))
 
     matches: Mapped[list[Match]] = relationship(back_populates="volunteer_family")
+    programme: Mapped[Programme | None] = relationship()
 
 
 class Child(TimestampMixin, Base):
@@ -114,7 +128,7 @@ class ContactPerson(PhoneEmailMixin, TimestampMixin, Base):
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     relation: Mapped[str] = mapped_column(String(24), default="parent")  # parent | institution
-    locale: Mapped[Locale] = mapped_column(_enum(Locale), default=Locale.DA)
+    locale: Mapped[Locale] = mapped_column(LocaleColumn(), default=Locale.DA)
     timezone: Mapped[str] = mapped_column(String(64), default=clock.default_zone)
     preferred_channel: Mapped[Channel] = mapped_column(_enum(Channel), default=Channel.SMS)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)

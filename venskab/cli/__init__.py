@@ -25,6 +25,7 @@ MODULES = (
     "bot",
     "calendar",
     "doctor",
+    "texts",
 )
 
 # Where each command lives; a command missing here is still found, by loading every module.
@@ -54,6 +55,7 @@ COMMANDS = {
     "sparring": "bot",
     "calendar": "calendar",
     "doctor": "doctor",
+    "texts": "texts",
 }
 
 
@@ -87,14 +89,27 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="venskab")
+@click.option(
+    "--lang",
+    "language",
+    metavar="LANGUAGE",
+    help="The language of what the command prints: da, en (default: VENSKAB_LANGUAGE, else da).",
+)
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, language: str | None) -> None:
     """venskab: follow-up of volunteer friendship-family programmes.
 
     Configuration comes from environment variables (see the README). Without any, it runs on
     a SQLite file ./venskab.db with sandbox channels that record messages instead of sending.
     """
     app = ctx.ensure_object(AppContext)
+    if language is not None:
+        from scheduler import i18n
+
+        if language not in i18n.enabled_languages():
+            codes = ", ".join(sorted(i18n.enabled_languages()))
+            raise click.BadParameter(f"expected one of {codes}", param_hint="--lang")
+        app.language = language
     ctx.call_on_close(app.close)
     if not gc.isenabled():  # started by the console script (venskab.entry)
         # The command's module is loaded by now: keep what start-up allocated out of the cyclic

@@ -37,8 +37,10 @@ def _bot_username(app: AppContext, given: str | None) -> str:
     token = app.settings.telegram_bot_token
     if not token:
         raise UserError(
-            "the bot's username is not known yet: set TELEGRAM_BOT_TOKEN (it is asked of "
-            "Telegram) or pass --bot-username"
+            app.texts.gettext(
+                "the bot's username is not known yet: set TELEGRAM_BOT_TOKEN (it is asked of "
+                "Telegram) or pass --bot-username"
+            )
         )
     from telegram import Bot
     from telegram.error import TelegramError
@@ -51,7 +53,11 @@ def _bot_username(app: AppContext, given: str | None) -> str:
     try:
         return asyncio.run(get_me())
     except TelegramError as exc:
-        raise UserError(f"could not ask Telegram for the bot's username ({exc.message})") from exc
+        raise UserError(
+            app.texts.gettext(
+                "could not ask Telegram for the bot's username (%(error)s)", error=exc.message
+            )
+        ) from exc
 
 
 @click.group()
@@ -74,11 +80,25 @@ def _invite(app: AppContext, kind: str, subject_id: int, bot_username: str | Non
         )
         name = person.name if person is not None else str(subject_id)
         expires = row.expires_at.astimezone(ZoneInfo(app.settings.timezone))
-    what = "volunteer family" if kind == "family" else "staff member"
-    click.echo(
-        f"Invite for {name} ({what} {subject_id}): open it on the phone that should get the "
-        f"messages. It works once, until {expires:%Y-%m-%d %H:%M}."
-    )
+    texts = app.texts
+    until = f"{fmt_date(expires, app.locale, 'long')} {expires:%H:%M}"
+    if kind == "family":
+        invited = texts.gettext(
+            "Invite for %(name)s (volunteer family %(id)s): open it on the phone that should "
+            "get the messages. It works once, until %(until)s.",
+            name=name,
+            id=subject_id,
+            until=until,
+        )
+    else:
+        invited = texts.gettext(
+            "Invite for %(name)s (staff member %(id)s): open it on the phone that should get "
+            "the messages. It works once, until %(until)s.",
+            name=name,
+            id=subject_id,
+            until=until,
+        )
+    click.echo(invited)
     click.echo(deep_link(username, token))
 
 
@@ -110,7 +130,13 @@ def sparring() -> None:
 
 def _when(app: AppContext, session: SparringSession) -> str:
     local = session.starts_at.astimezone(ZoneInfo(app.settings.timezone))
-    return f"{fmt_date(local, 'en', 'full')} at {local:%H:%M}"
+    return app.texts.gettext(
+        "%(day)s at %(time)s", day=fmt_date(local, app.locale, "full"), time=f"{local:%H:%M}"
+    )
+
+
+def _region(app: AppContext, region: str) -> str:
+    return region or app.texts.gettext("all regions")
 
 
 @sparring.command("add")
@@ -127,13 +153,17 @@ def sparring_add(
     programme = app.programmes.get(slug)
     if programme is None:
         raise UserError(
-            f"there is no programme {slug!r} (try: {', '.join(sorted(app.programmes))})"
+            app.texts.gettext(
+                "there is no programme %(programme)s (try: %(known)s)",
+                programme=repr(slug),
+                known=", ".join(sorted(app.programmes)),
+            )
         )
     if link is not None and not link.startswith(("https://", "http://")):
-        raise UserError("--link: expected a web address starting with https://")
+        raise UserError(app.texts.gettext("--link: expected a web address starting with https://"))
     starts_at = parse_when(at, app.settings.timezone)
     if starts_at <= app.now():
-        raise UserError("--at: the session must be in the future")
+        raise UserError(app.texts.gettext("--at: the session must be in the future"))
     with app.transaction() as session:
         rows = sync_programmes(session, app.programmes.values())
         row, created = sparring_ops.add_session(
@@ -147,15 +177,40 @@ def sparring_add(
         if region.strip():
             query = query.where(Match.region == region.strip())
         families = session.scalar(query) or 0
-        click.echo(
-            f"sparring session {row.id} {'added' if created else 'updated'}: {programme.name}, "
-            f"{region.strip() or 'all regions'}, {_when(app, row)}"
-            + ("" if row.meeting_link else " (no meeting link yet: add one with --link)")
+        texts = app.texts
+        what = {
+            "id": row.id,
+            "programme": programme.name,
+            "region": _region(app, region.strip()),
+            "when": _when(app, row),
+        }
+        line = (
+            texts.gettext(
+                "sparring session %(id)s added: %(programme)s, %(region)s, %(when)s", **what
+            )
+            if created
+            else texts.gettext(
+                "sparring session %(id)s updated: %(programme)s, %(region)s, %(when)s", **what
+            )
         )
+        if not row.meeting_link:
+            line = f"{line} " + texts.gettext("(no meeting link yet: add one with --link)")
+        click.echo(line)
     if any(tp.kind == Kind.SPARRING_INVITE for tp in programme.touchpoints):
-        click.echo(f"{families} volunteer families will be invited at the next tick.")
+        click.echo(
+            texts.ngettext(
+                "%(num)d volunteer family will be invited at the next tick.",
+                "%(num)d volunteer families will be invited at the next tick.",
+                families,
+            )
+        )
     else:
-        click.echo(f"note: {programme.name} has no sparring_invite touchpoint: nobody is invited.")
+        click.echo(
+            texts.gettext(
+                "note: %(programme)s has no sparring_invite touchpoint: nobody is invited.",
+                programme=programme.name,
+            )
+        )
 
 
 @sparring.command("show")
@@ -165,17 +220,29 @@ def sparring_show(app: AppContext, session_id: int) -> None:
     """One session and who is coming (names only, no contact details)."""
     with app.transaction() as session:
         row = session.get(SparringSession, session_id)
+        texts = app.texts
         if row is None:
-            raise UserError(f"there is no sparring session {session_id}")
+            raise UserError(texts.gettext("there is no sparring session %(id)s", id=session_id))
         click.echo(
-            f"Sparring session {row.id}: {row.programme.name}, {row.region or 'all regions'}"
+            texts.gettext(
+                "Sparring session %(id)s: %(programme)s, %(region)s",
+                id=row.id,
+                programme=row.programme.name,
+                region=_region(app, row.region),
+            )
         )
-        click.echo(f"  when   {_when(app, row)}")
-        click.echo(f"  link   {row.meeting_link or '-'}")
+        click.echo("  " + texts.gettext("when: %(when)s", when=_when(app, row)))
+        click.echo("  " + texts.gettext("link: %(link)s", link=row.meeting_link or "-"))
         answers = sparring_ops.answers(session, row.id)
-        for answer, title in ((RSVP.YES, "Coming"), (RSVP.MAYBE, "Maybe"), (RSVP.NO, "Not coming")):
+        for answer in (RSVP.YES, RSVP.MAYBE, RSVP.NO):
             names = [f"{f.name} ({f.contact_name})" for f, a in answers if a == answer]
-            click.echo(f"{title} ({len(names)}):")
+            if answer == RSVP.YES:
+                title = texts.gettext("Coming (%(num)s):", num=len(names))
+            elif answer == RSVP.MAYBE:
+                title = texts.gettext("Maybe (%(num)s):", num=len(names))
+            else:
+                title = texts.gettext("Not coming (%(num)s):", num=len(names))
+            click.echo(title)
             for name in names:
                 click.echo(f"  {name}")
 
@@ -190,12 +257,13 @@ def sparring_list(app: AppContext, show_all: bool) -> None:
         if not show_all:
             query = query.where(SparringSession.starts_at >= app.now())
         rows = list(session.scalars(query))
+        texts = app.texts
         if not rows:
-            click.echo("no sparring sessions")
+            click.echo(texts.gettext("no sparring sessions"))
             return
         for row in rows:
             coming = sum(1 for _, a in sparring_ops.answers(session, row.id) if a == RSVP.YES)
             click.echo(
                 f"{row.id:>5}  {_when(app, row)}  {row.programme.slug}  "
-                f"{row.region or 'all regions'}  {coming} coming"
+                f"{_region(app, row.region)}  " + texts.gettext("%(num)s coming", num=coming)
             )

@@ -32,9 +32,17 @@ def revoke(app: AppContext, family: str) -> None:
         if found is None and (number := row_id(family)) is not None:
             found = session.get(VolunteerFamily, number)
         if found is None:
-            raise UserError(f"FAMILY: no volunteer family with ref or id {family[:40]!r}")
+            raise UserError(
+                app.texts.gettext(
+                    "FAMILY: no volunteer family with ref or id %(ref)s", ref=repr(family[:40])
+                )
+            )
         count = revoke_feeds(session, found.id, app.now(), "cli")
     if count:
-        click.echo(f"calendar feed of family {found.id} closed; its address now answers 404")
+        click.echo(
+            app.texts.gettext(
+                "calendar feed of family %(id)s closed; its address now answers 404", id=found.id
+            )
+        )
     else:
-        click.echo(f"family {found.id} had no open calendar feed")
+        click.echo(app.texts.gettext("family %(id)s had no open calendar feed", id=found.id))

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.services import Services
+from scheduler import i18n
 from scheduler.programme import PROGRAMMES_DIR, Programme, ProgrammeError, load_all
 from scheduler.timeline import set_days_off
 from store import clock as store_clock
@@ -74,6 +75,8 @@ class AppContext:
     now_override: datetime | None = None
     # The sandbox's clock runs this far ahead of the wall clock (venskab.sandbox).
     time_offset: timedelta = timedelta(0)
+    # ``venskab --lang``: the language of what the command prints (else VENSKAB_LANGUAGE).
+    language: str | None = None
     _engine: Engine | None = field(default=None, repr=False)
 
     @cached_property
@@ -83,7 +86,20 @@ class AppContext:
         except SettingsError as exc:
             raise UserError(f"setting {exc}") from exc
         set_days_off(settings.extra_days_off)
+        # The organisation's own wording, over the shipped catalogs and templates, from now on.
+        from scheduler import i18n
+
+        i18n.configure(settings.texts_dir, settings.languages)
         return settings
+
+    @property
+    def locale(self) -> str:
+        """The language staff read this command's output in: ``--lang``, else the setting."""
+        return self.language or self.settings.language
+
+    @property
+    def texts(self) -> i18n.Texts:
+        return i18n.texts(self.locale)
 
     @property
     def engine(self) -> Engine:
@@ -153,7 +169,14 @@ def parse_when(value: str, zone_name: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-PROGRESS_LABELS = {"checking": "checking rows", "writing": "writing rows"}
+def _progress_label(texts: i18n.Texts, phase: str) -> str:
+    if phase == "checking":
+        return texts.pgettext("progress", "checking rows")
+    if phase == "writing":
+        return texts.pgettext("progress", "writing rows")
+    return phase
+
+
 T = TypeVar("T")
 
 
@@ -161,8 +184,9 @@ class TerminalProgress:
     """A progress bar on the terminal (stderr) for long work, one per phase ("checking",
     "writing"); nothing when stderr is not a terminal (cron, a pipe) or the work is short."""
 
-    def __init__(self, at_least: int = 500) -> None:
+    def __init__(self, at_least: int = 500, texts: i18n.Texts | None = None) -> None:
         self.at_least = at_least
+        self.texts = texts or i18n.texts(i18n.SOURCE_LANGUAGE)
         self.phase: str | None = None
         self.bar: Any = None
 
@@ -173,7 +197,10 @@ class TerminalProgress:
             self.close()
             self.phase = phase
             self.bar = click.progressbar(
-                length=total, label=PROGRESS_LABELS.get(phase, phase), file=sys.stderr, width=30
+                length=total,
+                label=_progress_label(self.texts, phase),
+                file=sys.stderr,
+                width=30,
             )
             self.bar.__enter__()
         self.bar.update(1)

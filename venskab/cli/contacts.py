@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from followup.contacts import ContactError, record
+from followup.yearplan import fmt_date
 from store.models import Match
 from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
 
@@ -36,14 +37,49 @@ def contact_add(app: AppContext, match_id: int, party: str, kind: str, on_text: 
     try:
         on = date.fromisoformat(on_text) if on_text else today
     except ValueError:
-        raise UserError(f"--on {on_text!r}: write a date as YYYY-MM-DD, e.g. 2026-03-02") from None
+        raise UserError(
+            app.texts.gettext(
+                "%(option)s %(value)s: write a date as YYYY-MM-DD, e.g. %(example)s",
+                option="--on",
+                value=repr(on_text),
+                example="2026-03-02",
+            )
+        ) from None
     with app.transaction() as session:
         match = session.get(Match, match_id)
         if match is None:
-            raise UserError(f"there is no match {match_id}")
+            raise UserError(app.texts.gettext("there is no match %(id)s", id=match_id))
         try:
             record(session, match, PARTY[party], kind, on, today)
         except ContactError as exc:
             raise UserError(str(exc)) from None
-    who = "the volunteer family" if party == "family" else "the parent"
-    click.echo(f"match {match_id}: a {kind} with {who} on {on.isoformat()} is recorded")
+    texts, day = app.texts, fmt_date(on, app.locale, "medium")
+    recorded = {
+        ("family", "call"): texts.gettext(
+            "match %(id)s: a call with the volunteer family on %(day)s is recorded",
+            id=match_id,
+            day=day,
+        ),
+        ("family", "visit"): texts.gettext(
+            "match %(id)s: a visit with the volunteer family on %(day)s is recorded",
+            id=match_id,
+            day=day,
+        ),
+        ("family", "meeting"): texts.gettext(
+            "match %(id)s: a meeting with the volunteer family on %(day)s is recorded",
+            id=match_id,
+            day=day,
+        ),
+        ("parent", "call"): texts.gettext(
+            "match %(id)s: a call with the parent on %(day)s is recorded", id=match_id, day=day
+        ),
+        ("parent", "visit"): texts.gettext(
+            "match %(id)s: a visit with the parent on %(day)s is recorded", id=match_id, day=day
+        ),
+        ("parent", "meeting"): texts.gettext(
+            "match %(id)s: a meeting with the parent on %(day)s is recorded",
+            id=match_id,
+            day=day,
+        ),
+    }
+    click.echo(recorded[("family" if party == "family" else "parent", kind)])

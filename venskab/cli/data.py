@@ -52,7 +52,7 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
     """
     data = file.read_bytes()
     app.upgrade()
-    progress = TerminalProgress()
+    progress = TerminalProgress(texts=app.texts)
     try:
         with app.transaction() as session:
             result = importer.import_csv(
@@ -63,6 +63,7 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
                 app.programmes,
                 today=app.now().astimezone(app.settings.zone).date(),
                 progress=progress,
+                languages=app.settings.enabled_languages,
             )
             if dry_run:
                 raise _DryRun

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from followup import matches as ops
 from followup.matches import MatchError
+from followup.status_words import match_status
 from followup.yearplan import (
     PlanRow,
     fmt_date,
@@ -20,14 +21,17 @@ from followup.yearplan import (
     title_variables,
     year_plan,
 )
+from scheduler import i18n
 from scheduler.facts import facts_for, local_today
 from scheduler.programme import Programme
 from store.models import (
+    Cadence,
     EndedBy,
     EndReason,
     Match,
     MatchStatus,
     OutboxMessage,
+    OutboxStatus,
     Task,
     VolunteerFamily,
 )
@@ -48,17 +52,50 @@ DATE_WINDOW_DAYS = 731  # dates given here lie within two years of today
 def _date(value: str | None, app: AppContext, name: str) -> date | None:
     if value is None:
         return None
+    texts = app.texts
     try:
         day = date.fromisoformat(value)
     except ValueError as exc:
-        raise UserError(f"{name}: {value!r} is not a date such as 2026-07-01") from exc
+        raise UserError(
+            texts.gettext(
+                "%(option)s: %(value)s is not a date such as 2026-07-01",
+                option=name,
+                value=repr(value),
+            )
+        ) from exc
     today = app.now().astimezone(app.settings.zone).date()
     if abs((day - today).days) > DATE_WINDOW_DAYS:
         raise UserError(
-            f"{name}: {value} is more than two years from today ({today.isoformat()}); "
-            "check the year"
+            texts.gettext(
+                "%(option)s: %(value)s is more than two years from today (%(today)s); check the "
+                "year",
+                option=name,
+                value=value,
+                today=_day(today, app.locale),
+            )
         )
     return day
+
+
+def _day(day: date, locale: str) -> str:
+    """A date as staff read it: "2. mar. 2026" / "2 Mar 2026"."""
+    return fmt_date(day, locale, "medium")
+
+
+def _cadence(texts: i18n.Texts, cadence: Cadence) -> str:
+    if cadence == Cadence.BIWEEKLY:
+        return texts.pgettext("cadence", "every other week")
+    if cadence == Cadence.TWO_THREE_MONTHLY:
+        return texts.pgettext("cadence", "2-3 times a month")
+    return texts.pgettext("cadence", "every week")
+
+
+def _staff(match: Match) -> str:
+    """The staff member, with the phone number colleagues reach them on."""
+    if match.staff is None:
+        return "-"
+    phone = i18n.phone(match.staff.phone)
+    return f"{match.staff.name} ({phone})" if phone else match.staff.name
 
 
 def _load(session: Session, match_id: int) -> Match:
@@ -108,6 +145,7 @@ def match_list(app: AppContext, status: str | None, programme_slug: str | None) 
         )
         if status:
             query = query.where(Match.status == MatchStatus(status))
+        texts, locale = app.texts, app.locale
         rows = []
         for m in session.scalars(query):
             if programme_slug and m.programme.slug != programme_slug:
@@ -118,63 +156,118 @@ def match_list(app: AppContext, status: str | None, programme_slug: str | None) 
                     m.programme.slug,
                     m.child.first_name,
                     m.volunteer_family.name,
-                    m.start_date.isoformat(),
-                    fmt_weekday(m.visit_weekday, "en"),
-                    m.status.value,
-                    m.staff.name if m.staff else "-",
+                    _day(m.start_date, locale),
+                    fmt_weekday(m.visit_weekday, locale),
+                    match_status(texts, m.status),
+                    _staff(m),
                 ]
             )
     if not rows:
-        click.echo("no matches")
+        click.echo(texts.gettext("no matches"))
         return
-    click.echo(
-        _table(
-            rows,
-            ["id", "programme", "child", "volunteer family", "start", "weekday", "status", "staff"],
-        )
-    )
+    headers = [
+        texts.pgettext("column", "id"),
+        texts.pgettext("column", "programme"),
+        texts.pgettext("column", "child"),
+        texts.pgettext("column", "volunteer family"),
+        texts.pgettext("column", "start"),
+        texts.pgettext("column", "weekday"),
+        texts.pgettext("column", "status"),
+        texts.pgettext("column", "staff"),
+    ]
+    click.echo(_table(rows, headers))
 
 
 @match.command("show")
 @click.argument("match_id", type=ROW_ID)
 @pass_app
 def match_show(app: AppContext, match_id: int) -> None:
-    """Everything about one match, without contact details."""
+    """Everything about one match, without the family's or the parents' contact details."""
+    texts, locale = app.texts, app.locale
     with app.transaction() as session:
         m = _load(session, match_id)
-        click.echo(
-            f"Match {m.id}: {m.child.first_name} ({m.child.birth_year or 'age unknown'}) "
-            f"with {m.volunteer_family.name}"
+        born = (
+            texts.gettext("born %(year)s", year=m.child.birth_year)
+            if m.child.birth_year
+            else texts.gettext("age unknown")
         )
-        click.echo(f"  programme     {m.programme.name}")
-        click.echo(f"  status        {m.status.value}")
-        click.echo(f"  start         {m.start_date.isoformat()}")
         click.echo(
-            f"  visits        {m.cadence.value} on {fmt_weekday(m.visit_weekday, 'en')}"
-            + (f" at {m.visit_time.strftime('%H:%M')}" if m.visit_time else "")
-        )
-        click.echo(f"  staff         {m.staff.name if m.staff else '-'}")
-        click.echo(f"  contacts      {', '.join(c.name for c in m.contacts) or '-'}")
-        click.echo(
-            f"  telegram      {'linked' if m.volunteer_family.telegram_chat_id else 'not linked'}"
-        )
-        for p in m.pauses:
-            until = p.end_date.isoformat() if p.end_date else "open"
-            click.echo(f"  pause         {p.start_date.isoformat()} to {until}")
-        if m.end_date:
-            by = m.ended_by.value if m.ended_by else "?"
-            code = m.end_reason_code.value if m.end_reason_code else ""
-            reason = (
-                f" ({'; '.join(r for r in (code, m.end_reason or '') if r)})"
-                if code or m.end_reason
-                else ""
+            texts.gettext(
+                "Match %(id)s: %(child)s (%(born)s) with %(family)s",
+                id=m.id,
+                child=m.child.first_name,
+                born=born,
+                family=m.volunteer_family.name,
             )
-            click.echo(f"  ended         {m.end_date.isoformat()} by {by}{reason}")
+        )
+        weekday = fmt_weekday(m.visit_weekday, locale)
+        visits = (
+            texts.gettext(
+                "%(cadence)s on %(weekday)s at %(time)s",
+                cadence=_cadence(texts, m.cadence),
+                weekday=weekday,
+                time=m.visit_time.strftime("%H:%M"),
+            )
+            if m.visit_time
+            else texts.gettext(
+                "%(cadence)s on %(weekday)s", cadence=_cadence(texts, m.cadence), weekday=weekday
+            )
+        )
+        fields = [
+            (texts.pgettext("match field", "programme"), m.programme.name),
+            (texts.pgettext("match field", "status"), match_status(texts, m.status)),
+            (texts.pgettext("match field", "start"), _day(m.start_date, locale)),
+            (texts.pgettext("match field", "visits"), visits),
+            (texts.pgettext("match field", "staff"), _staff(m)),
+            (
+                texts.pgettext("match field", "contacts"),
+                ", ".join(c.name for c in m.contacts) or "-",
+            ),
+            (
+                texts.pgettext("match field", "Telegram"),
+                texts.gettext("connected")
+                if m.volunteer_family.telegram_chat_id
+                else texts.gettext("not connected"),
+            ),
+        ]
+        for p in m.pauses:
+            period = (
+                texts.gettext(
+                    "%(first)s to %(back)s",
+                    first=_day(p.start_date, locale),
+                    back=_day(p.end_date, locale),
+                )
+                if p.end_date
+                else texts.gettext("from %(first)s, open", first=_day(p.start_date, locale))
+            )
+            fields.append((texts.pgettext("match field", "pause"), period))
+        if m.end_date:
+            ended = texts.gettext(
+                "%(day)s by %(who)s",
+                day=_day(m.end_date, locale),
+                who=m.ended_by.value if m.ended_by else "?",
+            )
+            why = "; ".join(
+                r for r in (m.end_reason_code.value if m.end_reason_code else "", m.end_reason) if r
+            )
+            if why:
+                ended = f"{ended} ({why})"
+            fields.append((texts.pgettext("match field", "ended"), ended))
         if m.previous_match_id:
-            click.echo(f"  re-match of   match {m.previous_match_id}")
+            fields.append(
+                (
+                    texts.pgettext("match field", "re-match of"),
+                    texts.gettext("match %(id)s", id=m.previous_match_id),
+                )
+            )
         follower = session.scalars(select(Match.id).where(Match.previous_match_id == m.id)).first()
         if follower is not None:
-            click.echo(f"  re-matched as match {follower}")
+            fields.append(
+                (
+                    texts.pgettext("match field", "re-matched as"),
+                    texts.gettext("match %(id)s", id=follower),
+                )
+            )
         counts = dict(
             session.execute(
                 select(OutboxMessage.status, func.count())
@@ -183,17 +276,39 @@ def match_show(app: AppContext, match_id: int) -> None:
             ).all()
         )
         if counts:
-            click.echo(
-                "  messages      " + ", ".join(f"{k.value} {v}" for k, v in sorted(counts.items()))
+            fields.append(
+                (
+                    texts.pgettext("match field", "messages"),
+                    ", ".join(f"{_outbox_status(texts, k)} {v}" for k, v in sorted(counts.items())),
+                )
             )
+        width = max(len(label) for label, _ in fields) + 2
+        for label, value in fields:
+            click.echo(f"  {label.ljust(width)}{strip_controls(value)}")
         tasks = session.scalars(
             select(Task).where(Task.match_id == m.id).order_by(Task.due_at)
         ).all()
         open_tasks = [t for t in tasks if t.status.value == "open"]
         if open_tasks:
-            click.echo("  open tasks")
+            click.echo("  " + texts.pgettext("match field", "open tasks"))
+            zone = ZoneInfo(app.settings.timezone)
             for t in open_tasks[:10]:
-                click.echo(f"    {t.due_at.date().isoformat()}  {t.title}")
+                click.echo(f"    {_day(t.due_at.astimezone(zone).date(), locale)}  {t.title}")
+
+
+def _outbox_status(texts: i18n.Texts, status: OutboxStatus) -> str:
+    """A message's state in the outbox, as staff read it (the word, not the code)."""
+    words = {
+        OutboxStatus.PLANNED: texts.pgettext("outbox status", "planned"),
+        OutboxStatus.SENDING: texts.pgettext("outbox status", "sending"),
+        OutboxStatus.SENT: texts.pgettext("outbox status", "sent"),
+        OutboxStatus.DELIVERED: texts.pgettext("outbox status", "delivered"),
+        OutboxStatus.FAILED: texts.pgettext("outbox status", "failed"),
+        OutboxStatus.EXPIRED: texts.pgettext("outbox status", "expired"),
+        OutboxStatus.CANCELLED: texts.pgettext("outbox status", "cancelled"),
+        OutboxStatus.UNKNOWN: texts.pgettext("outbox status", "unknown"),
+    }
+    return words.get(status, status.value)
 
 
 @match.command("edit")
@@ -208,15 +323,25 @@ def match_edit(app: AppContext, match_id: int, start: str) -> None:
         m = _load(session, match_id)
         old = m.start_date
         if old == start_day:
-            click.echo(f"match {match_id} already starts on {old.isoformat()}; nothing changed")
+            click.echo(
+                app.texts.gettext(
+                    "match %(id)s already starts on %(day)s; nothing changed",
+                    id=match_id,
+                    day=_day(old, app.locale),
+                )
+            )
             return
         try:
             ops.correct_start(session, m, start_day, "cli")
         except MatchError as exc:
             raise UserError(f"match {match_id}: {exc}") from exc
     click.echo(
-        f"match {match_id} now starts on {start_day.isoformat()} (was {old.isoformat()}); "
-        "its plan follows"
+        app.texts.gettext(
+            "match %(id)s now starts on %(day)s (was %(old)s); its plan follows",
+            id=match_id,
+            day=_day(start_day, app.locale),
+            old=_day(old, app.locale),
+        )
     )
 
 
@@ -230,13 +355,26 @@ def match_pause(app: AppContext, match_id: int, start: str, end: str | None, rea
     """Pause visit prompts and missed-visit rules (e.g. summer holiday)."""
     start_day = _date(start, app, "--from")
     assert start_day is not None
+    end_day = _date(end, app, "--to")
     with app.transaction() as session:
         m = _load(session, match_id)
         try:
-            ops.pause(session, m, start_day, _date(end, app, "--to"), reason, "cli")
+            ops.pause(session, m, start_day, end_day, reason, "cli")
         except MatchError as exc:
             raise UserError(str(exc)) from exc
-    click.echo(f"match {match_id} paused from {start}" + (f" until {end}" if end else ""))
+    texts, locale = app.texts, app.locale
+    click.echo(
+        texts.gettext(
+            "match %(id)s paused from %(first)s until %(back)s",
+            id=match_id,
+            first=_day(start_day, locale),
+            back=_day(end_day, locale),
+        )
+        if end_day
+        else texts.gettext(
+            "match %(id)s paused from %(first)s", id=match_id, first=_day(start_day, locale)
+        )
+    )
 
 
 @match.command("resume")
@@ -252,7 +390,9 @@ def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
             ops.resume(session, m, day, "cli")
         except MatchError as exc:
             raise UserError(str(exc)) from exc
-    click.echo(f"match {match_id} resumes on {day.isoformat()}")
+    click.echo(
+        app.texts.gettext("match %(id)s resumes on %(day)s", id=match_id, day=_day(day, app.locale))
+    )
 
 
 @match.command("end")
@@ -293,7 +433,14 @@ def match_end(
             ops.end(session, m, day, EndedBy(ended_by), reason, "cli", reason_code=code)
         except MatchError as exc:
             raise UserError(str(exc)) from exc
-    click.echo(f"match {match_id} ended on {day.isoformat()} ({ended_by})")
+    click.echo(
+        app.texts.gettext(
+            "match %(id)s ended on %(day)s (%(by)s)",
+            id=match_id,
+            day=_day(day, app.locale),
+            by=ended_by,
+        )
+    )
 
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -316,6 +463,7 @@ def match_rematch(
 ) -> None:
     """Re-match the child of an ended match with another volunteer family (a new match that
     names the previous one)."""
+    texts = app.texts
     start_day = _date(start, app, "--start")
     assert start_day is not None
     at = None
@@ -323,14 +471,22 @@ def match_rematch(
         try:
             at = time.fromisoformat(visit_time)
         except ValueError as exc:
-            raise UserError(f"--time: {visit_time!r} is not a time such as 16:00") from exc
+            raise UserError(
+                texts.gettext(
+                    "--time: %(value)s is not a time such as 16:00", value=repr(visit_time)
+                )
+            ) from exc
     with app.transaction() as session:
         previous = _load(session, match_id)
         family = session.scalars(
             select(VolunteerFamily).where(VolunteerFamily.external_ref == family_ref)
         ).first()
         if family is None:
-            raise UserError(f"--family: there is no volunteer family with ref {family_ref!r}")
+            raise UserError(
+                texts.gettext(
+                    "--family: there is no volunteer family with ref %(ref)s", ref=repr(family_ref)
+                )
+            )
         try:
             new = ops.rematch(
                 session,
@@ -345,14 +501,25 @@ def match_rematch(
             raise UserError(str(exc)) from exc
         new_id = new.id
     click.echo(
-        f"match {new_id}: {family_ref} from {start_day.isoformat()}, a re-match of match "
-        f"{match_id}; its plan follows"
+        texts.gettext(
+            "match %(id)s: %(family)s from %(day)s, a re-match of match %(previous)s; its plan "
+            "follows",
+            id=new_id,
+            family=family_ref,
+            day=_day(start_day, app.locale),
+            previous=match_id,
+        )
     )
 
 
 @click.command()
 @click.argument("match_id", type=ROW_ID)
-@click.option("--lang", "locale", type=click.Choice(["da", "en"]), default="da", show_default=True)
+@click.option(
+    "--lang",
+    "locale",
+    type=click.Choice(["da", "en"]),
+    help="The plan's language, e.g. the family's (default: the command line's).",
+)
 @click.option(
     "--all-visits", is_flag=True, help="List every visit prompt instead of one summary line."
 )
@@ -364,16 +531,22 @@ def match_rematch(
 )
 @pass_app
 def plan(
-    app: AppContext, match_id: int, locale: str, all_visits: bool, pdf_path: Path | None
+    app: AppContext, match_id: int, locale: str | None, all_visits: bool, pdf_path: Path | None
 ) -> None:
     """The match's year plan (årshjul): what happens when, past and upcoming."""
+    locale = locale or app.locale
+    texts = i18n.texts(locale)
     now = app.now()
     with app.transaction() as session:
         m = _load(session, match_id)
         programme = app.programmes.get(m.programme.slug)
         if programme is None:
             raise UserError(
-                f"match {match_id}: programme {m.programme.slug!r} has no file in programmes/"
+                texts.gettext(
+                    "match %(id)s: programme %(programme)s has no file in programmes/",
+                    id=match_id,
+                    programme=repr(m.programme.slug),
+                )
             )
         facts = facts_for(session, m, programme)
         rows = year_plan(
@@ -388,18 +561,20 @@ def plan(
         title = f"{programme.name}: {m.child.first_name} & {m.volunteer_family.name}"
         if pdf_path is not None:
             _write_pdf(app, session, m, programme, rows, locale, pdf_path)
-    header = {"da": ["dato", "kl.", "hvad", "hvem", ""], "en": ["date", "time", "what", "who", ""]}[
-        locale
+    header = [
+        texts.pgettext("column", "date"),
+        texts.pgettext("column", "time"),
+        texts.pgettext("column", "what"),
+        texts.pgettext("column", "who"),
+        "",
     ]
-    done = {"da": "✓", "en": "✓"}[locale]
-    table = [
-        [fmt_date(r.day, locale, "medium"), r.time, r.what, r.who, done if r.past else ""]
-        for r in rows
-    ]
+    table = [[_day(r.day, locale), r.time, r.what, r.who, "✓" if r.past else ""] for r in rows]
     click.echo(title)
     click.echo(_table(table, header))
     if pdf_path is not None:
-        click.echo(f"the year wheel and the plan are in {pdf_path}", err=True)
+        click.echo(
+            texts.gettext("the year wheel and the plan are in %(path)s", path=pdf_path), err=True
+        )
 
 
 def _write_pdf(
@@ -418,7 +593,11 @@ def _write_pdf(
     try:
         import weasyprint
     except OSError as exc:  # Pango, which WeasyPrint draws text with, is not installed
-        raise UserError(f"a PDF needs the Pango library on this machine ({exc})") from None
+        raise UserError(
+            app.texts.gettext(
+                "a PDF needs the Pango library on this machine (%(error)s)", error=exc
+            )
+        ) from None
     now = app.now()
     points, end = year_wheel(session, match, programme, now, locale)
     today = now.astimezone(ZoneInfo(match.volunteer_family.timezone)).date()
@@ -434,4 +613,8 @@ def _write_pdf(
     try:
         weasyprint.HTML(string=html).write_pdf(path)
     except OSError as exc:
-        raise UserError(f"could not write {path}: {exc.strerror or exc}") from None
+        raise UserError(
+            app.texts.gettext(
+                "could not write %(path)s: %(error)s", path=path, error=exc.strerror or exc
+            )
+        ) from None

@@ -23,13 +23,20 @@ def register(group: click.Group) -> None:
     group.add_command(report)
 
 
-def _day(text: str | None, default: date, option: str) -> date:
+def _day(app: AppContext, text: str | None, default: date, option: str) -> date:
     if text is None:
         return default
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option} {text!r}: write a date as YYYY-MM-DD, e.g. 2026-01-31") from None
+        raise UserError(
+            app.texts.gettext(
+                "%(option)s %(value)s: write a date as YYYY-MM-DD, e.g. %(example)s",
+                option=option,
+                value=repr(text),
+                example="2026-01-31",
+            )
+        ) from None
 
 
 @click.command()
@@ -73,21 +80,38 @@ def report(
     """
     zone = app.settings.timezone
     today = app.now().astimezone(ZoneInfo(zone)).date()
-    end = _day(to_text, today, "--to")
-    start = _day(from_text, end - relativedelta(years=1) + timedelta(days=1), "--from")
+    end = _day(app, to_text, today, "--to")
+    start = _day(app, from_text, end - relativedelta(years=1) + timedelta(days=1), "--from")
+    texts = app.texts
     if start > end:
-        raise UserError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+        raise UserError(
+            texts.gettext(
+                "--from %(start)s is after --to %(end)s",
+                start=start.isoformat(),
+                end=end.isoformat(),
+            )
+        )
     if fmt == "xlsx" and output is None:
-        raise UserError("an .xlsx report needs a file: add --output report.xlsx")
+        raise UserError(
+            texts.gettext("an .xlsx report needs a file: add --output %(file)s", file="report.xlsx")
+        )
     with app.transaction() as session:
         if programme is not None and programme not in app.programmes:
             known = ", ".join(sorted(app.programmes))
-            raise UserError(f"no programme {programme!r}; the programmes are: {known}")
+            raise UserError(
+                texts.gettext(
+                    "no programme %(programme)s; the programmes are: %(known)s",
+                    programme=repr(programme),
+                    known=known,
+                )
+            )
         if (
             staff_ref is not None
             and session.scalar(select(Staff.id).where(Staff.external_ref == staff_ref)) is None
         ):
-            raise UserError(f"no staff member with the reference {staff_ref!r}")
+            raise UserError(
+                texts.gettext("no staff member with the reference %(ref)s", ref=repr(staff_ref))
+            )
         scope = Scope(
             start,
             end,
@@ -101,7 +125,7 @@ def report(
     if output is None:
         write_csv(columns, rows, sys.stdout)
         return
-    progress = TerminalProgress()  # a bar on a terminal for a few thousand rows
+    progress = TerminalProgress(texts=app.texts)  # a bar on a terminal for a few thousand rows
     try:
         if fmt == "xlsx":
             with output.open("wb") as out:
@@ -112,9 +136,13 @@ def report(
     finally:
         progress.close()
     totals = ", ".join(f"{k} {v}" for k, v in summary(columns, rows).items())
-    click.echo(
-        f"{name}: {len(rows)} rows, {start.isoformat()} to {end.isoformat()}"
-        + (f" ({totals})" if totals else "")
-        + f", written to {output}",
-        err=True,
+    written = texts.ngettext(
+        "%(name)s: %(num)d row, %(start)s to %(end)s, written to %(file)s",
+        "%(name)s: %(num)d rows, %(start)s to %(end)s, written to %(file)s",
+        len(rows),
+        name=name,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        file=output,
     )
+    click.echo(f"{written} ({totals})" if totals else written, err=True)

@@ -12,9 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.alerts import AckError, acknowledge, resolve, snooze
+from followup.escalations import rule_title
 from followup.staff_auth import PasswordError, set_password
 from followup.tasks import OUTCOMES, TaskError, complete, open_tasks
-from store.models import Escalation, EscalationStatus, Staff
+from followup.yearplan import fmt_date
+from store.models import Escalation, EscalationStatus, Severity, Staff
 from venskab.cli.common import ROW_ID, AppContext, UserError, parse_when, pass_app
 
 
@@ -29,7 +31,20 @@ def register(group: click.Group) -> None:
 
 
 def _local(moment: datetime, app: AppContext) -> str:
-    return moment.astimezone(ZoneInfo(app.settings.timezone)).strftime("%Y-%m-%d %H:%M")
+    """A moment in the configured zone, as staff read it: "9. mar. 2026 19:00"."""
+    local = moment.astimezone(ZoneInfo(app.settings.timezone))
+    return f"{fmt_date(local, app.locale, 'medium')} {local:%H:%M}"
+
+
+def _state(app: AppContext, escalation: Escalation) -> str:
+    texts = app.texts
+    if escalation.snoozed_until is not None and escalation.snoozed_until > app.now():
+        return texts.gettext("snoozed until %(when)s", when=_local(escalation.snoozed_until, app))
+    if escalation.status == EscalationStatus.ACKNOWLEDGED:
+        return texts.pgettext("case status", "acknowledged")
+    if escalation.status == EscalationStatus.RESOLVED:
+        return texts.pgettext("case status", "resolved")
+    return texts.pgettext("case status", "open")
 
 
 @click.command()
@@ -42,25 +57,37 @@ def escalations(app: AppContext, show_all: bool) -> None:
         if not show_all:
             query = query.where(Escalation.status == EscalationStatus.OPEN)
         rows = list(session.scalars(query))
+        texts, locale = app.texts, app.locale
         if not rows:
-            click.echo("no open escalations" if not show_all else "no escalations")
+            click.echo(
+                texts.gettext("no open escalations") if not show_all else texts.gettext("no cases")
+            )
             return
         for e in rows:
-            flag = "URGENT " if e.severity.value == "urgent" else ""
-            state = e.status.value
-            if e.snoozed_until is not None and e.snoozed_until > app.now():
-                state = f"snoozed until {_local(e.snoozed_until, app)}"
+            state = _state(app, e)
+            if e.severity == Severity.URGENT:
+                state = texts.gettext("URGENT, %(state)s", state=state)
+            title = e.summary if locale == "en" else rule_title(e.rule, locale)
+            where = texts.gettext("match %(id)s", id=e.match_id) if e.match_id else "-"
+            counts = ", ".join(
+                (
+                    texts.ngettext("%(num)d report", "%(num)d reports", e.evidence_count),
+                    texts.ngettext(
+                        "sent to staff %(num)d time", "sent to staff %(num)d times", e.push_count
+                    ),
+                    texts.gettext("level %(level)s", level=e.level),
+                )
+            )
             click.echo(
-                f"#{e.id:<4} {_local(e.created_at, app)}  {flag}{state:<12} match {e.match_id or '-':<5} "
-                f"{e.rule}: {e.summary} ({e.evidence_count} × evidence, {e.push_count} pushes)"
+                f"#{e.id:<4} {_local(e.created_at, app)}  {state:<14} {where:<9} {title} ({counts})"
             )
             if e.suggested_action:
-                click.echo(f"       → {e.suggested_action}")
+                click.echo(f"       → {texts.gettext(e.suggested_action)}")
 
 
 def _staff_id(app: AppContext, session: Session, staff: int | None) -> int | None:
     if staff is not None and session.get(Staff, staff) is None:
-        raise UserError(f"there is no staff member {staff}")
+        raise UserError(app.texts.gettext("there is no staff member %(id)s", id=staff))
     return staff
 
 
@@ -77,7 +104,7 @@ def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
             )
         except AckError as exc:
             raise UserError(str(exc)) from exc
-    click.echo(f"escalation {escalation_id} acknowledged")
+    click.echo(app.texts.gettext("case %(id)s acknowledged", id=escalation_id))
 
 
 @click.command("snooze")
@@ -93,7 +120,11 @@ def snooze_command(app: AppContext, escalation_id: int, until: str, staff: int |
             snooze(session, escalation_id, _staff_id(app, session, staff), when, app.now(), "cli")
         except AckError as exc:
             raise UserError(str(exc)) from exc
-    click.echo(f"escalation {escalation_id} snoozed until {_local(when, app)}")
+    click.echo(
+        app.texts.gettext(
+            "case %(id)s snoozed until %(when)s", id=escalation_id, when=_local(when, app)
+        )
+    )
 
 
 @click.command("resolve")
@@ -108,7 +139,7 @@ def resolve_command(app: AppContext, escalation_id: int, note: str, staff: int |
             resolve(session, escalation_id, _staff_id(app, session, staff), app.now(), note)
         except AckError as exc:
             raise UserError(str(exc)) from exc
-    click.echo(f"escalation {escalation_id} resolved")
+    click.echo(app.texts.gettext("case %(id)s resolved", id=escalation_id))
 
 
 @click.command()
@@ -119,14 +150,14 @@ def tasks(app: AppContext, staff: int | None) -> None:
     now = app.now()
     with app.transaction() as session:
         rows = open_tasks(session, _staff_id(app, session, staff))
+        texts = app.texts
         if not rows:
-            click.echo("no open tasks")
+            click.echo(texts.gettext("no open tasks"))
             return
         for t in rows:
             mark = "!" if t.due_at < now else " "
-            click.echo(
-                f"#{t.id:<5}{mark} {_local(t.due_at, app)}  match {t.match_id or '-':<5} {t.title}"
-            )
+            where = texts.gettext("match %(id)s", id=t.match_id) if t.match_id else "-"
+            click.echo(f"#{t.id:<5}{mark} {_local(t.due_at, app)}  {where:<9} {t.title}")
 
 
 @click.command()
@@ -162,10 +193,12 @@ def passwd(app: AppContext, ref: str) -> None:
     history and the process list. Their open sessions end.
     """
     with app.transaction() as session:
-        member = _staff_by_ref(session, ref)
+        member = _staff_by_ref(app, session, ref)
         if sys.stdin.isatty():
             password = click.prompt(
-                f"New password for {member.name}", hide_input=True, confirmation_prompt=True
+                app.texts.gettext("New password for %(name)s", name=member.name),
+                hide_input=True,
+                confirmation_prompt=True,
             )
         else:
             password = sys.stdin.readline().rstrip("\r\n")
@@ -174,10 +207,10 @@ def passwd(app: AppContext, ref: str) -> None:
         except PasswordError as exc:
             raise UserError(str(exc)) from exc
         name = member.name
-    click.echo(f"password set for {name}; their sessions have ended")
+    click.echo(app.texts.gettext("password set for %(name)s; their sessions have ended", name=name))
 
 
-def _staff_by_ref(session: Session, ref: str) -> Staff:
+def _staff_by_ref(app: AppContext, session: Session, ref: str) -> Staff:
     ref = ref.strip()
     found = session.scalars(select(Staff).where(Staff.external_ref == ref)).first()
     if found is None and "@" in ref:
@@ -185,5 +218,7 @@ def _staff_by_ref(session: Session, ref: str) -> Staff:
     if found is None and ref.isdigit() and len(ref) < 10:
         found = session.get(Staff, int(ref))
     if found is None:
-        raise UserError(f"there is no staff member with ref {ref!r}")
+        raise UserError(
+            app.texts.gettext("there is no staff member with ref %(ref)s", ref=repr(ref))
+        )
     return found

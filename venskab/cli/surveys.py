@@ -194,7 +194,9 @@ def survey_export(app: AppContext, survey_id: str, out: Path, with_text: bool) -
     if str(out) == "-":
         write_csv(header, rows, sys.stdout)
         return
-    progress = TerminalProgress()  # a bar on a terminal for a few thousand respondents
+    progress = TerminalProgress(
+        texts=app.texts
+    )  # a bar on a terminal for a few thousand respondents
     try:
         with out.open("w", encoding="utf-8", newline="") as handle:
             write_csv(header, progress.track("writing", rows), handle)

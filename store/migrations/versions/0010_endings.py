@@ -3,15 +3,15 @@
 Why a match ended, as a short list beside the free text (``match.end_reason_code``), and the
 link from a re-match to the child's earlier match (``match.previous_match_id``).
 
-Revision ID: 0009_endings
-Revises: 0008_staff_accounts
+Revision ID: 0010_endings
+Revises: 0009_waiting_and_certificates
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_endings"
-down_revision = "0008_staff_accounts"
+revision = "0010_endings"
+down_revision = "0009_waiting_and_certificates"
 branch_labels = None
 depends_on = None
 
