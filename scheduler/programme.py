@@ -144,7 +144,7 @@ class Touchpoint(Strict):
     @field_validator("ended_by")
     @classmethod
     def _ended_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        allowed = {"volunteer_family", "child_family", "organisation"}
+        allowed = {"volunteer_family", "child_family", "organisation", "unreachable"}
         for item in value:
             if item not in allowed:
                 raise ValueError(f"expected some of {', '.join(sorted(allowed))}, got {item!r}")
@@ -268,6 +268,9 @@ class Escalations(Strict):
     unanswered_prompt_weeks: int | None = Field(default=3, ge=1)
     low_mood_at_or_below: int = Field(default=2, ge=1, le=5)
     low_mood_times: int = Field(default=2, ge=1)
+    # Nothing heard from the volunteer family (no visit answered, no check-in, no message, no
+    # contact with staff) for this many weeks: a case proposes to mark the match unreachable.
+    unreachable_after_weeks: int | None = Field(default=6, ge=1)
     policy: EscalationPolicy = Field(default_factory=lambda: EscalationPolicy())
 
 

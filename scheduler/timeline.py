@@ -62,7 +62,8 @@ class MatchFacts:
     cadence: CadenceName | None = None  # None: the programme's cadence
     pauses: tuple[Pause, ...] = ()
     end_date: date | None = None  # set once the match has ended (early or at term)
-    ended_by: str | None = None  # "term", "volunteer_family", "child_family", "organisation"
+    # "term", "volunteer_family", "child_family", "organisation", "unreachable"
+    ended_by: str | None = None
     sparring: tuple[SparringDate, ...] | None = None  # None: expand the programme's rule
 
     @property
