@@ -462,7 +462,8 @@ MatchAction = Callable[[Session, Match, dict[str, str], Staff, datetime], None]
 
 def _day_of(form: dict[str, str], name: str) -> date:
     found = _parse_day(form.get(name, ""))
-    if found is None:
+    # A day a person means: a typo such as 9999-12-31 would break every page the match is on.
+    if found is None or not 1990 <= found.year <= 2100:
         raise Refused("bad_date")
     return found
 
