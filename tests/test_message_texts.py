@@ -43,7 +43,11 @@ CAST = {
     "child": "Ali",
 }
 STAFF = {"name": "Lene Bak", "phone": "+4520123401", "email": "lene.bak@example.org"}
-BOT_HINT = {"da": "Tryk på en af knapperne herunder.", "en": "Tap one of the buttons below."}
+BOT_HINT = {
+    "da": "Tryk på en af knapperne herunder.",
+    "en": "Tap one of the buttons below.",
+    "ar": "اضغطوا على أحد الأزرار أدناه.",
+}
 
 
 def message_templates() -> list[tuple[str, str]]:
