@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from store.models import (
     MatchPause,
     MatchStatus,
     VolunteerFamily,
+    WaitStatus,
 )
 from store.models import (
     Programme as ProgrammeRow,
@@ -223,6 +225,10 @@ def rematch(
     )
     session.add(new)
     new.contacts = list(previous.contacts)
+    if family.status != WaitStatus.MATCHED:
+        # As a match by import does: the new family leaves the waiting list (no more notes).
+        family.status = WaitStatus.MATCHED
+        family.status_since = clock.now().astimezone(ZoneInfo(clock.default_zone())).date()
     session.flush()
     record(session, actor, "match.rematch", "match", new.id, previous=previous.id)
     return new
