@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from bot import callbacks as cb
-from bot.formatting import short_day
+from bot.formatting import day_span, short_day
 from bot.texts import t
 from scheduler.channels.base import Button
+from scheduler.school_calendar import SchoolHoliday
 from store.models import Audience, Cadence, Match, OutboxMessage, SparringSession
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -93,6 +94,17 @@ def stop_buttons(match_id: int, locale: str) -> Rows:
         (Button(t("btn_stop_yes", locale), cb.make("st", match_id, "y")),),
         (Button(t("btn_stop_no", locale), cb.make("st", match_id, "n")),),
     )
+
+
+def holiday_pause_buttons(match_id: int, holiday: SchoolHoliday, locale: str) -> Rows:
+    """One button: pause the visit messages for the school holiday (by its first day)."""
+    label = t(
+        "btn_pause_holiday",
+        locale,
+        holiday=t(f"holiday_{holiday.kind}", locale),
+        days=day_span(holiday.first, holiday.last, locale),
+    )
+    return ((Button(label, cb.make("ph", match_id, cb.day_code(holiday.first))),),)
 
 
 def pick_buttons(matches: Iterable[Match], what: str) -> Rows:

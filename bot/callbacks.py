@@ -17,6 +17,7 @@ action   fields                                 meaning
 ``x``    match                                  "No thanks": leave the open question
 ``rs``   match, session, y|m|n                  sparring RSVP
 ``st``   match, y|n                             confirm or withdraw /stop
+``ph``   match, yyyymmdd                        pause for the school holiday starting that day
 ``pk``   match, ci|pl|nx|pa|st|wo               which match a command is about
 ``lg``   da|en                                  language
 ``ack``  escalation                             staff acknowledge an alert
@@ -45,6 +46,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "x": re.compile(_ID),
     "rs": re.compile(rf"{_ID}\|{_ID}\|([ymn])"),
     "st": re.compile(rf"{_ID}\|([yn])"),
+    "ph": re.compile(rf"{_ID}\|{_DAY}"),
     "pk": re.compile(rf"{_ID}\|(ci|pl|nx|pa|st|wo)"),
     "lg": re.compile(r"(da|en)"),
     "ack": re.compile(_ID),

@@ -37,6 +37,7 @@ from followup.invites import InviteError, redeem_invite
 from followup.visits import VisitError
 from scheduler.facts import facts_for, local_today
 from scheduler.recipients import family_recipient
+from scheduler.school_calendar import SchoolHoliday
 from store.models import Match, MatchStatus, Staff, VolunteerFamily
 
 # What a command does once it knows the match: (session, context, chat, match, locale).
@@ -177,7 +178,54 @@ def do_pause(session: Session, ctx: BotContext, chat_id: int, match: Match, loca
     if text:
         return pause_from_text(session, ctx, chat_id, match, locale, text)
     set_pending(ctx.data, "pause", ctx.now(), match=match.id)
-    return reply(chat_id, locale, t("pause_ask", locale))
+    holiday = next_school_holiday(ctx, match)
+    if holiday is None:
+        return reply(chat_id, locale, t("pause_ask", locale))
+    markup = inline(kb.holiday_pause_buttons(match.id, holiday, locale))
+    return reply(chat_id, locale, t("pause_ask_holiday", locale), markup)
+
+
+def match_municipality(match: Match) -> str:
+    """Whose school holidays the match follows: its municipality, else its region."""
+    return match.municipality or match.region
+
+
+def next_school_holiday(ctx: BotContext, match: Match) -> SchoolHoliday | None:
+    """The school holiday going on or next to come that no pause covers yet."""
+    today = family_today(ctx, match)
+    for holiday in ctx.services.school_calendar.holidays(match_municipality(match)):
+        if holiday.last < today:
+            continue
+        if holiday.first > today + visits.PAUSE_HORIZON:
+            return None
+        first = max(holiday.first, today)
+        if not any(
+            pause.start_date <= holiday.last and (pause.end_date is None or pause.end_date > first)
+            for pause in match.pauses
+        ):
+            return holiday
+    return None
+
+
+def pause_for_holiday(
+    session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str, first: date
+) -> Outcome | None:
+    """Pause for the school holiday that starts on ``first``; None when there is no such
+    holiday for this match (a stale or forged button)."""
+    holiday = ctx.services.school_calendar.starting(match_municipality(match), first)
+    today = family_today(ctx, match)
+    if holiday is None or holiday.last < today:
+        return None
+    clear_pending(ctx.data)
+    return _save_pause(
+        session,
+        ctx,
+        chat_id,
+        match,
+        locale,
+        (max(holiday.first, today), holiday.last),
+        reason=f"school holiday {holiday.key}",
+    )
 
 
 def do_stop(session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str) -> Outcome:
@@ -242,9 +290,24 @@ def pause_from_text(
     if period is None:
         set_pending(ctx.data, "pause", ctx.now(), match=match.id)
         return reply(chat_id, locale, t("pause_bad", locale))
+    return _save_pause(session, ctx, chat_id, match, locale, period)
+
+
+def _save_pause(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    period: tuple[date, date],
+    reason: str = "telegram",
+) -> Outcome:
     first, last = period
+    today = family_today(ctx, match)
     try:
-        visits.family_pause(session, match, first, last, today=today, actor=actor_of(match))
+        visits.family_pause(
+            session, match, first, last, today=today, actor=actor_of(match), reason=reason
+        )
     except VisitError as exc:
         if exc.reason == "overlap":
             return reply(

@@ -141,6 +141,16 @@ def short_day(day: date, locale: str) -> str:
     return format_date(day, pattern, locale=BABEL_LOCALES.get(locale, "da_DK"))
 
 
+def day_span(first: date, last: date, locale: str) -> str:
+    """ "12.–18. oktober" / "12–18 October"; "20. december–4. januar" across months."""
+    babel = BABEL_LOCALES.get(locale, "da_DK")
+    dot = "." if locale == "da" else ""
+    end = format_date(last, f"d{dot} MMMM", locale=babel)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}{dot}–{end}"
+    return f"{format_date(first, f'd{dot} MMMM', locale=babel)}–{end}"
+
+
 def long_day(day: date | datetime, locale: str) -> str:
     """ "mandag den 9. marts 2026" / "Monday, 9 March 2026"."""
     return fmt_date(day, locale, "full")

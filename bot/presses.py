@@ -29,7 +29,15 @@ from bot.common import (
     worry_keyboard,
 )
 from bot.context import BotContext
-from bot.family import ACTIONS, AFTER_END, actor_of, do_worry, family_today, reply
+from bot.family import (
+    ACTIONS,
+    AFTER_END,
+    actor_of,
+    do_worry,
+    family_today,
+    pause_for_holiday,
+    reply,
+)
 from bot.formatting import long_day
 from bot.texts import t
 from followup import visits
@@ -272,6 +280,25 @@ def _stop(
     )
 
 
+def _holiday_pause(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    first = cb.parse_day(data.fields[0])
+    outcome = (
+        None if first is None else pause_for_holiday(session, ctx, chat_id, match, locale, first)
+    )
+    if outcome is None:
+        return _expired(locale)
+    outcome.keep_message = False
+    return outcome
+
+
 def _pick(
     session: Session,
     ctx: BotContext,
@@ -311,5 +338,6 @@ _BUTTONS: dict[str, ButtonHandler] = {
     "x": _no_thanks,
     "rs": _rsvp,
     "st": _stop,
+    "ph": _holiday_pause,
     "pk": _pick,
 }

@@ -343,7 +343,14 @@ def add_stop_reason(
 
 
 def family_pause(
-    session: Session, match: Match, first_day: date, last_day: date, *, today: date, actor: str
+    session: Session,
+    match: Match,
+    first_day: date,
+    last_day: date,
+    *,
+    today: date,
+    actor: str,
+    reason: str = "telegram",
 ) -> MatchPause:
     """Pause visit prompts and missed-visit rules from ``first_day`` to ``last_day`` inclusive.
 
@@ -362,7 +369,7 @@ def family_pause(
         raise VisitError("date")
     try:
         return match_ops.pause(
-            session, match, first_day, last_day + timedelta(days=1), "telegram", actor
+            session, match, first_day, last_day + timedelta(days=1), reason, actor
         )
     except match_ops.MatchError as exc:
         raise VisitError("overlap") from exc
