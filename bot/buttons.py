@@ -107,6 +107,15 @@ def holiday_pause_buttons(match_id: int, holiday: SchoolHoliday, locale: str) ->
     return ((Button(label, cb.make("ph", match_id, cb.day_code(holiday.first))),),)
 
 
+def holiday_question_buttons(match_id: int, first: date, locale: str) -> Rows:
+    """Do visits go on in the school holiday that starts on ``first``?"""
+    code = cb.day_code(first)
+    return (
+        (Button(t("btn_holiday_goes_on", locale), cb.make("hq", match_id, code, "y")),),
+        (Button(t("btn_holiday_pause", locale), cb.make("hq", match_id, code, "n")),),
+    )
+
+
 def pick_buttons(matches: Iterable[Match], what: str) -> Rows:
     return tuple(
         (Button(f"{m.child.first_name} ({m.programme.name})", cb.make("pk", m.id, what)),)
@@ -133,6 +142,12 @@ def buttons_for(row: OutboxMessage, match: Match) -> Rows:
             return ()
         cadence = str(context.get("cadence") or match.cadence.value)
         return visit_buttons(match.id, day, cadence, locale)
+    if row.kind == "holiday_question" and row.audience == Audience.VOLUNTEER_FAMILY:
+        try:
+            first = date.fromisoformat(str(context.get("holiday_first")))
+        except ValueError:
+            return ()
+        return holiday_question_buttons(match.id, first, locale)
     if row.kind == "sparring_invite" and row.audience == Audience.VOLUNTEER_FAMILY:
         session_id = context.get("session_id") or _session_id(match, context)
         return rsvp_buttons(match.id, int(session_id), locale) if session_id else ()

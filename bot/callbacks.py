@@ -18,6 +18,7 @@ action   fields                                 meaning
 ``rs``   match, session, y|m|n                  sparring RSVP
 ``st``   match, y|n                             confirm or withdraw /stop
 ``ph``   match, yyyymmdd                        pause for the school holiday starting that day
+``hq``   match, yyyymmdd, y|n                   visits go on in that school holiday / pause
 ``pk``   match, ci|pl|nx|pa|st|wo               which match a command is about
 ``lg``   da|en                                  language
 ``ack``  escalation                             staff acknowledge an alert
@@ -47,6 +48,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "rs": re.compile(rf"{_ID}\|{_ID}\|([ymn])"),
     "st": re.compile(rf"{_ID}\|([yn])"),
     "ph": re.compile(rf"{_ID}\|{_DAY}"),
+    "hq": re.compile(rf"{_ID}\|{_DAY}\|([yn])"),
     "pk": re.compile(rf"{_ID}\|(ci|pl|nx|pa|st|wo)"),
     "lg": re.compile(r"(da|en)"),
     "ack": re.compile(_ID),

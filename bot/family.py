@@ -208,23 +208,47 @@ def next_school_holiday(ctx: BotContext, match: Match) -> SchoolHoliday | None:
 
 
 def pause_for_holiday(
-    session: Session, ctx: BotContext, chat_id: int, match: Match, locale: str, first: date
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    first: date,
+    goes_on: bool = False,
 ) -> Outcome | None:
-    """Pause for the school holiday that starts on ``first``; None when there is no such
-    holiday for this match (a stale or forged button)."""
+    """The answer for the school holiday that starts on ``first``: a pause for it, or (with
+    ``goes_on``) visits as usual; None when there is no such holiday for this match (a stale
+    or forged button)."""
     holiday = ctx.services.school_calendar.starting(match_municipality(match), first)
     today = family_today(ctx, match)
     if holiday is None or holiday.last < today:
         return None
     clear_pending(ctx.data)
-    return _save_pause(
-        session,
-        ctx,
+    try:
+        visits.holiday_answer(
+            session,
+            match,
+            holiday.kind,
+            holiday.first,
+            holiday.last,
+            goes_on=goes_on,
+            today=today,
+            actor=actor_of(match),
+        )
+    except VisitError as exc:
+        return _pause_refused(ctx, chat_id, match, locale, exc)
+    if goes_on:
+        return reply(chat_id, locale, t("holiday_goes_on", locale, child=match.child.first_name))
+    first_day = max(holiday.first, today)
+    return reply(
         chat_id,
-        match,
         locale,
-        (max(holiday.first, today), holiday.last),
-        reason=f"school holiday {holiday.key}",
+        t(
+            "pause_saved",
+            locale,
+            first=long_day(first_day, locale),
+            last=long_day(holiday.last, locale),
+        ),
     )
 
 
@@ -300,28 +324,29 @@ def _save_pause(
     match: Match,
     locale: str,
     period: tuple[date, date],
-    reason: str = "telegram",
 ) -> Outcome:
     first, last = period
     today = family_today(ctx, match)
     try:
-        visits.family_pause(
-            session, match, first, last, today=today, actor=actor_of(match), reason=reason
-        )
+        visits.family_pause(session, match, first, last, today=today, actor=actor_of(match))
     except VisitError as exc:
-        if exc.reason == "overlap":
-            return reply(
-                chat_id, locale, t("pause_overlap", locale, staff=staff_name(match, locale))
-            )
-        if exc.reason == "state":
-            return reply(chat_id, locale, t("no_match", locale))
-        set_pending(ctx.data, "pause", ctx.now(), match=match.id)
-        return reply(chat_id, locale, t("pause_invalid", locale))
+        return _pause_refused(ctx, chat_id, match, locale, exc)
     return reply(
         chat_id,
         locale,
         t("pause_saved", locale, first=long_day(first, locale), last=long_day(last, locale)),
     )
+
+
+def _pause_refused(
+    ctx: BotContext, chat_id: int, match: Match, locale: str, exc: VisitError
+) -> Outcome:
+    if exc.reason == "overlap":
+        return reply(chat_id, locale, t("pause_overlap", locale, staff=staff_name(match, locale)))
+    if exc.reason == "state":
+        return reply(chat_id, locale, t("no_match", locale))
+    set_pending(ctx.data, "pause", ctx.now(), match=match.id)
+    return reply(chat_id, locale, t("pause_invalid", locale))
 
 
 def on_other(ctx: BotContext, update: Update) -> Outcome:

@@ -207,6 +207,8 @@ def next_things(
         tp = occ.touchpoint
         if tp.kind == Kind.VISIT_PROMPT:
             visit = visit or occ.day
+        elif tp.kind == Kind.HOLIDAY_QUESTION:
+            continue  # a question about the visits, not an event of its own
         elif event is None and AudienceName.VOLUNTEER_FAMILY in (tp.audience, tp.counterpart):
             what = label(tp, locale)
             if occ.session is not None:

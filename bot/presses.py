@@ -290,8 +290,11 @@ def _holiday_pause(
     update: Update,
 ) -> Outcome:
     first = cb.parse_day(data.fields[0])
+    goes_on = data.action == "hq" and data.fields[1] == "y"
     outcome = (
-        None if first is None else pause_for_holiday(session, ctx, chat_id, match, locale, first)
+        None
+        if first is None
+        else pause_for_holiday(session, ctx, chat_id, match, locale, first, goes_on=goes_on)
     )
     if outcome is None:
         return _expired(locale)
@@ -339,5 +342,6 @@ _BUTTONS: dict[str, ButtonHandler] = {
     "rs": _rsvp,
     "st": _stop,
     "ph": _holiday_pause,
+    "hq": _holiday_pause,
     "pk": _pick,
 }

@@ -325,6 +325,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "da": "Pause i {holiday}, {days}",
         "en": "Pause for the {holiday}, {days}",
     },
+    "btn_holiday_goes_on": {"da": "Ja, besøgene fortsætter", "en": "Yes, the visits go on"},
+    "btn_holiday_pause": {"da": "Nej, vi holder pause", "en": "No, we take a break"},
+    "holiday_goes_on": {
+        "da": "Dejligt! Vi spørger til besøgene som sædvanligt. {child} bliver glad.",
+        "en": "Wonderful! We will ask about the visits as usual. {child} will be glad.",
+    },
     "holiday_winter": {"da": "vinterferien", "en": "winter holiday"},
     "holiday_easter": {"da": "påskeferien", "en": "Easter holiday"},
     "holiday_summer": {"da": "sommerferien", "en": "summer holiday"},

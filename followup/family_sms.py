@@ -1,5 +1,5 @@
-"""What a volunteer family answers by SMS: the number asked for by the visit prompt, and JA, NEJ
-or MÅSKE to a sparring invitation.
+"""What a volunteer family answers by SMS: the number asked for by the visit prompt or the school
+holiday question (1 = visits go on, 2 = a pause), and JA, NEJ or MÅSKE to a sparring invitation.
 
 A family without Telegram gets its visit prompts and invitations by SMS; its reply is read
 against the newest such message we sent it in the last week. Anything else it writes (or an
@@ -53,6 +53,10 @@ TEXTS = {
         "no": "Tak for svaret. Vi har noteret, at I ikke kommer denne gang. Hilsen {org}",
         "maybe": "Tak. Vi har noteret et måske. Svar gerne JA eller NEJ, når I ved det. Hilsen {org}",
         "past": "Tak. Den sparring er desværre allerede holdt. Hilsen {org}",
+        "holiday_on": "Dejligt! Vi spørger til besøgene som sædvanligt i ferien. Hilsen {org}",
+        "holiday_pause": "Tak for besked. Vi spørger ikke til besøg fra {first} til {last}. "
+        "Hilsen {org}",
+        "holiday_overlap": "Tak. Der er allerede en pause i ferien. Hilsen {org}",
     },
     "en": {
         "visited": "Thank you! We have noted that {child} visited. {org}",
@@ -65,6 +69,10 @@ TEXTS = {
         "no": "Thanks for your answer. We have noted that you cannot come this time. {org}",
         "maybe": "Thank you. We have noted a maybe. Please answer YES or NO when you know. {org}",
         "past": "Thank you. That sparring session has already taken place. {org}",
+        "holiday_on": "Wonderful! We will ask about the visits as usual in the holiday. {org}",
+        "holiday_pause": "Thanks for letting us know. We won't ask about visits from {first} "
+        "to {last}. {org}",
+        "holiday_overlap": "Thank you. There is already a pause in the holiday. {org}",
     },
 }
 
@@ -81,6 +89,8 @@ def answer_from_family(
         return None
     if asked.template == "visit_prompt":
         return _visit_answer(session, family, match, asked, body, now)
+    if asked.template == "holiday_question":
+        return _holiday_answer(session, family, match, asked, body, now)
     return _rsvp(session, family, match, asked, body, now)
 
 
@@ -93,7 +103,7 @@ def _newest_question(
             OutboxMessage.audience == Audience.VOLUNTEER_FAMILY,
             OutboxMessage.recipient_id == family.id,
             OutboxMessage.channel == ChannelName.SMS,
-            OutboxMessage.template.in_(["visit_prompt", "sparring_invite"]),
+            OutboxMessage.template.in_(["visit_prompt", "sparring_invite", "holiday_question"]),
             OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
             OutboxMessage.sent_at >= now - ASKED_WITHIN,
         )
@@ -169,3 +179,45 @@ def _rsvp(
             return InboundResult("rsvp_past", _reply(family, match, "past"))
         return None
     return InboundResult("rsvp", _reply(family, match, answer.value))
+
+
+def _holiday_answer(
+    session: Session,
+    family: VolunteerFamily,
+    match: Match,
+    asked: OutboxMessage,
+    body: str,
+    now: datetime,
+) -> InboundResult | None:
+    found = _NUMBER.fullmatch(body)
+    context = asked.context or {}
+    if found is None or found.group(1) not in {"1", "2"}:
+        return None
+    try:
+        kind = str(context["holiday_kind"])
+        first = date.fromisoformat(context["holiday_first"])
+        last = date.fromisoformat(context["holiday_last"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    today = now.astimezone(ZoneInfo(family.timezone)).date()
+    goes_on = found.group(1) == "1"
+    try:
+        with session.begin_nested():
+            pause = visits.holiday_answer(
+                session,
+                match,
+                kind,
+                first,
+                last,
+                goes_on=goes_on,
+                today=today,
+                actor=f"family:{family.id}",
+            )
+    except visits.VisitError as exc:
+        if exc.reason == "overlap":
+            return InboundResult("holiday_answered", _reply(family, match, "holiday_overlap"))
+        return None
+    if pause is None:
+        return InboundResult("holiday_visits", _reply(family, match, "holiday_on"))
+    shown = {"first": pause.start_date.strftime("%d/%m"), "last": last.strftime("%d/%m")}
+    return InboundResult("holiday_pause", _reply(family, match, "holiday_pause", **shown))

@@ -24,6 +24,10 @@ LABELS: dict[str, dict[str, str]] = {
     "welcome": {"da": "Velkomst til venskabsfamilien", "en": "Welcome to the volunteer family"},
     "visit_prompt": {"da": "Besøg", "en": "Visit"},
     "sparring_invite": {"da": "Invitation til sparring", "en": "Invitation to group sparring"},
+    "holiday_question": {
+        "da": "Skoleferie om en uge: fortsætter besøgene?",
+        "en": "School holiday in a week: do the visits go on?",
+    },
     "farewell_family": {
         "da": "Farvelhilsen til venskabsfamilien",
         "en": "Farewell message to the volunteer family",

@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -86,13 +86,23 @@ def municipality_key(name: str) -> str:
 class SchoolCalendar:
     default: tuple[SchoolHoliday, ...]
     municipalities: dict[str, tuple[SchoolHoliday, ...]]  # by municipality_key
+    _merged: dict[str, tuple[SchoolHoliday, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def holidays(self, municipality: str = "") -> tuple[SchoolHoliday, ...]:
-        """The holidays of ``municipality`` (the default where it has no entry of its own)."""
-        own = self.municipalities.get(municipality_key(municipality), ())
-        replaced = {h.key for h in own}
-        merged = [h for h in self.default if h.key not in replaced] + list(own)
-        return tuple(sorted(merged, key=lambda h: h.first))
+        """The holidays of ``municipality`` (the default where it has no entry of its own),
+        sorted; the same tuple on every call for one municipality."""
+        key = municipality_key(municipality)
+        if key not in self.municipalities:
+            key = ""
+        found = self._merged.get(key)
+        if found is None:
+            own = self.municipalities.get(key, ())
+            replaced = {h.key for h in own}
+            merged = [h for h in self.default if h.key not in replaced] + list(own)
+            found = self._merged[key] = tuple(sorted(merged, key=lambda h: h.first))
+        return found
 
     def knows(self, municipality: str) -> bool:
         return municipality_key(municipality) in self.municipalities

@@ -6,12 +6,12 @@ against the test database.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.school_calendar import (
@@ -21,13 +21,26 @@ from scheduler.school_calendar import (
     SchoolCalendarError,
     load_school_calendar,
 )
-from store.models import Locale, Match, MatchPause
-from tests.support.bot_harness import FAMILY_CHAT, BotHarness, snapshot
+from store.models import (
+    AuditEntry,
+    Channel,
+    Locale,
+    Match,
+    MatchPause,
+    OutboxMessage,
+    OutboxStatus,
+)
+from tests.support import survey_app
+from tests.support.bot_harness import FAMILY_CHAT, BotHarness, Sent, snapshot
 from tests.support.cast import make_match
+from tests.support.survey_app import LiveApp
+from tests.test_family_sms import FAMILY_PHONE, cases, reply, send_due
 from venskab.cli import main
 from venskab.cli.common import AppContext
 
 pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
+_served = survey_app._served  # the web app over a real socket, for Twilio's webhooks
+live = survey_app.live
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # 1 October 2026, a Thursday evening: the autumn holiday (week 42) is 12-18 October.
@@ -41,12 +54,27 @@ def family_match(session_factory: sessionmaker[Session], locale: str = "da") -> 
         return match.id
 
 
-def visit_prompts(sent: object, match_id: int, day: str) -> list[str]:
+def visit_prompts(sent: Sent, match_id: int, day: str) -> list[str]:
     return [
         str(p.get("reply_markup"))
-        for p in sent.of("sendMessage")  # type: ignore[attr-defined]
+        for p in sent.of("sendMessage")
         if f"v1|v|{match_id}|{day}|y" in str(p.get("reply_markup"))
     ]
+
+
+def assert_autumn_paused(
+    factory: sessionmaker[Session], match_id: int, in_holiday: Sent, back: Sent
+) -> None:
+    """The match has a pause for the autumn holiday 2026, and no visit prompt came in it."""
+    with factory() as session:
+        pause = session.scalars(select(MatchPause).where(MatchPause.match_id == match_id)).one()
+        assert (pause.start_date, pause.end_date, pause.reason) == (
+            date(2026, 10, 12),
+            date(2026, 10, 19),
+            "school holiday autumn-2026",
+        )
+    assert not visit_prompts(in_holiday, match_id, "20261012")
+    assert visit_prompts(back, match_id, "20261019")
 
 
 @pytest.mark.parametrize(
@@ -79,15 +107,7 @@ def test_pause_offers_the_autumn_holiday_and_no_visit_prompt_comes_in_it(
     assert asked.buttons() == [[button]]
     assert pressed.text.startswith(saved)
     assert pressed.of("editMessageReplyMarkup") or pressed.of("editMessageText")
-    with session_factory() as session:
-        pause = session.scalars(select(MatchPause).where(MatchPause.match_id == match_id)).one()
-        assert (pause.start_date, pause.end_date, pause.reason) == (
-            date(2026, 10, 12),
-            date(2026, 10, 19),
-            "school holiday autumn-2026",
-        )
-    assert not visit_prompts(in_holiday, match_id, "20261012")
-    assert visit_prompts(back, match_id, "20261019")
+    assert_autumn_paused(session_factory, match_id, in_holiday, back)
 
 
 def test_the_next_pause_offers_the_holiday_after_the_one_already_paused(
@@ -142,6 +162,151 @@ def test_a_forged_or_stale_holiday_button_has_expired_and_changes_nothing(
 
     assert pressed.of("answerCallbackQuery")[0].get("text") == "Denne knap er udløbet."
     assert snapshot(session_factory) == before
+
+
+QUESTION_EVENING = datetime(2026, 10, 5, 15, 5, tzinfo=UTC)  # Monday 17:05, a week before
+
+
+@pytest.mark.parametrize(
+    ("locale", "asked", "no", "saved"),
+    [
+        (
+            "da",
+            "Snart er det efterårsferien, fra mandag 12. oktober til og med søndag 18. oktober.",
+            "Nej, vi holder pause",
+            "Pausen er noteret: fra mandag den 12. oktober 2026 til og med søndag den "
+            "18. oktober 2026.",
+        ),
+        (
+            "en",
+            "The autumn holiday is coming up, from Monday 12 October to Sunday 18 October.",
+            "No, we take a break",
+            "The pause is noted: from Monday, 12 October 2026 to Sunday, 18 October 2026.",
+        ),
+    ],
+)
+def test_a_week_before_the_autumn_holiday_the_family_is_asked_and_no_pauses_the_visits(
+    bot: BotHarness,
+    session_factory: sessionmaker[Session],
+    locale: str,
+    asked: str,
+    no: str,
+    saved: str,
+) -> None:
+    match_id = family_match(session_factory, locale)
+    bot.tick(OCTOBER_FIRST)
+
+    question = bot.tick(QUESTION_EVENING)
+    pressed = bot.press(FAMILY_CHAT, question.data(no))
+    in_holiday = bot.tick(datetime(2026, 10, 12, 17, 5, tzinfo=UTC))
+    back = bot.tick(datetime(2026, 10, 19, 17, 5, tzinfo=UTC))
+
+    (sent,) = [p for p in question.of("sendMessage") if "v1|hq|" in str(p.get("reply_markup"))]
+    assert asked in sent["text"]
+    assert f"v1|hq|{match_id}|20261012|y" in str(sent["reply_markup"])
+    assert pressed.text.startswith(saved)
+    assert_autumn_paused(session_factory, match_id, in_holiday, back)
+
+
+def test_yes_keeps_the_visit_prompts_and_the_next_question_is_for_christmas(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    match_id = family_match(session_factory)
+    bot.tick(OCTOBER_FIRST)
+
+    question = bot.tick(QUESTION_EVENING)
+    pressed = bot.press(FAMILY_CHAT, question.data("Ja, besøgene fortsætter"))
+    in_holiday = bot.tick(datetime(2026, 10, 12, 17, 5, tzinfo=UTC))
+    bot.tick(datetime(2026, 12, 1, 7, 0, tzinfo=UTC))
+    christmas = bot.tick(datetime(2026, 12, 12, 16, 5, tzinfo=UTC))  # Saturday 17:05
+
+    assert pressed.text.startswith("Dejligt! Vi spørger til besøgene som sædvanligt.")
+    assert visit_prompts(in_holiday, match_id, "20261012")
+    with session_factory() as session:
+        assert not session.scalars(select(MatchPause)).all()
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "match.holiday_visits")
+        ).one()
+        assert audit.details == {"holiday": "autumn-2026"}
+    assert any(
+        "juleferien, fra lørdag 19. december til og med søndag 3. januar" in p["text"]
+        for p in christmas.of("sendMessage")
+    )
+
+
+def test_a_family_without_telegram_answers_the_holiday_question_by_sms(
+    engine: Engine, session_factory: sessionmaker[Session], live: LiveApp
+) -> None:
+    with session_factory.begin() as session:
+        match_id = make_match(session, telegram_chat_id=None, family_email=None).id
+    send_due(engine, session_factory, datetime(2026, 9, 28, tzinfo=UTC), QUESTION_EVENING)
+    with session_factory() as session:
+        question = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "holiday_question")
+        ).one()
+        assert (question.channel, question.status) == (Channel.SMS, OutboxStatus.SENT)
+        assert question.occurrence_key == "autumn-2026"
+        body = question.body or ""
+    live.at(QUESTION_EVENING + timedelta(minutes=30))
+
+    nonsense = live.sms("7", sender=FAMILY_PHONE, sid="SM" + "d" * 32)
+    answer = live.sms("2", sender=FAMILY_PHONE, sid="SM" + "e" * 32)
+    again = live.sms("2", sender=FAMILY_PHONE, sid="SM" + "f" * 32)
+    for evening in (
+        datetime(2026, 10, 12, 17, 5, tzinfo=UTC),
+        datetime(2026, 10, 19, 17, 5, tzinfo=UTC),
+    ):
+        send_due(engine, session_factory, evening - timedelta(days=1), evening)
+
+    assert "Snart er det efterårsferien (12/10-18/10)" in body
+    assert "2 = nej, vi holder pause i ferien" in body
+    assert reply(answer.text).startswith(
+        "Tak for besked. Vi spørger ikke til besøg fra 12/10 til 18/10."
+    )
+    assert reply(again.text).startswith("Tak. Der er allerede en pause i ferien.")
+    assert cases(session_factory) == ["message_from_family"]  # "7" fits no question: to staff
+    assert nonsense.status_code == 200
+    with session_factory() as session:
+        pause = session.scalars(select(MatchPause).where(MatchPause.match_id == match_id)).one()
+        assert (pause.start_date, pause.end_date) == (date(2026, 10, 12), date(2026, 10, 19))
+        prompted = {
+            m.occurrence_key
+            for m in session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.template == "visit_prompt",
+                    OutboxMessage.status == OutboxStatus.SENT,
+                )
+            )
+        }
+    assert "2026-10-12" not in prompted and "2026-10-19" in prompted
+
+
+def test_staff_see_the_coming_holiday_the_answer_and_their_task_in_it_in_the_digest(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        # From 15 June: the child visit at 4 months falls on Thursday 15 October, in week 42.
+        match = make_match(session, start=date(2026, 6, 15))
+        match_id, staff_id = match.id, match.staff_id
+    bot.tick(OCTOBER_FIRST)
+    bot.press(FAMILY_CHAT, bot.say(FAMILY_CHAT, "/pause").data("Pause i efterårsferien"))
+
+    bot.tick(datetime(2026, 10, 5, 6, 5, tzinfo=UTC))  # Monday 08:05: the digest
+
+    with session_factory() as session:
+        digest = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.template == "daily_digest",
+                OutboxMessage.recipient_id == staff_id,
+                OutboxMessage.occurrence_key == "2026-10-05",
+                OutboxMessage.channel == Channel.EMAIL,
+            )
+        ).one()
+    assert "Skoleferie inden for 14 dage (1):" in (digest.body or "")
+    assert (
+        f"• #{match_id} Barn A & Familien Eksempel: efterårsferie 12.10-18.10, pause; "
+        "opgave i ferien: 15.10 Børnebesøg" in (digest.body or "")
+    )
 
 
 def key_on(calendar: SchoolCalendar, municipality: str, day: date) -> str | None:
