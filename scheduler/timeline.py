@@ -310,14 +310,17 @@ class _Timeline:
         last = self.cutoff - timedelta(days=1)
         at = tp.at or DEFAULT_TIME
         for holiday in self.facts.school_holidays:
-            if not first_visit <= holiday.first <= last or holiday.first > self.horizon:
+            if not first_visit <= holiday.first <= last:
                 continue
             if any(p.covers(holiday.first) for p in self.facts.pauses):
                 continue
+            # The question comes ahead of the holiday: its own day counts against the horizon.
             due = max(
                 tp.offset.add(datetime.combine(holiday.first, at)),
                 datetime.combine(self.facts.start_date, at),
             )
+            if due.date() > self.horizon:
+                continue
             extra = {
                 "holiday_kind": holiday.kind,
                 "holiday_first": holiday.first.isoformat(),

@@ -24,6 +24,7 @@ from scheduler.school_calendar import (
 from store.models import (
     AuditEntry,
     Channel,
+    Child,
     Locale,
     Match,
     MatchPause,
@@ -37,6 +38,8 @@ from tests.support.survey_app import LiveApp
 from tests.test_family_sms import FAMILY_PHONE, cases, reply, send_due
 from venskab.cli import main
 from venskab.cli.common import AppContext
+from venskab.demo import replay, seed
+from venskab.runtime import Runtime
 
 pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
 _served = survey_app._served  # the web app over a real socket, for Twilio's webhooks
@@ -419,3 +422,42 @@ def test_a_match_imported_with_a_municipality_keeps_it_and_exports_it(
     assert imported.exit_code == 0, imported.output
     assert municipality == "Københavns Kommune"
     assert '"municipality": "Københavns Kommune"' in exported.output
+
+
+async def test_the_demo_family_paused_for_the_autumn_holiday_and_is_asked_about_christmas(
+    db_url: str, engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, _engine=engine)
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # the match started on 10 August
+    seed(app, now)
+    await replay(app, now, Runtime)
+
+    with session_factory() as session:
+        match = session.scalars(
+            select(Match).join(Match.child).where(Child.first_name == "Barn A")
+        ).one()
+        questions = {
+            m.occurrence_key: m.status
+            for m in session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.match_id == match.id,
+                    OutboxMessage.template == "holiday_question",
+                )
+            )
+        }
+        prompted = {
+            m.occurrence_key
+            for m in session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.match_id == match.id,
+                    OutboxMessage.template == "visit_prompt",
+                )
+            )
+        }
+        pauses = [(p.start_date, p.end_date, p.reason) for p in match.pauses]
+        municipality = match.municipality
+    assert municipality == "Københavns Kommune"
+    assert pauses == [(date(2026, 10, 12), date(2026, 10, 19), "school holiday autumn-2026")]
+    # The autumn question went out before the seeded answer; the next one waits for 12 December.
+    assert questions == {"christmas-2026": OutboxStatus.PLANNED}
+    assert "2026-10-12" not in prompted and "2026-10-05" in prompted

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -25,8 +25,8 @@ from followup.alerts import acknowledge, resolve
 from followup.escalations import raise_escalation
 from followup.matches import sync_programmes
 from followup.tasks import complete, open_tasks
-from scheduler.facts import facts_for
-from scheduler.programme import Kind
+from scheduler.facts import facts_for, school_holidays_for
+from scheduler.programme import Kind, Programme
 from scheduler.timeline import occurrences
 from store.models import (
     Cadence,
@@ -37,6 +37,7 @@ from store.models import (
     EscalationStatus,
     Locale,
     Match,
+    MatchPause,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
@@ -125,10 +126,13 @@ def seed(app: AppContext, now: datetime) -> list[int]:
                 contacts=[contact],
                 created_at=datetime.combine(start, time(8, 0), tzinfo=ZONE).astimezone(UTC),
             )
+            programme = app.programmes[slug]
+            if programme.asks_about_school_holidays:
+                match.municipality = "Københavns Kommune"
+                _paused_last_holiday(match, programme, today)
             session.add(match)
             session.flush()
             ids.append(match.id)
-            programme = app.programmes[slug]
             facts = facts_for(session, match, programme)
             # The family answered most visit prompts; one visit fell through to illness.
             for occ in occurrences(programme, facts, now):
@@ -154,6 +158,24 @@ def seed(app: AppContext, now: datetime) -> list[int]:
                 visit.reported_at = occ.due_utc + timedelta(hours=1)
                 session.add(visit)
     return ids
+
+
+def _paused_last_holiday(match: Match, programme: Programme, today: date) -> None:
+    """The family answered "no" to the question before the last school holiday: no visits then."""
+    past = [
+        h
+        for h in school_holidays_for(match, programme)
+        if match.start_date + timedelta(days=7) <= h.first and h.last < today
+    ]
+    if past:
+        holiday = past[-1]
+        match.pauses.append(
+            MatchPause(
+                start_date=holiday.first,
+                end_date=holiday.last + timedelta(days=1),
+                reason=f"school holiday {holiday.key}",
+            )
+        )
 
 
 # What families and parents write now and then, besides answering the prompts: (rule, chance in
