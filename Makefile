@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The suite runs on every core (pytest-xdist); PYTEST_WORKERS= runs it in one process.
 PYTEST_WORKERS ?= -n auto --dist worksteal
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench catalogs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy venskab store scheduler followup bot web tests bench
 	$(BIN)/lint-imports
+
+# After adding or changing a text: extract every message id into locale/messages.pot and update
+# each language's catalog; then translate the new, empty entries (see README, "Wording").
+catalogs: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -o locale/messages.pot --no-location \
+	  --sort-output --no-wrap --project venskab --version 1 \
+	  --copyright-holder "the venskab contributors" --add-comments=Translators: .
+	$(BIN)/pybabel -q update -i locale/messages.pot -d locale --no-fuzzy-matching \
+	  --ignore-obsolete --no-wrap
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -322,10 +322,21 @@ class ContactStandard(Strict):
         return {party: rhythm for party, rhythm in found.items() if rhythm is not None}
 
 
+class StaffTitle(StrEnum):
+    """What a programme calls the staff member who follows a match (the words are in the
+    catalogs: :func:`scheduler.i18n.staff_title`)."""
+
+    PROCESLEDER = "procesleder"  # Mentorbarn
+    KONTAKTPERSON = "kontaktperson"  # Red Barnet: "din kontaktperson i Red Barnet"
+    AKTIVITETSLEDER = "aktivitetsleder"  # Red Cross
+    FRIVILLIGKOORDINATOR = "frivilligkoordinator"  # Red Cross
+
+
 class Programme(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     name: str
     organisation: str = ""
+    staff_title: StaffTitle = StaffTitle.PROCESLEDER
     description: dict[str, str] = Field(default_factory=dict)
     duration: OffsetField | None = None  # None: open-ended (Mentorbarn)
     cadence: CadenceName = CadenceName.WEEKLY

@@ -1,10 +1,14 @@
 """Render a message template for one channel and locale.
 
-Templates live in ``templates/<template>/``:
+Templates live in ``templates/<template>/``, one per channel for every language:
 
-- ``sms.<locale>.j2``, ``telegram.<locale>.j2``, ``voice.<locale>.j2``: plain text;
-- ``email.subject.<locale>.j2``, ``email.<locale>.j2`` (plain text) and
-  ``email.<locale>.html.j2`` (HTML) for email.
+- ``sms.j2``, ``telegram.j2``, ``voice.j2``: plain text;
+- ``email.subject.j2``, ``email.j2`` (plain text) and ``email.html.j2`` (HTML) for email.
+
+Their words come from the message catalogs (:mod:`scheduler.i18n`): ``{{ _("Hello
+%(name)s", name=recipient.name) }}``, ``ngettext`` and ``pgettext``, in the language of the
+context's ``locale``. A template written for one language only (``sms.da.j2``) is still found,
+and wins over the shared one for that language.
 
 Only ``.html.j2`` files are autoescaped: a child's name such as ``<b>Ali & Co</b>`` is escaped in
 the HTML part and left as it is in SMS, Telegram and the plain-text part, where escaping would
@@ -18,7 +22,8 @@ Filters and globals (all follow the context's ``locale``, "da" or "en"):
   patterns;
 - ``time(value)``: "19:00";
 - ``weekday(n)``: the weekday name for 0 = Monday .. 6 = Sunday ("mandag", "Monday");
-- ``possessive(name)``: "Barn A" -> "Barn As" (da) or "Barn A's" (en).
+- ``possessive(name)``: "Barn A" -> "Barn As" (da) or "Barn A's" (en);
+- ``phone(number)``: "20 12 34 01" for a Danish number, international format otherwise.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import jinja2
 from babel import Locale
 from babel.dates import format_date, format_time, get_day_names
 
-from scheduler import sms
+from scheduler import i18n, sms
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -135,16 +140,26 @@ def environment(directory: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    helpers = {"date": _date, "time": _time, "weekday": _weekday, "possessive": _possessive}
+    helpers = {
+        "date": _date,
+        "time": _time,
+        "weekday": _weekday,
+        "possessive": _possessive,
+        "phone": i18n.phone,
+    }
     env.filters.update(helpers)
     env.globals.update(helpers)
+    i18n.install(env)
     return env
 
 
-def template_files(template: str, channel: str, locale: str) -> dict[str, str]:
+def template_files(
+    template: str, channel: str, locale: str, directory: Path | None = None
+) -> dict[str, str]:
     """The template names (relative to the templates directory) one message is made of.
 
-    Keys: ``body`` always, ``subject`` and ``html`` for email.
+    Keys: ``body`` always, ``subject`` and ``html`` for email. Each is the shared template
+    (``sms.j2``) unless a template for this language alone exists (``sms.da.j2``).
     """
     if not _NAME.match(template):
         raise ValueError(f"template names use a-z, 0-9 and _, got {template!r}")
@@ -152,20 +167,25 @@ def template_files(template: str, channel: str, locale: str) -> dict[str, str]:
         raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
     if not _LOCALE.match(locale):
         raise ValueError(f"expected a two-letter locale such as 'da' or 'en', got {locale!r}")
+    root = directory or TEMPLATES_DIR
     if channel == "email":
-        return {
-            "subject": f"{template}/email.subject.{locale}.j2",
-            "body": f"{template}/email.{locale}.j2",
-            "html": f"{template}/email.{locale}.html.j2",
-        }
-    return {"body": f"{template}/{channel}.{locale}.j2"}
+        parts = {"subject": "email.subject", "body": "email", "html": "email"}
+        suffixes = {"subject": ".j2", "body": ".j2", "html": ".html.j2"}
+    else:
+        parts, suffixes = {"body": channel}, {"body": ".j2"}
+    names = {}
+    for key, stem in parts.items():
+        own = f"{template}/{stem}.{locale}{suffixes[key]}"
+        shared = f"{template}/{stem}{suffixes[key]}"
+        names[key] = own if (root / own).is_file() or not (root / shared).is_file() else shared
+    return names
 
 
 def available(template: str, channel: str, locale: str, directory: Path | None = None) -> bool:
     """True when every file the message needs exists (for email: subject, text and HTML)."""
     root = directory or TEMPLATES_DIR
     try:
-        names = template_files(template, channel, locale)
+        names = template_files(template, channel, locale, directory)
     except ValueError:
         return False
     return all((root / name).is_file() for name in names.values())
@@ -196,7 +216,7 @@ class Templates:
 def load(template: str, channel: str, locale: str, directory: Path | None = None) -> Templates:
     """Find and compile the templates ``render`` would use; raises the same errors as it."""
     root = directory or TEMPLATES_DIR
-    names = template_files(template, channel, locale)
+    names = template_files(template, channel, locale, directory)
     for name in names.values():
         if not (root / name).is_file():
             raise TemplateMissing(root / name)
