@@ -18,7 +18,8 @@ from bot import callbacks as cb
 from bot.formatting import day_span, short_day
 from bot.texts import t
 from scheduler.channels.base import Button
-from scheduler.school_calendar import SchoolHoliday
+from scheduler.i18n import texts
+from scheduler.school_calendar import HOLIDAY_NAMES, SchoolHoliday
 from store.models import Audience, Cadence, Match, OutboxMessage, SparringSession
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -98,10 +99,10 @@ def stop_buttons(match_id: int, locale: str) -> Rows:
 
 def holiday_pause_buttons(match_id: int, holiday: SchoolHoliday, locale: str) -> Rows:
     """One button: pause the visit messages for the school holiday (by its first day)."""
-    label = t(
-        "btn_pause_holiday",
-        locale,
-        holiday=t(f"holiday_{holiday.kind}", locale),
+    words = texts(locale)
+    label = words.gettext(
+        "Pause for the %(holiday)s, %(days)s",
+        holiday=words.gettext(HOLIDAY_NAMES[holiday.kind]),
         days=day_span(holiday.first, holiday.last, locale),
     )
     return ((Button(label, cb.make("ph", match_id, cb.day_code(holiday.first))),),)
@@ -110,9 +111,10 @@ def holiday_pause_buttons(match_id: int, holiday: SchoolHoliday, locale: str) ->
 def holiday_question_buttons(match_id: int, first: date, locale: str) -> Rows:
     """Do visits go on in the school holiday that starts on ``first``?"""
     code = cb.day_code(first)
+    words = texts(locale)
     return (
-        (Button(t("btn_holiday_goes_on", locale), cb.make("hq", match_id, code, "y")),),
-        (Button(t("btn_holiday_pause", locale), cb.make("hq", match_id, code, "n")),),
+        (Button(words.gettext("Yes, the visits go on"), cb.make("hq", match_id, code, "y")),),
+        (Button(words.gettext("No, we take a break"), cb.make("hq", match_id, code, "n")),),
     )
 
 

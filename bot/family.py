@@ -36,6 +36,7 @@ from followup import visits
 from followup.invites import InviteError, redeem_invite
 from followup.visits import VisitError
 from scheduler.facts import facts_for, local_today
+from scheduler.i18n import texts
 from scheduler.recipients import family_recipient
 from scheduler.school_calendar import SchoolHoliday
 from store.models import Match, MatchStatus, Staff, VolunteerFamily
@@ -182,7 +183,11 @@ def do_pause(session: Session, ctx: BotContext, chat_id: int, match: Match, loca
     if holiday is None:
         return reply(chat_id, locale, t("pause_ask", locale))
     markup = inline(kb.holiday_pause_buttons(match.id, holiday, locale))
-    return reply(chat_id, locale, t("pause_ask_holiday", locale), markup)
+    ask = texts(locale).gettext(
+        "When are you taking a break? Write the first and last day, e.g. 1/7-9/8. Or press the "
+        "button to take a break in the next school holiday."
+    )
+    return reply(chat_id, locale, ask, markup)
 
 
 def match_municipality(match: Match) -> str:
@@ -238,7 +243,11 @@ def pause_for_holiday(
     except VisitError as exc:
         return _pause_refused(ctx, chat_id, match, locale, exc)
     if goes_on:
-        return reply(chat_id, locale, t("holiday_goes_on", locale, child=match.child.first_name))
+        glad = texts(locale).gettext(
+            "Wonderful! We will ask about the visits as usual. %(child)s will be glad.",
+            child=match.child.first_name,
+        )
+        return reply(chat_id, locale, glad)
     first_day = max(holiday.first, today)
     return reply(
         chat_id,

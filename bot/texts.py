@@ -311,31 +311,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "da": "Hvornår holder I pause? Skriv første og sidste dag, fx 1/7-9/8.",
         "en": "When are you taking a break? Write the first and last day, e.g. 1/7-9/8.",
     },
-    "pause_ask_holiday": {
-        "da": (
-            "Hvornår holder I pause? Skriv første og sidste dag, fx 1/7-9/8. Eller tryk på "
-            "knappen, så holder I pause i den næste skoleferie."
-        ),
-        "en": (
-            "When are you taking a break? Write the first and last day, e.g. 1/7-9/8. Or press "
-            "the button to take a break in the next school holiday."
-        ),
-    },
-    "btn_pause_holiday": {
-        "da": "Pause i {holiday}, {days}",
-        "en": "Pause for the {holiday}, {days}",
-    },
-    "btn_holiday_goes_on": {"da": "Ja, besøgene fortsætter", "en": "Yes, the visits go on"},
-    "btn_holiday_pause": {"da": "Nej, vi holder pause", "en": "No, we take a break"},
-    "holiday_goes_on": {
-        "da": "Dejligt! Vi spørger til besøgene som sædvanligt. {child} bliver glad.",
-        "en": "Wonderful! We will ask about the visits as usual. {child} will be glad.",
-    },
-    "holiday_winter": {"da": "vinterferien", "en": "winter holiday"},
-    "holiday_easter": {"da": "påskeferien", "en": "Easter holiday"},
-    "holiday_summer": {"da": "sommerferien", "en": "summer holiday"},
-    "holiday_autumn": {"da": "efterårsferien", "en": "autumn holiday"},
-    "holiday_christmas": {"da": "juleferien", "en": "Christmas holiday"},
     "pause_saved": {
         "da": (
             "Pausen er noteret: fra {first} til og med {last}. Vi spørger ikke til besøg i den "

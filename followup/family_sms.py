@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from followup import visits
 from followup.replies import InboundResult
 from followup.sparring import SparringError, record_rsvp
+from scheduler.i18n import N_, texts
 from store.models import (
     RSVP,
     Audience,
@@ -53,10 +54,6 @@ TEXTS = {
         "no": "Tak for svaret. Vi har noteret, at I ikke kommer denne gang. Hilsen {org}",
         "maybe": "Tak. Vi har noteret et måske. Svar gerne JA eller NEJ, når I ved det. Hilsen {org}",
         "past": "Tak. Den sparring er desværre allerede holdt. Hilsen {org}",
-        "holiday_on": "Dejligt! Vi spørger til besøgene som sædvanligt i ferien. Hilsen {org}",
-        "holiday_pause": "Tak for besked. Vi spørger ikke til besøg fra {first} til {last}. "
-        "Hilsen {org}",
-        "holiday_overlap": "Tak. Der er allerede en pause i ferien. Hilsen {org}",
     },
     "en": {
         "visited": "Thank you! We have noted that {child} visited. {org}",
@@ -69,10 +66,6 @@ TEXTS = {
         "no": "Thanks for your answer. We have noted that you cannot come this time. {org}",
         "maybe": "Thank you. We have noted a maybe. Please answer YES or NO when you know. {org}",
         "past": "Thank you. That sparring session has already taken place. {org}",
-        "holiday_on": "Wonderful! We will ask about the visits as usual in the holiday. {org}",
-        "holiday_pause": "Thanks for letting us know. We won't ask about visits from {first} "
-        "to {last}. {org}",
-        "holiday_overlap": "Thank you. There is already a pause in the holiday. {org}",
     },
 }
 
@@ -215,9 +208,28 @@ def _holiday_answer(
             )
     except visits.VisitError as exc:
         if exc.reason == "overlap":
-            return InboundResult("holiday_answered", _reply(family, match, "holiday_overlap"))
+            text = _holiday_reply(
+                family, match, N_("Thank you. There is already a pause in the holiday.")
+            )
+            return InboundResult("holiday_answered", text)
         return None
     if pause is None:
-        return InboundResult("holiday_visits", _reply(family, match, "holiday_on"))
-    shown = {"first": pause.start_date.strftime("%d/%m"), "last": last.strftime("%d/%m")}
-    return InboundResult("holiday_pause", _reply(family, match, "holiday_pause", **shown))
+        text = _holiday_reply(
+            family, match, N_("Wonderful! We will ask about the visits as usual in the holiday.")
+        )
+        return InboundResult("holiday_visits", text)
+    text = _holiday_reply(
+        family,
+        match,
+        N_("Thanks for letting us know. We won't ask about visits from %(first)s to %(last)s."),
+        first=f"{pause.start_date.day}/{pause.start_date.month}",
+        last=f"{last.day}/{last.month}",
+    )
+    return InboundResult("holiday_pause", text)
+
+
+def _holiday_reply(family: VolunteerFamily, match: Match, message: str, **values: str) -> str:
+    words = texts(family.locale.value)
+    org = match.programme.organisation or match.programme.name
+    sign = words.gettext("From %(organisation)s", organisation=org)
+    return f"{words.gettext(message, **values)} {sign}"

@@ -22,9 +22,20 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from scheduler.i18n import N_
+
 CALENDAR_FILE = Path(__file__).resolve().parent.parent / "calendars" / "school-holidays.yaml"
 KINDS = ("winter", "easter", "summer", "autumn", "christmas")
 Kind = Literal["winter", "easter", "summer", "autumn", "christmas"]
+# What each kind is called where a person reads it (translated where it is read). Danish says
+# it in the definite form: "efterårsferien".
+HOLIDAY_NAMES = {
+    "winter": N_("winter holiday"),
+    "easter": N_("Easter holiday"),
+    "summer": N_("summer holiday"),
+    "autumn": N_("autumn holiday"),
+    "christmas": N_("Christmas holiday"),
+}
 # The longest holiday the file may hold (the summer holiday is about seven weeks).
 MAX_DAYS = 60
 

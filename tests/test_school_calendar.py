@@ -175,7 +175,7 @@ QUESTION_EVENING = datetime(2026, 10, 5, 15, 5, tzinfo=UTC)  # Monday 17:05, a w
     [
         (
             "da",
-            "Snart er det efterårsferien, fra mandag 12. oktober til og med søndag 18. oktober.",
+            "Snart er det efterårsferien, fra mandag den 12. oktober til og med søndag den 18. oktober.",
             "Nej, vi holder pause",
             "Pausen er noteret: fra mandag den 12. oktober 2026 til og med søndag den "
             "18. oktober 2026.",
@@ -232,7 +232,7 @@ def test_yes_keeps_the_visit_prompts_and_the_next_question_is_for_christmas(
         ).one()
         assert audit.details == {"holiday": "autumn-2026"}
     assert any(
-        "juleferien, fra lørdag 19. december til og med søndag 3. januar" in p["text"]
+        "juleferien, fra lørdag den 19. december til og med søndag den 3. januar" in p["text"]
         for p in christmas.of("sendMessage")
     )
 
