@@ -427,6 +427,7 @@ def match_summary(match: Match) -> dict[str, Any]:
         "visit_time": jsonable(match.visit_time),
         "cadence": match.cadence.value,
         "region": match.region,
+        "municipality": match.municipality,
     }
 
 

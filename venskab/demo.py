@@ -27,7 +27,7 @@ from followup.alerts import acknowledge, resolve
 from followup.escalations import raise_escalation
 from followup.matches import sync_programmes
 from followup.tasks import complete, open_tasks
-from scheduler.facts import facts_for
+from scheduler.facts import facts_for, school_holidays_for
 from scheduler.programme import Kind, Programme
 from scheduler.timeline import occurrences
 from store.models import (
@@ -42,6 +42,7 @@ from store.models import (
     HouseholdMember,
     Locale,
     Match,
+    MatchPause,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
@@ -135,11 +136,14 @@ def seed(app: AppContext, now: datetime) -> list[int]:
             )
             family.status, family.status_since = WaitStatus.MATCHED, start
             family.programme_id = rows[slug].id
+            programme = app.programmes[slug]
+            if programme.asks_about_school_holidays:
+                match.municipality = "Københavns Kommune"
+                _paused_last_holiday(match, programme, today)
             session.add(match)
             session.flush()
             ids.append(match.id)
             _household(session, family, number, today)
-            programme = app.programmes[slug]
             if number == 1:
                 _share_a_moment(session, match, contact, programme, now)
             facts = facts_for(session, match, programme)
@@ -363,6 +367,24 @@ def _seed_endings(
     session.add(silent)
     session.flush()
     return [first.id, second.id, silent.id]
+
+
+def _paused_last_holiday(match: Match, programme: Programme, today: date) -> None:
+    """The family answered "no" to the question before the last school holiday: no visits then."""
+    past = [
+        h
+        for h in school_holidays_for(match, programme)
+        if match.start_date + timedelta(days=7) <= h.first and h.last < today
+    ]
+    if past:
+        holiday = past[-1]
+        match.pauses.append(
+            MatchPause(
+                start_date=holiday.first,
+                end_date=holiday.last + timedelta(days=1),
+                reason=f"school holiday {holiday.key}",
+            )
+        )
 
 
 # What families and parents write now and then, besides answering the prompts: (rule, chance in
