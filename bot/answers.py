@@ -21,7 +21,7 @@ from bot.context import BotContext
 from bot.family import actor_of, for_family, help_text, pause_from_text, reply
 from bot.formatting import long_day, parse_day
 from bot.texts import all_variants, t
-from followup import visits
+from followup import child_voice, visits
 from followup.visits import VisitError
 from store.models import Match
 
@@ -81,6 +81,8 @@ def _answer_pending(
     actor = actor_of(match)
     staff = staff_name(match, locale)
     day = cb.parse_day(str(pending.get("day", "")))
+    if kind == "child_voice":
+        return _child_voice_words(session, ctx, chat_id, match, locale, pending, text)
     try:
         if kind == "checkin":
             checkin_id = _int(pending.get("checkin"))
@@ -120,3 +122,28 @@ def _answer_pending(
     # The question no longer fits (answered elsewhere meanwhile): treat it as a message.
     visits.message_from_family(session, match, text, now=now, actor=actor)
     return reply(chat_id, locale, t("message_passed_on", locale, staff=staff))
+
+
+def _child_voice_words(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    pending: dict[str, object],
+    text: str,
+) -> Outcome:
+    """The child's own words to the open question: stored, and the moment completed."""
+    found = child_voice.family_invitation(session, match, str(pending.get("wave", "")))
+    question = child_voice.text_question(found[1], found[0].wave) if found else None
+    now = ctx.now()
+    staff = staff_name(match, locale)
+    if found is None or question is None or not visits.clean_text(text):
+        # The question no longer fits: treat it as a message, as for any other question.
+        visits.message_from_family(session, match, text, now=now, actor=actor_of(match))
+        return reply(chat_id, locale, t("message_passed_on", locale, staff=staff))
+    invitation, survey = found
+    child_voice.answer(session, invitation, survey, question, text, now)
+    child_voice.finish(session, invitation, now)
+    child = match.child.first_name
+    return reply(chat_id, locale, t("child_voice_saved", locale, child=child, staff=staff))

@@ -32,8 +32,9 @@ from bot.context import BotContext
 from bot.family import ACTIONS, AFTER_END, actor_of, do_worry, family_today, reply
 from bot.formatting import long_day
 from bot.texts import t
-from followup import visits
+from followup import child_voice, visits
 from followup.sparring import SparringError, record_rsvp
+from followup.survey_defs import tr
 from followup.visits import VisitError
 from store.models import RSVP, CancelledBy, Locale, Match, MatchStatus, VisitStatus
 
@@ -220,6 +221,11 @@ def _no_thanks(
     pending = get_pending(ctx.data, ctx.now())
     if pending is not None and pending.get("match") == match.id:
         clear_pending(ctx.data)
+        if pending.get("kind") == "child_voice":
+            # The smileys are answered; the open question is skipped.
+            found = child_voice.family_invitation(session, match, str(pending.get("wave", "")))
+            if found is not None:
+                child_voice.finish(session, found[0], ctx.now())
     return Outcome(locale, toast=t("done", locale), keep_message=False)
 
 
@@ -289,6 +295,56 @@ def _pick(
     return outcome
 
 
+def _child_voice(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    """A smiley for the child's answer to one question (or the start): the next question."""
+    wave, number, value = data.fields[0], int(data.fields[1]), int(data.fields[2])
+    now = ctx.now()
+    found = child_voice.open_family_invitation(session, match, wave, now)
+    if found is None:
+        return _expired(locale)
+    invitation, survey = found
+    scales = child_voice.scale_questions(survey, wave)
+    if number > len(scales) or (number == 0) != (value == 0):
+        return _expired(locale)
+    child = match.child.first_name
+    if number:
+        child_voice.answer(session, invitation, survey, scales[number - 1], str(value), now)
+    if number < len(scales):
+        question = scales[number]
+        text = t(
+            "child_voice_question",
+            locale,
+            child=child,
+            number=number + 1,
+            total=len(scales),
+            question=tr(question.text, locale),
+        )
+        return Outcome(
+            locale, edit=text, markup=inline(kb.child_voice_faces(match.id, wave, number + 1))
+        )
+    open_question = child_voice.text_question(survey, wave)
+    if open_question is None:
+        child_voice.finish(session, invitation, now)
+        return Outcome(
+            locale,
+            edit=t("child_voice_saved", locale, child=child, staff=staff_name(match, locale)),
+        )
+    set_pending(ctx.data, "child_voice", now, match=match.id, wave=wave)
+    return Outcome(
+        locale,
+        edit=t("child_voice_open", locale, child=child, question=tr(open_question.text, locale)),
+        markup=inline(kb.no_thanks(match.id, locale)),
+    )
+
+
 def _language(session: Session, chat_id: int, who: Who, code: str) -> Outcome:
     locale = Locale(code)
     if who.family is not None:
@@ -312,4 +368,5 @@ _BUTTONS: dict[str, ButtonHandler] = {
     "rs": _rsvp,
     "st": _stop,
     "pk": _pick,
+    "cv": _child_voice,
 }

@@ -453,6 +453,26 @@ TEXTS: dict[str, dict[str, str]] = {
     "recent_checkins": {"da": "Seneste check-ins:", "en": "Recent check-ins:"},
     "none": {"da": "ingen", "en": "none"},
     "worried": {"da": "bekymring", "en": "worry"},
+    # -- the child's voice ---------------------------------------------------------------------
+    "btn_child_voice_start": {"da": "Start spørgsmålene", "en": "Start the questions"},
+    "child_voice_question": {
+        "da": "Spørg {child} ({number} af {total}):\n\n{question}\n\nTryk på det ansigt, {child} vælger.",
+        "en": "Ask {child} ({number} of {total}):\n\n{question}\n\nTap the face {child} chooses.",
+    },
+    "child_voice_open": {
+        "da": (
+            "Tak! Til sidst et åbent spørgsmål til {child}:\n\n{question}\n\n"
+            "Skriv svaret her, gerne med {child}s egne ord."
+        ),
+        "en": (
+            "Thank you! Finally, an open question for {child}:\n\n{question}\n\n"
+            "Write the answer here, in {child}'s own words if you can."
+        ),
+    },
+    "child_voice_saved": {
+        "da": "Tak! Vi har gemt {child}s svar. {staff} kan se dem.",
+        "en": "Thank you! We have saved {child}'s answers. {staff} can see them.",
+    },
 }
 
 
