@@ -35,6 +35,10 @@ LABELS: dict[str, dict[str, str]] = {
     "survey:baseline": {"da": "Spørgeskema ved start", "en": "Survey at the start"},
     "survey:end": {"da": "Spørgeskema ved afslutning", "en": "Survey at the end"},
     "survey:followup": {"da": "Opfølgende spørgeskema", "en": "Follow-up survey"},
+    "child_voice_invitation": {
+        "da": "Barnets stemme: et par spørgsmål til barnet",
+        "en": "The child's voice: a few questions for the child",
+    },
 }
 AUDIENCE = {
     "volunteer_family": {"da": "venskabsfamilie", "en": "volunteer family"},
@@ -82,7 +86,7 @@ def label(tp: Touchpoint, locale: str, titles: Mapping[str, Any] | None = None) 
         text = tp.title.get(locale) or tp.title.get("da") or tp.id
         return render_title(text, titles or {"sibling": False, "child": ""})
     if tp.kind == Kind.SURVEY:
-        found = LABELS.get(f"survey:{tp.wave}")
+        found = LABELS.get(tp.template_name) or LABELS.get(f"survey:{tp.wave}")
     else:
         found = LABELS.get(tp.template_name)
     if found:

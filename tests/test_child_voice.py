@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from followup.erasure import erase_person
 from followup.people import export_person
 from followup.staff_auth import set_password
+from followup.yearplan import label
 from store.models import (
     Match,
     MatchStatus,
@@ -35,7 +36,7 @@ from store.models import (
 )
 from tests.conftest import free_port
 from tests.support.bot_harness import FAMILY_CHAT, BotHarness, Sent, callback_data, snapshot
-from tests.support.cast import make_match
+from tests.support.cast import PROGRAMMES, make_match
 from tests.support.staff_app import login
 from tests.support.webserver import serving
 from venskab.cli import main
@@ -248,3 +249,18 @@ def test_the_child_is_heard_at_three_and_nine_months(
     assert summary["child_voice_answers_deleted"] == 8
     assert voice_rows(session_factory, "3mo")[1] == {}
     assert voice_rows(session_factory, "9mo")[1] == {}
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("da", "Barnets stemme: et par spørgsmål til barnet"),
+        ("en", "The child's voice: a few questions for the child"),
+    ],
+)
+def test_the_year_plan_names_the_moments_in_the_familys_language(
+    locale: str, expected: str
+) -> None:
+    for programme in PROGRAMMES.values():
+        for moment in ("child-voice-3mo", "child-voice-9mo"):
+            assert label(programme.touchpoint(moment), locale) == expected
