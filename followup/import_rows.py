@@ -308,6 +308,7 @@ def check_match_row(row: Row, found: MatchLookups) -> None:
     lookup(row, "staff_ref", found.staff, "staff member", "staff", "staff")
     _contacts(row, found.contacts)
     row.text("region", required=False, limit=64)
+    row.text("municipality", required=False, limit=64)
     row.parse("start_date", parse_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
     row.parse("visit_weekday", parse_weekday, "a weekday: monday..sunday, mandag..søndag or 0-6")
     row.parse("visit_time", parse_time, "a time of day such as 16:30 (HH:MM)")

@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from followup import moments
+from followup.survey_defs import default_surveys
 from store.models import (
     Audience,
     AuditEntry,
@@ -77,6 +78,65 @@ SAFE_EVIDENCE_KEYS = frozenset(
 
 class PersonError(ValueError):
     """No such person, or the person cannot be erased yet; the message says why."""
+
+
+def child_voice_survey_ids() -> list[str]:
+    """The surveys that hold a child's own answers (``child_voice: true``)."""
+    return [key for key, survey in default_surveys().items() if survey.child_voice]
+
+
+def surveys_data(session: Session, *where: Any) -> list[dict[str, Any]]:
+    """Survey invitations matching ``where``, each with its answers."""
+    invitations = list(
+        session.scalars(select(SurveyInvitation).where(*where).order_by(SurveyInvitation.id))
+    )
+    answers: dict[int, list[dict[str, Any]]] = {i.id: [] for i in invitations}
+    for answer in session.scalars(
+        select(SurveyResponse)
+        .where(SurveyResponse.invitation_id.in_(list(answers)))
+        .order_by(SurveyResponse.id)
+    ):
+        answers[answer.invitation_id].append(
+            row_data(answer, ("question_id", "value", "created_at"))
+        )
+    return [
+        {
+            **row_data(
+                i,
+                (
+                    "id",
+                    "match_id",
+                    "survey_id",
+                    "wave",
+                    "sent_at",
+                    "opened_at",
+                    "completed_at",
+                    "expires_at",
+                    "reminder_step",
+                ),
+            ),
+            "responses": answers[i.id],
+        }
+        for i in invitations
+    ]
+
+
+def _surveys_of(session: Session, kind: str, person_id: int, ids: list[int]) -> dict[str, Any]:
+    """A contact's own survey answers; the child's voice a family relayed, or a child gave."""
+    if kind == "contact":
+        return {"surveys": surveys_data(session, SurveyInvitation.contact_person_id == person_id)}
+    if kind == "family":
+        # The child's voice the family relayed: the child's answers, asked by them.
+        relayed = surveys_data(session, SurveyInvitation.volunteer_family_id == person_id)
+        return {"child_voice": relayed}
+    if kind == "child":
+        answers = surveys_data(
+            session,
+            SurveyInvitation.match_id.in_(ids),
+            SurveyInvitation.survey_id.in_(child_voice_survey_ids()),
+        )
+        return {"child_voice": answers}
+    return {}
 
 
 def get_person(session: Session, kind: str, person_id: int) -> Any:
@@ -206,43 +266,7 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
         ]
     if kind in AUDIENCES:
         data["messages"] = [message_data(m) for m in messages_to(session, kind, person.id)]
-    if kind == "contact":
-        invitations = list(
-            session.scalars(
-                select(SurveyInvitation)
-                .where(SurveyInvitation.contact_person_id == person.id)
-                .order_by(SurveyInvitation.id)
-            )
-        )
-        answers: dict[int, list[dict[str, Any]]] = {i.id: [] for i in invitations}
-        for answer in session.scalars(
-            select(SurveyResponse)
-            .where(SurveyResponse.invitation_id.in_(list(answers)))
-            .order_by(SurveyResponse.id)
-        ):
-            answers[answer.invitation_id].append(
-                row_data(answer, ("question_id", "value", "created_at"))
-            )
-        data["surveys"] = [
-            {
-                **row_data(
-                    i,
-                    (
-                        "id",
-                        "match_id",
-                        "survey_id",
-                        "wave",
-                        "sent_at",
-                        "opened_at",
-                        "completed_at",
-                        "expires_at",
-                        "reminder_step",
-                    ),
-                ),
-                "responses": answers[i.id],
-            }
-            for i in invitations
-        ]
+    data |= _surveys_of(session, kind, person.id, ids)
     if kind in ("family", "contact"):
         data["escalations"] = escalations_about(session, kind, person.id, ids)
     if kind == "contact":
@@ -427,6 +451,7 @@ def match_summary(match: Match) -> dict[str, Any]:
         "visit_time": jsonable(match.visit_time),
         "cadence": match.cadence.value,
         "region": match.region,
+        "municipality": match.municipality,
     }
 
 

@@ -58,6 +58,7 @@ LABELS: dict[str, Localised] = {
     "welcome": Localised(N_("Welcome to the volunteer family")),
     "visit_prompt": Localised(N_("Visit")),
     "sparring_invite": Localised(N_("Invitation to group sparring")),
+    "holiday_question": Localised(N_("School holiday in a week: do the visits go on?")),
     "farewell_family": Localised(N_("Farewell message to the volunteer family")),
     "farewell_parent": Localised(N_("Farewell message to the parent or contact person")),
     "voice_checkin": Localised(N_("Automated call to the parent: is all well?")),
@@ -65,6 +66,7 @@ LABELS: dict[str, Localised] = {
     "survey:baseline": Localised(N_("Survey at the start")),
     "survey:end": Localised(N_("Survey at the end")),
     "survey:followup": Localised(N_("Follow-up survey")),
+    "child_voice_invitation": Localised(N_("The child's voice: a few questions for the child")),
 }
 AUDIENCE = {
     "volunteer_family": Localised(N_("volunteer family")),
@@ -107,7 +109,7 @@ def label(tp: Touchpoint, locale: str, titles: Mapping[str, Any] | None = None) 
         text = tp.title.get(locale) or tp.title.get("da") or tp.id
         return render_title(text, titles or {"sibling": False, "child": ""})
     if tp.kind == Kind.SURVEY:
-        found = LABELS.get(f"survey:{tp.wave}")
+        found = LABELS.get(tp.template_name) or LABELS.get(f"survey:{tp.wave}")
     else:
         found = LABELS.get(tp.template_name)
     if found:

@@ -51,6 +51,8 @@ class Kind(StrEnum):
     SURVEY = "survey"
     SPARRING_INVITE = "sparring_invite"
     STAFF_TASK = "staff_task"
+    # A week or so before a school holiday: do visits go on? "No" pauses them for the holiday.
+    HOLIDAY_QUESTION = "holiday_question"
 
 
 class AudienceName(StrEnum):
@@ -70,6 +72,9 @@ class CadenceName(StrEnum):
     WEEKLY = "weekly"
     BIWEEKLY = "biweekly"
     TWO_THREE_MONTHLY = "two_three_monthly"
+
+
+ANCHORS = frozenset({"match_start", "match_end", "early_end", "sparring_session", "school_holiday"})
 
 
 class Strict(BaseModel):
@@ -125,7 +130,8 @@ class Touchpoint(Strict):
     skip_if_ended_early: bool = False
     min_match_days: int | None = Field(default=None, ge=0)
     survey: str | None = None
-    wave: Literal["baseline", "end", "followup"] | None = None
+    # baseline | end | followup, or a moment N months into the match ("3mo", "9mo")
+    wave: str | None = Field(default=None, pattern=r"^(baseline|end|followup|[1-9]\d?mo)$")
     counterpart: AudienceName | None = None
     announce: OffsetField | None = None
     title: dict[str, str] = Field(default_factory=dict)
@@ -133,12 +139,13 @@ class Touchpoint(Strict):
     @field_validator("anchor")
     @classmethod
     def _anchor(cls, value: str) -> str:
-        if value in {"match_start", "match_end", "early_end", "sparring_session"}:
+        if value in ANCHORS:
             return value
         if re.fullmatch(r"touchpoint:[a-z0-9][a-z0-9-]{0,62}", value):
             return value
         raise ValueError(
-            "expected match_start, match_end, early_end, sparring_session or touchpoint:<id>"
+            "expected match_start, match_end, early_end, sparring_session, school_holiday "
+            "or touchpoint:<id>"
         )
 
     @field_validator("ended_by")
@@ -158,6 +165,12 @@ class Touchpoint(Strict):
             raise ValueError("a visit_prompt needs repeat: visits")
         if self.kind == Kind.SURVEY and not (self.survey and self.wave):
             raise ValueError("a survey touchpoint needs survey and wave")
+        if (self.kind == Kind.HOLIDAY_QUESTION) != (self.anchor == "school_holiday"):
+            raise ValueError("a holiday_question has anchor: school_holiday, and only it has")
+        if self.kind == Kind.HOLIDAY_QUESTION and self.audience != AudienceName.VOLUNTEER_FAMILY:
+            raise ValueError(
+                "a holiday_question asks the volunteer family: audience volunteer_family"
+            )
         if self.ended_by and self.anchor != "early_end":
             raise ValueError("ended_by only applies to anchor: early_end")
         if self.audience != AudienceName.STAFF and not self.channels:
@@ -440,6 +453,10 @@ class Programme(Strict):
                     )
                 seen.add(nxt)
                 current = by_id[nxt]
+
+    @property
+    def asks_about_school_holidays(self) -> bool:
+        return any(tp.anchor == "school_holiday" for tp in self.touchpoints)
 
     def touchpoint(self, touchpoint_id: str) -> Touchpoint:
         for tp in self.touchpoints:

@@ -114,6 +114,14 @@ def person_contexts(locale: str) -> Iterator[dict[str, Any]]:
                     "caller": staff["name"] if staff else programme.organisation,
                     "unsubscribe_url": "https://venskab.example.org/u/abc" if full else None,
                     "bot_hint": BOT_HINT.get(locale, BOT_HINT["en"]) if full else None,
+                    # The school holiday a holiday question is about (none: no calendar entry).
+                    "holiday": {
+                        "kind": ("winter", "autumn", "christmas")[index % 3],
+                        "first": date(2026, 10, 12),
+                        "last": date(2026, 10, 18),
+                    }
+                    if full
+                    else None,
                     # A family's greeting (the family's own words: no language of ours).
                     "moment": {
                         "text": "⚽ 🍪 Ali",
@@ -319,6 +327,8 @@ READ_NOT_WRITTEN = {
     "scheduler/wording.py": {"jeres kontaktperson i Red Barnet"},
     "scheduler/sms.py": None,  # the GSM-7 alphabet
     "scheduler/timeline.py": {"Nytårsaftensdag"},
+    # The certificate's Danish name beside the English one, in the import's refusal to staff.
+    "followup/certificates.py": {"child record certificate (børneattest)"},
 }
 # Tables keyed by language whose values are codes, not words (Babel locales, Twilio voices).
 LANGUAGE_CODES = {"followup/yearplan.py", "scheduler/render.py", "scheduler/channels/voice.py"}

@@ -151,6 +151,8 @@ class Match(TimestampMixin, Base):
     volunteer_family_id: Mapped[int] = mapped_column(ForeignKey("volunteer_family.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     region: Mapped[str] = mapped_column(String(64), default="")
+    # Whose school holidays the match follows (calendars/school-holidays.yaml); empty: the region.
+    municipality: Mapped[str] = mapped_column(String(64), default="", server_default="")
     start_date: Mapped[date] = mapped_column(Date)
     visit_weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday ... 6 = Sunday
     visit_time: Mapped[time | None] = mapped_column(Time)
