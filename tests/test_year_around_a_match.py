@@ -13,10 +13,14 @@ their days the people do what they do:
   ahead, on the match;
 - the family answers its visit prompts in the bot and sends the parent a greeting with a photo,
   which the parent (who agreed to photos) gets by email with the photo attached;
+- asked a week before each school holiday, the family keeps visiting in the summer and pauses
+  in the autumn holiday (week 42): no visit prompt that week;
+- three months in, the family asks the child the child's-voice questions in the bot;
 - the family stops with ``/stop``: the parent hears from us the next morning, staff get the
   extra child visit and the re-match question, and the child is re-matched with the second
   family, which has waited all along;
-- the reports show the waiting list and both matches, the re-match both ways.
+- the reports show the waiting list, both matches (the re-match both ways) and the child's
+  voice.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from store.models import (
     Base,
     ContactPerson,
     Match,
+    MatchPause,
     OutboxMessage,
     OutboxStatus,
     Staff,
@@ -49,7 +54,7 @@ from store.models import (
 from tests.conftest import free_port
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio
-from tests.support.bot_harness import BotHarness, Clock, app_context
+from tests.support.bot_harness import BotHarness, Clock, Sent, app_context, callback_data
 from tests.test_endings import answer_visit_prompts, stop_in_the_bot
 from tests.test_followup import Mailbox
 from tests.test_moments import jpeg
@@ -97,6 +102,7 @@ CHATS = {"F-20": 6020, "F-21": 6021}
 PARENT_MAIL = "foraelder.h@example.org"
 GREETING = "Vi byggede en hule i haven 🏕️"
 PICTURE = jpeg((90, 160, 60))
+CHILD_WORDS = "At vi bager pandekager, og at hunden sover på mine fødder."
 
 MATCH_AT = at(MATCH_DAY, 9)
 CONSENT_AT = at(date(2026, 4, 27), 9)
@@ -114,6 +120,12 @@ class Lived:
     second: int = 0
     greeting: list[str] = field(default_factory=list)
     stop_answers: list[str] = field(default_factory=list)
+    holiday_question: list[str] = field(default_factory=list)
+    holiday_answer: list[str] = field(default_factory=list)
+    pauses: list[tuple[date, date | None, str]] = field(default_factory=list)
+    voice_invitation: list[str] = field(default_factory=list)
+    voice_answers: list[str] = field(default_factory=list)
+    child_voice: list[dict[str, str]] = field(default_factory=list)
     received: dict[str, list[tuple[str, str, datetime]]] = field(default_factory=dict)
     """party ref -> (kind or touchpoint, channel, local time sent) of each message sent."""
     tasks: list[tuple[date, str, str, str, str]] = field(default_factory=list)
@@ -158,6 +170,28 @@ def send_greeting(bot: BotHarness, chat: int) -> list[str]:
     previewed = bot.process(bot.fake.photo_update(chat, PICTURE, caption=GREETING, push=False))
     sent = bot.press(chat, previewed.data("✉️ Send hilsenen"))
     return [*asked.texts, *previewed.texts, *sent.texts]
+
+
+def with_buttons(sent: Sent, chat: int, action: str) -> list[tuple[int, Sent]]:
+    """Each message the tick sent to ``chat`` with ``action``'s buttons (the holiday question
+    "hq", the child's voice "cv"), by its message id."""
+    return [
+        (int(call.result["message_id"]), Sent([call]))
+        for call in sent.calls
+        if call.method == "sendMessage"
+        and call.params.get("chat_id") == chat
+        and any(data.split("|")[1] == action for data in callback_data(call.params))
+    ]
+
+
+def ask_the_child(bot: BotHarness, chat: int, message_id: int, invited: Sent) -> list[str]:
+    """The family asks the child: Start, three smileys, then the child's own words."""
+    first = bot.press(chat, invited.data("Start"), message_id)
+    second = bot.press(chat, first.data("🙂"), message_id)
+    third = bot.press(chat, second.data("😄"), message_id)
+    fourth = bot.press(chat, third.data("😄"), message_id)
+    words = bot.say(chat, CHILD_WORDS)
+    return [*first.texts, *second.texts, *third.texts, *fourth.texts, *words.texts]
 
 
 def live(
@@ -211,6 +245,16 @@ def live(
         sent = bot.tick(moment)
         for chat in CHATS.values():
             answer_visit_prompts(bot, sent, chat)
+        for message_id, question in with_buttons(sent, CHATS["F-20"], "hq"):
+            lived.holiday_question.append(question.text)
+            # Visits go on in the summer holiday; the autumn holiday (week 42) is a pause.
+            autumn = "efterårsferien" in question.text
+            answer = "Nej, vi holder pause" if autumn else "Ja, besøgene fortsætter"
+            pressed = bot.press(CHATS["F-20"], question.data(answer), message_id)
+            lived.holiday_answer.extend(pressed.texts)
+        for message_id, invited in with_buttons(sent, CHATS["F-20"], "cv"):
+            lived.voice_invitation.append(invited.text)
+            lived.voice_answers.extend(ask_the_child(bot, CHATS["F-20"], message_id, invited))
         with app.session_factory() as session:
             moment = next_moment(session, moment)
         if events and events[0][0] < moment:
@@ -260,6 +304,10 @@ def collect(app: AppContext, lived: Lived) -> None:
                     local(sent).replace(tzinfo=None),
                 )
             )
+        lived.pauses = [
+            (p.start_date, p.end_date, p.reason or "")
+            for p in session.scalars(select(MatchPause).order_by(MatchPause.id))
+        ]
         for task in session.scalars(select(Task).order_by(Task.due_at, Task.id)):
             lived.tasks.append(
                 (
@@ -274,6 +322,8 @@ def collect(app: AppContext, lived: Lived) -> None:
     waiting = cli(app, "report", "waiting", *period)
     lived.waiting = list(csv.DictReader(io.StringIO(waiting.split("\n\n")[0])))
     lived.matches = list(csv.DictReader(io.StringIO(cli(app, "report", "matches", *period))))
+    voice = cli(app, "report", "child-voice", *period)
+    lived.child_voice = list(csv.DictReader(io.StringIO(voice)))
 
 
 def _plain(message: Any) -> str:
@@ -444,10 +494,63 @@ def test_the_family_is_asked_about_each_visit_until_it_stops(lived: Lived) -> No
     assert welcome == ("telegram", datetime(2026, 4, 20, 18, 0))
     prompts = [when for _, when in sent_to(lived, "F-20", "weekly-visit")]
     # Every Monday 19:00 from the second week to the last Monday before the stop; answered in
-    # the bot each time, so no reminder follows.
+    # the bot each time, so no reminder follows; none on 12 October, in the week-42 pause.
     mondays = [datetime(2026, 4, 27, 19, 0) + timedelta(weeks=n) for n in range(28)]
-    assert prompts == mondays and mondays[-1] == datetime(2026, 11, 2, 19, 0)
-    assert len(telegram_to(lived, "F-20", "Kom Barn H på besøg i dag?")) == len(mondays)
+    assert mondays[-1] == datetime(2026, 11, 2, 19, 0)
+    assert prompts == [m for m in mondays if m != datetime(2026, 10, 12, 19, 0)]
+    assert len(telegram_to(lived, "F-20", "Kom Barn H på besøg i dag?")) == len(prompts)
+
+
+def test_the_family_is_asked_about_the_holidays_and_pauses_in_week_42(lived: Lived) -> None:
+    assert sent_to(lived, "F-20", "holiday-question") == [
+        ("telegram", datetime(2026, 6, 20, 17, 0)),  # a week before the summer holiday
+        ("telegram", datetime(2026, 10, 5, 17, 0)),  # a week before week 42
+    ]
+    summer, autumn = lived.holiday_question
+    assert summer.startswith(
+        "Hej Kontaktvoksen 20. Snart er det sommerferien, fra lørdag den 27. juni til og med "
+        "søndag den 9. august."
+    )
+    assert autumn.startswith(
+        "Hej Kontaktvoksen 20. Snart er det efterårsferien, fra mandag den 12. oktober til og "
+        "med søndag den 18. oktober."
+    )
+    assert "Kommer Barn H på besøg som sædvanligt i ferien?" in autumn
+    kept, paused = lived.holiday_answer
+    assert kept.startswith("Dejligt! Vi spørger til besøgene som sædvanligt.")
+    assert paused.startswith(
+        "Pausen er noteret: fra mandag den 12. oktober 2026 til og med søndag den 18. oktober 2026."
+    )
+    assert lived.pauses == [
+        (date(2026, 10, 12), date(2026, 10, 19), "school holiday autumn-2026"),
+    ]
+
+
+def test_the_child_is_heard_at_three_months_through_the_family_in_the_bot(lived: Lived) -> None:
+    # 20 July, three months after the start, 17:00; once (the nine months would be January).
+    assert sent_to(lived, "F-20", "child-voice-3mo") == [("telegram", datetime(2026, 7, 20, 17))]
+    assert [k for k, _, _ in lived.received["F-20"] if k.startswith("child-voice")] == [
+        "child-voice-3mo"
+    ]
+    (invited,) = lived.voice_invitation
+    assert invited.startswith("Hej Kontaktvoksen 20. Barn H har besøgt jer et stykke tid nu")
+    assert "tryk på det ansigt, Barn H vælger" in invited
+    assert lived.voice_answers[0].startswith(
+        "Spørg Barn H (1 af 3):\n\nHvordan har du det, når du er hos familien?"
+    )
+    assert lived.voice_answers[-1] == (
+        "Tak, fordi I spurgte Barn H! Vi har gemt svarene, og Procesleder Hovedstaden kan se dem."
+    )
+    (row,) = lived.child_voice
+    assert (row["match_id"], row["moment"], row["relayed_by"], row["answered_on"]) == (
+        str(lived.first),
+        "3mo",
+        "volunteer_family",
+        "2026-07-20",
+    )
+    assert (row["feel_at_family"], row["doing_things"], row["look_forward"]) == ("4", "5", "5")
+    assert (row["smiley_mean"], row["own_words"]) == ("4.67", "true")
+    assert "hunden" not in str(lived.child_voice)  # the child's words stay out of the report
 
 
 def test_the_parent_gets_the_greeting_with_its_photo_by_email(lived: Lived) -> None:
