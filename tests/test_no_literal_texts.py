@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-GETTEXT = {"gettext", "ngettext", "pgettext", "npgettext", "_", "N_"}
+GETTEXT = {"gettext", "ngettext", "pgettext", "npgettext", "_", "N_", "said"}
 LOGGING_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 LOGGERS = {"log", "logger", "logging", "_log", "_logger", "LOG", "LOGGER"}
 # Exceptions whose message a developer reads (in a traceback or a log), never a person.
@@ -243,13 +243,8 @@ TARGETS = ["bot", "web", "followup", "scheduler", "venskab/cli"]
 PENDING: dict[str, int] = {
     "followup/alerts.py": 9,
     "followup/bounces.py": 1,
-    "followup/certificates.py": 5,
     "followup/contacts.py": 4,
     "followup/erasure.py": 3,
-    "followup/import_file.py": 11,
-    "followup/import_rows.py": 26,
-    "followup/import_xlsx.py": 1,
-    "followup/importer.py": 17,
     "followup/inbound.py": 1,
     "followup/matches.py": 9,
     "followup/people.py": 5,
@@ -279,7 +274,7 @@ PENDING: dict[str, int] = {
     "scheduler/waiting.py": 5,
     "venskab/cli/__init__.py": 1,
     "venskab/cli/common.py": 3,
-    "venskab/cli/data.py": 16,
+    "venskab/cli/data.py": 14,
     "venskab/cli/surveys.py": 17,
 }
 

@@ -69,18 +69,24 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
                 raise _DryRun
     except _DryRun:
         progress.close()
-        click.echo(f"{result.describe()} (dry run: nothing was written)")
+        t = app.texts
+        click.echo(
+            t.gettext("%(result)s (dry run: nothing was written)", result=result.describe(t))
+        )
         return
     except ImportFailed as exc:
-        raise UserError("\n".join(exc.lines())) from None
+        raise UserError("\n".join(exc.lines(app.texts))) from None
     except IntegrityError as exc:
         raise UserError(
-            f"{file.name}: the database refused a row (another import running at the same time?); "
-            "nothing was imported, run the import again"
+            app.texts.gettext(
+                "%(file)s: the database refused a row (another import running at the same "
+                "time?); nothing was imported, run the import again",
+                file=file.name,
+            )
         ) from exc
     finally:
         progress.close()
-    click.echo(result.describe())
+    click.echo(result.describe(app.texts))
 
 
 @click.group()
