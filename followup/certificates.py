@@ -21,7 +21,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from followup.import_file import Said, said
+from followup.said import Said, said
 from scheduler.i18n import N_
 from scheduler.programme import Certificates, Programme
 from store.models import HouseholdMember, VolunteerFamily

@@ -47,10 +47,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from followup.said import Said, said
 from scheduler.i18n import N_, Texts
 
 MAX_PROBLEMS = 20
@@ -113,30 +113,6 @@ ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 DANISH_DATE = re.compile(r"^(\d{1,2})[-.](\d{1,2})[-.](\d{4})$")
 _PHONE_LIKE = re.compile(r"\d[\d\s\-().]{5,}\d")
 HIDDEN = N_("a value that looks like a phone number or an email address")
-
-
-@dataclass(frozen=True)
-class Said:
-    """Words for a reader whose language is known only where they are shown: a message id and
-    its values (a value may be a :class:`Said` too, translated with it)."""
-
-    id: str
-    values: Mapping[str, Any] = field(default_factory=dict)
-
-    def text(self, texts: Texts) -> str:
-        return texts.gettext(self.id, **{k: _text(v, texts) for k, v in self.values.items()})
-
-
-def _text(value: Any, texts: Texts) -> Any:
-    if isinstance(value, Said):
-        return value.text(texts)
-    if isinstance(value, tuple):  # several values, listed
-        return ", ".join(str(_text(v, texts)) for v in value)
-    return value
-
-
-def said(message: str, /, **values: Any) -> Said:
-    return Said(message, values)
 
 
 @dataclass(frozen=True)

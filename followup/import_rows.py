@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Any, TypeVar
 
-from followup.import_file import DANISH_DATE, ISO_DATE, PERSONAL, Problem, Said, said, shown
+from followup.import_file import DANISH_DATE, ISO_DATE, PERSONAL, Problem, shown
+from followup.said import Said, said
 from scheduler.i18n import N_
 from scheduler.programme import Programme
 from store.models import Cadence, Channel, Locale, StaffRole, WaitStatus

@@ -11,7 +11,8 @@ from datetime import date, datetime, time, timedelta
 
 from python_calamine import CalamineWorkbook
 
-from followup.import_file import ImportFailed, Problem, said
+from followup.import_file import ImportFailed, Problem
+from followup.said import said
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
 
