@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from bot import callbacks as cb
-from bot.formatting import short_day
+from bot.formatting import day_span, short_day
 from scheduler import i18n
 from scheduler.channels.base import Button
 from scheduler.i18n import N_
+from scheduler.school_calendar import HOLIDAY_NAMES, SchoolHoliday
 from store.models import Audience, Cadence, Match, OutboxMessage, SparringSession
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -122,6 +123,27 @@ def stop_buttons(match_id: int, locale: str) -> Rows:
     )
 
 
+def holiday_pause_buttons(match_id: int, holiday: SchoolHoliday, locale: str) -> Rows:
+    """One button: pause the visit messages for the school holiday (by its first day)."""
+    words = i18n.texts(locale)
+    label = words.gettext(
+        "Pause for the %(holiday)s, %(days)s",
+        holiday=words.gettext(HOLIDAY_NAMES[holiday.kind]),
+        days=day_span(holiday.first, holiday.last, locale),
+    )
+    return ((Button(label, cb.make("ph", match_id, cb.day_code(holiday.first))),),)
+
+
+def holiday_question_buttons(match_id: int, first: date, locale: str) -> Rows:
+    """Do visits go on in the school holiday that starts on ``first``?"""
+    code = cb.day_code(first)
+    words = i18n.texts(locale)
+    return (
+        (Button(words.gettext("Yes, the visits go on"), cb.make("hq", match_id, code, "y")),),
+        (Button(words.gettext("No, we take a break"), cb.make("hq", match_id, code, "n")),),
+    )
+
+
 def pick_buttons(matches: Iterable[Match], what: str) -> Rows:
     return tuple(
         (Button(f"{m.child.first_name} ({m.programme.name})", cb.make("pk", m.id, what)),)
@@ -152,6 +174,12 @@ def buttons_for(row: OutboxMessage, match: Match) -> Rows:
             return ()
         cadence = str(context.get("cadence") or match.cadence.value)
         return visit_buttons(match.id, day, cadence, locale)
+    if row.kind == "holiday_question" and row.audience == Audience.VOLUNTEER_FAMILY:
+        try:
+            first = date.fromisoformat(str(context.get("holiday_first")))
+        except ValueError:
+            return ()
+        return holiday_question_buttons(match.id, first, locale)
     if row.kind == "sparring_invite" and row.audience == Audience.VOLUNTEER_FAMILY:
         session_id = context.get("session_id") or _session_id(match, context)
         return rsvp_buttons(match.id, int(session_id), locale) if session_id else ()

@@ -17,6 +17,8 @@ action   fields                                 meaning
 ``x``    match                                  "No thanks": leave the open question
 ``rs``   match, session, y|m|n                  sparring RSVP
 ``st``   match, y|n                             confirm or withdraw /stop
+``ph``   match, yyyymmdd                        pause for the school holiday starting that day
+``hq``   match, yyyymmdd, y|n                   visits go on in that school holiday / pause
 ``pk``   match, ci|pl|nx|pa|st|wo|gr            which match a command is about
 ``mo``   match, moment, y|n                     send or drop a previewed greeting to the parent
 ``lg``   da|en                                  language
@@ -46,6 +48,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "x": re.compile(_ID),
     "rs": re.compile(rf"{_ID}\|{_ID}\|([ymn])"),
     "st": re.compile(rf"{_ID}\|([yn])"),
+    "ph": re.compile(rf"{_ID}\|{_DAY}"),
+    "hq": re.compile(rf"{_ID}\|{_DAY}\|([yn])"),
     "pk": re.compile(rf"{_ID}\|(ci|pl|nx|pa|st|wo|gr)"),
     "mo": re.compile(rf"{_ID}\|{_ID}\|([yn])"),
     "lg": re.compile(r"(da|en)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from scheduler.programme import Programme
+from scheduler.school_calendar import SchoolCalendar, shipped_calendar
 from store.db import transaction
 
 
@@ -29,6 +30,8 @@ class BotServices:
     clock: Callable[[], datetime]
     # Where the web side is reached (calendar feed links): the public URL or host and port.
     links_base: str = ""
+    # Danish school holidays per municipality (calendars/school-holidays.yaml), offered by /pause.
+    school_calendar: SchoolCalendar = field(default_factory=shipped_calendar)
 
 
 class BotApplication(Application):

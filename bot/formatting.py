@@ -133,6 +133,16 @@ def short_day(day: date, locale: str) -> str:
     return format_date(day, pattern, locale=BABEL_LOCALES.get(locale, locale))
 
 
+def day_span(first: date, last: date, locale: str) -> str:
+    """ "12.–18. oktober" / "12–18 October"; "20. december–4. januar" across months."""
+    babel = BABEL_LOCALES.get(locale, "da_DK")
+    dot = "." if locale == "da" else ""
+    end = format_date(last, f"d{dot} MMMM", locale=babel)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}{dot}–{end}"
+    return f"{format_date(first, f'd{dot} MMMM', locale=babel)}–{end}"
+
+
 def long_day(day: date | datetime, locale: str) -> str:
     """ "mandag den 9. marts 2026" / "Monday, 9 March 2026"."""
     return fmt_date(day, locale, "full")
@@ -202,6 +212,8 @@ def next_things(
         tp = occ.touchpoint
         if tp.kind == Kind.VISIT_PROMPT:
             visit = visit or occ.day
+        elif tp.kind == Kind.HOLIDAY_QUESTION:
+            continue  # a question about the visits, not an event of its own
         elif event is None and AudienceName.VOLUNTEER_FAMILY in (tp.audience, tp.counterpart):
             what = label(tp, locale)
             if occ.session is not None:

@@ -32,7 +32,7 @@ from bot.common import (
     worry_keyboard,
 )
 from bot.context import BotContext
-from bot.family import ACTIONS, AFTER_END, do_worry, family_today
+from bot.family import ACTIONS, AFTER_END, do_worry, family_today, pause_for_holiday
 from bot.formatting import long_day
 from followup import visits
 from followup.sparring import SparringError, record_rsvp
@@ -321,6 +321,28 @@ def _stop(
     )
 
 
+def _holiday_pause(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    first = cb.parse_day(data.fields[0])
+    goes_on = data.action == "hq" and data.fields[1] == "y"
+    outcome = (
+        None
+        if first is None
+        else pause_for_holiday(session, ctx, chat_id, match, locale, first, goes_on=goes_on)
+    )
+    if outcome is None:
+        return _expired(locale)
+    outcome.keep_message = False
+    return outcome
+
+
 def _pick(
     session: Session,
     ctx: BotContext,
@@ -361,6 +383,8 @@ _BUTTONS: dict[str, ButtonHandler] = {
     "x": _no_thanks,
     "rs": _rsvp,
     "st": _stop,
+    "ph": _holiday_pause,
+    "hq": _holiday_pause,
     "pk": _pick,
     "mo": moments.on_press,
 }

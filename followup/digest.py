@@ -6,7 +6,7 @@ tasks or open cases, the slower sections alone come once a week (on its first wo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,11 @@ from followup.escalations import rule_title
 from followup.yearplan import LABELS
 from scheduler import i18n, outbox
 from scheduler.programme import Programme
+from scheduler.school_calendar import shipped_calendar
 from scheduler.timeline import is_working_day, localize
 from store.models import (
     Audience,
+    AuditEntry,
     Channel,
     Escalation,
     EscalationStatus,
@@ -133,6 +135,82 @@ def _survey_name(wave: str, locale: str) -> str:
     return names[locale] if names is not None else i18n.texts(locale).gettext("Survey")
 
 
+HOLIDAY_AHEAD = timedelta(days=14)
+
+
+def _holiday_name(texts: i18n.Texts, kind: str) -> str:
+    """The holiday as a digest line names it: "efterårsferie" (indefinite, unlike the family's
+    messages, which say "efterårsferien")."""
+    names = {
+        "winter": texts.pgettext("digest line", "winter holiday"),
+        "easter": texts.pgettext("digest line", "Easter holiday"),
+        "summer": texts.pgettext("digest line", "summer holiday"),
+        "autumn": texts.pgettext("digest line", "autumn holiday"),
+        "christmas": texts.pgettext("digest line", "Christmas holiday"),
+    }
+    return names.get(kind, kind)
+
+
+def _holiday_lines(
+    session: Session, matches: list[Match], label: Mapping[int, str], today: date, locale: str
+) -> list[str]:
+    """Each match (of a programme that asks families about school holidays) whose municipality
+    has a school holiday starting within two weeks: the family's answer (a pause, visits as
+    usual, or none yet) and the staff tasks that fall in it, so staff can move them ahead."""
+    calendar = shipped_calendar()
+    coming = []
+    for match in matches:
+        holiday = calendar.next_holiday(match.municipality or match.region, today)
+        if holiday is not None and holiday.first <= today + HOLIDAY_AHEAD:
+            coming.append((match, holiday))
+    if not coming:
+        return []
+    ids = [m.id for m, _ in coming]
+    going_on = {
+        (a.entity_id, str((a.details or {}).get("holiday")))
+        for a in session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "match.holiday_visits", AuditEntry.entity_id.in_(ids)
+            )
+        )
+    }
+    first_day = min(h.first for _, h in coming)
+    last_day = max(h.last for _, h in coming)
+    tasks = session.scalars(
+        select(Task)
+        .where(
+            Task.match_id.in_(ids),
+            Task.status == TaskStatus.OPEN,
+            Task.due_at >= datetime.combine(first_day - timedelta(days=1), time(0), UTC),
+            Task.due_at <= datetime.combine(last_day + timedelta(days=1), time(23, 59), UTC),
+        )
+        .order_by(Task.due_at)
+    ).all()
+    texts = i18n.texts(locale)
+    lines = []
+    for match, holiday in coming:
+        zone = ZoneInfo(match.volunteer_family.timezone)
+        if any(
+            p.start_date <= holiday.first and (p.end_date is None or p.end_date > holiday.first)
+            for p in match.pauses
+        ):
+            answer = texts.pgettext("school holiday answer", "a pause")
+        elif (match.id, holiday.key) in going_on:
+            answer = texts.pgettext("school holiday answer", "visits go on")
+        else:
+            answer = texts.pgettext("school holiday answer", "no answer yet")
+        name = _holiday_name(texts, holiday.kind)
+        line = f"{label[match.id]}: {name} {holiday.first:%d.%m}-{holiday.last:%d.%m}, {answer}"
+        for task in tasks:
+            due = task.due_at.astimezone(zone)
+            if task.match_id == match.id and holiday.covers(due.date()):
+                line += "; " + texts.gettext(
+                    "task in the holiday: %(day)s %(title)s", day=f"{due:%d.%m}", title=task.title
+                )
+        lines.append(line)
+    return lines
+
+
 def digest_sections(
     session: Session, staff: Staff, now: datetime, programmes: Mapping[str, Programme]
 ) -> dict[str, list[str]]:
@@ -212,6 +290,12 @@ def digest_sections(
     sections["sparring"] = [
         f"{s.starts_at.astimezone(zone):%d.%m %H:%M} {s.programme.name}" for s in sessions
     ]
+    asking = [
+        m
+        for m in matches.values()
+        if (p := programmes.get(m.programme.slug)) is not None and p.asks_about_school_holidays
+    ]
+    sections["holidays"] = _holiday_lines(session, asking, label, today, locale)
     found = {key: items for key, items in sections.items() if items}
     if not any(key in found for key in DAILY) and not _first_working_day_of_week(today):
         return {}  # only the round-up sections: they come once a week, not every day

@@ -46,6 +46,7 @@ RULES = {
     "task_overdue": N_("A follow-up task is overdue"),
     "bot_error": N_("The bot failed while answering someone"),
     "contact_overdue": N_("Staff have not been in touch as the programme promises"),
+    "unreachable": N_("Nothing heard from the volunteer family: mark as unreachable?"),
 }
 UNKNOWN_RULE = N_("A case to look at")
 # What staff should do next about a case of each rule: shown in the alert, the bot and the CLI.
@@ -73,6 +74,10 @@ NEXT_STEPS = {
     "task_overdue": N_("Do the task, or record its outcome (done, not reached, rescheduled)."),
     "bot_error": N_("Tell the administrator."),
     "contact_overdue": N_("Call them, then record the contact (a finished task counts too)."),
+    "unreachable": N_(
+        "Try to reach the family. If you cannot, mark the match as unreachable on its page; you "
+        "then get two call tasks before it is closed."
+    ),
 }
 UNKNOWN_NEXT_STEP = N_("Look at the case.")
 # Rules raised once per staff member rather than per match: the open case lists the matches
@@ -110,7 +115,7 @@ RULES_DA: Mapping[str, str] = _DanishTitles()
 
 
 # Rules about a state that lasts (prompts unanswered, no visits): one case until it is resolved.
-STANDING = frozenset({"unanswered_prompts", "no_visit"})
+STANDING = frozenset({"unanswered_prompts", "no_visit", "unreachable"})
 
 
 def raise_escalation(

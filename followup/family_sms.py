@@ -1,5 +1,5 @@
-"""What a volunteer family answers by SMS: the number asked for by the visit prompt, and JA, NEJ
-or MÅSKE to a sparring invitation.
+"""What a volunteer family answers by SMS: the number asked for by the visit prompt or the school
+holiday question (1 = visits go on, 2 = a pause), and JA, NEJ or MÅSKE to a sparring invitation.
 
 A family without Telegram gets its visit prompts and invitations by SMS; its reply is read
 against the newest such message we sent it in the last week. Anything else it writes (or an
@@ -80,6 +80,8 @@ def answer_from_family(
         return None
     if asked.template == "visit_prompt":
         return _visit_answer(session, family, match, asked, body, now)
+    if asked.template == "holiday_question":
+        return _holiday_answer(session, family, match, asked, body, now)
     return _rsvp(session, family, match, asked, body, now)
 
 
@@ -92,7 +94,7 @@ def _newest_question(
             OutboxMessage.audience == Audience.VOLUNTEER_FAMILY,
             OutboxMessage.recipient_id == family.id,
             OutboxMessage.channel == ChannelName.SMS,
-            OutboxMessage.template.in_(["visit_prompt", "sparring_invite"]),
+            OutboxMessage.template.in_(["visit_prompt", "sparring_invite", "holiday_question"]),
             OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.DELIVERED]),
             OutboxMessage.sent_at >= now - ASKED_WITHIN,
         )
@@ -101,11 +103,15 @@ def _newest_question(
     ).first()
 
 
-def _reply(family: VolunteerFamily, match: Match, key: str, times: int | None = None) -> str:
+def _family_texts(family: VolunteerFamily) -> i18n.Texts:
     try:
-        texts = i18n.texts(family.locale.value)
+        return i18n.texts(family.locale.value)
     except LookupError:
-        texts = i18n.texts("da")
+        return i18n.texts("da")
+
+
+def _reply(family: VolunteerFamily, match: Match, key: str, times: int | None = None) -> str:
+    texts = _family_texts(family)
     org = match.programme.organisation or match.programme.name
     child = match.child.first_name
     if key == "times" and times is not None:
@@ -180,3 +186,64 @@ def _rsvp(
             return InboundResult("rsvp_past", _reply(family, match, "past"))
         return None
     return InboundResult("rsvp", _reply(family, match, answer.value))
+
+
+def _holiday_answer(
+    session: Session,
+    family: VolunteerFamily,
+    match: Match,
+    asked: OutboxMessage,
+    body: str,
+    now: datetime,
+) -> InboundResult | None:
+    found = _NUMBER.fullmatch(body)
+    context = asked.context or {}
+    if found is None or found.group(1) not in {"1", "2"}:
+        return None
+    try:
+        kind = str(context["holiday_kind"])
+        first = date.fromisoformat(context["holiday_first"])
+        last = date.fromisoformat(context["holiday_last"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    today = now.astimezone(ZoneInfo(family.timezone)).date()
+    goes_on = found.group(1) == "1"
+    try:
+        with session.begin_nested():
+            pause = visits.holiday_answer(
+                session,
+                match,
+                kind,
+                first,
+                last,
+                goes_on=goes_on,
+                today=today,
+                actor=f"family:{family.id}",
+            )
+    except visits.VisitError as exc:
+        if exc.reason == "overlap":
+            text = _holiday_reply(
+                family, match, N_("Thank you. There is already a pause in the holiday.")
+            )
+            return InboundResult("holiday_answered", text)
+        return None
+    if pause is None:
+        text = _holiday_reply(
+            family, match, N_("Wonderful! We will ask about the visits as usual in the holiday.")
+        )
+        return InboundResult("holiday_visits", text)
+    text = _holiday_reply(
+        family,
+        match,
+        N_("Thanks for letting us know. We won't ask about visits from %(first)s to %(last)s."),
+        first=f"{pause.start_date.day}/{pause.start_date.month}",
+        last=f"{last.day}/{last.month}",
+    )
+    return InboundResult("holiday_pause", text)
+
+
+def _holiday_reply(family: VolunteerFamily, match: Match, message: str, **values: str) -> str:
+    words = _family_texts(family)
+    org = match.programme.organisation or match.programme.name
+    sign = words.gettext("From %(organisation)s", organisation=org)
+    return f"{words.gettext(message, **values)} {sign}"

@@ -34,7 +34,8 @@ matches
     ``visit_weekday`` (monday..sunday, mandag..søndag, their first three letters, or 0-6 with
     0 = Monday), ``visit_time`` (optional column: HH:MM), ``cadence`` (optional column: weekly,
     biweekly or two_three_monthly; empty means the programme's cadence), ``sibling`` (optional
-    column: yes/no, ja/nej).
+    column: yes/no, ja/nej), ``municipality`` (optional column: whose school holidays the
+    match follows, see calendars/school-holidays.yaml; empty: its region).
 
 Each problem names the file, the line as a spreadsheet shows it (the header is line 1), the
 column, and what was expected. Phone numbers, emails and names are never repeated in messages.
@@ -97,7 +98,7 @@ FORMATS: dict[str, Format] = {
             "start_date",
             "visit_weekday",
         ),
-        ("visit_time", "cadence", "sibling", "referral_ref"),
+        ("visit_time", "cadence", "sibling", "referral_ref", "municipality"),
     ),
     "referrals": Format(
         ("ref", "programme", "child_name", "child_birth_year", "contact_ref", "status"),

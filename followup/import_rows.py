@@ -348,6 +348,7 @@ def check_match_row(row: Row, found: MatchLookups) -> None:
     lookup(row, "staff_ref", found.staff, STAFF_REFS, "staff")
     _contacts(row, found.contacts)
     row.text("region", required=False, limit=64)
+    row.text("municipality", required=False, limit=64)
     row.parse("start_date", parse_date, A_DATE)
     row.parse("visit_weekday", parse_weekday, said(WEEKDAY_HINT))
     row.parse("visit_time", parse_time, said("a time of day such as 16:30 (HH:MM)"))

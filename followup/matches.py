@@ -1,4 +1,11 @@
-"""Operations on matches that change their plan: pause, resume, end, correct the start date.
+"""Operations on matches that change their plan: pause, resume, end, re-match, correct the start
+date.
+
+An ending records who ended the match (:class:`EndedBy`) and why (a short :class:`EndReason`
+plus free text). What follows is the programme's: its ``early_end`` touchpoints for that kind of
+ending (the extra child visit and the re-match question after the volunteer family stopped, two
+calls to a family that cannot be reached), or the farewell at a natural end. A re-match is a new
+match for the same child that names the one before it (``previous_match_id``).
 
 Each bumps ``match.plan_version`` so the planner re-plans: pending messages no longer in the plan
 are cancelled, new ones added. Each writes an audit entry.
@@ -7,20 +14,27 @@ are cancelled, new ones added. Each writes an audit entry.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler import outbox
+from scheduler.i18n import N_
 from scheduler.programme import Programme
 from scheduler.timeline import Pause
+from store import clock
 from store.audit import record
 from store.models import (
     EndedBy,
+    EndReason,
+    Escalation,
+    EscalationStatus,
     Match,
     MatchNote,
     MatchPause,
     MatchStatus,
+    VolunteerFamily,
 )
 from store.models import (
     Programme as ProgrammeRow,
@@ -109,11 +123,22 @@ def resume(session: Session, match: Match, on: date, actor: str) -> MatchPause:
     return current
 
 
+# The reason each kind of ending implies when none is given.
+DEFAULT_REASON = {EndedBy.TERM: EndReason.COMPLETED, EndedBy.UNREACHABLE: EndReason.NO_CONTACT}
+
+
 def end(
-    session: Session, match: Match, on: date, ended_by: EndedBy, reason: str, actor: str
+    session: Session,
+    match: Match,
+    on: date,
+    ended_by: EndedBy,
+    reason: str,
+    actor: str,
+    reason_code: EndReason | None = None,
 ) -> None:
-    """End the match on ``on``. What remains of the plan is cancelled at the next planning pass,
-    and the programme's early-end touchpoints are added."""
+    """End the match on ``on``: who ended it, and why (a code from the short list, and free
+    text). What remains of the plan is cancelled at the next planning pass, and the programme's
+    steps for this kind of ending are added."""
     if match.status == MatchStatus.ENDED:
         raise MatchError(f"match {match.id} has already ended ({match.end_date})")
     if on < match.start_date:
@@ -121,12 +146,87 @@ def end(
     match.status = MatchStatus.ENDED
     match.end_date = on
     match.ended_by = ended_by
-    match.end_reason = reason[:500] or None
+    match.end_reason = strip_controls(reason).strip()[:500] or None
+    match.end_reason_code = reason_code or DEFAULT_REASON.get(ended_by)
     _touch(match)
     session.flush()
     record(
-        session, actor, "match.end", "match", match.id, on=on.isoformat(), ended_by=ended_by.value
+        session,
+        actor,
+        "match.end",
+        "match",
+        match.id,
+        on=on.isoformat(),
+        ended_by=ended_by.value,
+        reason=match.end_reason_code.value if match.end_reason_code else None,
     )
+    if ended_by == EndedBy.UNREACHABLE:
+        _confirm_unreachable(session, match, actor)
+
+
+def _confirm_unreachable(session: Session, match: Match, actor: str) -> None:
+    """The case that proposed "mark as unreachable" is answered: staff confirmed it."""
+    for case in session.scalars(
+        select(Escalation).where(
+            Escalation.match_id == match.id,
+            Escalation.rule == "unreachable",
+            Escalation.status != EscalationStatus.RESOLVED,
+        )
+    ):
+        case.status = EscalationStatus.RESOLVED
+        case.resolved_at = clock.now()
+        case.resolution_note = N_("Marked as unreachable")
+        outbox.cancel_pending_alerts(session, case.id)
+        record(session, actor, "escalation.resolve", "escalation", case.id, rule=case.rule)
+
+
+def rematch(
+    session: Session,
+    previous: Match,
+    family: VolunteerFamily,
+    start: date,
+    actor: str,
+    *,
+    visit_weekday: int | None = None,
+    visit_time: time | None = None,
+) -> Match:
+    """A new match for the same child, with another volunteer family, after ``previous`` ended.
+
+    It keeps the child, the programme, the parents or contact persons, the staff member, the
+    region and the cadence; it names ``previous`` so that reports count it as a re-match."""
+    if previous.status != MatchStatus.ENDED or previous.end_date is None:
+        raise MatchError(f"match {previous.id} has not ended: end it before re-matching the child")
+    if start < previous.end_date:
+        raise MatchError(
+            f"the new match must start on or after {previous.end_date.isoformat()}, "
+            "the day the previous one ended"
+        )
+    if family.id == previous.volunteer_family_id:
+        raise MatchError("a re-match is with another volunteer family")
+    follower = session.scalars(
+        select(Match.id).where(Match.previous_match_id == previous.id)
+    ).first()
+    if follower is not None:
+        raise MatchError(f"match {previous.id} was re-matched already (match {follower})")
+    new = Match(
+        programme_id=previous.programme_id,
+        child_id=previous.child_id,
+        volunteer_family=family,
+        staff_id=previous.staff_id,
+        region=previous.region or family.region,
+        start_date=start,
+        visit_weekday=previous.visit_weekday if visit_weekday is None else visit_weekday,
+        visit_time=visit_time if visit_time is not None else previous.visit_time,
+        cadence=previous.cadence,
+        sibling=previous.sibling,
+        status=MatchStatus.ACTIVE,
+        previous_match_id=previous.id,
+    )
+    session.add(new)
+    new.contacts = list(previous.contacts)
+    session.flush()
+    record(session, actor, "match.rematch", "match", new.id, previous=previous.id)
+    return new
 
 
 def correct_start(session: Session, match: Match, start: date, actor: str) -> None:

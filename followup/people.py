@@ -430,10 +430,13 @@ def match_summary(match: Match) -> dict[str, Any]:
         "start_date": jsonable(match.start_date),
         "end_date": jsonable(match.end_date),
         "ended_by": jsonable(match.ended_by),
+        "end_reason_code": jsonable(match.end_reason_code),
+        "previous_match_id": match.previous_match_id,
         "visit_weekday": match.visit_weekday,
         "visit_time": jsonable(match.visit_time),
         "cadence": match.cadence.value,
         "region": match.region,
+        "municipality": match.municipality,
     }
 
 

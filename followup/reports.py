@@ -184,6 +184,13 @@ def _matches_rows(session: Session, scope: Scope) -> Iterator[Row]:
         select(Match.child_id, Match.id).order_by(Match.start_date, Match.id)
     ):
         first_match.setdefault(child_id, match_id)
+    next_match: dict[int, int] = {
+        previous: match_id
+        for match_id, previous in session.execute(
+            select(Match.id, Match.previous_match_id).where(Match.previous_match_id.is_not(None))
+        )
+        if previous is not None
+    }
     for match in matches:
         anniversary = match.start_date + relativedelta(years=1)
         ended = match.status == MatchStatus.ENDED and match.end_date is not None
@@ -202,15 +209,19 @@ def _matches_rows(session: Session, scope: Scope) -> Iterator[Row]:
             "ended_by": match.ended_by.value if ended and match.ended_by else None,
             "days_running": max((last_day - match.start_date).days, 0),
             "active_at_one_year": at_one_year,
-            "rematch": first_match.get(match.child_id) != match.id,
+            "end_reason": match.end_reason_code.value if ended and match.end_reason_code else None,
+            "rematch": match.previous_match_id is not None
+            or first_match.get(match.child_id) != match.id,
+            "previous_match_id": match.previous_match_id,
+            "rematched_as": next_match.get(match.id),
             "sibling": match.sibling,
         }
 
 
 MATCHES = Report(
     "matches",
-    "One row per match running on some day of the period: started, active, ended (by whom), "
-    "still active at one year, re-matched.",
+    "One row per match running on some day of the period: started, active, ended (by whom "
+    "and why), still active at one year, re-matched.",
     (
         *_match_columns(),
         Column("start_date", "date", "The day the match started."),
@@ -219,8 +230,17 @@ MATCHES = Report(
         Column(
             "ended_by",
             "text",
-            "Who ended it: term (the year ran out as planned), volunteer_family, child_family, "
-            "organisation; empty while it runs.",
+            "Who ended it: term (the natural end: the year ran out as planned), "
+            "volunteer_family, child_family (the parent, the child or its institution), "
+            "organisation, unreachable (the family could not be reached; staff confirmed it); "
+            "empty while it runs.",
+        ),
+        Column(
+            "end_reason",
+            "text",
+            "Why it ended, from a short list: completed, no_time, moved, relation (the relation "
+            "did not work), child_situation (e.g. a placement), concern (for the child), "
+            "no_contact, other; empty while it runs or when no reason was given.",
         ),
         Column(
             "days_running",
@@ -233,7 +253,23 @@ MATCHES = Report(
             "yes: still running on its first anniversary (by the end of the period); no: ended "
             "before it; not_yet: the anniversary is after the period.",
         ),
-        Column("rematch", "boolean", "The child had an earlier match."),
+        Column(
+            "rematch",
+            "boolean",
+            "A re-match: the child had an earlier match (named in previous_match_id when it "
+            "was made as a re-match of it).",
+        ),
+        Column(
+            "previous_match_id",
+            "integer",
+            "The match this one re-matches (the child's earlier match that ended); empty "
+            "otherwise.",
+        ),
+        Column(
+            "rematched_as",
+            "integer",
+            "The match that re-matched this one's child after it ended; empty otherwise.",
+        ),
         Column("sibling", "boolean", "A sibling match (Mentorbarn: half price)."),
     ),
     _matches_rows,

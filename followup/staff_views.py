@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from followup import contacts
@@ -550,6 +550,10 @@ class MatchDetail:
     open_pause_from: date | None
     heatmap: tuple[tuple[date, str], ...] = ()  # every week from the start to this one
     household: list[MemberState] = field(default_factory=list)  # the family's certificates
+    rematched_as: int | None = None  # the child's next match, when this one was re-matched
+    # Volunteer families a re-match may go to (id, name): the region's, not in a running match.
+    rematch_families: tuple[tuple[int, str], ...] = ()
+    proposes_unreachable: bool = False  # an open case proposes to mark the match unreachable
 
 
 def match_detail(
@@ -582,19 +586,52 @@ def match_detail(
         (first_monday + timedelta(weeks=i), state)
         for i, state in enumerate(weeks(match, own, first_monday, count))
     )
+    rematched_as = session.scalars(
+        select(Match.id).where(Match.previous_match_id == match.id)
+    ).first()
+    families: tuple[tuple[int, str], ...] = ()
+    if match.status == MatchStatus.ENDED and rematched_as is None:
+        families = rematch_families(session, match)
+    cases = case_rows(session, staff, now, match_id=match.id)
     return MatchDetail(
         household=household_state(session, match.volunteer_family_id, programme, local_day),
+        rematched_as=rematched_as,
+        rematch_families=families,
+        proposes_unreachable=any(c.rule == "unreachable" for c in cases),
         heatmap=heatmap,
         match=match,
         start=match.start_date,
         end=end,
         wheel=wheel,
         log=log,
-        cases=case_rows(session, staff, now, match_id=match.id),
+        cases=cases,
         paused=match.status == MatchStatus.PAUSED
         or (open_pause is not None and open_pause.start_date <= now.date()),
         open_pause_from=open_pause.start_date if open_pause is not None else None,
     )
+
+
+def rematch_families(session: Session, match: Match) -> tuple[tuple[int, str], ...]:
+    """The volunteer families of the match's region (all, without one) that are not in a running
+    match and are not the one that just ended: who the child could be re-matched with."""
+    busy = select(Match.volunteer_family_id).where(Match.status != MatchStatus.ENDED)
+    query = (
+        select(VolunteerFamily.id, VolunteerFamily.name)
+        .where(
+            VolunteerFamily.id.not_in(busy),
+            VolunteerFamily.id != match.volunteer_family_id,
+            # Approved families (waiting, or matched before); not one still being screened.
+            or_(
+                VolunteerFamily.status.is_(None),
+                VolunteerFamily.status.in_([WaitStatus.WAITING, WaitStatus.MATCHED]),
+            ),
+        )
+        .order_by(VolunteerFamily.name, VolunteerFamily.id)
+        .limit(200)
+    )
+    if match.region:
+        query = query.where(VolunteerFamily.region.in_([match.region, ""]))
+    return tuple((family_id, name) for family_id, name in session.execute(query))
 
 
 def year_wheel(

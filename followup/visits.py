@@ -345,7 +345,14 @@ def add_stop_reason(
 
 
 def family_pause(
-    session: Session, match: Match, first_day: date, last_day: date, *, today: date, actor: str
+    session: Session,
+    match: Match,
+    first_day: date,
+    last_day: date,
+    *,
+    today: date,
+    actor: str,
+    reason: str = "telegram",
 ) -> MatchPause:
     """Pause visit prompts and missed-visit rules from ``first_day`` to ``last_day`` inclusive.
 
@@ -364,7 +371,50 @@ def family_pause(
         raise VisitError("date")
     try:
         return match_ops.pause(
-            session, match, first_day, last_day + timedelta(days=1), "telegram", actor
+            session, match, first_day, last_day + timedelta(days=1), reason, actor
         )
     except match_ops.MatchError as exc:
         raise VisitError("overlap") from exc
+
+
+def holiday_answer(
+    session: Session,
+    match: Match,
+    kind: str,
+    first_day: date,
+    last_day: date,
+    *,
+    goes_on: bool,
+    today: date,
+    actor: str,
+) -> MatchPause | None:
+    """The family's answer to "do visits go on in the school holiday?".
+
+    No: the visit prompts and missed-visit rules pause from ``first_day`` (or today, when the
+    holiday has begun) to ``last_day``, with the holiday as the pause's reason. Yes: noted in
+    the audit trail, nothing changes. Raises :class:`VisitError` ("date") once the holiday is
+    over, and ("overlap") when a pause covers part of it already.
+    """
+    if last_day < today:
+        raise VisitError("date")
+    if goes_on:
+        if match.status == MatchStatus.ENDED:
+            raise VisitError("state")
+        record(
+            session,
+            actor,
+            "match.holiday_visits",
+            "match",
+            match.id,
+            holiday=f"{kind}-{first_day.year}",
+        )
+        return None
+    return family_pause(
+        session,
+        match,
+        max(first_day, today),
+        last_day,
+        today=today,
+        actor=actor,
+        reason=f"school holiday {kind}-{first_day.year}",
+    )

@@ -4,7 +4,11 @@
 - no visit for N days (``days_without_visit``, the "2-3 times a month" programmes);
 - visit prompts unanswered for N weeks (``unanswered_prompt_weeks``);
 - a mood at or below a threshold several times in a row (``low_mood_at_or_below``, ``low_mood_times``);
-- a staff task overdue by more than a working day.
+- a staff task overdue by more than a working day;
+- nothing heard from the volunteer family for N weeks (``unreachable_after_weeks``): a case that
+  proposes to mark the match unreachable. It is a proposal: staff confirm it by ending the match
+  as unreachable (the match page, ``venskab match end ID --by unreachable``), which starts the
+  programme's closing steps (two calls) and resolves the case.
 
 Paused days count for nothing. Each rule's evidence carries a reference (the visit dates, the
 check-in ids), so evaluating again adds nothing that is already there: one open escalation per
@@ -71,7 +75,7 @@ def evaluate(session: Session, programmes: Mapping[str, Programme], now: datetim
         pauses = [Pause(p.start_date, p.end_date) for p in match.pauses]
         if any(p.covers(today) for p in pauses):
             continue
-        for rule in (_missed_visits, _no_visit, _unanswered_prompts, _low_mood):
+        for rule in (_missed_visits, _no_visit, _unanswered_prompts, _low_mood, _unreachable):
             found = rule(known, match, programme, today, pauses)
             if found is not None and _add(session, known, match, now, *found):
                 raised += 1
@@ -81,6 +85,8 @@ def evaluate(session: Session, programmes: Mapping[str, Programme], now: datetim
 
 
 RECENT_VISITS = 20  # how far back a streak of missed visits is looked for
+# Cases raised by what the volunteer family itself did: each is a sign the family is reachable.
+FAMILY_RULES = ("message_from_family", "worry", "wants_to_stop")
 
 
 class _Known:
@@ -160,6 +166,30 @@ class _Known:
                 .group_by(CheckIn.match_id)
             )
         }
+
+        # The family's last sign of life: a visit answered, a check-in, a message or a worry.
+        self.last_heard: dict[int, date] = {}
+        zone_of = {m.id: ZoneInfo(m.volunteer_family.timezone) for m in matches}
+
+        def heard(match_id: int | None, at: datetime | None) -> None:
+            if match_id is None or at is None or match_id not in zone_of:
+                return
+            day = at.astimezone(zone_of[match_id]).date()
+            if self.last_heard.get(match_id, day) <= day:
+                self.last_heard[match_id] = day
+
+        for match_id, at in session.execute(
+            select(Visit.match_id, func.max(Visit.reported_at))
+            .where(Visit.match_id.in_(ids), Visit.status != VisitStatus.MISSED)
+            .group_by(Visit.match_id)
+        ):
+            heard(match_id, at)
+        for match_id, at in session.execute(
+            select(Escalation.match_id, func.max(Escalation.updated_at))
+            .where(Escalation.match_id.in_(ids), Escalation.rule.in_(FAMILY_RULES))
+            .group_by(Escalation.match_id)
+        ):
+            heard(match_id, at)
 
         self.moods: dict[int, list[Row[Any]]] = defaultdict(list)
         numbered_moods = (
@@ -340,10 +370,43 @@ def _contact_standard(
     if case is not None and case.status != EscalationStatus.RESOLVED:
         case.status = EscalationStatus.RESOLVED
         case.resolved_at = now
-        case.resolution_note = "Kontakten er registreret / The contact was recorded"
+        case.resolution_note = N_("The contact was recorded")
         outbox.cancel_pending_alerts(session, case.id)
         record(session, "system", "escalation.resolve", "escalation", case.id, rule=case.rule)
     return 0
+
+
+def _unreachable(
+    known: _Known, match: Match, programme: Programme, today: date, pauses: list[Pause]
+) -> tuple[str, str, dict[str, Any], str] | None:
+    """Nothing heard from the volunteer family for the programme's silence threshold: propose
+    to mark the match unreachable (staff confirm it; the match does not end by itself)."""
+    weeks = programme.escalation.unreachable_after_weeks
+    if not weeks:
+        return None
+    signs = [match.start_date, known.last_heard.get(match.id)]
+    checkin = known.last_checkin.get(match.id)
+    if checkin is not None:
+        signs.append(checkin.astimezone(ZoneInfo(match.volunteer_family.timezone)).date())
+    signs.append(known.last_contacts.get((match.id, "volunteer_family")))
+    since = max(day for day in signs if day is not None)
+    paused = sum(
+        1
+        for n in range((today - since).days)
+        if any(p.covers(since + timedelta(days=n)) for p in pauses)
+    )
+    silent = (today - since).days - paused
+    if silent < weeks * 7:
+        return None
+    return (
+        "unreachable",
+        f"silent:{since.isoformat()}",
+        {"last_visit": since.isoformat(), "days": silent},
+        N_(
+            "Nothing heard from the volunteer family: try to reach them; if you cannot, mark the "
+            "match as unreachable (two call tasks follow before it closes)."
+        ),
+    )
 
 
 def _start_of(day: date, match: Match) -> datetime:

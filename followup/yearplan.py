@@ -58,6 +58,7 @@ LABELS: dict[str, Localised] = {
     "welcome": Localised(N_("Welcome to the volunteer family")),
     "visit_prompt": Localised(N_("Visit")),
     "sparring_invite": Localised(N_("Invitation to group sparring")),
+    "holiday_question": Localised(N_("School holiday in a week: do the visits go on?")),
     "farewell_family": Localised(N_("Farewell message to the volunteer family")),
     "farewell_parent": Localised(N_("Farewell message to the parent or contact person")),
     "voice_checkin": Localised(N_("Automated call to the parent: is all well?")),

@@ -83,7 +83,20 @@ def build_context(
         "caller": staff.name if staff is not None else programme.organisation,
         "unsubscribe_url": unsubscribe_url,
         "bot_hint": bot_hint,
+        "holiday": _holiday(extra),
     }
+
+
+def _holiday(extra: dict[str, Any]) -> dict[str, Any] | None:
+    """The school holiday a holiday question asks about: its kind, first and last day."""
+    try:
+        return {
+            "kind": str(extra["holiday_kind"]),
+            "first": date.fromisoformat(extra["holiday_first"]),
+            "last": date.fromisoformat(extra["holiday_last"]),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _visit_day(row: OutboxMessage, now: datetime | None, zone: ZoneInfo) -> date | None:

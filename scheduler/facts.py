@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from scheduler.programme import CadenceName, Programme
+from scheduler.school_calendar import SchoolHoliday, shipped_calendar
 from scheduler.timeline import MatchFacts, Pause, SparringDate, sparring_dates
 from store.models import Match, SparringSession
 
@@ -46,7 +47,17 @@ def facts_for(
         end_date=match.end_date,
         ended_by=match.ended_by.value if match.ended_by else None,
         sparring=sparring,
+        school_holidays=school_holidays_for(match, programme),
     )
+
+
+def school_holidays_for(match: Match, programme: Programme) -> tuple[SchoolHoliday, ...]:
+    """The school holidays of the match's municipality (else its region), for a programme that
+    asks families about them; none for the others. The same tuple for every match of one
+    municipality, so the planner keys its timelines by it cheaply."""
+    if not programme.asks_about_school_holidays:
+        return ()
+    return shipped_calendar().holidays(match.municipality or match.region)
 
 
 def sparring_for(

@@ -93,7 +93,9 @@ class _Memo:
             return value
 
 
-_FACTS = tuple(f.name for f in fields(MatchFacts) if f.name != "sparring")
+# Keyed apart (by a number per distinct tuple), see PassCache.steps.
+_LISTS = ("sparring", "school_holidays")
+_FACTS = tuple(f.name for f in fields(MatchFacts) if f.name not in _LISTS)
 _SEND_FIELDS = tuple(f.name for f in fields(Send) if f.name != "context")
 
 
@@ -116,23 +118,27 @@ class PassCache:
         self.templates: dict[tuple[Send, Profile], RowTemplate] = {}
         self.sends: dict[Hashable, Send] = {}
         self.contexts: dict[Hashable, dict[str, Any]] = {}
-        self.sessions: dict[int, tuple[tuple[SparringDate, ...] | None, int]] = {}
-        self.session_numbers: dict[tuple[SparringDate, ...] | None, int] = {}
+        self.lists: dict[int, tuple[Hashable, int]] = {}
+        self.list_numbers: dict[Hashable, int] = {}
 
     def steps(self, programme: Programme, facts: MatchFacts, start: datetime) -> tuple[Step, ...]:
-        # Keyed by the facts, but with a number for the list of sparring sessions: hashing a
-        # dozen aware datetimes for every match cost more than the rest of the key, and matches
-        # of one programme, region and zone share the very same list (see plan_batch).
-        sessions = facts.sparring
-        known = self.sessions.get(id(sessions))
-        if known is None or known[0] is not sessions:
-            number = self.session_numbers.setdefault(sessions, len(self.session_numbers))
-            known = self.sessions[id(sessions)] = (sessions, number)  # holds it: no id reuse
-        key = (programme.id, start, known[1], *[getattr(facts, name) for name in _FACTS])
+        # Keyed by the facts, but with a number for the list of sparring sessions and the one
+        # of school holidays: hashing a dozen aware datetimes for every match cost more than the
+        # rest of the key, and matches of one programme, region and zone share the very same
+        # list (see plan_batch; school_holidays_for gives one tuple per municipality).
+        numbers = tuple(self._number(getattr(facts, name)) for name in _LISTS)
+        key = (programme.id, start, numbers, *[getattr(facts, name) for name in _FACTS])
         return cast(
             tuple[Step, ...],
             self.plans.get(key, self._steps, programme, facts, start),
         )
+
+    def _number(self, items: Hashable) -> int:
+        known = self.lists.get(id(items))
+        if known is None or known[0] is not items:
+            number = self.list_numbers.setdefault(items, len(self.list_numbers))
+            known = self.lists[id(items)] = (items, number)  # holds it: no id reuse
+        return known[1]
 
     def _steps(self, programme: Programme, facts: MatchFacts, start: datetime) -> tuple[Step, ...]:
         return tuple(

@@ -51,6 +51,8 @@ class Kind(StrEnum):
     SURVEY = "survey"
     SPARRING_INVITE = "sparring_invite"
     STAFF_TASK = "staff_task"
+    # A week or so before a school holiday: do visits go on? "No" pauses them for the holiday.
+    HOLIDAY_QUESTION = "holiday_question"
 
 
 class AudienceName(StrEnum):
@@ -70,6 +72,9 @@ class CadenceName(StrEnum):
     WEEKLY = "weekly"
     BIWEEKLY = "biweekly"
     TWO_THREE_MONTHLY = "two_three_monthly"
+
+
+ANCHORS = frozenset({"match_start", "match_end", "early_end", "sparring_session", "school_holiday"})
 
 
 class Strict(BaseModel):
@@ -133,18 +138,19 @@ class Touchpoint(Strict):
     @field_validator("anchor")
     @classmethod
     def _anchor(cls, value: str) -> str:
-        if value in {"match_start", "match_end", "early_end", "sparring_session"}:
+        if value in ANCHORS:
             return value
         if re.fullmatch(r"touchpoint:[a-z0-9][a-z0-9-]{0,62}", value):
             return value
         raise ValueError(
-            "expected match_start, match_end, early_end, sparring_session or touchpoint:<id>"
+            "expected match_start, match_end, early_end, sparring_session, school_holiday "
+            "or touchpoint:<id>"
         )
 
     @field_validator("ended_by")
     @classmethod
     def _ended_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        allowed = {"volunteer_family", "child_family", "organisation"}
+        allowed = {"volunteer_family", "child_family", "organisation", "unreachable"}
         for item in value:
             if item not in allowed:
                 raise ValueError(f"expected some of {', '.join(sorted(allowed))}, got {item!r}")
@@ -158,6 +164,12 @@ class Touchpoint(Strict):
             raise ValueError("a visit_prompt needs repeat: visits")
         if self.kind == Kind.SURVEY and not (self.survey and self.wave):
             raise ValueError("a survey touchpoint needs survey and wave")
+        if (self.kind == Kind.HOLIDAY_QUESTION) != (self.anchor == "school_holiday"):
+            raise ValueError("a holiday_question has anchor: school_holiday, and only it has")
+        if self.kind == Kind.HOLIDAY_QUESTION and self.audience != AudienceName.VOLUNTEER_FAMILY:
+            raise ValueError(
+                "a holiday_question asks the volunteer family: audience volunteer_family"
+            )
         if self.ended_by and self.anchor != "early_end":
             raise ValueError("ended_by only applies to anchor: early_end")
         if self.audience != AudienceName.STAFF and not self.channels:
@@ -268,6 +280,9 @@ class Escalations(Strict):
     unanswered_prompt_weeks: int | None = Field(default=3, ge=1)
     low_mood_at_or_below: int = Field(default=2, ge=1, le=5)
     low_mood_times: int = Field(default=2, ge=1)
+    # Nothing heard from the volunteer family (no visit answered, no check-in, no message, no
+    # contact with staff) for this many weeks: a case proposes to mark the match unreachable.
+    unreachable_after_weeks: int | None = Field(default=6, ge=1)
     policy: EscalationPolicy = Field(default_factory=lambda: EscalationPolicy())
 
 
@@ -437,6 +452,10 @@ class Programme(Strict):
                     )
                 seen.add(nxt)
                 current = by_id[nxt]
+
+    @property
+    def asks_about_school_holidays(self) -> bool:
+        return any(tp.anchor == "school_holiday" for tp in self.touchpoints)
 
     def touchpoint(self, touchpoint_id: str) -> Touchpoint:
         for tp in self.touchpoints:

@@ -123,6 +123,9 @@ def _messages(
         context["cadence"] = occ.extra["cadence"]
     if occ.extra.get("short_notice"):
         context["short_notice"] = True
+    for name in ("holiday_kind", "holiday_first", "holiday_last"):
+        if occ.extra.get(name):
+            context[name] = occ.extra[name]
     channels = tuple(str(c) for c in tp.channels)
     sends = [
         Send(

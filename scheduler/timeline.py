@@ -24,6 +24,7 @@ from dateutil.rrule import rrulestr
 
 from scheduler.offsets import local_rule
 from scheduler.programme import CadenceName, Kind, Programme, Touchpoint
+from scheduler.school_calendar import SchoolHoliday
 
 DEFAULT_TIME = time(10, 0)
 _STEP_DAYS = {
@@ -62,8 +63,12 @@ class MatchFacts:
     cadence: CadenceName | None = None  # None: the programme's cadence
     pauses: tuple[Pause, ...] = ()
     end_date: date | None = None  # set once the match has ended (early or at term)
-    ended_by: str | None = None  # "term", "volunteer_family", "child_family", "organisation"
+    # "term", "volunteer_family", "child_family", "organisation", "unreachable"
+    ended_by: str | None = None
     sparring: tuple[SparringDate, ...] | None = None  # None: expand the programme's rule
+    # The school holidays of the match's municipality (only for a programme that asks about
+    # them, see scheduler.school_calendar); the timeline keeps those inside the match.
+    school_holidays: tuple[SchoolHoliday, ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -267,6 +272,8 @@ class _Timeline:
             yield from self._from_base(tp, self.facts.end_date, bounded=False)
         elif anchor == "sparring_session":
             yield from self._sparring(tp)
+        elif anchor == "school_holiday":
+            yield from self._school_holidays(tp)
         else:
             target = self.programme.touchpoint(anchor.split(":", 1)[1])
             first = self._first(target)
@@ -296,6 +303,31 @@ class _Timeline:
             extra = {"short_notice": "1"} if due < start_moment else None
             due = max(due, start_moment)
             yield self._occurrence(tp, session.key, due, session=session, extra=extra)
+
+    def _school_holidays(self, tp: Touchpoint) -> Iterator[Occurrence]:
+        """Before each school holiday that starts after the match's first week and before its
+        end, and that no pause covers already: asked at least on the match's first day."""
+        first_visit = self.facts.start_date + timedelta(days=7)
+        last = self.cutoff - timedelta(days=1)
+        at = tp.at or DEFAULT_TIME
+        for holiday in self.facts.school_holidays:
+            if not first_visit <= holiday.first <= last:
+                continue
+            if any(p.covers(holiday.first) for p in self.facts.pauses):
+                continue
+            # The question comes ahead of the holiday: its own day counts against the horizon.
+            due = max(
+                tp.offset.add(datetime.combine(holiday.first, at)),
+                datetime.combine(self.facts.start_date, at),
+            )
+            if due.date() > self.horizon:
+                continue
+            extra = {
+                "holiday_kind": holiday.kind,
+                "holiday_first": holiday.first.isoformat(),
+                "holiday_last": holiday.last.isoformat(),
+            }
+            yield self._occurrence(tp, holiday.key, due, extra=extra)
 
     # -- dates -----------------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ async def test_the_demo_staff_act_on_their_cases_and_get_a_handful_of_messages_a
     alerts = {int(r.context["escalation_id"]): r for r in sent if r.kind == "alert"}
     assert len(alerts) >= 5  # families and parents wrote during the year, and staff heard
     for case in cases:
-        if case.id in alerts:
+        # "Mark as unreachable?" is a proposal staff answer on the match page, not by resolving.
+        if case.id in alerts and case.rule != "unreachable":
             assert case.status == EscalationStatus.RESOLVED, case.rule
             assert case.acknowledged_at is not None and case.resolution_note
             assert case.acknowledged_at >= alerts[case.id].sent_at  # type: ignore[operator]

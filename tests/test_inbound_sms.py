@@ -300,7 +300,11 @@ def test_it_replies_in_short_gsm7_texts() -> None:
     for locale in (lang.code for lang in i18n.languages()):
         for key in TEXTS:
             info = segments(text(locale, key, **long_values))
-            assert info.encoding == "GSM-7" and info.segments <= MAX_SEGMENTS, (locale, key, info)
+            # Danish and English stay in the SMS alphabet; a script outside it (Arabic) is
+            # UCS-2 whatever we write, so there the texts are kept short instead.
+            if locale in ("da", "en"):
+                assert info.encoding == "GSM-7", (locale, key, info)
+            assert info.segments <= MAX_SEGMENTS, (locale, key, info)
 
 
 def test_an_expired_sms_survey_is_not_started(

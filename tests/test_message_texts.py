@@ -43,7 +43,11 @@ CAST = {
     "child": "Ali",
 }
 STAFF = {"name": "Lene Bak", "phone": "+4520123401", "email": "lene.bak@example.org"}
-BOT_HINT = {"da": "Tryk på en af knapperne herunder.", "en": "Tap one of the buttons below."}
+BOT_HINT = {
+    "da": "Tryk på en af knapperne herunder.",
+    "en": "Tap one of the buttons below.",
+    "ar": "اضغطوا على أحد الأزرار أدناه.",
+}
 
 
 def message_templates() -> list[tuple[str, str]]:
@@ -110,6 +114,14 @@ def person_contexts(locale: str) -> Iterator[dict[str, Any]]:
                     "caller": staff["name"] if staff else programme.organisation,
                     "unsubscribe_url": "https://venskab.example.org/u/abc" if full else None,
                     "bot_hint": BOT_HINT.get(locale, BOT_HINT["en"]) if full else None,
+                    # The school holiday a holiday question is about (none: no calendar entry).
+                    "holiday": {
+                        "kind": ("winter", "autumn", "christmas")[index % 3],
+                        "first": date(2026, 10, 12),
+                        "last": date(2026, 10, 18),
+                    }
+                    if full
+                    else None,
                     # A family's greeting (the family's own words: no language of ours).
                     "moment": {
                         "text": "⚽ 🍪 Ali",

@@ -70,6 +70,7 @@ def _routes(w: World, message: int) -> list[tuple[str, str]]:
         ("POST", f"/matches/{m}/pause"),
         ("POST", f"/matches/{m}/resume"),
         ("POST", f"/matches/{m}/end"),
+        ("POST", f"/matches/{m}/rematch"),
         ("POST", f"/matches/{m}/note"),
         ("POST", f"/matches/{m}/contact"),
         ("POST", f"/outbox/{message}/edit"),
@@ -347,7 +348,21 @@ def test_a_staff_member_who_reads_english_gets_english_pages_and_dates(
 hostile = st.text(alphabet=st.characters(codec="utf-8"), max_size=200) | st.sampled_from(
     ["", "2026-02-30", "9999-12-31T23:59", "-1", "\x00\x1b[2J", "' OR 1=1 --", "x" * 3000]
 )
-FIELDS = ["note", "text", "days", "outcome", "to", "from", "on", "by", "reason", "at", "start"]
+FIELDS = [
+    "note",
+    "text",
+    "days",
+    "outcome",
+    "to",
+    "from",
+    "on",
+    "by",
+    "reason",
+    "at",
+    "start",
+    "why",
+    "family",
+]
 
 
 @given(
@@ -360,6 +375,7 @@ FIELDS = ["note", "text", "days", "outcome", "to", "from", "on", "by", "reason",
             "/matches/{match}/pause",
             "/matches/{match}/resume",
             "/matches/{match}/end",
+            "/matches/{match}/rematch",
             "/matches/{match}/note",
             "/matches/{match}/start",
             "/outbox/{message}/edit",

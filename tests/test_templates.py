@@ -54,6 +54,7 @@ CONTRACT_KEYS = frozenset(
         "unsubscribe_url",
         "bot_hint",
         "weeks",
+        "holiday",
     }
 )
 
@@ -171,6 +172,11 @@ def context(
         "caller": staff["name"] if isinstance(staff, dict) else programme.organisation,
         "unsubscribe_url": "https://venskab.example.org/u/aB3dE5gH7jK9" if optional else None,
         "bot_hint": "Tryk på en af knapperne herunder." if optional else None,
+        "holiday": (
+            {"kind": "christmas", "first": date(2026, 12, 19), "last": date(2027, 1, 3)}
+            if optional
+            else None
+        ),
     }
 
 

@@ -27,7 +27,7 @@ from followup.alerts import acknowledge, resolve
 from followup.escalations import raise_escalation
 from followup.matches import sync_programmes
 from followup.tasks import complete, open_tasks
-from scheduler.facts import facts_for
+from scheduler.facts import facts_for, school_holidays_for
 from scheduler.programme import Kind, Programme
 from scheduler.timeline import occurrences
 from store.models import (
@@ -35,11 +35,14 @@ from store.models import (
     CancelledBy,
     Child,
     ContactPerson,
+    EndedBy,
+    EndReason,
     Escalation,
     EscalationStatus,
     HouseholdMember,
     Locale,
     Match,
+    MatchPause,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
@@ -133,11 +136,14 @@ def seed(app: AppContext, now: datetime) -> list[int]:
             )
             family.status, family.status_since = WaitStatus.MATCHED, start
             family.programme_id = rows[slug].id
+            programme = app.programmes[slug]
+            if programme.asks_about_school_holidays:
+                match.municipality = "Københavns Kommune"
+                _paused_last_holiday(match, programme, today)
             session.add(match)
             session.flush()
             ids.append(match.id)
             _household(session, family, number, today)
-            programme = app.programmes[slug]
             if number == 1:
                 _share_a_moment(session, match, contact, programme, now)
             facts = facts_for(session, match, programme)
@@ -165,6 +171,7 @@ def seed(app: AppContext, now: datetime) -> list[int]:
                 visit.reported_at = occ.due_utc + timedelta(hours=1)
                 session.add(visit)
         _waiting_list(session, rows, lead, today)
+        ids.extend(_seed_endings(session, rows, coordinator, today))
     return ids
 
 
@@ -278,6 +285,108 @@ def demo_photo(width: int = 240, height: int = 160) -> bytes:
     )
 
 
+def _seed_endings(
+    session: Session, rows: dict[str, ProgrammeRow], lead: Staff, today: date
+) -> list[int]:
+    """Around the match, endings, followed by the demo's coordinator: Barn F's volunteer family
+    stopped early seven weeks ago (the parent was told, the extra child visit and the re-match
+    question followed) and Barn F was re-matched with another family four weeks ago; Barn G's
+    match came in eight days ago and nothing has been heard from its family since its start six
+    weeks ago, so a case proposes to mark it unreachable."""
+    if "hjem-til-os" not in rows:
+        return []
+    programme = rows["hjem-til-os"]
+
+    def family(number: int) -> VolunteerFamily:
+        return VolunteerFamily(
+            name=f"Venskabsfamilie {number} (demo)",
+            contact_name=f"Kontaktvoksen {number}",
+            region="Hovedstaden",
+            phone=f"+452012341{number}",
+            email=f"familie{number}@example.org",
+        )
+
+    def match(
+        child: Child, number: int, start: date, contact: ContactPerson, weekday: int = 1
+    ) -> Match:
+        start -= timedelta(days=(start.weekday() - weekday) % 7)  # visits on Tuesdays
+        return Match(
+            programme=programme,
+            child=child,
+            volunteer_family=family(number),
+            staff=lead,
+            region="Hovedstaden",
+            start_date=start,
+            visit_weekday=weekday,
+            visit_time=time(16, 0),
+            cadence=Cadence.WEEKLY,
+            status=MatchStatus.ACTIVE,
+            contacts=[contact],
+            created_at=datetime.combine(start, time(8, 0), tzinfo=ZONE).astimezone(UTC),
+        )
+
+    def visited(m: Match, last: date) -> None:
+        day = m.start_date + timedelta(weeks=1)
+        while day < last:
+            reported = datetime.combine(day, time(20, 0), tzinfo=ZONE).astimezone(UTC)
+            session.add(
+                Visit(
+                    match_id=m.id,
+                    planned_date=day,
+                    status=VisitStatus.VISITED,
+                    reported_at=reported,
+                )
+            )
+            day += timedelta(weeks=1)
+
+    parent_d = ContactPerson(name="Forælder 7", phone="+4520123427", email="foraelder7@example.org")
+    child_d = Child(first_name="Barn F", birth_year=2017)
+    first = match(child_d, 7, today - timedelta(weeks=20), parent_d)
+    first.status = MatchStatus.ENDED
+    first.end_date = first.start_date + timedelta(weeks=13)
+    first.ended_by = EndedBy.VOLUNTEER_FAMILY
+    first.end_reason_code = EndReason.NO_TIME
+    first.end_reason = "Vi har ikke længere tid i hverdagen."
+    session.add(first)
+    session.flush()
+    visited(first, first.end_date)
+    second = match(child_d, 8, first.end_date + timedelta(weeks=3), parent_d)
+    second.previous_match_id = first.id
+    session.add(second)
+    session.flush()
+    visited(second, today - timedelta(days=1))
+
+    parent_e = ContactPerson(name="Forælder 9", phone="+4520123429", email="foraelder9@example.org")
+    # Imported eight days ago from the organisation's own records, six weeks after it started:
+    # nothing has been heard from the family since, so the proposal is a day old.
+    began = today - timedelta(days=43)
+    silent = match(Child(first_name="Barn G", birth_year=2019), 9, began, parent_e, began.weekday())
+    silent.created_at = datetime.combine(
+        today - timedelta(days=8), time(8, 0), tzinfo=ZONE
+    ).astimezone(UTC)
+    session.add(silent)
+    session.flush()
+    return [first.id, second.id, silent.id]
+
+
+def _paused_last_holiday(match: Match, programme: Programme, today: date) -> None:
+    """The family answered "no" to the question before the last school holiday: no visits then."""
+    past = [
+        h
+        for h in school_holidays_for(match, programme)
+        if match.start_date + timedelta(days=7) <= h.first and h.last < today
+    ]
+    if past:
+        holiday = past[-1]
+        match.pauses.append(
+            MatchPause(
+                start_date=holiday.first,
+                end_date=holiday.last + timedelta(days=1),
+                reason=f"school holiday {holiday.key}",
+            )
+        )
+
+
 # What families and parents write now and then, besides answering the prompts: (rule, chance in
 # a given week, severity, text).
 NEWS = [
@@ -294,15 +403,26 @@ def family_news(app: AppContext, now: datetime, seed_value: int = 11) -> list[Ev
     events: list[Event] = []
     with app.transaction() as session:
         matches = list(session.scalars(select(Match).order_by(Match.id)))
+        answering = set(session.scalars(select(Visit.match_id).distinct()))
         for match in matches:
+            if match.id not in answering:
+                continue  # a family that never answers does not write either (Barn G's)
             moment = match.created_at + timedelta(days=7)
-            while moment < now:
+            last = now
+            if match.end_date is not None:  # nobody writes about a match that has ended
+                last = min(now, datetime.combine(match.end_date, time(0), tzinfo=ZONE))
+            while moment < last:
                 for rule, chance, severity, text in NEWS:
                     if rng.random() < chance:
                         at = moment + timedelta(days=rng.randrange(7), hours=rng.randrange(10, 13))
                         events.append((at, match.id, rule, severity, text))
                 moment += timedelta(days=7)
-    return sorted(e for e in events if e[0] < now)
+    return sorted(e for e in events if e[0] < now and not _after_end(e, matches))
+
+
+def _after_end(event: Event, matches: list[Match]) -> bool:
+    ended = next((m.end_date for m in matches if m.id == event[1]), None)
+    return ended is not None and event[0].astimezone(ZONE).date() >= ended
 
 
 def _tell(app: AppContext, events: list[Event]) -> None:
@@ -331,6 +451,8 @@ def act_as_staff(app: AppContext, now: datetime) -> None:
         ):
             if case.id in unsent:
                 continue  # the alert is not out yet (it waits for working hours)
+            if case.rule == "unreachable":
+                continue  # a proposal: staff answer it on the match page (mark as unreachable)
             if case.status == EscalationStatus.OPEN and case.push_count and case.last_notified_at:
                 seen = next_working_moment(case.last_notified_at, ZONE)
                 if seen + ACK_WITHIN <= now:
@@ -361,7 +483,21 @@ def _keep_in_touch(app: AppContext, session: Session, now: datetime) -> None:
         if programme is None or match.start_date > today:
             continue
         for late in contacts.behind(match, programme, last, today + CALL_AHEAD):
+            if late.party == "volunteer_family" and _silent(session, match, today):
+                continue  # the call does not reach a family that has stopped answering
             contacts.record(session, match, late.party, "call", today, today, actor="demo")
+
+
+def _silent(session: Session, match: Match, today: date) -> bool:
+    """No visit answered for two weeks or more: since the start, or in the last six weeks."""
+    if (today - match.start_date).days < 14:
+        return False
+    since = max(match.start_date, today - timedelta(weeks=6))
+    return not session.scalar(
+        select(func.count())
+        .select_from(Visit)
+        .where(Visit.match_id == match.id, Visit.planned_date >= since)
+    )
 
 
 def _alerts_not_sent(session: Session) -> set[int]:

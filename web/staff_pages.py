@@ -36,12 +36,14 @@ from scheduler.timeline import localize
 from store.audit import record
 from store.models import (
     EndedBy,
+    EndReason,
     Escalation,
     Match,
     OutboxMessage,
     Staff,
     StaffRole,
     Task,
+    VolunteerFamily,
 )
 from web.auth import StaffUser, current_staff, require, staff_page
 from web.staff_render import babel_locale
@@ -69,7 +71,15 @@ FLASHES = {
     "send_now",
     "cancel",
 }
-ERRORS = {"bad_date", "bad_time", "need_note", "need_reason", "refused", "contact_refused"}
+ERRORS = {
+    "bad_date",
+    "bad_time",
+    "need_note",
+    "need_reason",
+    "refused",
+    "contact_refused",
+    "need_family",
+}
 
 
 class NotFound(Exception):
@@ -446,12 +456,14 @@ async def match_page(request: Request) -> Response:
 
 
 END_BY = {e.value: e for e in EndedBy}
+END_REASONS = {r.value: r for r in EndReason}
 MatchAction = Callable[[Session, Match, dict[str, str], Staff, datetime], None]
 
 
 def _day_of(form: dict[str, str], name: str) -> date:
     found = _parse_day(form.get(name, ""))
-    if found is None:
+    # A day a person means: a typo such as 9999-12-31 would break every page the match is on.
+    if found is None or not 1990 <= found.year <= 2100:
         raise Refused("bad_date")
     return found
 
@@ -479,10 +491,29 @@ def _resume(
 def _end(session: Session, match: Match, form: dict[str, str], staff: Staff, now: datetime) -> None:
     on = _day_of(form, "on")
     by = END_BY.get(form.get("by", ""))
+    code = END_REASONS.get(form.get("why", ""))
     reason = " ".join(form.get("reason", "").split())
-    if by is None or len(reason) < 2:
+    # Who ended it, and why: a reason from the list, or in words (or both).
+    if by is None or (code is None and len(reason) < 2) or (form.get("why") and code is None):
         raise Refused("need_reason")
-    match_ops.end(session, match, on, by, reason, f"staff:{staff.id}")
+    match_ops.end(session, match, on, by, reason, f"staff:{staff.id}", reason_code=code)
+
+
+def _rematch(
+    session: Session, match: Match, form: dict[str, str], staff: Staff, now: datetime
+) -> None:
+    start = _day_of(form, "start")
+    raw = form.get("family", "")
+    family = (
+        session.get(VolunteerFamily, int(raw))
+        if raw.isascii() and raw.isdigit() and len(raw) < 12
+        else None
+    )
+    if family is None or family.id not in {
+        f for f, _ in staff_views.rematch_families(session, match)
+    }:
+        raise Refused("need_family")
+    match_ops.rematch(session, match, family, start, f"staff:{staff.id}")
 
 
 def _start(
@@ -526,6 +557,7 @@ MATCH_ACTIONS: dict[str, MatchAction] = {
     "pause": _pause,
     "resume": _resume,
     "end": _end,
+    "rematch": _rematch,
 }
 
 

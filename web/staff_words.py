@@ -68,6 +68,23 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
         "ended_by_organisation": texts.pgettext("ended by", "the organisation"),
         "ended_by_term": texts.pgettext("ended by", "the year ran out as planned"),
         "ended_by_volunteer_family": texts.pgettext("ended by", "the volunteer family"),
+        "ended_by_unreachable": texts.pgettext("ended by", "the family could not be reached"),
+        "why_completed": texts.pgettext("end reason", "the course is completed"),
+        "why_no_time": texts.pgettext(
+            "end reason", "no time (work, illness, changes in the family)"
+        ),
+        "why_moved": texts.pgettext("end reason", "moved"),
+        "why_relation": texts.pgettext("end reason", "the relation did not work"),
+        "why_child_situation": texts.pgettext(
+            "end reason", "changes in the child's life (e.g. placement)"
+        ),
+        "why_concern": texts.pgettext("end reason", "concern for the child"),
+        "why_no_contact": texts.pgettext("end reason", "no contact"),
+        "why_other": texts.pgettext("end reason", "other"),
+        "need_family": texts.gettext("Choose a free volunteer family for the re-match."),
+        "done_rematch": texts.gettext(
+            "The re-match is created. The new match's plan follows at the next run."
+        ),
         "health_amber": texts.pgettext("match health", "Watch"),
         "health_green": texts.pgettext("match health", "Good"),
         "health_red": texts.pgettext("match health", "Urgent"),

@@ -57,10 +57,24 @@ class MatchStatus(enum.StrEnum):
 
 
 class EndedBy(enum.StrEnum):
-    TERM = "term"  # the programme's year ran out as planned
+    TERM = "term"  # the programme's year ran out as planned: the natural end at the anniversary
     VOLUNTEER_FAMILY = "volunteer_family"
-    CHILD_FAMILY = "child_family"
+    CHILD_FAMILY = "child_family"  # the parent, the child, or the child's institution
     ORGANISATION = "organisation"
+    UNREACHABLE = "unreachable"  # the family stopped answering; staff confirmed it
+
+
+class EndReason(enum.StrEnum):
+    """Why a match ended, as a short list the reports count (free text goes beside it)."""
+
+    COMPLETED = "completed"  # the agreed course ran its time
+    NO_TIME = "no_time"  # work, illness or other changes in the volunteer family's life
+    MOVED = "moved"  # one of the families moved
+    RELATION = "relation"  # the relation between the child and the family did not work
+    CHILD_SITUATION = "child_situation"  # placement, illness or other changes in the child's life
+    CONCERN = "concern"  # concern for the child (the duty to report)
+    NO_CONTACT = "no_contact"  # nobody could be reached
+    OTHER = "other"
 
 
 class Cadence(enum.StrEnum):

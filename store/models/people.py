@@ -34,6 +34,7 @@ from store.models.enums import (
     CancelledBy,
     Channel,
     EndedBy,
+    EndReason,
     Locale,
     MatchStatus,
     StaffRole,
@@ -150,6 +151,8 @@ class Match(TimestampMixin, Base):
     volunteer_family_id: Mapped[int] = mapped_column(ForeignKey("volunteer_family.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     region: Mapped[str] = mapped_column(String(64), default="")
+    # Whose school holidays the match follows (calendars/school-holidays.yaml); empty: the region.
+    municipality: Mapped[str] = mapped_column(String(64), default="", server_default="")
     start_date: Mapped[date] = mapped_column(Date)
     visit_weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday ... 6 = Sunday
     visit_time: Mapped[time | None] = mapped_column(Time)
@@ -158,6 +161,11 @@ class Match(TimestampMixin, Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     end_reason: Mapped[str | None] = mapped_column(String(500))
     ended_by: Mapped[EndedBy | None] = mapped_column(_enum(EndedBy))
+    end_reason_code: Mapped[EndReason | None] = mapped_column(_enum(EndReason))
+    # A re-match: the child's earlier match this one follows (reports count re-matches by it).
+    previous_match_id: Mapped[int | None] = mapped_column(
+        ForeignKey("match.id", ondelete="SET NULL"), index=True
+    )
     sibling: Mapped[bool] = mapped_column(Boolean, default=False)  # half price (Mentorbarn)
     # Bumped on every change that alters the plan; outbox rows remember the version they came from.
     plan_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -170,6 +178,7 @@ class Match(TimestampMixin, Base):
     child: Mapped[Child] = relationship()
     volunteer_family: Mapped[VolunteerFamily] = relationship(back_populates="matches")
     staff: Mapped[Staff | None] = relationship()
+    previous_match: Mapped[Match | None] = relationship(remote_side="Match.id")
     contacts: Mapped[list[ContactPerson]] = relationship(
         secondary=match_contact, back_populates="matches", order_by="ContactPerson.id"
     )

@@ -1,8 +1,8 @@
-"""Matches: ``match list|show|edit|pause|resume|end`` and ``plan``."""
+"""Matches: ``match list|show|edit|pause|resume|end|rematch`` and ``plan``."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,11 +27,13 @@ from scheduler.programme import Programme
 from store.models import (
     Cadence,
     EndedBy,
+    EndReason,
     Match,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
     Task,
+    VolunteerFamily,
 )
 from store.validation import strip_controls
 from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
@@ -245,9 +247,27 @@ def match_show(app: AppContext, match_id: int) -> None:
                 day=_day(m.end_date, locale),
                 who=m.ended_by.value if m.ended_by else "?",
             )
-            if m.end_reason:
-                ended = f"{ended} ({m.end_reason})"
+            why = "; ".join(
+                r for r in (m.end_reason_code.value if m.end_reason_code else "", m.end_reason) if r
+            )
+            if why:
+                ended = f"{ended} ({why})"
             fields.append((texts.pgettext("match field", "ended"), ended))
+        if m.previous_match_id:
+            fields.append(
+                (
+                    texts.pgettext("match field", "re-match of"),
+                    texts.gettext("match %(id)s", id=m.previous_match_id),
+                )
+            )
+        follower = session.scalars(select(Match.id).where(Match.previous_match_id == m.id)).first()
+        if follower is not None:
+            fields.append(
+                (
+                    texts.pgettext("match field", "re-matched as"),
+                    texts.gettext("match %(id)s", id=follower),
+                )
+            )
         counts = dict(
             session.execute(
                 select(OutboxMessage.status, func.count())
@@ -383,17 +403,34 @@ def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
     "ended_by",
     required=True,
     type=click.Choice([e.value for e in EndedBy]),
-    help="Who ended it; 'term' when the programme's year ran out.",
+    help="Who ended it: the volunteer family, the child's family, the organisation, 'term' at "
+    "the natural end (the anniversary), or 'unreachable' (the family could not be reached).",
 )
-@click.option("--reason", default="", help="Short reason (no personal details).")
+@click.option(
+    "--why",
+    "reason_code",
+    type=click.Choice([r.value for r in EndReason]),
+    help="Why, from the short list (term: completed, unreachable: no_contact by default).",
+)
+@click.option("--reason", default="", help="Short reason in words (no personal details).")
 @pass_app
-def match_end(app: AppContext, match_id: int, on: str | None, ended_by: str, reason: str) -> None:
-    """End a match: what remains is cancelled and the programme's early-end steps follow."""
+def match_end(
+    app: AppContext,
+    match_id: int,
+    on: str | None,
+    ended_by: str,
+    reason_code: str | None,
+    reason: str,
+) -> None:
+    """End a match: what remains is cancelled and the programme's steps for that ending follow
+    (the extra child visit and the re-match question, two calls to an unreachable family, or
+    the farewell at the natural end)."""
     with app.transaction() as session:
         m = _load(session, match_id)
         day = _date(on, app, "--on") or local_today(app.now(), app.settings.timezone)
+        code = EndReason(reason_code) if reason_code else None
         try:
-            ops.end(session, m, day, EndedBy(ended_by), reason, "cli")
+            ops.end(session, m, day, EndedBy(ended_by), reason, "cli", reason_code=code)
         except MatchError as exc:
             raise UserError(str(exc)) from exc
     click.echo(
@@ -402,6 +439,75 @@ def match_end(app: AppContext, match_id: int, on: str | None, ended_by: str, rea
             id=match_id,
             day=_day(day, app.locale),
             by=ended_by,
+        )
+    )
+
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+@match.command("rematch")
+@click.argument("match_id", type=ROW_ID)
+@click.option("--family", "family_ref", required=True, help="The new volunteer family's ref.")
+@click.option("--start", required=True, help="The new match's first day (YYYY-MM-DD).")
+@click.option("--weekday", type=click.Choice(WEEKDAYS), help="Visit day (default: as before).")
+@click.option("--time", "visit_time", help="Visit time HH:MM (default: as before).")
+@pass_app
+def match_rematch(
+    app: AppContext,
+    match_id: int,
+    family_ref: str,
+    start: str,
+    weekday: str | None,
+    visit_time: str | None,
+) -> None:
+    """Re-match the child of an ended match with another volunteer family (a new match that
+    names the previous one)."""
+    texts = app.texts
+    start_day = _date(start, app, "--start")
+    assert start_day is not None
+    at = None
+    if visit_time is not None:
+        try:
+            at = time.fromisoformat(visit_time)
+        except ValueError as exc:
+            raise UserError(
+                texts.gettext(
+                    "--time: %(value)s is not a time such as 16:00", value=repr(visit_time)
+                )
+            ) from exc
+    with app.transaction() as session:
+        previous = _load(session, match_id)
+        family = session.scalars(
+            select(VolunteerFamily).where(VolunteerFamily.external_ref == family_ref)
+        ).first()
+        if family is None:
+            raise UserError(
+                texts.gettext(
+                    "--family: there is no volunteer family with ref %(ref)s", ref=repr(family_ref)
+                )
+            )
+        try:
+            new = ops.rematch(
+                session,
+                previous,
+                family,
+                start_day,
+                "cli",
+                visit_weekday=WEEKDAYS.index(weekday) if weekday else None,
+                visit_time=at,
+            )
+        except MatchError as exc:
+            raise UserError(str(exc)) from exc
+        new_id = new.id
+    click.echo(
+        texts.gettext(
+            "match %(id)s: %(family)s from %(day)s, a re-match of match %(previous)s; its plan "
+            "follows",
+            id=new_id,
+            family=family_ref,
+            day=_day(start_day, app.locale),
+            previous=match_id,
         )
     )
 

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import yaml
 
 from scheduler.programme import ProgrammeError, load_programme
+from scheduler.school_calendar import SchoolCalendarError, is_school_calendar, load_school_calendar
 from venskab.cli.common import AppContext, UserError, parse_when, pass_app
 
 if TYPE_CHECKING:
@@ -61,15 +63,29 @@ def db_upgrade(app: AppContext) -> None:
 
 @click.group()
 def programme() -> None:
-    """Programme files (programmes/*.yaml)."""
+    """Programme files (programmes/*.yaml) and the school holidays (calendars/*.yaml)."""
 
 
 @programme.command("check")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path), required=True)
 def programme_check(files: tuple[Path, ...]) -> None:
-    """Validate programme files; report every problem with file, touchpoint and field."""
+    """Validate programme files (and the school holiday file); report every problem with file,
+    touchpoint and field."""
     problems: list[str] = []
     for path in files:
+        if _is_school_calendar(path):
+            try:
+                calendar = load_school_calendar(path)
+            except SchoolCalendarError as exc:
+                problems.extend(str(exc).splitlines())
+                continue
+            extra = (
+                f", {len(calendar.municipalities)} municipalities"
+                if calendar.municipalities
+                else ""
+            )
+            click.echo(f"{path}: ok (school holidays, {len(calendar.default)} holidays{extra})")
+            continue
         try:
             loaded = load_programme(path)
         except ProgrammeError as exc:
@@ -78,6 +94,14 @@ def programme_check(files: tuple[Path, ...]) -> None:
         click.echo(f"{path}: ok ({loaded.name}, {len(loaded.touchpoints)} touchpoints)")
     if problems:
         raise UserError("\n".join(problems))
+
+
+def _is_school_calendar(path: Path) -> bool:
+    """A school holiday file (``holidays:`` and no ``touchpoints:``) rather than a programme."""
+    try:
+        return is_school_calendar(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the programme loader reports it
 
 
 @click.command()

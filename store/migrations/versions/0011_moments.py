@@ -3,8 +3,8 @@
 A volunteer family's greetings (text and, with consent, a photo) to the child's parent or
 contact person, and the day each contact person's consent to photos was recorded.
 
-Revision ID: 0010_moments
-Revises: 0009_waiting_and_certificates
+Revision ID: 0011_moments
+Revises: 0010_endings
 """
 
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 
 import store.types
 
-revision = "0010_moments"
-down_revision = "0009_waiting_and_certificates"
+revision = "0011_moments"
+down_revision = "0010_endings"
 branch_labels = None
 depends_on = None
 
