@@ -26,8 +26,8 @@ from bot.common import (
 from bot.context import BotContext
 from bot.family import for_family, pause_from_text, text_only
 from bot.formatting import parse_day
-from bot.presses import moved_to
-from followup import visits
+from bot.presses import child_voice_saved, moved_to
+from followup import child_voice, visits
 from followup.visits import VisitError
 from scheduler import i18n
 from store.models import Match
@@ -47,6 +47,8 @@ def on_text(ctx: BotContext, update: Update) -> Outcome:
             match = owned_match(session, chat_id, _int(pending.get("match")))
             if match is not None:
                 locale = match.volunteer_family.locale.value
+                if pending.get("kind") == "child_voice":
+                    return _child_voice_words(session, ctx, chat_id, match, locale, pending, text)
                 return _answer_pending(session, ctx, chat_id, match, locale, pending, text)
         who = who_is(session, chat_id, update.effective_user)
         if who.family is None:
@@ -149,3 +151,27 @@ def _answer_pending(
     # The question no longer fits (answered elsewhere meanwhile): treat it as a message.
     visits.message_from_family(session, match, text, now=now, actor=actor)
     return reply(chat_id, locale, passed_on(locale, staff))
+
+
+def _child_voice_words(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    pending: dict[str, object],
+    text: str,
+) -> Outcome:
+    """The child's own words to the open question: stored, and the moment completed."""
+    found = child_voice.family_invitation(session, match, str(pending.get("wave", "")))
+    question = child_voice.text_question(found[1], found[0].wave) if found else None
+    now = ctx.now()
+    staff = staff_name(ctx.services.programmes, match, locale)
+    if found is None or question is None or not visits.clean_text(text):
+        # The question no longer fits: treat it as a message, as for any other question.
+        visits.message_from_family(session, match, text, now=now, actor=actor_of(match))
+        return reply(chat_id, locale, passed_on(locale, staff))
+    invitation, survey = found
+    child_voice.answer(session, invitation, survey, question, text, now)
+    child_voice.finish(session, invitation, now)
+    return reply(chat_id, locale, child_voice_saved(locale, match.child.first_name, staff))

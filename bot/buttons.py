@@ -16,6 +16,8 @@ from sqlalchemy.orm import object_session
 
 from bot import callbacks as cb
 from bot.formatting import day_span, short_day
+from followup.child_voice import FACES, voice_surveys
+from followup.survey_defs import MOMENT_WAVE
 from scheduler import i18n
 from scheduler.channels.base import Button
 from scheduler.i18n import N_
@@ -78,6 +80,16 @@ def mood_buttons(match_id: int, ref: str, locale: str) -> Rows:
     faces = {1: "😟", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
     moods = tuple(Button(f"{n} {faces[n]}", cb.make("ck", match_id, ref, n)) for n in range(1, 6))
     return (moods, worry_row(match_id, locale))
+
+
+def child_voice_start(match_id: int, wave: str, locale: str) -> Rows:
+    start = i18n.texts(locale).gettext("Start the questions")
+    return ((Button(start, cb.make("cv", match_id, wave, 0, 0)),),)
+
+
+def child_voice_faces(match_id: int, wave: str, number: int) -> Rows:
+    """😟 🙁 😐 🙂 😄 (1-5) for the child's answer to question ``number``."""
+    return (tuple(Button(FACES[n], cb.make("cv", match_id, wave, number, n)) for n in range(1, 6)),)
 
 
 def no_thanks(match_id: int, locale: str) -> Rows:
@@ -180,6 +192,11 @@ def buttons_for(row: OutboxMessage, match: Match) -> Rows:
         except ValueError:
             return ()
         return holiday_question_buttons(match.id, first, locale)
+    if row.kind == "survey" and row.audience == Audience.VOLUNTEER_FAMILY:
+        wave = str(context.get("wave") or "")
+        if context.get("survey") in voice_surveys() and MOMENT_WAVE.fullmatch(wave):
+            return child_voice_start(match.id, wave, locale)
+        return ()
     if row.kind == "sparring_invite" and row.audience == Audience.VOLUNTEER_FAMILY:
         session_id = context.get("session_id") or _session_id(match, context)
         return rsvp_buttons(match.id, int(session_id), locale) if session_id else ()

@@ -24,6 +24,8 @@ action   fields                                 meaning
 ``lg``   da|en                                  language
 ``ack``  escalation                             staff acknowledge an alert
 ``sn``   escalation                             staff snooze an alert for a week
+``cv``   match, <n>mo, 0-9, 0-5                 the child's voice at a moment: question n
+                                                (1-based; 0 with 0 = start) answered 1-5
 =======  =====================================  ==========================================
 """
 
@@ -55,6 +57,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "lg": re.compile(r"(da|en)"),
     "ack": re.compile(_ID),
     "sn": re.compile(_ID),
+    "cv": re.compile(rf"{_ID}\|([1-9]\d?mo)\|([0-9])\|([0-5])"),
 }
 # Actions whose first field is a match id (all but language and acknowledge).
 _NO_MATCH = {"lg", "ack", "sn"}

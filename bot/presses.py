@@ -34,8 +34,9 @@ from bot.common import (
 from bot.context import BotContext
 from bot.family import ACTIONS, AFTER_END, do_worry, family_today, pause_for_holiday
 from bot.formatting import long_day
-from followup import visits
+from followup import child_voice, visits
 from followup.sparring import SparringError, record_rsvp
+from followup.survey_defs import tr
 from followup.visits import VisitError
 from scheduler import i18n
 from scheduler.i18n import N_
@@ -264,6 +265,11 @@ def _no_thanks(
     pending = get_pending(ctx.data, ctx.now())
     if pending is not None and pending.get("match") == match.id:
         clear_pending(ctx.data)
+        if pending.get("kind") == "child_voice":
+            # The smileys are answered; the open question is skipped.
+            found = child_voice.family_invitation(session, match, str(pending.get("wave", "")))
+            if found is not None:
+                child_voice.finish(session, found[0], ctx.now())
     return Outcome(locale, toast=i18n.texts(locale).gettext("Fine, thank you!"), keep_message=False)
 
 
@@ -360,6 +366,66 @@ def _pick(
     return outcome
 
 
+def _child_voice(
+    session: Session,
+    ctx: BotContext,
+    chat_id: int,
+    match: Match,
+    locale: str,
+    data: cb.Callback,
+    update: Update,
+) -> Outcome:
+    """A smiley for the child's answer to one question (or the start): the next question."""
+    wave, number, value = data.fields[0], int(data.fields[1]), int(data.fields[2])
+    now = ctx.now()
+    found = child_voice.open_family_invitation(session, match, wave, now)
+    if found is None:
+        return _expired(locale)
+    invitation, survey = found
+    scales = child_voice.scale_questions(survey, wave)
+    if number > len(scales) or (number == 0) != (value == 0):
+        return _expired(locale)
+    child = match.child.first_name
+    texts = i18n.texts(locale)
+    if number:
+        child_voice.answer(session, invitation, survey, scales[number - 1], str(value), now)
+    if number < len(scales):
+        question = scales[number]
+        text = texts.gettext(
+            "Ask %(child)s (%(number)d of %(total)d):\n\n%(question)s\n\n"
+            "Tap the face %(child)s chooses.",
+            child=child,
+            number=number + 1,
+            total=len(scales),
+            question=tr(question.text, locale),
+        )
+        return Outcome(
+            locale, edit=text, markup=inline(kb.child_voice_faces(match.id, wave, number + 1))
+        )
+    open_question = child_voice.text_question(survey, wave)
+    if open_question is None:
+        child_voice.finish(session, invitation, now)
+        staff = staff_name(ctx.services.programmes, match, locale)
+        return Outcome(locale, edit=child_voice_saved(locale, child, staff))
+    set_pending(ctx.data, "child_voice", now, match=match.id, wave=wave)
+    text = texts.gettext(
+        "Thank you! Finally, an open question for %(child)s:\n\n%(question)s\n\n"
+        "Write the answer here, in %(child)s's own words if you can.",
+        child=child,
+        question=tr(open_question.text, locale),
+    )
+    return Outcome(locale, edit=text, markup=inline(kb.no_thanks(match.id, locale)))
+
+
+def child_voice_saved(locale: str, child: str, staff: str) -> str:
+    """The thanks once the child's answers are saved (after the last smiley or the own words)."""
+    return i18n.texts(locale).gettext(
+        "Thank you! We have saved %(child)s's answers. %(staff)s can see them.",
+        child=child,
+        staff=staff,
+    )
+
+
 def _language(session: Session, chat_id: int, who: Who, code: str) -> Outcome:
     locale = Locale(code)
     if who.family is not None:
@@ -387,4 +453,5 @@ _BUTTONS: dict[str, ButtonHandler] = {
     "hq": _holiday_pause,
     "pk": _pick,
     "mo": moments.on_press,
+    "cv": _child_voice,
 }

@@ -43,6 +43,7 @@ from followup.people import (
     SAFE_EVIDENCE_KEYS,
     PersonError,
     bot_state_of,
+    child_voice_survey_ids,
     get_person,
     matches_of,
     tasks_about,
@@ -72,6 +73,20 @@ from store.models import (
     WaitStatus,
     match_contact,
 )
+
+
+def _erase_answers(session: Session, *where: Any, now: datetime) -> int:
+    """Delete the answers of the survey invitations matching ``where`` and close their links."""
+    invitations = select(SurveyInvitation.id).where(*where)
+    deleted = _count(
+        session.execute(delete(SurveyResponse).where(SurveyResponse.invitation_id.in_(invitations)))
+    )
+    session.execute(
+        update(SurveyInvitation)
+        .where(*where, SurveyInvitation.expires_at > now)
+        .values(expires_at=now)
+    )
+    return deleted
 
 
 def erase_person(
@@ -119,6 +134,9 @@ def erase_person(
             telegram_blocked=False,
         )
         summary |= clear_match_text(session, ids, now)
+        summary["child_voice_answers_deleted"] = _erase_answers(
+            session, SurveyInvitation.volunteer_family_id == person.id, now=now
+        )
         summary["sparring_rsvps_deleted"] = _count(
             session.execute(
                 delete(SparringRSVP).where(SparringRSVP.volunteer_family_id == person.id)
@@ -150,6 +168,12 @@ def erase_person(
             .where(Referral.child_id == person.id, Referral.status != WaitStatus.MATCHED)
             .values(status=WaitStatus.LEFT, status_since=now.date())
         )
+        summary["child_voice_answers_deleted"] = _erase_answers(
+            session,
+            SurveyInvitation.match_id.in_(ids),
+            SurveyInvitation.survey_id.in_(child_voice_survey_ids()),
+            now=now,
+        )
     elif kind == "contact":
         _erase_fields(
             person,
@@ -163,20 +187,8 @@ def erase_person(
             opted_out_at=person.opted_out_at or now,
             photo_consent_on=None,
         )
-        invitations = select(SurveyInvitation.id).where(
-            SurveyInvitation.contact_person_id == person.id
-        )
-        summary["survey_responses_deleted"] = _count(
-            session.execute(
-                delete(SurveyResponse).where(SurveyResponse.invitation_id.in_(invitations))
-            )
-        )
-        session.execute(
-            update(SurveyInvitation)
-            .where(
-                SurveyInvitation.contact_person_id == person.id, SurveyInvitation.expires_at > now
-            )
-            .values(expires_at=now)
+        summary["survey_responses_deleted"] = _erase_answers(
+            session, SurveyInvitation.contact_person_id == person.id, now=now
         )
         summary["escalations_cleared"] = _scrub_escalations(session, ids)
         summary["sms_surveys_deleted"] = _count(

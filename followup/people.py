@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from followup import moments
 from followup.said import said
+from followup.survey_defs import default_surveys
 from scheduler.i18n import N_
 from store.models import (
     Audience,
@@ -84,6 +85,65 @@ class PersonError(ValueError):
     def __init__(self, message: str, /, **values: Any) -> None:
         self.said = said(message, **values)
         super().__init__(message % values if values else message)
+
+
+def child_voice_survey_ids() -> list[str]:
+    """The surveys that hold a child's own answers (``child_voice: true``)."""
+    return [key for key, survey in default_surveys().items() if survey.child_voice]
+
+
+def surveys_data(session: Session, *where: Any) -> list[dict[str, Any]]:
+    """Survey invitations matching ``where``, each with its answers."""
+    invitations = list(
+        session.scalars(select(SurveyInvitation).where(*where).order_by(SurveyInvitation.id))
+    )
+    answers: dict[int, list[dict[str, Any]]] = {i.id: [] for i in invitations}
+    for answer in session.scalars(
+        select(SurveyResponse)
+        .where(SurveyResponse.invitation_id.in_(list(answers)))
+        .order_by(SurveyResponse.id)
+    ):
+        answers[answer.invitation_id].append(
+            row_data(answer, ("question_id", "value", "created_at"))
+        )
+    return [
+        {
+            **row_data(
+                i,
+                (
+                    "id",
+                    "match_id",
+                    "survey_id",
+                    "wave",
+                    "sent_at",
+                    "opened_at",
+                    "completed_at",
+                    "expires_at",
+                    "reminder_step",
+                ),
+            ),
+            "responses": answers[i.id],
+        }
+        for i in invitations
+    ]
+
+
+def _surveys_of(session: Session, kind: str, person_id: int, ids: list[int]) -> dict[str, Any]:
+    """A contact's own survey answers; the child's voice a family relayed, or a child gave."""
+    if kind == "contact":
+        return {"surveys": surveys_data(session, SurveyInvitation.contact_person_id == person_id)}
+    if kind == "family":
+        # The child's voice the family relayed: the child's answers, asked by them.
+        relayed = surveys_data(session, SurveyInvitation.volunteer_family_id == person_id)
+        return {"child_voice": relayed}
+    if kind == "child":
+        answers = surveys_data(
+            session,
+            SurveyInvitation.match_id.in_(ids),
+            SurveyInvitation.survey_id.in_(child_voice_survey_ids()),
+        )
+        return {"child_voice": answers}
+    return {}
 
 
 def get_person(session: Session, kind: str, person_id: int) -> Any:
@@ -215,43 +275,7 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
         ]
     if kind in AUDIENCES:
         data["messages"] = [message_data(m) for m in messages_to(session, kind, person.id)]
-    if kind == "contact":
-        invitations = list(
-            session.scalars(
-                select(SurveyInvitation)
-                .where(SurveyInvitation.contact_person_id == person.id)
-                .order_by(SurveyInvitation.id)
-            )
-        )
-        answers: dict[int, list[dict[str, Any]]] = {i.id: [] for i in invitations}
-        for answer in session.scalars(
-            select(SurveyResponse)
-            .where(SurveyResponse.invitation_id.in_(list(answers)))
-            .order_by(SurveyResponse.id)
-        ):
-            answers[answer.invitation_id].append(
-                row_data(answer, ("question_id", "value", "created_at"))
-            )
-        data["surveys"] = [
-            {
-                **row_data(
-                    i,
-                    (
-                        "id",
-                        "match_id",
-                        "survey_id",
-                        "wave",
-                        "sent_at",
-                        "opened_at",
-                        "completed_at",
-                        "expires_at",
-                        "reminder_step",
-                    ),
-                ),
-                "responses": answers[i.id],
-            }
-            for i in invitations
-        ]
+    data |= _surveys_of(session, kind, person.id, ids)
     if kind in ("family", "contact"):
         data["escalations"] = escalations_about(session, kind, person.id, ids)
     if kind == "contact":

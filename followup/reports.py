@@ -24,7 +24,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from followup import contacts
+from followup.child_voice import voice_surveys
 from followup.survey_reports import results
+from followup.survey_results import saved_answers
 from scheduler.programme import Programme
 from store.models import (
     CancelledBy,
@@ -38,6 +40,7 @@ from store.models import (
     Staff,
     StaffContact,
     StaffRole,
+    SurveyInvitation,
     Task,
     TaskStatus,
     Visit,
@@ -713,8 +716,62 @@ WAITING = Report(
 )
 
 
+# -- the child's voice -------------------------------------------------------------------------
+
+VOICE_SMILEYS = ("feel_at_family", "doing_things", "look_forward")
+
+
+def _child_voice_rows(session: Session, scope: Scope) -> Iterator[Row]:
+    start, end = scope.bounds()
+    surveys = voice_surveys()
+    query = scope.matches(
+        select(Match)
+        .join(SurveyInvitation, SurveyInvitation.match_id == Match.id)
+        .where(
+            SurveyInvitation.survey_id.in_(list(surveys)),
+            SurveyInvitation.completed_at >= start,
+            SurveyInvitation.completed_at < end,
+        )
+        .options(selectinload(Match.programme), selectinload(Match.staff))
+    ).add_columns(SurveyInvitation)
+    for match, invitation in session.execute(
+        query.order_by(SurveyInvitation.completed_at, Match.id)
+    ):
+        answers = saved_answers(session, invitation.id)
+        smileys = [int(answers[q]) for q in VOICE_SMILEYS if answers.get(q, "").isdigit()]
+        yield {
+            **_match_values(match),
+            "moment": invitation.wave,
+            "relayed_by": "volunteer_family" if invitation.volunteer_family_id else "parent",
+            "answered_on": scope.local(invitation.completed_at),
+            **{q: int(answers[q]) if answers.get(q, "").isdigit() else None for q in VOICE_SMILEYS},
+            "smiley_mean": round(sum(smileys) / len(smileys), 2) if smileys else None,
+            "own_words": bool(answers.get("like_best")),
+        }
+
+
+CHILD_VOICE = Report(
+    "child-voice",
+    "The child's voice: per match, each moment (3 or 9 months into the match) whose child-friendly "
+    "check-in was answered in the period, relayed by the volunteer family or the parent. The "
+    "child's own words stay on the match page (they may name people).",
+    (
+        *_match_columns(),
+        Column("moment", "text", "How far into the match: 3mo, 9mo."),
+        Column("relayed_by", "text", "volunteer_family or parent: the adult who asked the child."),
+        Column("answered_on", "date", "The day the answers were completed."),
+        Column("feel_at_family", "integer", "How the child feels at the family, 1 (😟) to 5 (😄)."),
+        Column("doing_things", "integer", "Doing things together with them, 1 (😟) to 5 (😄)."),
+        Column("look_forward", "integer", "Looking forward to next time, 1 (😟) to 5 (😄)."),
+        Column("smiley_mean", "decimal", "The mean of the smiley answers given, 1 to 5."),
+        Column("own_words", "boolean", "The child's own words were written down too."),
+    ),
+    _child_voice_rows,
+)
+
+
 REPORTS: dict[str, Report] = {
-    r.name: r for r in (MATCHES, STABILITY, FOLLOWUP, SURVEYS, INVOICES, WAITING)
+    r.name: r for r in (MATCHES, STABILITY, FOLLOWUP, SURVEYS, INVOICES, WAITING, CHILD_VOICE)
 }
 
 

@@ -46,8 +46,18 @@ SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
 REQUIRED_LOCALES = ("da", "en")
 WAVES = ("baseline", "end", "followup")
 MAX_SMS_QUESTIONS = 5
+# Besides the three waves, a survey may be asked at a moment N months into the match ("3mo",
+# "9mo"): the child's voice is asked that way. Moments sort between baseline and end.
+MOMENT_WAVE = re.compile(r"[1-9]\d?mo")
 
-Wave = Literal["baseline", "end", "followup"]
+Wave = Annotated[str, Field(pattern=r"^(baseline|end|followup|[1-9]\d?mo)$")]
+
+
+def wave_order(wave: str) -> tuple[int, int]:
+    """Baseline, the moments in month order, end, follow-up."""
+    if MOMENT_WAVE.fullmatch(wave):
+        return (1, int(wave[:-2]))
+    return ({"baseline": 0, "end": 2, "followup": 3}.get(wave, 4), 0)
 
 
 def _localised(value: dict[str, str]) -> dict[str, str]:
@@ -208,6 +218,9 @@ class Survey(Strict):
     intro: Localised | None = None
     thanks: Localised | None = None
     sms_conversation: bool = False
+    # The child's voice: an adult around the child (the volunteer family or the parent) relays
+    # the child's own answers; they are stored as the child's, and never sent to the child.
+    child_voice: bool = False
     external_url: str | None = None
     pages: tuple[Page, ...] = Field(min_length=1)
     scores: tuple[Score, ...] = ()

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from followup.survey_defs import WAVES, Question, Survey
+from followup.survey_defs import Question, Survey, wave_order
 from store.models import Match, SurveyConversation, SurveyInvitation, SurveyResponse
 from store.validation import csv_cell
 
@@ -81,8 +81,7 @@ def results(session: Session, survey_id: str | None = None) -> list[WaveResult]:
             result.completed += 1
             result.completed_at_step[invitation.reminder_step or 0] += 1
             result.by_sms += invitation.id in sms_completed
-    order = {wave: i for i, wave in enumerate(WAVES)}
-    return sorted(table.values(), key=lambda r: (r.survey_id, order.get(r.wave, 9), r.wave))
+    return sorted(table.values(), key=lambda r: (r.survey_id, wave_order(r.wave), r.wave))
 
 
 # -- the paired export -------------------------------------------------------------------------
@@ -126,8 +125,8 @@ def paired_rows(
             select(Match).where(Match.id.in_({i.match_id for i in invitations}))
         )
     }
-    present = {i.wave for i in invitations} | {"baseline", "end"}
-    waves = [w for w in WAVES if w in present]
+    present = {i.wave for i in invitations} | (set() if survey.child_voice else {"baseline", "end"})
+    waves = sorted(present, key=wave_order)
     questions = [q for q in survey.questions if with_text or q.type != "text"]
     header = ["match_pid", "respondent_pid", "programme"]
     for wave in waves:
@@ -138,16 +137,20 @@ def paired_rows(
         header += [f"score_{score.id}_{wave}" for wave in waves]
     by_id = {q.id: q for q in survey.questions}
     local = ZoneInfo(zone)
-    grouped: dict[tuple[int, int], dict[str, SurveyInvitation]] = defaultdict(dict)
+    grouped: dict[tuple[int, str, int], dict[str, SurveyInvitation]] = defaultdict(dict)
     for invitation in invitations:
-        grouped[(invitation.match_id, invitation.contact_person_id or 0)][invitation.wave] = (
-            invitation
+        # The respondent: a contact person, or (the child's voice) the volunteer family.
+        respondent = (
+            ("family", invitation.volunteer_family_id)
+            if invitation.volunteer_family_id
+            else ("contact", invitation.contact_person_id or 0)
         )
+        grouped[(invitation.match_id, *respondent)][invitation.wave] = invitation
     rows: list[dict[str, str]] = []
-    for (match_id, contact_id), by_wave in grouped.items():
+    for (match_id, kind, respondent_id), by_wave in grouped.items():
         row = {
             "match_pid": pseudonym(secret, "match", match_id),
-            "respondent_pid": pseudonym(secret, "contact", contact_id),
+            "respondent_pid": pseudonym(secret, kind, respondent_id),
             "programme": programmes.get(match_id, ""),
         }
         for wave in waves:

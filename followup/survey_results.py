@@ -40,6 +40,7 @@ from store.models import (
     SurveyResponse,
     Task,
     TaskStatus,
+    VolunteerFamily,
 )
 from store.validation import strip_controls
 
@@ -96,6 +97,16 @@ def saved_answers(session: Session, invitation_id: int) -> dict[str, str]:
     }
 
 
+def respondent_locale(session: Session, invitation: SurveyInvitation) -> str:
+    """The language of whoever was asked: the contact person, or the volunteer family."""
+    person: ContactPerson | VolunteerFamily | None = None
+    if invitation.volunteer_family_id:
+        person = session.get(VolunteerFamily, invitation.volunteer_family_id)
+    elif invitation.contact_person_id:
+        person = session.get(ContactPerson, invitation.contact_person_id)
+    return person.locale.value if person is not None else "da"
+
+
 def save_answers(
     session: Session,
     invitation: SurveyInvitation,
@@ -119,12 +130,7 @@ def save_answers(
         )
     }
     stored: dict[str, str | None] = {}
-    contact = (
-        session.get(ContactPerson, invitation.contact_person_id)
-        if invitation.contact_person_id
-        else None
-    )
-    locale = contact.locale.value if contact is not None else "da"
+    locale = respondent_locale(session, invitation)
     for question_id, raw in submitted.items():
         question = survey.question(question_id)
         value = question.parse(raw)
@@ -156,8 +162,17 @@ def _survey_rows(session: Session, invitation: SurveyInvitation) -> list[OutboxM
         select(OutboxMessage).where(
             OutboxMessage.match_id == invitation.match_id,
             OutboxMessage.kind == "survey",
-            OutboxMessage.audience == Audience.CONTACT_PERSON,
-            OutboxMessage.recipient_id == (invitation.contact_person_id or 0),
+            *(
+                (
+                    OutboxMessage.audience == Audience.VOLUNTEER_FAMILY,
+                    OutboxMessage.recipient_id == invitation.volunteer_family_id,
+                )
+                if invitation.volunteer_family_id
+                else (
+                    OutboxMessage.audience == Audience.CONTACT_PERSON,
+                    OutboxMessage.recipient_id == (invitation.contact_person_id or 0),
+                )
+            ),
         )
     )
     return [

@@ -66,6 +66,7 @@ LABELS: dict[str, Localised] = {
     "survey:baseline": Localised(N_("Survey at the start")),
     "survey:end": Localised(N_("Survey at the end")),
     "survey:followup": Localised(N_("Follow-up survey")),
+    "child_voice_invitation": Localised(N_("The child's voice: a few questions for the child")),
 }
 AUDIENCE = {
     "volunteer_family": Localised(N_("volunteer family")),
@@ -108,7 +109,7 @@ def label(tp: Touchpoint, locale: str, titles: Mapping[str, Any] | None = None) 
         text = tp.title.get(locale) or tp.title.get("da") or tp.id
         return render_title(text, titles or {"sibling": False, "child": ""})
     if tp.kind == Kind.SURVEY:
-        found = LABELS.get(f"survey:{tp.wave}")
+        found = LABELS.get(tp.template_name) or LABELS.get(f"survey:{tp.wave}")
     else:
         found = LABELS.get(tp.template_name)
     if found:

@@ -42,17 +42,25 @@ def secret_for(session: Session, override: str | None = None) -> str:
 def invitation_for(
     session: Session,
     match_id: int,
-    contact_id: int,
+    contact_id: int | None,
     survey: str,
     wave: str,
     now: datetime,
     secret: str,
+    *,
+    family_id: int | None = None,
 ) -> tuple[SurveyInvitation, str]:
-    """The invitation and its link token, created on first use."""
+    """The invitation and its link token, created on first use. The respondent is a contact
+    person, or with ``family_id`` the volunteer family (the child's voice relayed by them)."""
+    respondent = (
+        SurveyInvitation.volunteer_family_id == family_id
+        if family_id is not None
+        else SurveyInvitation.contact_person_id == contact_id
+    )
     invitation = session.scalars(
         select(SurveyInvitation).where(
             SurveyInvitation.match_id == match_id,
-            SurveyInvitation.contact_person_id == contact_id,
+            respondent,
             SurveyInvitation.survey_id == survey,
             SurveyInvitation.wave == wave,
         )
@@ -60,7 +68,8 @@ def invitation_for(
     if invitation is None:
         invitation = SurveyInvitation(
             match_id=match_id,
-            contact_person_id=contact_id,
+            contact_person_id=None if family_id is not None else contact_id,
+            volunteer_family_id=family_id,
             survey_id=survey,
             wave=wave,
             nonce=secrets.token_hex(16),

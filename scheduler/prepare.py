@@ -365,17 +365,22 @@ class Preparer:
         return self.render(row, row.locale.value, context)
 
     def _survey_link(self, row: OutboxMessage, match: Match) -> tuple[str | None, tuple[str, ...]]:
-        if row.kind != "survey" or row.audience != Audience.CONTACT_PERSON:
+        if row.kind != "survey" or row.audience not in (
+            Audience.CONTACT_PERSON,
+            Audience.VOLUNTEER_FAMILY,
+        ):
             return None, ()
         context = row.context or {}
+        family = row.audience == Audience.VOLUNTEER_FAMILY
         invitation, token = invitation_for(
             self.session,
             match.id,
-            row.recipient_id,
+            None if family else row.recipient_id,
             str(context.get("survey")),
             str(context.get("wave")),
             self.now,
             self.signing_secret(),
+            family_id=row.recipient_id if family else None,
         )
         if invitation.sent_at is None:
             invitation.sent_at = self.now

@@ -130,7 +130,8 @@ class Touchpoint(Strict):
     skip_if_ended_early: bool = False
     min_match_days: int | None = Field(default=None, ge=0)
     survey: str | None = None
-    wave: Literal["baseline", "end", "followup"] | None = None
+    # baseline | end | followup, or a moment N months into the match ("3mo", "9mo")
+    wave: str | None = Field(default=None, pattern=r"^(baseline|end|followup|[1-9]\d?mo)$")
     counterpart: AudienceName | None = None
     announce: OffsetField | None = None
     title: dict[str, str] = Field(default_factory=dict)

@@ -15,11 +15,13 @@ from store.models import (
     EscalationStatus,
     OutboxMessage,
     OutboxStatus,
+    SurveyInvitation,
+    SurveyResponse,
     Task,
     TaskStatus,
 )
 from venskab.cli.common import AppContext
-from venskab.demo import replay, seed
+from venskab.demo import CHILD_VOICE_ANSWERS, replay, seed
 from venskab.runtime import Runtime
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -69,3 +71,35 @@ async def test_the_demo_staff_act_on_their_cases_and_get_a_handful_of_messages_a
         assert greeting.context["photo"] is True
         assert greeting.body is not None and "Vi bagte boller" in greeting.body
         assert "Se billedet: http://127.0.0.1:8000/m/[link]" in greeting.body  # no token kept
+
+
+async def test_the_first_demo_match_has_answered_its_three_month_childs_voice(
+    db_url: str,
+    engine: Engine,
+    session_factory: sessionmaker[Session],  # empties the database after
+) -> None:
+    app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, _engine=engine)
+    first, _, third, *_ = seed(app, NOW)
+    await replay(app, NOW, Runtime, step=timedelta(days=1), staff_act=False)
+
+    with app.transaction() as session:
+        moments = {
+            (i.match_id, i.wave): i
+            for i in session.scalars(
+                select(SurveyInvitation).where(SurveyInvitation.survey_id == "child-voice")
+            )
+        }
+        words = session.scalars(
+            select(SurveyResponse.value).where(
+                SurveyResponse.invitation_id == moments[(first, "3mo")].id,
+                SurveyResponse.question_id == "like_best",
+            )
+        ).one()
+    # Barn A (Hjem til Os, 17 weeks in): asked by the family and answered; Barn C (Familien i
+    # Fokus, 46 weeks in): both moments sent to the parent, not answered; Barn B: too early.
+    assert sorted(moments) == [(first, "3mo"), (third, "3mo"), (third, "9mo")]
+    assert moments[(first, "3mo")].completed_at is not None
+    assert moments[(first, "3mo")].volunteer_family_id is not None
+    assert words == CHILD_VOICE_ANSWERS["like_best"]
+    assert moments[(third, "9mo")].contact_person_id is not None
+    assert moments[(third, "9mo")].completed_at is None

@@ -26,6 +26,9 @@ from followup.alert_rows import next_working_moment
 from followup.alerts import acknowledge, resolve
 from followup.escalations import raise_escalation
 from followup.matches import sync_programmes
+from followup.survey_defs import default_surveys
+from followup.survey_results import complete as complete_survey
+from followup.survey_results import save_answers
 from followup.tasks import complete, open_tasks
 from scheduler.facts import facts_for, school_holidays_for
 from scheduler.programme import Kind, Programme
@@ -50,6 +53,7 @@ from store.models import (
     Severity,
     Staff,
     StaffRole,
+    SurveyInvitation,
     Visit,
     VisitStatus,
     VolunteerFamily,
@@ -515,6 +519,41 @@ def _alerts_not_sent(session: Session) -> set[int]:
     return waiting
 
 
+# What Barn A told Venskabsfamilie 1 at the 3-month moment (the child's voice).
+CHILD_VOICE_ANSWERS = {
+    "feel_at_family": "4",
+    "doing_things": "5",
+    "look_forward": "4",
+    "like_best": "At vi bager sammen, og at hunden hopper op, når jeg kommer.",
+}
+
+
+def answer_child_voice(app: AppContext, now: datetime) -> None:
+    """The first demo match's volunteer family relays the child's answers the day after its
+    3-month invitation went out, as the survey's web page would store them."""
+    survey = default_surveys().get("child-voice")
+    if survey is None:
+        return
+    with app.transaction() as session:
+        first = session.scalar(select(func.min(Match.id)))
+        invitation = session.scalars(
+            select(SurveyInvitation).where(
+                SurveyInvitation.match_id == first,
+                SurveyInvitation.survey_id == survey.id,
+                SurveyInvitation.wave == "3mo",
+                SurveyInvitation.completed_at.is_(None),
+                SurveyInvitation.sent_at.is_not(None),
+            )
+        ).first()
+        if invitation is None or invitation.sent_at is None:
+            return
+        if now - invitation.sent_at < timedelta(days=1):
+            return
+        answered = invitation.sent_at + timedelta(days=1)
+        save_answers(session, invitation, survey, CHILD_VOICE_ANSWERS, answered)
+        complete_survey(session, invitation, answered)
+
+
 class Ticking(Protocol):
     async def tick(self, now: datetime) -> object: ...
     async def close(self) -> None: ...
@@ -545,11 +584,13 @@ async def replay(
         news = news[len(due) :]
         if due:
             await asyncio.to_thread(_tell, app, due)
+        await asyncio.to_thread(answer_child_voice, app, moment)
         if staff_act:
             await asyncio.to_thread(act_as_staff, app, moment)
         await runtime.tick(moment)
         moment += step
     await asyncio.to_thread(_tell, app, news)
+    await asyncio.to_thread(answer_child_voice, app, now)
     if staff_act:
         await asyncio.to_thread(act_as_staff, app, now)
     await runtime.tick(now)

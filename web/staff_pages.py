@@ -24,11 +24,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from followup import contacts, moments, staff_views
+from followup import child_voice, contacts, moments, staff_views
 from followup import matches as match_ops
 from followup.alerts import AckError, acknowledge, resolve, snooze
+from followup.child_voice import FACES
 from followup.hooks import engine_hooks
 from followup.staff_auth import may_see, visible
+from followup.survey_defs import tr
 from followup.tasks import TaskError, complete
 from scheduler import i18n, outbox, wording
 from scheduler.prepare import preview
@@ -401,6 +403,38 @@ async def matches_page(request: Request) -> Response:
     )
 
 
+def _voices(session: Session, match_id: int, locale: str) -> list[dict[str, Any]]:
+    """The child's-voice moments of the match, for its page: each smiley and the own words."""
+    shown = []
+    for moment in child_voice.moments(session, match_id):
+        rows = []
+        for question in moment.survey.questions_for(moment.wave):
+            value = moment.answers.get(question.id)
+            if question.type == "scale":
+                face = FACES.get(int(value)) if value and value.isdigit() else None
+                rows.append({"question": tr(question.text, locale), "face": face, "value": value})
+        words = next(
+            (
+                moment.answers.get(q.id)
+                for q in moment.survey.questions_for(moment.wave)
+                if q.type == "text"
+            ),
+            None,
+        )
+        shown.append(
+            {
+                "months": moment.months,
+                "wave": moment.wave,
+                "family": moment.invitation.volunteer_family_id is not None,
+                "answered_at": moment.invitation.completed_at,
+                "answered": moment.answered,
+                "rows": rows,
+                "words": words,
+            }
+        )
+    return shown
+
+
 @require(None)
 async def match_page(request: Request) -> Response:
     app = _services(request)
@@ -440,6 +474,7 @@ async def match_page(request: Request) -> Response:
                         app.programmes.get(detail.match.programme.slug)
                     ),
                     "wheel": wheel,
+                    "voices": _voices(session, match_id, locale),
                     "today_iso": today.isoformat(),
                     **_flash(request, user),
                 },

@@ -131,6 +131,7 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
             "That could not be done: the case, task or message changed meanwhile. Please "
             "look again."
         ),
+        "report_child-voice": texts.gettext("The child's voice: smileys at 3 and 9 months"),
         "report_codebook": texts.gettext("Codebook: what each column means"),
         "report_followup": texts.gettext("Follow-up: contacts, tasks and cases"),
         "report_invoices": texts.gettext("Invoices (Mentorbarn)"),
@@ -139,6 +140,7 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
         ),
         "report_stability": texts.gettext("Stability: visits per month"),
         "report_surveys": texts.gettext("Surveys: answers after each reminder"),
+        "report_waiting": texts.gettext("Waiting list: families and children waiting"),
         "reports_all": texts.gettext("All programmes"),
         "reports_bad_date": texts.gettext(
             "Write the date as YYYY-MM-DD, e.g. 2026-01-31. Showing the last year."

@@ -27,9 +27,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from followup.survey_defs import Page, Survey, default_surveys, tr
-from followup.survey_results import complete, lookup, mark_opened, save_answers, saved_answers
+from followup.survey_results import (
+    complete,
+    lookup,
+    mark_opened,
+    respondent_locale,
+    save_answers,
+    saved_answers,
+)
 from scheduler import i18n
-from store.models import ContactPerson, SurveyInvitation
+from store.models import SurveyInvitation
 from web.limits import (
     BadForm,
     Throttle,
@@ -132,12 +139,7 @@ def _lang(request: Request, default: str) -> str:
 
 
 def _recipient_lang(session: Session, invitation: SurveyInvitation) -> str:
-    contact = (
-        session.get(ContactPerson, invitation.contact_person_id)
-        if invitation.contact_person_id
-        else None
-    )
-    return contact.locale.value if contact is not None else "da"
+    return respondent_locale(session, invitation)
 
 
 def _resume_page(pages: list[Page], answers: Mapping[str, str]) -> int:

@@ -151,6 +151,11 @@ class SurveyInvitation(TimestampMixin, Base):
     contact_person_id: Mapped[int | None] = mapped_column(
         ForeignKey("contact_person.id", ondelete="SET NULL")
     )
+    # The child's voice relayed by the volunteer family: the family that was asked (a contact
+    # person's invitations leave it empty).
+    volunteer_family_id: Mapped[int | None] = mapped_column(
+        ForeignKey("volunteer_family.id", ondelete="SET NULL"), index=True
+    )
     survey_id: Mapped[str] = mapped_column(String(64))
     wave: Mapped[str] = mapped_column(String(24))  # baseline | end | followup
     # The link token is derived from this nonce and the application secret (see
