@@ -33,7 +33,7 @@ lint: $(STAMP)
 catalogs: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -o locale/messages.pot --no-location \
 	  --sort-output --no-wrap --project venskab --version 1 \
-	  --copyright-holder "the venskab contributors" --add-comments=Translators: .
+	  --copyright-holder "the venskab contributors" --add-comments=Translators: -k said .
 	$(BIN)/pybabel -q update -i locale/messages.pot -d locale --no-fuzzy-matching \
 	  --ignore-obsolete --no-wrap
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.escalations import raise_escalation
+from scheduler.i18n import N_
 from scheduler.links import unsubscribe_mac
 from store.audit import record
 from store.models import (
@@ -65,8 +66,9 @@ def mark_bounced(session: Session, address: str, now: datetime) -> int:
                     "audience": kind,
                     "recipient_id": person.id,
                 },
-                suggested_action="The email address bounced: check it with the person and "
-                "correct it.",
+                suggested_action=N_(
+                    "The email address bounced: check it with the person and correct it."
+                ),
             )
     session.flush()
     return len(hits)

@@ -21,13 +21,20 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.said import Said, said
+from scheduler.i18n import N_
 from scheduler.programme import Certificates, Programme
 from store.models import HouseholdMember, VolunteerFamily
 
-NAMES = {
-    "child_certificate_on": "child record certificate (børneattest)",
-    "criminal_record_on": "criminal record certificate (straffeattest)",
+# What a member lacks, by the column that holds the certificate's date.
+LACKS = {
+    "child_certificate_on": N_("%(name)s (born %(year)d) has no valid child record certificate"),
+    "criminal_record_on": N_("%(name)s (born %(year)d) has no valid criminal record certificate"),
 }
+LACKS_BOTH = N_(
+    "%(name)s (born %(year)d) has neither a valid child record certificate nor a valid "
+    "criminal record certificate"
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ def state_of(member: HouseholdMember, rules: Certificates, on: date) -> MemberSt
     """Which of ``member``'s certificates are valid on ``on``, and whether they need them."""
     required = on.year - member.birth_year >= rules.required_from_age
     states = []
-    for kind in NAMES:
+    for kind in LACKS:
         issued: date | None = getattr(member, kind)
         expires = rules.valid_for.add(issued) if issued is not None else None
         valid = issued is not None and expires is not None and issued <= on < expires
@@ -83,25 +90,26 @@ def household_state(
 
 def match_blocker(
     session: Session, family: VolunteerFamily, programme: Programme, on: date
-) -> str | None:
+) -> Said | None:
     """Why ``family`` cannot be matched under ``programme`` from ``on``, or None."""
     rules = programme.certificates
     if rules is None:
         return None
-    missing: list[str] = []
+    missing: list[Said] = []
     for member in members_of(session, family.id):
         state = state_of(member, rules, on)
         if state.ok:
             continue
-        lacking = [NAMES[c.kind] for c in state.certificates if not c.valid]
-        missing.append(
-            f"{member.first_name} (born {member.birth_year}) has no valid {' and no valid '.join(lacking)}"
-        )
+        lacking = [c.kind for c in state.certificates if not c.valid]
+        message = LACKS_BOTH if len(lacking) > 1 else LACKS[lacking[0]]
+        missing.append(said(message, name=member.first_name, year=member.birth_year))
     if not missing:
         return None
-    return (
-        f"the volunteer family cannot be matched from {on.isoformat()}: "
-        + "; ".join(missing)
-        + f". Everyone from {rules.required_from_age} needs both certificates, valid on the "
-        "start day: record their dates (venskab import household FILE), then import the match"
+    return said(
+        "the volunteer family cannot be matched from %(day)s: %(missing)s. Everyone from "
+        "%(age)d needs both certificates, valid on the start day: record their dates (venskab "
+        "import household FILE), then import the match",
+        day=on.isoformat(),
+        missing=tuple(missing),
+        age=rules.required_from_age,
     )

@@ -49,6 +49,7 @@ from followup.people import (
     tasks_about,
 )
 from scheduler import outbox
+from scheduler.i18n import N_
 from store.audit import record
 from store.models import (
     CalendarFeed,
@@ -98,14 +99,18 @@ def erase_person(
     running = [m.id for m in matches if m.status != MatchStatus.ENDED]
     if running and kind != "contact":
         listed = ", ".join(str(i) for i in running)
-        how = (
-            "assign another staff member (re-import the matches file with another staff_ref)"
+        message = (
+            N_(
+                "%(kind)s %(id)d has matches that have not ended (%(matches)s): assign another "
+                "staff member (re-import the matches file with another staff_ref), then erase"
+            )
             if kind == "staff"
-            else "end them first (venskab match end ID --by ...)"
+            else N_(
+                "%(kind)s %(id)d has matches that have not ended (%(matches)s): end them "
+                "first (venskab match end ID --by ...), then erase"
+            )
         )
-        raise PersonError(
-            f"{kind} {person_id} has matches that have not ended ({listed}): {how}, then erase"
-        )
+        raise PersonError(message, kind=kind, id=person_id, matches=listed)
     ids = [m.id for m in matches]
     summary: dict[str, Any] = {"kind": kind, "id": person_id, "matches": len(ids)}
     chat = getattr(person, "telegram_chat_id", None)

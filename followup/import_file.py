@@ -39,6 +39,8 @@ matches
 
 Each problem names the file, the line as a spreadsheet shows it (the header is line 1), the
 column, and what was expected. Phone numbers, emails and names are never repeated in messages.
+A problem's words are a message id with its values (:class:`Said`), translated where they are
+shown: on the import page in the page's language, on the command line in the staff member's.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from followup.said import Said, said
+from scheduler.i18n import N_, Texts
 
 MAX_PROBLEMS = 20
 
@@ -108,7 +113,7 @@ FORMATS: dict[str, Format] = {
 ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 DANISH_DATE = re.compile(r"^(\d{1,2})[-.](\d{1,2})[-.](\d{4})$")
 _PHONE_LIKE = re.compile(r"\d[\d\s\-().]{5,}\d")
-HIDDEN = "a value that looks like a phone number or an email address"
+HIDDEN = N_("a value that looks like a phone number or an email address")
 
 
 @dataclass(frozen=True)
@@ -117,16 +122,24 @@ class Problem:
 
     file: str
     line: int | None
-    column: str | None
-    message: str
+    column: str | Said | None  # a Said when the header's name looks personal
+    message: Said
 
-    def __str__(self) -> str:
+    def text(self, texts: Texts) -> str:
+        """The problem, without where it is, in ``texts``' language."""
+        return self.message.text(texts)
+
+    def column_text(self, texts: Texts) -> str:
+        return self.column.text(texts) if isinstance(self.column, Said) else self.column or ""
+
+    def describe(self, texts: Texts) -> str:
+        """The problem with the file, line and column it is in."""
         where = [self.file]
         if self.line is not None:
-            where.append(f"line {self.line}")
+            where.append(texts.gettext("line %(line)d", line=self.line))
         if self.column is not None:
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.message}"
+            where.append(texts.gettext("column %(column)s", column=self.column_text(texts)))
+        return f"{', '.join(where)}: {self.text(texts)}"
 
 
 class ImportFailed(ValueError):
@@ -135,14 +148,19 @@ class ImportFailed(ValueError):
     def __init__(self, file: str, problems: Sequence[Problem]) -> None:
         self.file = file
         self.problems = list(problems)
-        super().__init__("\n".join(self.lines()))
+        super().__init__(f"{file}: {len(self.problems)} problems")
 
-    def lines(self, limit: int = MAX_PROBLEMS) -> list[str]:
+    def lines(self, texts: Texts, limit: int = MAX_PROBLEMS) -> list[str]:
         count = len(self.problems)
-        head = f"{self.file}: {count} problem{'s' if count != 1 else ''}, nothing was imported"
-        lines = [head, *(f"  {p}" for p in self.problems[:limit])]
+        head = texts.ngettext(
+            "%(file)s: %(num)d problem, nothing was imported",
+            "%(file)s: %(num)d problems, nothing was imported",
+            count,
+            file=self.file,
+        )
+        lines = [head, *(f"  {p.describe(texts)}" for p in self.problems[:limit])]
         if count > limit:
-            lines.append(f"  ... and {count - limit} more")
+            lines.append("  " + texts.gettext("... and %(num)d more", num=count - limit))
         return lines
 
 
@@ -157,8 +175,8 @@ class Table:
     problems: list[Problem] = field(default_factory=list)  # rows that could not be split
 
 
-NOT_UTF8 = "the file is not UTF-8 text; in Excel, save it as 'CSV UTF-8 (comma delimited)'"
-STRAY = "a value in column #{n}, which has no name in the header (a stray delimiter?)"
+NOT_UTF8 = N_("the file is not UTF-8 text; in Excel, save it as 'CSV UTF-8 (comma delimited)'")
+STRAY = N_("a value in column #%(n)d, which has no name in the header (a stray delimiter?)")
 
 
 def read_table(data: bytes, file: str, fmt: Format) -> Table:
@@ -174,7 +192,7 @@ def read_table(data: bytes, file: str, fmt: Format) -> Table:
             continue
         stray = [i for i, cell in enumerate(cells) if cell and (i >= len(header) or not header[i])]
         if stray:
-            table.problems.append(Problem(file, line, None, STRAY.format(n=stray[0] + 1)))
+            table.problems.append(Problem(file, line, None, said(STRAY, n=stray[0] + 1)))
             continue
         values = {name: cells[i] if i < len(cells) else "" for name, i in positions.items()}
         table.rows.append((line, values))
@@ -187,16 +205,19 @@ def _records(data: bytes, file: str) -> list[list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ImportFailed(file, [Problem(file, line, None, NOT_UTF8)]) from exc
+        raise ImportFailed(file, [Problem(file, line, None, said(NOT_UTF8))]) from exc
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
-        raise ImportFailed(file, [Problem(file, 1, None, "the first line must be the header row")])
+        problem = Problem(file, 1, None, said("the first line must be the header row"))
+        raise ImportFailed(file, [problem])
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
     delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     try:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
-        raise ImportFailed(file, [Problem(file, None, None, f"not a CSV file ({exc})")]) from exc
+        raise ImportFailed(
+            file, [Problem(file, None, None, said("not a CSV file (%(error)s)", error=exc))]
+        ) from exc
 
 
 def _positions(header: list[str], file: str, fmt: Format) -> dict[str, int]:
@@ -205,28 +226,32 @@ def _positions(header: list[str], file: str, fmt: Format) -> dict[str, int]:
     positions: dict[str, int] = {}
     for index, name in enumerate(header):
         if name in positions:
-            problems.append(Problem(file, 1, name, "the column appears twice"))
+            problems.append(Problem(file, 1, name, said("the column appears twice")))
         elif name and name not in fmt.columns:
             expected = ", ".join(fmt.columns)
-            message = f"unknown column (check the spelling; the columns are {expected})"
+            message = said(
+                "unknown column (check the spelling; the columns are %(columns)s)",
+                columns=expected,
+            )
             problems.append(Problem(file, 1, shown(name), message))
         elif name:
             positions[name] = index
     for name in fmt.required:
         if name not in positions:
-            problems.append(Problem(file, 1, name, "this required column is missing"))
+            problems.append(Problem(file, 1, name, said("this required column is missing")))
     if fmt.any_of and not any(name in positions for name in fmt.any_of):
-        message = f"give at least one of the columns {' and '.join(fmt.any_of)}"
+        columns = ", ".join(fmt.any_of)
+        message = said("give at least one of the columns %(columns)s", columns=columns)
         problems.append(Problem(file, 1, None, message))
     if problems:
         raise ImportFailed(file, problems)
     return positions
 
 
-def shown(value: str, limit: int = 40) -> str:
+def shown(value: str, limit: int = 40) -> str | Said:
     """A value to repeat in a message, shortened; never one that looks like a phone number or
     an email address (a value in the wrong column)."""
     dated = ISO_DATE.match(value) or DANISH_DATE.match(value)
     if "@" in value or (_PHONE_LIKE.search(value) and not dated):
-        return HIDDEN
+        return Said(HIDDEN)
     return repr(value if len(value) <= limit else value[: limit - 1] + "…")

@@ -9,6 +9,8 @@ from datetime import date, time
 from typing import Any, TypeVar
 
 from followup.import_file import DANISH_DATE, ISO_DATE, PERSONAL, Problem, shown
+from followup.said import Said, said
+from scheduler.i18n import N_
 from scheduler.programme import Programme
 from store.models import Cadence, Channel, Locale, StaffRole, WaitStatus
 from store.models import Programme as ProgrammeRow
@@ -62,6 +64,28 @@ for _number, _names in enumerate(_DAY_NAMES):
     WEEKDAYS[_names[1].replace("ø", "o")] = _number  # lordag, sondag without the letter ø
     WEEKDAYS[_names[1].replace("ø", "oe")] = _number
 
+# What is wrong with a first name (store.validation's InvalidValue.problem), as staff read it.
+CHILD_NAME_PROBLEMS = {
+    "empty": N_("the child's first name or pseudonym is empty"),
+    "control": N_("the child's name contains a control character (such as NUL or ESC)"),
+    "digits": N_("the child's name must not contain digits (never a CPR number)"),
+    "words": N_("give the child's first name or a pseudonym only (at most two words)"),
+}
+MEMBER_NAME_PROBLEMS = {
+    "empty": N_("the first name is empty"),
+    "control": N_("the first name contains a control character (such as NUL or ESC)"),
+    "digits": N_("the first name must not contain digits (never a CPR number)"),
+    "words": N_("give the first name only (at most two words)"),
+}
+
+
+def name_problem(exc: InvalidValue, problems: Mapping[str, str]) -> Said:
+    return said(problems.get(exc.problem, problems["words"]))
+
+
+A_DATE = Said(N_("a date such as 2026-03-02 (YYYY-MM-DD)"))
+WEEKDAY_HINT = N_("a weekday: monday..sunday, mandag..søndag or 0-6")
+
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
 
@@ -82,9 +106,12 @@ class Row:
         self.failed: set[str] = set()
         for column, cell in cells.items():
             if contains_cpr(cell):
-                self.fail(column, "looks like a CPR number; CPR numbers must never be imported")
+                self.fail(
+                    column, said("looks like a CPR number; CPR numbers must never be imported")
+                )
             elif has_control(cell.replace("\r", "")):
-                self.fail(column, "contains a control character (such as NUL or ESC); remove it")
+                message = N_("contains a control character (such as NUL or ESC); remove it")
+                self.fail(column, said(message))
 
     @property
     def ok(self) -> bool:
@@ -96,7 +123,7 @@ class Row:
     def cell(self, column: str) -> str:
         return self.cells.get(column, "")
 
-    def fail(self, column: str | None, message: str) -> None:
+    def fail(self, column: str | None, message: Said) -> None:
         self.problems.append(Problem(self.file, self.line, column, message))
         self.failed.add(column or "")
 
@@ -107,22 +134,22 @@ class Row:
             return
         value = " ".join(self.cell(column).split())
         if required and not value:
-            self.fail(column, "must not be empty")
+            self.fail(column, said("must not be empty"))
         elif len(value) > limit:
-            self.fail(column, f"too long (at most {limit} characters)")
+            self.fail(column, said("too long (at most %(limit)d characters)", limit=limit))
         else:
             self.values[column] = value
 
-    def ref(
-        self, column: str = "ref", what: str = "the organisation's own id of the record"
-    ) -> str | None:
+    def ref(self, column: str = "ref", what: Said | None = None) -> str | None:
         value = self.cell(column)
         if column in self.failed:
             return None
         if not value:
-            self.fail(column, f"must not be empty ({what})")
+            what = what or said("the organisation's own id of the record")
+            self.fail(column, said("must not be empty (%(what)s)", what=what))
         elif len(value) > 64 or "|" in value:
-            self.fail(column, f"{shown(value)} is not a usable ref (at most 64 characters, no |)")
+            message = N_("%(value)s is not a usable ref (at most 64 characters, no |)")
+            self.fail(column, said(message, value=shown(value)))
         else:
             return value
         return None
@@ -136,21 +163,23 @@ class Row:
         try:
             self.values[column] = normalise_phone(self.cell(column))
         except InvalidValue:
-            self.fail(column, "not a valid phone number (check the digits and the country code)")
+            message = N_("not a valid phone number (check the digits and the country code)")
+            self.fail(column, said(message))
 
     def email(self, column: str = "email", *, required: bool = False) -> None:
         if not self.has(column):
             return
         if not self.cell(column):
             if required:
-                self.fail(column, "must not be empty")
+                self.fail(column, said("must not be empty"))
             else:
                 self.values[column] = None
             return
         try:
             self.values[column] = normalise_email(self.cell(column))
         except InvalidValue:
-            self.fail(column, "not a valid email address (check for typos and a single @)")
+            message = N_("not a valid email address (check for typos and a single @)")
+            self.fail(column, said(message))
 
     def choice(self, column: str, options: Mapping[str, T], *, empty: Any = _REQUIRED) -> None:
         """One of ``options`` (not case-sensitive); an empty cell gives ``empty``."""
@@ -158,16 +187,23 @@ class Row:
             return
         key = self.cell(column).casefold()
         if not key and empty is _REQUIRED:
-            self.fail(column, f"must not be empty (one of {', '.join(options)})")
+            self.fail(
+                column, said("must not be empty (one of %(options)s)", options=", ".join(options))
+            )
         elif not key:
             self.values[column] = empty
         elif key in options:
             self.values[column] = options[key]
         else:
-            self.fail(column, f"{shown(self.cell(column))} is not one of {', '.join(options)}")
+            message = said(
+                "%(value)s is not one of %(options)s",
+                value=shown(self.cell(column)),
+                options=", ".join(options),
+            )
+            self.fail(column, message)
 
     def parse(
-        self, column: str, parser: Callable[[str], T], expected: str, attribute: str | None = None
+        self, column: str, parser: Callable[[str], T], expected: Said, attribute: str | None = None
     ) -> None:
         """``parser`` raises ValueError or KeyError for a bad value."""
         if not self.has(column):
@@ -176,11 +212,12 @@ class Row:
             self.values[attribute or column] = parser(self.cell(column))
         except (ValueError, KeyError):
             if not self.cell(column):
-                self.fail(column, f"must not be empty ({expected})")
+                self.fail(column, said("must not be empty (%(what)s)", what=expected))
             elif column in PERSONAL:
-                self.fail(column, f"not {expected}")
+                self.fail(column, said("not %(what)s", what=expected))
             else:
-                self.fail(column, f"{shown(self.cell(column))} is not {expected}")
+                value = shown(self.cell(column))
+                self.fail(column, said("%(value)s is not %(what)s", value=value, what=expected))
 
 
 def parse_date(value: str) -> date:
@@ -267,10 +304,13 @@ def programme_of(
     elif slug in programmes and slug in programme_rows:
         row.values["programme"] = programme_rows[slug]
     else:
-        known = ", ".join(sorted(programmes)) or "none"
-        row.fail(
-            "programme", f"no programme {shown(row.cell('programme'))} (the programmes are {known})"
+        known = ", ".join(sorted(programmes)) or "–"
+        message = said(
+            "no programme %(value)s (the programmes are %(known)s)",
+            value=shown(row.cell("programme")),
+            known=known,
         )
+        row.fail("programme", message)
 
 
 # -- a match row ---------------------------------------------------------------------------------
@@ -296,24 +336,24 @@ def check_match_row(row: Row, found: MatchLookups) -> None:
         try:
             row.values["first_name"] = check_child_name(row.cell("child_name"))
         except InvalidValue as exc:
-            row.fail("child_name", str(exc))
+            row.fail("child_name", name_problem(exc, CHILD_NAME_PROBLEMS))
     year = found.today.year
     row.parse(
         "child_birth_year",
         birth_year_parser(found.today),
-        f"a birth year between {year - 30} and {year}",
+        said("a birth year between %(first)d and %(last)d", first=year - 30, last=year),
         attribute="birth_year",
     )
-    lookup(row, "family_ref", found.families, "volunteer family", "families", "volunteer_family")
-    lookup(row, "staff_ref", found.staff, "staff member", "staff", "staff")
+    lookup(row, "family_ref", found.families, FAMILY_REFS, "volunteer_family")
+    lookup(row, "staff_ref", found.staff, STAFF_REFS, "staff")
     _contacts(row, found.contacts)
     row.text("region", required=False, limit=64)
     row.text("municipality", required=False, limit=64)
-    row.parse("start_date", parse_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
-    row.parse("visit_weekday", parse_weekday, "a weekday: monday..sunday, mandag..søndag or 0-6")
-    row.parse("visit_time", parse_time, "a time of day such as 16:30 (HH:MM)")
+    row.parse("start_date", parse_date, A_DATE)
+    row.parse("visit_weekday", parse_weekday, said(WEEKDAY_HINT))
+    row.parse("visit_time", parse_time, said("a time of day such as 16:30 (HH:MM)"))
     row.choice("cadence", CADENCES, empty=None)
-    row.parse("sibling", parse_flag, "yes or no")
+    row.parse("sibling", parse_flag, said("yes or no"))
 
 
 def _programme(row: Row, found: MatchLookups) -> None:
@@ -326,28 +366,51 @@ def _contacts(row: Row, contacts: Mapping[str, Any]) -> None:
     wanted = split_refs(row.cell("contact_refs"))
     missing = [ref for ref in wanted if ref not in contacts]
     if not wanted:
-        row.fail("contact_refs", "give at least one contact ref (several: separate with |)")
+        message = said("give at least one contact ref (several: separate with |)")
+        row.fail("contact_refs", message)
     elif missing:
-        row.fail(
-            "contact_refs",
-            f"no contact person with ref "
-            f"{', '.join(shown(m) for m in missing)} (import contacts first)",
-        )
+        refs = tuple(shown(m) for m in missing)
+        message = said(CONTACT_REFS.unknown, ref=refs)
+        row.fail("contact_refs", message)
     else:
         row.values["contacts"] = [contacts[ref] for ref in wanted]
 
 
+@dataclass(frozen=True)
+class RefTexts:
+    """What a problem with one kind of ref column says."""
+
+    empty: str  # what the column holds
+    unknown: str  # no record with the ref: %(ref)s
+
+
+FAMILY_REFS = RefTexts(
+    N_("the ref of the volunteer family"),
+    N_("no volunteer family with ref %(ref)s (import families first)"),
+)
+STAFF_REFS = RefTexts(
+    N_("the ref of the staff member"), N_("no staff member with ref %(ref)s (import staff first)")
+)
+CONTACT_REFS = RefTexts(
+    N_("the ref of the contact person"),
+    N_("no contact person with ref %(ref)s (import contacts first)"),
+)
+REFERRAL_REFS = RefTexts(
+    N_("the ref of the referral"), N_("no referral with ref %(ref)s (import referrals first)")
+)
+
+
 def lookup(
-    row: Row, column: str, found: Mapping[str, Any], what: str, file_kind: str, attribute: str
+    row: Row, column: str, found: Mapping[str, Any], texts: RefTexts, attribute: str
 ) -> None:
     """The record a ref column names, into ``row.values[attribute]``."""
     if not row.has(column):
         return
-    ref = row.ref(column, f"the ref of the {what}")
+    ref = row.ref(column, said(texts.empty))
     if ref is None:
         return
     if ref not in found:
-        row.fail(column, f"no {what} with ref {shown(ref)} (import {file_kind} first)")
+        row.fail(column, said(texts.unknown, ref=shown(ref)))
     else:
         row.values[attribute] = found[ref]
 

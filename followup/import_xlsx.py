@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from python_calamine import CalamineWorkbook
 
 from followup.import_file import ImportFailed, Problem
+from followup.said import said
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -52,7 +53,7 @@ def workbook_as_csv(data: bytes, file: str) -> bytes:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except Exception as exc:  # calamine raises its own errors and others for a bad file
-        message = f"not a spreadsheet that can be read ({type(exc).__name__})"
+        message = said("not a spreadsheet that can be read (%(error)s)", error=type(exc).__name__)
         raise ImportFailed(file, [Problem(file, None, None, message)]) from exc
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -31,11 +31,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from followup.certificates import match_blocker
-from followup.import_file import FORMATS, ImportFailed, Problem, Table, read_table, shown
+from followup.import_file import (
+    FORMATS,
+    ImportFailed,
+    Problem,
+    Table,
+    read_table,
+    said,
+    shown,
+)
 from followup.import_rows import (
+    A_DATE,
+    CHILD_NAME_PROBLEMS,
     CONTACT_CHANNELS,
+    CONTACT_REFS,
+    FAMILY_REFS,
+    MEMBER_NAME_PROBLEMS,
+    REFERRAL_REFS,
     RELATIONS,
     ROLES,
+    STAFF_REFS,
     STATUSES,
     MatchLookups,
     Row,
@@ -43,6 +58,7 @@ from followup.import_rows import (
     check_match_row,
     lookup,
     member_birth_year_parser,
+    name_problem,
     parse_date,
     past_date_parser,
     programme_of,
@@ -50,6 +66,7 @@ from followup.import_rows import (
 )
 from followup.matches import sync_programmes
 from scheduler import i18n
+from scheduler.i18n import N_
 from scheduler.programme import Programme
 from store.audit import record
 from store.models import (
@@ -83,11 +100,15 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
 
-    def describe(self) -> str:
-        text = f"{self.file}: {self.created} created, {self.updated} updated"
+    def describe(self, texts: i18n.Texts) -> str:
+        values = {"file": self.file, "created": self.created, "updated": self.updated}
         if self.unchanged:
-            text += f", {self.unchanged} unchanged"
-        return text
+            return texts.gettext(
+                "%(file)s: %(created)d created, %(updated)d updated, %(unchanged)d unchanged",
+                unchanged=self.unchanged,
+                **values,
+            )
+        return texts.gettext("%(file)s: %(created)d created, %(updated)d updated", **values)
 
 
 # -- the import ------------------------------------------------------------------------------------
@@ -147,11 +168,11 @@ class _Importer:
         """The person's language: one with a catalog that is reviewed or turned on."""
         code = row.cell("locale").strip().casefold()
         if code and code not in self.languages and code in {lang.code for lang in i18n.languages()}:
-            row.fail(
-                "locale",
-                f"{shown(code)} has a catalog that no native speaker has reviewed yet; it is "
-                f"off until the organisation turns it on (VENSKAB_LANGUAGES={code})",
+            message = N_(
+                "%(value)s has a catalog that no native speaker has reviewed yet; it is off "
+                "until the organisation turns it on (VENSKAB_LANGUAGES=%(code)s)"
             )
+            row.fail("locale", said(message, value=shown(code), code=code))
             return
         row.choice("locale", {c: Locale(c) for c in self.languages}, empty=Locale.DA)
 
@@ -175,7 +196,10 @@ class _Importer:
             if ref is None:
                 continue
             if ref in seen:
-                row.fail(column, f"the ref {shown(ref)} is used on line {seen[ref]} too")
+                message = said(
+                    "the ref %(ref)s is used on line %(line)d too", ref=shown(ref), line=seen[ref]
+                )
+                row.fail(column, message)
                 continue
             seen[ref] = row.line
             out[row.line] = ref
@@ -213,7 +237,7 @@ class _Importer:
             if not phone and not email:
                 person.row.fail(
                     "phone" if person.row.has("phone") else "email",
-                    "give a phone number or an email address (at least one)",
+                    said("give a phone number or an email address (at least one)"),
                 )
                 continue
             if not preferred:
@@ -223,9 +247,9 @@ class _Importer:
                 # Not given: SMS when there is a phone number, else email.
                 person.row.values["preferred_channel"] = Channel.SMS if phone else Channel.EMAIL
             elif channel == Channel.SMS and not phone:
-                person.row.fail("preferred_channel", "sms needs a phone number")
+                person.row.fail("preferred_channel", said("sms needs a phone number"))
             elif channel == Channel.EMAIL and not email:
-                person.row.fail("preferred_channel", "email needs an email address")
+                person.row.fail("preferred_channel", said("email needs an email address"))
 
     def import_staff(self) -> ImportResult:
         def read(row: Row) -> None:
@@ -251,7 +275,7 @@ class _Importer:
             row.text("region", required=False, limit=64)
             self.locale(row)
             row.choice("status", STATUSES, empty=None)
-            row.parse("status_since", _optional_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
+            row.parse("status_since", _optional_date, A_DATE)
             programme_of(row, self.programmes, programme_rows, required=False)
 
         people = self._people(VolunteerFamily, read)
@@ -279,7 +303,7 @@ class _Importer:
             if status == WaitStatus.WAITING and self._effective(person, "programme") is None:
                 person.row.fail(
                     "programme",
-                    "a family waiting for a match needs the programme it is approved for",
+                    said("a family waiting for a match needs the programme it is approved for"),
                 )
 
     def import_contacts(self) -> ImportResult:
@@ -369,19 +393,19 @@ class _Importer:
                 try:
                     row.values["first_name"] = check_child_name(row.cell("child_name"))
                 except InvalidValue as exc:
-                    row.fail("child_name", str(exc))
+                    row.fail("child_name", name_problem(exc, CHILD_NAME_PROBLEMS))
             row.parse(
                 "child_birth_year",
                 birth_year_parser(self.today),
-                f"a birth year between {year - 30} and {year}",
+                said("a birth year between %(first)d and %(last)d", first=year - 30, last=year),
                 attribute="birth_year",
             )
-            lookup(row, "contact_ref", contacts, "contact person", "contacts", "contact_person")
+            lookup(row, "contact_ref", contacts, CONTACT_REFS, "contact_person")
             if row.cell("staff_ref"):
-                lookup(row, "staff_ref", staff, "staff member", "staff", "staff")
+                lookup(row, "staff_ref", staff, STAFF_REFS, "staff")
             row.text("region", required=False, limit=64)
             row.choice("status", STATUSES)
-            row.parse("status_since", _optional_date, "a date such as 2026-03-02 (YYYY-MM-DD)")
+            row.parse("status_since", _optional_date, A_DATE)
             ref = refs.get(row.line)
             if ref is not None and row.ok:
                 plans.append((row, ref))
@@ -433,22 +457,22 @@ class _Importer:
         seen: dict[tuple[int, str, int], int] = {}
         for done, row in enumerate(rows, 1):
             self.step("checking", done, len(rows))
-            lookup(row, "family_ref", families, "volunteer family", "families", "family")
+            lookup(row, "family_ref", families, FAMILY_REFS, "family")
             if row.has("first_name"):
                 try:
                     row.values["first_name"] = check_member_name(row.cell("first_name"))
                 except InvalidValue as exc:
-                    row.fail("first_name", str(exc))
+                    row.fail("first_name", name_problem(exc, MEMBER_NAME_PROBLEMS))
             row.parse(
                 "birth_year",
                 member_birth_year_parser(self.today),
-                "a birth year such as 1984",
+                said("a birth year such as 1984"),
             )
             for column in ("child_certificate_on", "criminal_record_on"):
                 row.parse(
                     column,
                     past_date_parser(self.today),
-                    "a date such as 2025-03-02 (YYYY-MM-DD), not after today, or empty",
+                    said("a date such as 2025-03-02 (YYYY-MM-DD), not after today, or empty"),
                 )
             if not row.ok:
                 continue
@@ -458,7 +482,8 @@ class _Importer:
                 row.values["birth_year"],
             )
             if key in seen:
-                row.fail("first_name", f"the same person is on line {seen[key]} too")
+                message = said("the same person is on line %(line)d too", line=seen[key])
+                row.fail("first_name", message)
                 continue
             seen[key] = row.line
             plans.append((row, key))
@@ -536,7 +561,7 @@ class _Importer:
             self.step("checking", done, len(rows))
             check_match_row(row, found)
             if row.cell("referral_ref"):
-                lookup(row, "referral_ref", referrals, "referral", "referrals", "referral")
+                lookup(row, "referral_ref", referrals, REFERRAL_REFS, "referral")
             ref = refs.get(row.line)
             if ref is not None and row.ok and ref not in existing:
                 self._may_be_matched(row)
@@ -554,7 +579,7 @@ class _Importer:
             row.fail("family_ref", blocker)
         referral = row.values.get("referral")
         if referral is not None and referral.match_id is not None:
-            row.fail("referral_ref", "this referral is matched already")
+            row.fail("referral_ref", said("this referral is matched already"))
 
     def _write_matches(
         self, plans: list[tuple[Row, str]], existing: Mapping[str, Match]

@@ -58,6 +58,7 @@ from followup.sms_survey import (
     start_survey,
 )
 from followup.survey_defs import Survey
+from scheduler.i18n import N_
 from store.models import (
     ContactPerson,
     MatchStatus,
@@ -153,7 +154,7 @@ def _not_from_a_contact(
                 "channel": "sms",
                 "message_sid": message_sid,
             },
-            suggested_action="Read the message and answer the family.",
+            suggested_action=N_("Read the message and answer the family."),
         )
     return InboundResult("forwarded_family")
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler import outbox
+from scheduler.i18n import N_
 from scheduler.programme import Programme
 from scheduler.timeline import Pause
 from store import clock
@@ -176,7 +177,7 @@ def _confirm_unreachable(session: Session, match: Match, actor: str) -> None:
     ):
         case.status = EscalationStatus.RESOLVED
         case.resolved_at = clock.now()
-        case.resolution_note = "Markeret som uopnåelig / Marked as unreachable"
+        case.resolution_note = N_("Marked as unreachable")
         outbox.cancel_pending_alerts(session, case.id)
         record(session, actor, "escalation.resolve", "escalation", case.id, rule=case.rule)
 

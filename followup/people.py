@@ -24,7 +24,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from followup import moments
+from followup.said import said
 from followup.survey_defs import default_surveys
+from scheduler.i18n import N_
 from store.models import (
     Audience,
     AuditEntry,
@@ -77,7 +79,12 @@ SAFE_EVIDENCE_KEYS = frozenset(
 
 
 class PersonError(ValueError):
-    """No such person, or the person cannot be erased yet; the message says why."""
+    """No such person, or the person cannot be erased yet; ``said`` says why, in the words of
+    the reader's language (``exc.said.text(texts)``)."""
+
+    def __init__(self, message: str, /, **values: Any) -> None:
+        self.said = said(message, **values)
+        super().__init__(message % values if values else message)
 
 
 def child_voice_survey_ids() -> list[str]:
@@ -142,10 +149,12 @@ def _surveys_of(session: Session, kind: str, person_id: int, ids: list[int]) -> 
 def get_person(session: Session, kind: str, person_id: int) -> Any:
     model = KINDS.get(kind)
     if model is None:
-        raise PersonError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+        raise PersonError(
+            N_("unknown kind %(kind)s: one of %(kinds)s"), kind=repr(kind), kinds=", ".join(KINDS)
+        )
     person = session.get(model, person_id)
     if person is None:
-        raise PersonError(f"there is no {kind} with id {person_id}")
+        raise PersonError(N_("there is no %(kind)s with id %(id)d"), kind=kind, id=person_id)
     return person
 
 
@@ -153,10 +162,10 @@ def find_by_ref(session: Session, kind: str, ref: str) -> int:
     """The id of the family, contact or staff member with the organisation's ``ref``."""
     model: Any = KINDS.get(kind)
     if model is None or kind == "child":
-        raise PersonError(f"a {kind} has no ref: give its id")
+        raise PersonError(N_("a %(kind)s has no ref: give its id"), kind=kind)
     found = session.scalar(select(model.id).where(model.external_ref == ref))
     if found is None:
-        raise PersonError(f"there is no {kind} with ref {ref!r}")
+        raise PersonError(N_("there is no %(kind)s with ref %(ref)s"), kind=kind, ref=repr(ref))
     return int(found)
 
 

@@ -148,8 +148,9 @@ def set_opt_out(
                 "opt_out",
                 now=now,
                 evidence={"contact_id": contact.id, "source": source},
-                suggested_action="The parent gets no surveys or reminders now; talk with them "
-                "if needed.",
+                suggested_action=N_(
+                    "The parent gets no surveys or reminders now; talk with them if needed."
+                ),
             )
     session.flush()
     return True
@@ -188,7 +189,7 @@ def forward_to_staff(
             "message_from_parent",
             now=now,
             evidence=evidence,
-            suggested_action="Find out who wrote and answer them.",
+            suggested_action=N_("Find out who wrote and answer them."),
         )
         return ""
     for match in matches.values():
@@ -198,7 +199,7 @@ def forward_to_staff(
             "message_from_parent",
             now=now,
             evidence=evidence,
-            suggested_action="Read the message and answer the parent.",
+            suggested_action=N_("Read the message and answer the parent."),
         )
     first = next(iter(matches.values()))
     return first.staff.name if first.staff is not None else first.programme.organisation

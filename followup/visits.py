@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from followup import matches as match_ops
 from followup.escalations import raise_escalation
 from followup.redaction import redact
+from scheduler.i18n import N_
 from store.audit import record
 from store.models import (
     CancelledBy,
@@ -49,8 +50,8 @@ MOVE_WINDOW = (timedelta(days=-7), timedelta(days=28))
 PAUSE_MAX = timedelta(days=366)
 PAUSE_HORIZON = timedelta(days=731)  # a pause starts within two years from today
 
-WORRY_ACTION = "Call the volunteer family today; consider the duty to report (underretning)."
-STOP_ACTION = "Call the volunteer family; plan the extra child visit and ask about a re-match."
+WORRY_ACTION = N_("Call the volunteer family today; consider the duty to report (underretning).")
+STOP_ACTION = N_("Call the volunteer family; plan the extra child visit and ask about a re-match.")
 
 
 class VisitError(ValueError):
@@ -298,7 +299,7 @@ def message_from_family(
         "message_from_family",
         now=now,
         evidence={"source": "telegram", "text": clean_text(text, locale=_lang(match))},
-        suggested_action="Read the message and answer the family.",
+        suggested_action=N_("Read the message and answer the family."),
     )
     record(session, actor, "family.message", "match", match.id, escalation=escalation.id)
     return escalation

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from followup import contacts
 from followup.escalations import knows, raise_escalation
 from scheduler import outbox
+from scheduler.i18n import N_
 from scheduler.programme import Programme
 from scheduler.timeline import Pause, is_working_day
 from store.audit import record
@@ -288,7 +289,7 @@ def _missed_visits(
         "missed_visits",
         "|".join(days),
         {"visits": days, "cancelled_by": reasons or None},
-        "Call the volunteer family and the parent: stability is what makes the relation work.",
+        N_("Call the volunteer family and the parent: stability is what makes the relation work."),
     )
 
 
@@ -312,7 +313,7 @@ def _no_visit(
         "no_visit",
         f"since:{since.isoformat()}",
         {"last_visit": last.isoformat() if last else None, "days": gap},
-        "Ask the volunteer family how it is going and whether visits can resume.",
+        N_("Ask the volunteer family how it is going and whether visits can resume."),
     )
 
 
@@ -336,7 +337,7 @@ def _unanswered_prompts(
         "unanswered_prompts",
         f"until:{days[-1].isoformat()}",
         {"prompts": [d.isoformat() for d in days]},
-        "Nobody has answered the visit prompts: call the volunteer family.",
+        N_("Nobody has answered the visit prompts: call the volunteer family."),
     )
 
 
@@ -363,13 +364,13 @@ def _contact_standard(
                 for b in late
             ]
         }
-        action = "Call them, then record the contact (a finished task counts)."
+        action = N_("Call them, then record the contact (a finished task counts).")
         return int(_add(session, known, match, now, "contact_overdue", ref, evidence, action))
     case = known.latest.get((match.id, "contact_overdue"))
     if case is not None and case.status != EscalationStatus.RESOLVED:
         case.status = EscalationStatus.RESOLVED
         case.resolved_at = now
-        case.resolution_note = "Kontakten er registreret / The contact was recorded"
+        case.resolution_note = N_("The contact was recorded")
         outbox.cancel_pending_alerts(session, case.id)
         record(session, "system", "escalation.resolve", "escalation", case.id, rule=case.rule)
     return 0
@@ -401,8 +402,10 @@ def _unreachable(
         "unreachable",
         f"silent:{since.isoformat()}",
         {"last_visit": since.isoformat(), "days": silent},
-        "Nothing heard from the volunteer family: try to reach them; if you cannot, mark the "
-        "match as unreachable (two call tasks follow before it closes).",
+        N_(
+            "Nothing heard from the volunteer family: try to reach them; if you cannot, mark the "
+            "match as unreachable (two call tasks follow before it closes)."
+        ),
     )
 
 
@@ -425,7 +428,9 @@ def _low_mood(
         "low_mood",
         "checkins:" + ",".join(map(str, ids)),
         {"moods": [c.mood for c in reversed(checkins)]},
-        "The last visits went badly: call the volunteer family; tell them mood swings are normal.",
+        N_(
+            "The last visits went badly: call the volunteer family; tell them mood swings are normal."
+        ),
     )
 
 
@@ -455,7 +460,7 @@ def _overdue_tasks(session: Session, known: _Known, now: datetime) -> int:
             "task_overdue",
             f"task:{task.id}",
             {"task_id": task.id, "task": task.title[:120], "due": task.due_at.date().isoformat()},
-            "Do the task, or record its outcome (done, not reached, rescheduled).",
+            N_("Do the task, or record its outcome (done, not reached, rescheduled)."),
         ):
             raised += 1
     return raised

@@ -20,6 +20,7 @@ from scheduler import outbox
 from scheduler.channels.base import ChannelError, OutgoingMessage
 from scheduler.channels.errors import BODY_REFUSED
 from scheduler.hooks import EngineHooks
+from scheduler.i18n import N_
 from scheduler.programme import ChannelName as TouchpointChannel
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve
@@ -39,8 +40,10 @@ from store.models import (
 
 LAST_TRY = timedelta(minutes=1)
 EXPIRED_RULE = "delivery_expired"
-EXPIRED_ACTION = "Contact the families listed: their messages expired before they could be sent."
-CHECK_ARRIVAL = "Check with the recipient whether the message arrived; resend by hand if not."
+EXPIRED_ACTION = N_(
+    "Contact the families listed: their messages expired before they could be sent."
+)
+CHECK_ARRIVAL = N_("Check with the recipient whether the message arrived; resend by hand if not.")
 
 
 @dataclass
@@ -220,7 +223,7 @@ class Recorder:
                 "permanent": error.permanent,
                 "attempts": row.attempts,
             },
-            suggested_action="Check the contact details with the family and correct them.",
+            suggested_action=N_("Check the contact details with the family and correct them."),
         )
 
 

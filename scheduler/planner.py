@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler import outbox
 from scheduler.facts import materialise, sparring_window
 from scheduler.hooks import ReportProblem
+from scheduler.i18n import N_
 from scheduler.plan_load import MatchRow, load_matches, mark_planned
 from scheduler.plan_rows import Desired, PassCache, Want, desired_for, task_key
 from scheduler.programme import Programme
@@ -328,5 +329,5 @@ def _escalate_unreachable(
                 "audience": row["audience"].value,
                 "error": "no usable address",
             },
-            suggested_action="Add a phone number or an email address, or link Telegram.",
+            suggested_action=N_("Add a phone number or an email address, or link Telegram."),
         )

@@ -23,6 +23,7 @@ from scheduler import outbox, sms, waiting
 from scheduler.channels.base import Attachment, Button, OutgoingMessage
 from scheduler.context import build_context
 from scheduler.hooks import EngineHooks
+from scheduler.i18n import N_
 from scheduler.links import invitation_for, moment_token, secret_for, unsubscribe_token
 from scheduler.outcomes import DispatchStats, Job, fallback
 from scheduler.programme import Programme
@@ -265,7 +266,7 @@ class Preparer:
                     "touchpoint": row.touchpoint_id,
                     "error": "template",
                 },
-                suggested_action="Tell the administrator: a message template failed to render.",
+                suggested_action=N_("Tell the administrator: a message template failed to render."),
             )
             return None
         telegram = row.channel == ChannelName.TELEGRAM

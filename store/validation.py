@@ -19,7 +19,12 @@ CPR_PATTERN = re.compile(r"(?<!\d)([0-3]\d[01]\d\d\d)[- ]?(\d{4})(?!\d)")
 
 
 class InvalidValue(ValueError):
-    """A value a person entered is not acceptable; the message says why."""
+    """A value a person entered is not acceptable; the message says why (in English, for
+    developers), and ``problem`` names what is wrong for the layers that say it to a person."""
+
+    def __init__(self, message: str, problem: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 def normalise_phone(raw: str, region: str = "DK") -> str:
@@ -122,11 +127,11 @@ def check_member_name(raw: str) -> str:
 def _first_name(raw: str, whose: str, name: str, only: str) -> str:
     text = " ".join((raw or "").split())
     if not text:
-        raise InvalidValue(f"{whose} is empty")
+        raise InvalidValue(f"{whose} is empty", "empty")
     if has_control(text):
-        raise InvalidValue(f"{name} contains a control character (such as NUL or ESC)")
+        raise InvalidValue(f"{name} contains a control character (such as NUL or ESC)", "control")
     if contains_cpr(text) or any(ch.isdigit() for ch in text):
-        raise InvalidValue(f"{name} must not contain digits (never a CPR number)")
+        raise InvalidValue(f"{name} must not contain digits (never a CPR number)", "digits")
     if len(text) > 40 or len(text.split()) > 2:
-        raise InvalidValue(f"give {only} only (at most two words)")
+        raise InvalidValue(f"give {only} only (at most two words)", "words")
     return text

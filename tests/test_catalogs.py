@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
 from scheduler import i18n
@@ -21,6 +21,8 @@ from scheduler import i18n
 ROOT = Path(__file__).resolve().parent.parent
 # %(name)s, %(num)d, and a literal %% (not a placeholder).
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%%")
+# The keywords `make catalogs` extracts besides Babel's: followup.import_file.said(id, **values).
+KEYWORDS = {**DEFAULT_KEYWORDS, "said": None}
 
 
 def _extracted() -> set[tuple[str, str | None]]:
@@ -28,7 +30,7 @@ def _extracted() -> set[tuple[str, str | None]]:
         method_map, options_map = parse_mapping_cfg(fh)
     found: set[tuple[str, str | None]] = set()
     for _file, _line, message, _comments, context in extract_from_dir(
-        str(ROOT), method_map, options_map
+        str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
         msgid = message[0] if isinstance(message, tuple | list) else message
         if msgid:

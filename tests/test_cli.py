@@ -400,3 +400,5 @@ def test_escalations_read_in_danish_say_what_happened_without_english(
     for word in ("evidence", "pushes", "level", "open", "URGENT"):
         assert word not in danish.output
     assert "9 Mar 2026 19:00" in english.output and "(2 reports, sent to staff" in english.output
+    assert "→ Læs beskeden, og svar familien." in danish.output
+    assert "→ Read the message and answer the family." in english.output

@@ -175,7 +175,7 @@ def test_the_command_line_snoozes_a_case_and_lists_it_as_snoozed(
     )
     app = AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     bad = CliRunner().invoke(main, ["snooze", str(case_id), "--until", "next week"], obj=app)
-    assert bad.exit_code == 2 and "not an ISO date" in bad.output
+    assert bad.exit_code == 2 and "er ikke en ISO-dato" in bad.output
     past = CliRunner().invoke(main, ["snooze", str(case_id), "--until", "2020-01-01"], obj=app)
     assert past.exit_code == 2 and "must end in the future" in past.output
     until = (app.now() + timedelta(days=3)).date().isoformat()

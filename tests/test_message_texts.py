@@ -327,8 +327,6 @@ READ_NOT_WRITTEN = {
     "scheduler/wording.py": {"jeres kontaktperson i Red Barnet"},
     "scheduler/sms.py": None,  # the GSM-7 alphabet
     "scheduler/timeline.py": {"Nytårsaftensdag"},
-    # The certificate's Danish name beside the English one, in the import's refusal to staff.
-    "followup/certificates.py": {"child record certificate (børneattest)"},
 }
 # Tables keyed by language whose values are codes, not words (Babel locales, Twilio voices).
 LANGUAGE_CODES = {"followup/yearplan.py", "scheduler/render.py", "scheduler/channels/voice.py"}

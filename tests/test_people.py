@@ -300,7 +300,7 @@ def test_it_exports_a_contact_with_messages_and_survey_answers_to_a_private_file
     out = tmp_path / "forælder.json"
     result = cli(db_url, "person", "export", "contact", str(seen.contact), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert f"wrote everything held about contact {seen.contact}" in result.output
+    assert f"skrev alt, hvad vi har om contact {seen.contact}, til " in result.output
     assert "+45" not in result.output  # the data goes to the file only
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     data = json.loads(out.read_text(encoding="utf-8"))
@@ -355,10 +355,9 @@ def test_it_erases_a_family_but_keeps_the_statistics(
     end_match(db_url, seen.match)
     result = erase(db_url, "family", seen.family)
     assert result.exit_code == 0, result.output
-    assert f"family {seen.family} erased; 1 match kept for the statistics" in result.output
-    assert (
-        "1 check-in texts cleared" in result.output and "1 sparring RSVPs deleted" in result.output
-    )
+    assert f"family {seen.family} er slettet; 1 match er gemt til statistikken" in result.output
+    assert "1 tekst fra tjek-ind ryddet" in result.output
+    assert "1 tilmelding til sparring slettet" in result.output
     with session_factory() as session:
         family = session.get(VolunteerFamily, seen.family)
         assert family is not None
@@ -521,7 +520,7 @@ def test_it_erases_a_staff_member_once_their_matches_have_ended(
 ) -> None:
     seen = seed_history(db_url, session_factory)
     refused = erase(db_url, "staff", seen.staff)
-    assert refused.exit_code == 2 and "has matches that have not ended" in refused.output
+    assert refused.exit_code == 2 and "har match, der ikke er afsluttet" in refused.output
     with session_factory() as session:
         for match in session.scalars(select(Match).where(Match.staff_id == seen.staff)):
             end_match(db_url, match.id)
@@ -553,18 +552,18 @@ def test_it_refuses_to_erase_without_yes_an_unknown_id_or_a_running_match(
     without = cli(db_url, "person", "erase", "family", str(seen.family))
     assert (
         without.exit_code == 2
-        and "cannot be undone" in without.output
+        and "kan ikke fortrydes" in without.output
         and "--yes" in without.output
     )
     running = erase(db_url, "family", seen.family)
     assert running.exit_code == 2
     assert (
-        f"family {seen.family} has matches that have not ended ({seen.match}): end them first"
+        f"family {seen.family} har match, der ikke er afsluttet ({seen.match}): afslut dem først"
         in running.output
     )
     unknown = erase(db_url, "contact", 9999)
-    assert unknown.exit_code == 2 and "there is no contact with id 9999" in unknown.output
-    missing = cli(db_url, "person", "export", "family", "ref:F-99")
+    assert unknown.exit_code == 2 and "der er ingen contact med id 9999" in unknown.output
+    missing = cli(db_url, "--lang", "en", "person", "export", "family", "ref:F-99")
     assert missing.exit_code == 2 and "there is no family with ref 'F-99'" in missing.output
     with session_factory() as session:
         family = session.get(VolunteerFamily, seen.family)

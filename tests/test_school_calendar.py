@@ -417,11 +417,11 @@ def test_a_match_imported_with_a_municipality_keeps_it_and_exports_it(
     imported = run("import", "matches", matches)
     with session_factory() as session:
         match = session.scalars(select(Match).where(Match.external_ref == "M-30")).one()
-        match_id, municipality = match.id, match.municipality
-    exported = run("person", "export", "child", str(match_id))
+        child_id, municipality = match.child_id, match.municipality
+    exported = run("person", "export", "child", str(child_id))
 
     assert refused.exit_code == 2
-    assert "line 3, column municipality: too long (at most 64 characters)" in refused.output
+    assert "linje 3, kolonne municipality: for lang (højst 64 tegn)" in refused.output
     assert imported.exit_code == 0, imported.output
     assert municipality == "Københavns Kommune"
     assert '"municipality": "Københavns Kommune"' in exported.output

@@ -208,10 +208,6 @@ def test_a_broken_link_shows_a_clear_page_on_the_phone(
     screenshot(phone, tmp_path, "survey-unknown")
 
 
-# The survey pages read their words from the catalogs and take their direction from the
-# language in the h3 branch (web/ converted to the catalogs); on this branch they still speak
-# only Danish and English. The merge drops this mark.
-@pytest.mark.xfail(strict=False, reason="the survey pages come from the catalogs in the h3 branch")
 def test_an_arabic_parent_reads_the_survey_from_the_right_once_arabic_is_on(
     phone: Any, live: LiveApp, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:

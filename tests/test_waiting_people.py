@@ -134,11 +134,11 @@ def test_a_bad_household_or_referral_row_is_named_by_line_and_nothing_is_importe
     )
     result = cli(db_url, "import", "household", str(household), now=NOW)
     assert result.exit_code == 2
-    assert "line 3, column family_ref: no volunteer family with ref" in result.output
-    assert "line 4, column first_name: the first name must not contain digits" in result.output
-    assert "line 5, column child_certificate_on: " in result.output
-    assert "not after today" in result.output
-    assert "line 6, column first_name: the same person is on line 2 too" in result.output
+    assert "linje 3, kolonne family_ref: ingen venskabsfamilie med ref" in result.output
+    assert "linje 4, kolonne first_name: fornavnet må ikke indeholde tal" in result.output
+    assert "linje 5, kolonne child_certificate_on: " in result.output
+    assert "ikke senere end i dag" in result.output
+    assert "linje 6, kolonne first_name: den samme person står også på linje 2" in result.output
     referrals = tmp_path / "referrals.csv"
     referrals.write_text(
         "ref,programme,child_name,child_birth_year,contact_ref,status\n"
@@ -148,9 +148,9 @@ def test_a_bad_household_or_referral_row_is_named_by_line_and_nothing_is_importe
     )
     result = cli(db_url, "import", "referrals", str(referrals), now=NOW)
     assert result.exit_code == 2
-    assert "line 2, column contact_ref: no contact person with ref" in result.output
-    assert "line 3, column child_name: looks like a CPR number" in result.output
-    assert "line 3, column status: " in result.output
+    assert "linje 2, kolonne contact_ref: ingen kontaktperson med ref" in result.output
+    assert "linje 3, kolonne child_name: ligner et CPR-nummer" in result.output
+    assert "linje 3, kolonne status: " in result.output
     families = tmp_path / "families.csv"
     families.write_text(
         "ref,name,contact_name,phone,region,status\n"
@@ -159,7 +159,7 @@ def test_a_bad_household_or_referral_row_is_named_by_line_and_nothing_is_importe
     )
     result = cli(db_url, "import", "families", str(families), now=NOW)
     assert result.exit_code == 2
-    assert "line 2, column programme: a family waiting for a match needs the programme" in (
+    assert "linje 2, kolonne programme: en familie, der venter på et match, skal have det" in (
         result.output
     )
     with session_factory() as session:
@@ -323,7 +323,18 @@ def test_the_import_page_refuses_a_match_for_a_family_lacking_a_certificate(
         assert answer.status_code == 422 and "Nothing was saved." in answer.text
         assert '<td class="n">2</td><td class="c">family_ref</td>' in answer.text
         assert (
-            "Ung C (born 2010) has no valid child record certificate (børneattest)" in answer.text
+            "Ung C (born 2010) has neither a valid child record certificate nor a valid criminal"
+            in answer.text
+        )
+        files = {"file": ("matches.csv", rows.encode(), "text/csv")}
+        danish = client.post(
+            f"/import/check?lang=da&csrf={csrf}", data={"kind": "matches"}, files=files
+        )
+        assert danish.status_code == 422
+        assert "venskabsfamilien kan ikke matches fra 2026-05-04" in danish.text
+        assert (
+            "Ung C (født 2010) har hverken en gyldig børneattest eller en gyldig straffeattest"
+            in (danish.text)
         )
     with session_factory() as session:
         assert session.scalars(select(Match).where(Match.external_ref == "M-W")).first() is None

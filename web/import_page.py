@@ -111,6 +111,7 @@ def _page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
         lang=lang,
         dir=i18n.language(lang).direction,
         kind_names=_kind_names(i18n.texts(lang)),
+        texts=i18n.texts(lang),
         kinds=importer.KINDS,
         here=request.url.path,
         csrf=csrf_token(request),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from followup.services import Services
 from scheduler import i18n
+from scheduler.i18n import N_
 from scheduler.programme import PROGRAMMES_DIR, Programme, ProgrammeError, load_all
 from scheduler.timeline import set_days_off
 from store import clock as store_clock
@@ -55,8 +56,22 @@ class RowId(click.ParamType):
         number = row_id(str(value))
         if number is None:
             what = (param.human_readable_name if param else "ID").upper()
-            raise UserError(f"{what}: {value!r} is not an id (a whole number from 1 to {MAX_ID})")
+            message = N_("%(what)s: %(value)s is not an id (a whole number from 1 to %(max)d)")
+            raise UserError(
+                staff_texts().gettext(message, what=what, value=repr(value), max=MAX_ID)
+            )
         return number
+
+
+def staff_texts() -> i18n.Texts:
+    """The texts of the staff member running the command (``--lang``, ``VENSKAB_LANGUAGE``),
+    for what is said before the command's own code runs (an argument that is no id)."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    try:
+        return app.texts if app is not None else i18n.texts("da")
+    except SettingsError:  # a bad setting is reported by the command itself, in its words
+        return i18n.texts("da")
 
 
 ROW_ID = RowId()
@@ -161,9 +176,18 @@ def parse_when(value: str, zone_name: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise UserError(f"{value!r} is not an ISO date or time such as 2026-03-02T19:00") from exc
+        raise UserError(
+            staff_texts().gettext(
+                "%(value)s is not an ISO date or time such as 2026-03-02T19:00", value=repr(value)
+            )
+        ) from exc
     if not 2000 <= parsed.year <= 2100:
-        raise UserError(f"{value!r} is not a time this system can plan for (years 2000-2100)")
+        raise UserError(
+            staff_texts().gettext(
+                "%(value)s is not a time this system can plan for (years 2000-2100)",
+                value=repr(value),
+            )
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(zone_name))
     return parsed.astimezone(UTC)

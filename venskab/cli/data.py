@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from followup.people import PersonError
 from followup.people_html import render_html
 from followup.retention import RetentionPolicy, run_retention
 from followup.survey_defs import default_surveys
+from scheduler import i18n
 from store.audit import record
 from venskab.cli.common import MAX_ID, AppContext, TerminalProgress, UserError, pass_app, row_id
 from venskab.settings import Settings
@@ -69,18 +71,24 @@ def import_command(app: AppContext, kind: str, file: Path, dry_run: bool) -> Non
                 raise _DryRun
     except _DryRun:
         progress.close()
-        click.echo(f"{result.describe()} (dry run: nothing was written)")
+        t = app.texts
+        click.echo(
+            t.gettext("%(result)s (dry run: nothing was written)", result=result.describe(t))
+        )
         return
     except ImportFailed as exc:
-        raise UserError("\n".join(exc.lines())) from None
+        raise UserError("\n".join(exc.lines(app.texts))) from None
     except IntegrityError as exc:
         raise UserError(
-            f"{file.name}: the database refused a row (another import running at the same time?); "
-            "nothing was imported, run the import again"
+            app.texts.gettext(
+                "%(file)s: the database refused a row (another import running at the same "
+                "time?); nothing was imported, run the import again",
+                file=file.name,
+            )
         ) from exc
     finally:
         progress.close()
-    click.echo(result.describe())
+    click.echo(result.describe(app.texts))
 
 
 @click.group()
@@ -92,18 +100,22 @@ def person() -> None:
     """
 
 
-def _person_id(session: Session, kind: str, ident: str) -> int:
+def _person_id(session: Session, kind: str, ident: str, texts: i18n.Texts) -> int:
     try:
         if ident.startswith("ref:"):
             return people.find_by_ref(session, kind, ident.removeprefix("ref:"))
         number = row_id(ident)
         if number is None:
             raise UserError(
-                f"{ident!r} is not an id (a whole number from 1 to {MAX_ID}) or ref:REF"
+                texts.gettext(
+                    "%(value)s is not an id (a whole number from 1 to %(max)d) or ref:REF",
+                    value=repr(ident),
+                    max=MAX_ID,
+                )
             )
         return number
     except PersonError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(exc.said.text(texts)) from exc
 
 
 @person.command("export")
@@ -127,11 +139,11 @@ def _person_id(session: Session, kind: str, ident: str) -> int:
 def person_export(app: AppContext, kind: str, ident: str, out: Path | None, form: str) -> None:
     """Print everything held about one person as JSON (or as a readable HTML page)."""
     with app.transaction() as session:
-        person_id = _person_id(session, kind, ident)
+        person_id = _person_id(session, kind, ident, app.texts)
         try:
             data = people.export_person(session, kind, person_id, now=app.now())
         except PersonError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc.said.text(app.texts)) from exc
         record(session, "cli", "person.export", people.ENTITIES[kind], person_id)
     if form == "html":
         text = render_html(data)
@@ -145,8 +157,17 @@ def person_export(app: AppContext, kind: str, ident: str, out: Path | None, form
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror}") from exc
-    click.echo(f"wrote everything held about {kind} {person_id} to {out}")
+        raise UserError(
+            app.texts.gettext("cannot write %(file)s: %(error)s", file=out, error=exc.strerror)
+        ) from exc
+    click.echo(
+        app.texts.gettext(
+            "wrote everything held about %(kind)s %(id)d to %(file)s",
+            kind=kind,
+            id=person_id,
+            file=out,
+        )
+    )
 
 
 @person.command("erase")
@@ -163,40 +184,70 @@ def person_erase(app: AppContext, kind: str, ident: str, yes: bool) -> None:
     """
     if not yes:
         raise UserError(
-            f"erasing {kind} {ident} cannot be undone: names, contact details and free text "
-            "about them are removed for good. Export first if they asked for a copy "
-            f"(venskab person export {kind} {ident}), then run again with --yes"
+            app.texts.gettext(
+                "erasing %(kind)s %(id)s cannot be undone: names, contact details and free text "
+                "about them are removed for good. Export first if they asked for a copy "
+                "(venskab person export %(kind)s %(id)s), then run again with --yes",
+                kind=kind,
+                id=ident,
+            )
         )
     with app.transaction() as session:
-        person_id = _person_id(session, kind, ident)
+        person_id = _person_id(session, kind, ident, app.texts)
         try:
             summary = erasure.erase_person(session, kind, person_id, "cli", now=app.now())
         except PersonError as exc:
-            raise UserError(str(exc)) from exc
-    click.echo(describe_erasure(summary))
+            raise UserError(exc.said.text(app.texts)) from exc
+    click.echo(describe_erasure(summary, app.texts))
 
 
-ERASURE_LABELS = {
-    "checkin_texts_cleared": "check-in texts cleared",
-    "visit_notes_cleared": "visit notes cleared",
-    "messages_cleared": "message texts cleared",
-    "messages_cancelled": "planned messages cancelled",
-    "escalations_cleared": "escalations cleared of free text",
-    "task_notes_cleared": "task notes cleared",
-    "sparring_rsvps_deleted": "sparring RSVPs deleted",
-    "survey_responses_deleted": "survey answers deleted",
-    "matches_unlinked": "matches unlinked",
+# What an erasure did, by the summary's key: one line each, its count in the reader's words.
+ERASURE_LINES: dict[str, Callable[[i18n.Texts, int], str]] = {
+    "checkin_texts_cleared": lambda t, n: t.ngettext(
+        "%(num)d check-in text cleared", "%(num)d check-in texts cleared", n
+    ),
+    "visit_notes_cleared": lambda t, n: t.ngettext(
+        "%(num)d visit note cleared", "%(num)d visit notes cleared", n
+    ),
+    "messages_cleared": lambda t, n: t.ngettext(
+        "%(num)d message text cleared", "%(num)d message texts cleared", n
+    ),
+    "messages_cancelled": lambda t, n: t.ngettext(
+        "%(num)d planned message cancelled", "%(num)d planned messages cancelled", n
+    ),
+    "escalations_cleared": lambda t, n: t.ngettext(
+        "%(num)d escalation cleared of free text", "%(num)d escalations cleared of free text", n
+    ),
+    "task_notes_cleared": lambda t, n: t.ngettext(
+        "%(num)d task note cleared", "%(num)d task notes cleared", n
+    ),
+    "sparring_rsvps_deleted": lambda t, n: t.ngettext(
+        "%(num)d sparring RSVP deleted", "%(num)d sparring RSVPs deleted", n
+    ),
+    "survey_responses_deleted": lambda t, n: t.ngettext(
+        "%(num)d survey answer deleted", "%(num)d survey answers deleted", n
+    ),
+    "matches_unlinked": lambda t, n: t.ngettext(
+        "%(num)d match unlinked", "%(num)d matches unlinked", n
+    ),
 }
 
 
-def describe_erasure(summary: dict[str, object]) -> str:
-    matches = summary.get("matches", 0)
+def describe_erasure(summary: dict[str, object], texts: i18n.Texts) -> str:
+    matches = int(str(summary.get("matches", 0)))
     lines = [
-        f"{summary['kind']} {summary['id']} erased; {matches} "
-        f"match{'es' if matches != 1 else ''} kept for the statistics"
+        texts.ngettext(
+            "%(kind)s %(id)s erased; %(num)d match kept for the statistics",
+            "%(kind)s %(id)s erased; %(num)d matches kept for the statistics",
+            matches,
+            kind=summary["kind"],
+            id=summary["id"],
+        )
     ]
     lines.extend(
-        f"  {value} {label}" for key, label in ERASURE_LABELS.items() if (value := summary.get(key))
+        "  " + line(texts, int(str(value)))
+        for key, line in ERASURE_LINES.items()
+        if (value := summary.get(key))
     )
     return "\n".join(lines)
 
