@@ -24,15 +24,16 @@ from sqlalchemy.orm import Session
 
 from scheduler.channels.base import ChannelError
 from scheduler.channels.errors import permanent_twilio_error
+from scheduler.i18n import N_
 from store.models import OutboxMessage, OutboxStatus, utcnow
 from store.queries import RowInserter, insert_ignore, select_for_ids
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 KEY = "idempotency_key"
 
-NOT_IN_PLAN = "no longer in the plan"
-EXPIRED = "expired before it could be sent"
-IN_DOUBT = "the sending process stopped mid-send; not re-sent to avoid a duplicate"
+NOT_IN_PLAN = N_("no longer in the plan")
+EXPIRED = N_("expired before it could be sent")
+IN_DOUBT = N_("the sending process stopped mid-send; not re-sent to avoid a duplicate")
 ACKNOWLEDGED = "acknowledged"
 MAX_FALLBACKS = 3
 
@@ -614,7 +615,7 @@ def record_answer(row: OutboxMessage, digits: str, now: datetime) -> None:
 # The context key under which a staff member's own changes to a planned row are kept: the text
 # they wrote instead of the template's, the time they set. Re-planning keeps them.
 STAFF = "staff"
-CANCELLED_BY_STAFF = "cancelled by staff"
+CANCELLED_BY_STAFF = N_("cancelled by staff")
 TEXT_MAX = 1600
 
 
@@ -651,7 +652,7 @@ def reschedule(row: OutboxMessage, when: datetime, staff_id: int, now: datetime)
     """Send at ``when`` instead (still within quiet hours' rules when it is sent)."""
     _planned(row)
     if when < now - timedelta(minutes=1):
-        raise NotPlanned("the new time is in the past")
+        raise NotPlanned(N_("the new time is in the past"))
     row.due_at = when
     row.next_attempt_at = None
     if row.expires_at is not None and row.expires_at <= when:

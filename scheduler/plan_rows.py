@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from scheduler import outbox
 from scheduler.facts import facts_for
+from scheduler.i18n import N_
 from scheduler.plan_load import MatchRow
 from scheduler.programme import AudienceName, Kind, Programme, Touchpoint
 from scheduler.recipients import Recipient, recipients_for
@@ -37,7 +38,7 @@ VISIT_PROMPT = Kind.VISIT_PROMPT.value
 # Distinct timelines remembered during a pass (about 10 kB each): matches that share one are
 # usually planned close together, and memory stays bounded however varied the matches are.
 REMEMBERED = 4096
-NO_ADDRESS = "no usable address for any of the touchpoint's channels"
+NO_ADDRESS = N_("no usable address for any of the touchpoint's channels")
 
 
 class RowTemplate(NamedTuple):

@@ -327,7 +327,7 @@ def _escalate_unreachable(
             evidence={
                 "touchpoint": row["touchpoint_id"],
                 "audience": row["audience"].value,
-                "error": "no usable address",
+                "error": N_("no usable address"),
             },
             suggested_action=N_("Add a phone number or an email address, or link Telegram."),
         )

@@ -129,22 +129,22 @@ class Preparer:
     def _job(self, row: OutboxMessage, match: Match | None, answered: bool) -> Job | None:
         stats = self.stats
         if match is None:
-            stats.cancel(row, "the match no longer exists")
+            stats.cancel(row, N_("the match no longer exists"))
             return None
         programme = self.programmes.get(match.programme.slug)
         recipient = resolve(match, row.audience.value, row.recipient_id)
         if programme is None or recipient is None:
-            stats.cancel(row, "programme or recipient no longer exists")
+            stats.cancel(row, N_("programme or recipient no longer exists"))
             return None
         if recipient.opted_out and not row.essential:
-            stats.cancel(row, "the recipient opted out")
+            stats.cancel(row, N_("the recipient opted out"))
             return None
         if answered:
-            stats.cancel(row, "already answered")
+            stats.cancel(row, N_("already answered"))
             return None
         after_prompt = self._after_prompt(row, programme, recipient)
         if after_prompt is _NEVER:
-            stats.cancel(row, "its prompt was never sent")
+            stats.cancel(row, N_("its prompt was never sent"))
             return None
         if after_prompt is not None and after_prompt > self.now:
             # The prompt went out late (held by a holiday) or is going out now: the reminder
@@ -155,7 +155,7 @@ class Preparer:
         address = recipient.addresses.get(row.channel.value)
         if address is None:
             # The address failed or was removed after planning: try the next channel.
-            reason = "address no longer usable"
+            reason = N_("address no longer usable")
             fallback(self.session, row, programme, recipient, self.now, stats, reason)
             stats.fail(row, reason)
             return None
@@ -231,7 +231,7 @@ class Preparer:
         if row.kind == MOMENT:
             moment = self._moment(row, match)
             if moment is None:
-                self.stats.cancel(row, "the greeting was erased or has nothing left to send")
+                self.stats.cancel(row, N_("the greeting was erased or has nothing left to send"))
                 return None
             secret_parts = (*secret_parts, *moment.secrets)
         session_row = None
@@ -415,16 +415,16 @@ class Preparer:
             return None
         recipient = party.recipient
         if recipient.opted_out:
-            stats.cancel(row, "the recipient opted out")
+            stats.cancel(row, N_("the recipient opted out"))
             return None
         address = recipient.addresses.get(row.channel.value)
         if address is None:
             channel = recipient.choose(party.channels, exclude=(row.channel.value,))
             if channel is not None:
                 due = next_allowed(self.now, channel, party.programme, ZoneInfo(recipient.timezone))
-                reason = "address no longer usable"
+                reason = N_("address no longer usable")
                 stats.fallbacks += outbox.queue_fallback(self.session, row, channel, due, reason)
-            stats.fail(row, "address no longer usable")
+            stats.fail(row, N_("address no longer usable"))
             return None
         allowed = next_allowed(
             self.now, row.channel.value, party.programme, ZoneInfo(recipient.timezone)
@@ -451,16 +451,16 @@ class Preparer:
         session, stats = self.session, self.stats
         staff = session.get(Staff, row.recipient_id)
         if staff is None or not staff.active:
-            stats.cancel(row, "the staff member is no longer active")
+            stats.cancel(row, N_("the staff member is no longer active"))
             return None
         address = staff_recipient(staff).addresses.get(row.channel.value)
         if address is None:
-            stats.cancel(row, "no address for this channel")
+            stats.cancel(row, N_("no address for this channel"))
             return None
         secret = self.secret or secret_for(session, None)
         content = self.hooks.staff_content(session, row, staff, self.now, secret)
         if content is None:
-            stats.cancel(row, "nothing to tell any more")
+            stats.cancel(row, N_("nothing to tell any more"))
             return None
         try:
             rendered = self.render(row, staff.locale.value, content.context)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import outbox
 from scheduler.channels.base import Channel, ChannelError, OutgoingMessage
+from scheduler.i18n import N_
 from scheduler.outcomes import DispatchStats, Job, Outcome
 from scheduler.recipients import resolve
 from scheduler.retry import until_written
@@ -39,7 +40,7 @@ class Dispatching(Protocol):
 log = logging.getLogger(__name__)
 
 _NOT_ASKED = ChannelError(
-    "the sending process stopped; the provider could not be asked",
+    N_("the sending process stopped; the provider could not be asked"),
     permanent=False,
     code="restart",
 )

@@ -57,7 +57,7 @@ TEMPLATE = "waiting_note"
 TASK_AT = time(9, 0)
 ACTIVE = (WaitStatus.APPLIED, WaitStatus.SCREENING, WaitStatus.WAITING, WaitStatus.MATCHED)
 CERTIFICATES = ("child_certificate_on", "criminal_record_on")
-NOT_WAITING = "no longer waiting for a match"
+NOT_WAITING = N_("no longer waiting for a match")
 
 # Staff task titles (English ids; the catalogs have the other languages).
 _TITLES: dict[str, str] = {
@@ -234,7 +234,7 @@ def _notes(
             "created_at": now,
             "updated_at": now,
         }
-        unreachable = None if channel is not None else "no usable address for the waiting note"
+        unreachable = None if channel is not None else N_("no usable address for the waiting note")
         found.append(outbox.new_row(values, unreachable=unreachable))
     return found
 
@@ -444,12 +444,12 @@ def recipient_for(
     context = row.context or {}
     programme = programmes.get(str(context.get("programme")))
     if programme is None:
-        return "programme or recipient no longer exists"
+        return N_("programme or recipient no longer exists")
     referral_id = context.get("referral_id")
     if referral_id is None:
         family = session.get(VolunteerFamily, row.recipient_id)
         if family is None or family.status_since is None:
-            return "programme or recipient no longer exists"
+            return N_("programme or recipient no longer exists")
         if family.status != WaitStatus.WAITING or row.occurrence_key.split(":")[0] != (
             family.status_since.isoformat()
         ):
@@ -466,7 +466,7 @@ def recipient_for(
         )
     referral = session.get(Referral, int(referral_id))
     if referral is None or referral.contact_person is None:
-        return "programme or recipient no longer exists"
+        return N_("programme or recipient no longer exists")
     if referral.status != WaitStatus.WAITING or referral.contact_person.id != row.recipient_id:
         return NOT_WAITING
     return NoteParty(

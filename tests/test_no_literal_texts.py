@@ -104,6 +104,33 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/sms.py", "@£$¥èéùìò"),  # the GSM-7 alphabet
     ("scheduler/timeline.py", "Nytårsaftensdag"),  # a holiday's name in the calendar rules
     ("followup/calendar_feed.py", "-//venskab//calendar feed//DA"),  # iCalendar's PRODID
+    # What scheduler.retry.until_written names in its log line while the database is down.
+    ("scheduler/dispatcher.py", "preparing messages"),
+    ("scheduler/dispatcher.py", "releasing messages"),
+    ("scheduler/dispatcher.py", "recording outcomes"),
+    ("scheduler/render.py", "no message template at"),  # a LookupError's message, for developers
+    # A programme file's and the school calendar's problems: `venskab programme check` and
+    # `venskab run` show them to the operator who edits the YAML, in English like pydantic's own
+    # messages they are joined with ("Value error, " is pydantic's prefix, removed).
+    ("scheduler/programme.py", "duplicate touchpoint id"),
+    ("scheduler/programme.py", "no touchpoint with id"),
+    ("scheduler/programme.py", "a touchpoint cannot anchor on itself"),
+    ("scheduler/programme.py", "touchpoints anchor on each other in a loop"),
+    ("scheduler/programme.py", "expected a mapping with id, name and touchpoints"),
+    ("scheduler/programme.py", "Value error, "),
+    ("scheduler/programme.py", "unknown field (check the spelling)"),
+    ("scheduler/programme.py", "cannot read the file"),
+    ("scheduler/programme.py", "not valid YAML"),
+    ("scheduler/programme.py", "programme id  is used by another file too"),
+    ("scheduler/school_calendar.py", ":  from  overlaps  to "),
+    ("scheduler/school_calendar.py", ": two  holidays starting in "),
+    ("scheduler/school_calendar.py", "the file"),
+    ("scheduler/school_calendar.py", "expected a mapping with holidays: and municipalities:"),
+    ("scheduler/school_calendar.py", "Value error, "),
+    ("scheduler/school_calendar.py", "municipalities: a municipality needs a name"),
+    ("scheduler/school_calendar.py", "municipality : listed twice"),
+    ("scheduler/school_calendar.py", "cannot read the file"),
+    ("scheduler/school_calendar.py", "not valid YAML"),
 }
 
 
@@ -253,21 +280,14 @@ PENDING: dict[str, int] = {
     "followup/survey_results.py": 4,
     "followup/tasks.py": 4,
     "followup/visits.py": 1,
-    "scheduler/channels/email.py": 6,
-    "scheduler/channels/errors.py": 14,
+    "scheduler/channels/email.py": 5,
+    "scheduler/channels/errors.py": 2,
     "scheduler/channels/sms.py": 8,
-    "scheduler/channels/telegram.py": 9,
-    "scheduler/dispatcher.py": 4,
-    "scheduler/outbox.py": 8,
+    "scheduler/channels/telegram.py": 3,
+    "scheduler/dispatcher.py": 1,
+    "scheduler/outbox.py": 3,
     "scheduler/outcomes.py": 1,
-    "scheduler/plan_rows.py": 1,
-    "scheduler/planner.py": 1,
-    "scheduler/prepare.py": 15,
-    "scheduler/programme.py": 10,
-    "scheduler/render.py": 1,
-    "scheduler/restart.py": 1,
-    "scheduler/school_calendar.py": 9,
-    "scheduler/waiting.py": 5,
+    "scheduler/prepare.py": 2,
     "venskab/cli/__init__.py": 1,
     "venskab/cli/surveys.py": 17,
 }

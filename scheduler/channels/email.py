@@ -10,6 +10,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 import aiosmtplib
 
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
+from scheduler.i18n import N_
 
 
 def _domain(address: str) -> str:
@@ -74,7 +75,9 @@ def smtp_error(exc: BaseException) -> ChannelError | None:
             code=str(exc.code),
         )
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
-        return ChannelError("timed out talking to the mail server", permanent=False, code="timeout")
+        return ChannelError(
+            N_("timed out talking to the mail server"), permanent=False, code="timeout"
+        )
     if isinstance(exc, aiosmtplib.SMTPException | OSError):
         return ChannelError(
             f"could not talk to the mail server ({type(exc).__name__})",

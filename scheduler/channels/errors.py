@@ -8,22 +8,23 @@ error when it sends and for the outbox when the provider reports it later in a r
 from __future__ import annotations
 
 from scheduler.channels.base import ChannelError
+from scheduler.i18n import N_
 
 # Twilio error codes after which the number will never work: stop, disable it, fall back.
 # https://www.twilio.com/docs/api/errors. The 3xxxx codes come in delivery receipts only.
 PERMANENT_TWILIO_CODES: dict[int, str] = {
-    21211: "invalid 'To' number",
-    21217: "'To' number does not appear to be valid",
-    21408: "no permission to send to this region",
-    21610: "recipient has unsubscribed (STOP)",
-    21612: "cannot route to this number",
-    21614: "'To' number is not a mobile number",
-    13224: "invalid number for a call",
-    13225: "forbidden number for a call",
-    21215: "no permission to call this region",
-    30003: "unreachable destination handset",
-    30005: "unknown destination handset",
-    30006: "landline or unreachable carrier",
+    21211: N_("invalid 'To' number"),
+    21217: N_("'To' number does not appear to be valid"),
+    21408: N_("no permission to send to this region"),
+    21610: N_("recipient has unsubscribed (STOP)"),
+    21612: N_("cannot route to this number"),
+    21614: N_("'To' number is not a mobile number"),
+    13224: N_("invalid number for a call"),
+    13225: N_("forbidden number for a call"),
+    21215: N_("no permission to call this region"),
+    30003: N_("unreachable destination handset"),
+    30005: N_("unknown destination handset"),
+    30006: N_("landline or unreachable carrier"),
 }
 
 # Telegram BadRequest descriptions that mean the chat itself is gone or unreachable for good.

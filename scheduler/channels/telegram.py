@@ -24,6 +24,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
 from scheduler.channels.errors import BODY_REFUSED, permanent_telegram_error
+from scheduler.i18n import N_
 
 # Telegram's limit on a message's text, counted after entity parsing.
 TEXT_MAX = 4096
@@ -152,28 +153,30 @@ def telegram_error(exc: BaseException) -> ChannelError | None:
         )
     if isinstance(exc, Forbidden):
         return ChannelError(
-            "Telegram refused: the bot is blocked or cannot write to this chat",
+            N_("Telegram refused: the bot is blocked or cannot write to this chat"),
             permanent=True,
             code="forbidden",
         )
     if isinstance(exc, ChatMigrated):
-        return ChannelError("Telegram: the chat has moved", permanent=True, code="chat_migrated")
+        return ChannelError(
+            N_("Telegram: the chat has moved"), permanent=True, code="chat_migrated"
+        )
     if isinstance(exc, BadRequest):
         permanent = permanent_telegram_error(exc.message)
         if permanent is not None:
             return permanent
         # Anything else is about the request (markup, length, entities), not the address.
         return ChannelError(
-            "Telegram refused the request (bad request)", permanent=False, code="bad_request"
+            N_("Telegram refused the request (bad request)"), permanent=False, code="bad_request"
         )
     if isinstance(exc, InvalidToken):
         return ChannelError(
-            "Telegram rejected the bot token", permanent=False, code="invalid_token"
+            N_("Telegram rejected the bot token"), permanent=False, code="invalid_token"
         )
     if isinstance(exc, TimedOut):
-        return ChannelError("timed out talking to Telegram", permanent=False, code="timeout")
+        return ChannelError(N_("timed out talking to Telegram"), permanent=False, code="timeout")
     if isinstance(exc, NetworkError):
-        return ChannelError("could not reach Telegram", permanent=False, code="network")
+        return ChannelError(N_("could not reach Telegram"), permanent=False, code="network")
     if isinstance(exc, TelegramError):
         return ChannelError(
             f"Telegram error ({type(exc).__name__})", permanent=False, code="telegram"
