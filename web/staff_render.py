@@ -99,7 +99,12 @@ def render(request: Request, template: str, values: dict[str, Any], user: Viewer
         return words.get(key, "")
 
     def reason(text: str) -> str:
-        return reasons(i18n.texts(locale)).get(text, text)
+        # A reason the scheduler stores is a message id; a provider's own text is not in the
+        # catalogs and comes back as it is (gettext("") would be the catalog's header).
+        if not text:
+            return text
+        texts = i18n.texts(locale)
+        return reasons(texts).get(text) or texts.gettext(text)
 
     def when(moment: datetime | None) -> str:
         if moment is None:
