@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from statistics import median
@@ -27,6 +27,7 @@ from followup import contacts
 from followup.child_voice import voice_surveys
 from followup.survey_reports import results
 from followup.survey_results import saved_answers
+from scheduler.i18n import N_, SOURCE_LANGUAGE, texts
 from scheduler.programme import Programme
 from store.models import (
     CancelledBy,
@@ -157,13 +158,15 @@ def _hours(later: datetime | None, earlier: datetime) -> float | None:
 
 def _match_columns() -> tuple[Column, ...]:
     return (
-        Column("match_id", "integer", "The match's number in venskab."),
+        Column("match_id", "integer", N_("The match's number in venskab.")),
         Column(
-            "match_ref", "text", "The organisation's own reference for the match (may be empty)."
+            "match_ref",
+            "text",
+            N_("The organisation's own reference for the match (may be empty)."),
         ),
-        Column("programme", "text", "The programme's short name (its file in programmes/)."),
-        Column("region", "text", "The match's region as imported (may be empty)."),
-        Column("staff_ref", "text", "The reference of the staff member following the match."),
+        Column("programme", "text", N_("The programme's short name (its file in programmes/).")),
+        Column("region", "text", N_("The match's region as imported (may be empty).")),
+        Column("staff_ref", "text", N_("The reference of the staff member following the match.")),
     )
 
 
@@ -223,57 +226,69 @@ def _matches_rows(session: Session, scope: Scope) -> Iterator[Row]:
 
 MATCHES = Report(
     "matches",
-    "One row per match running on some day of the period: started, active, ended (by whom "
-    "and why), still active at one year, re-matched.",
+    N_(
+        "One row per match running on some day of the period: started, active, ended (by whom "
+        "and why), still active at one year, re-matched."
+    ),
     (
         *_match_columns(),
-        Column("start_date", "date", "The day the match started."),
-        Column("status", "text", "active, paused or ended, today."),
-        Column("end_date", "date", "The day the match ended; empty while it runs."),
+        Column("start_date", "date", N_("The day the match started.")),
+        Column("status", "text", N_("active, paused or ended, today.")),
+        Column("end_date", "date", N_("The day the match ended; empty while it runs.")),
         Column(
             "ended_by",
             "text",
-            "Who ended it: term (the natural end: the year ran out as planned), "
-            "volunteer_family, child_family (the parent, the child or its institution), "
-            "organisation, unreachable (the family could not be reached; staff confirmed it); "
-            "empty while it runs.",
+            N_(
+                "Who ended it: term (the natural end: the year ran out as planned), "
+                "volunteer_family, child_family (the parent, the child or its institution), "
+                "organisation, unreachable (the family could not be reached; staff confirmed it); "
+                "empty while it runs."
+            ),
         ),
         Column(
             "end_reason",
             "text",
-            "Why it ended, from a short list: completed, no_time, moved, relation (the relation "
-            "did not work), child_situation (e.g. a placement), concern (for the child), "
-            "no_contact, other; empty while it runs or when no reason was given.",
+            N_(
+                "Why it ended, from a short list: completed, no_time, moved, relation (the relation "
+                "did not work), child_situation (e.g. a placement), concern (for the child), "
+                "no_contact, other; empty while it runs or when no reason was given."
+            ),
         ),
         Column(
             "days_running",
             "integer",
-            "Days from the start to the end of the match or of the period, whichever is first.",
+            N_("Days from the start to the end of the match or of the period, whichever is first."),
         ),
         Column(
             "active_at_one_year",
             "text",
-            "yes: still running on its first anniversary (by the end of the period); no: ended "
-            "before it; not_yet: the anniversary is after the period.",
+            N_(
+                "yes: still running on its first anniversary (by the end of the period); no: ended "
+                "before it; not_yet: the anniversary is after the period."
+            ),
         ),
         Column(
             "rematch",
             "boolean",
-            "A re-match: the child had an earlier match (named in previous_match_id when it "
-            "was made as a re-match of it).",
+            N_(
+                "A re-match: the child had an earlier match (named in previous_match_id when it "
+                "was made as a re-match of it)."
+            ),
         ),
         Column(
             "previous_match_id",
             "integer",
-            "The match this one re-matches (the child's earlier match that ended); empty "
-            "otherwise.",
+            N_(
+                "The match this one re-matches (the child's earlier match that ended); empty "
+                "otherwise."
+            ),
         ),
         Column(
             "rematched_as",
             "integer",
-            "The match that re-matched this one's child after it ended; empty otherwise.",
+            N_("The match that re-matched this one's child after it ended; empty otherwise."),
         ),
-        Column("sibling", "boolean", "A sibling match (Mentorbarn: half price)."),
+        Column("sibling", "boolean", N_("A sibling match (Mentorbarn: half price).")),
     ),
     _matches_rows,
 )
@@ -336,40 +351,50 @@ def _stability_rows(session: Session, scope: Scope) -> Iterator[Row]:
 
 STABILITY = Report(
     "stability",
-    "One row per match and calendar month of the period: visits confirmed, cancelled (by whom), "
-    "missed; the share of visit weeks with a visit and the longest gap.",
+    N_(
+        "One row per match and calendar month of the period: visits confirmed, cancelled (by whom), "
+        "missed; the share of visit weeks with a visit and the longest gap."
+    ),
     (
         *_match_columns(),
-        Column("month", "text", "The calendar month, YYYY-MM (only the days the match ran)."),
-        Column("visits_confirmed", "integer", "Visits the volunteer family confirmed."),
+        Column("month", "text", N_("The calendar month, YYYY-MM (only the days the match ran).")),
+        Column("visits_confirmed", "integer", N_("Visits the volunteer family confirmed.")),
         Column(
             "meetings",
             "integer",
-            "Times the child and the family met: a confirmed visit counts once, or as many times "
-            "as the family reported (the programmes that meet 2-3 times a month).",
+            N_(
+                "Times the child and the family met: a confirmed visit counts once, or as many times "
+                "as the family reported (the programmes that meet 2-3 times a month)."
+            ),
         ),
         Column(
-            "cancelled_by_volunteer_family", "integer", "Visits the volunteer family cancelled."
+            "cancelled_by_volunteer_family", "integer", N_("Visits the volunteer family cancelled.")
         ),
-        Column("cancelled_by_child_family", "integer", "Visits the child's family cancelled."),
-        Column("cancelled_illness", "integer", "Visits cancelled because of illness."),
-        Column("cancelled_other", "integer", "Visits cancelled for another or no given reason."),
-        Column("missed", "integer", "Visits that did not happen without being cancelled."),
+        Column("cancelled_by_child_family", "integer", N_("Visits the child's family cancelled.")),
+        Column("cancelled_illness", "integer", N_("Visits cancelled because of illness.")),
+        Column(
+            "cancelled_other", "integer", N_("Visits cancelled for another or no given reason.")
+        ),
+        Column("missed", "integer", N_("Visits that did not happen without being cancelled.")),
         Column(
             "visit_weeks",
             "integer",
-            "Weeks (Monday to Sunday) whose visit day falls in the month, paused weeks left out.",
+            N_(
+                "Weeks (Monday to Sunday) whose visit day falls in the month, paused weeks left out."
+            ),
         ),
-        Column("weeks_with_visit", "integer", "Of those weeks, the ones with a confirmed visit."),
+        Column(
+            "weeks_with_visit", "integer", N_("Of those weeks, the ones with a confirmed visit.")
+        ),
         Column(
             "share_of_weeks_with_visit",
             "decimal",
-            "weeks_with_visit / visit_weeks, 0 to 1; empty when there was no visit week.",
+            N_("weeks_with_visit / visit_weeks, 0 to 1; empty when there was no visit week."),
         ),
         Column(
             "longest_gap_days",
             "integer",
-            "The longest run of days in the month without a confirmed visit.",
+            N_("The longest run of days in the month without a confirmed visit."),
         ),
     ),
     _stability_rows,
@@ -472,54 +497,68 @@ def _followup_rows(session: Session, scope: Scope) -> Iterator[Row]:
 
 FOLLOWUP = Report(
     "followup",
-    "One row per match: staff tasks due in the period and done on time; cases opened in the "
-    "period, by rule, and how long they took to acknowledge and resolve.",
+    N_(
+        "One row per match: staff tasks due in the period and done on time; cases opened in the "
+        "period, by rule, and how long they took to acknowledge and resolve."
+    ),
     (
         *_match_columns(),
         Column(
             "contacts_with_family",
             "integer",
-            "Contacts staff had with the volunteer family in the period: staff tasks done with "
-            "the family as counterpart, and contacts recorded with `venskab contact add`.",
+            N_(
+                "Contacts staff had with the volunteer family in the period: staff tasks done with "
+                "the family as counterpart, and contacts recorded with `venskab contact add`."
+            ),
         ),
         Column(
             "contacts_with_parent",
             "integer",
-            "The same with the parent or contact person.",
+            N_("The same with the parent or contact person."),
         ),
         Column(
             "next_contact_with_family_due",
             "date",
-            "By when the next contact with the volunteer family is due under the programme's "
-            "contact standard, from the contacts up to the period's end; empty without a standard.",
+            N_(
+                "By when the next contact with the volunteer family is due under the programme's "
+                "contact standard, from the contacts up to the period's end; empty without a standard."
+            ),
         ),
         Column(
             "next_contact_with_parent_due",
             "date",
-            "The same for the parent or contact person.",
+            N_("The same for the parent or contact person."),
         ),
         Column(
             "behind_contact_standard",
             "boolean",
-            "A running match whose next contact with either party was due before the period's "
-            "end: the matches staff have not contacted as promised.",
+            N_(
+                "A running match whose next contact with either party was due before the period's "
+                "end: the matches staff have not contacted as promised."
+            ),
         ),
-        Column("tasks_due", "integer", "Staff tasks (calls, visits, meetings) due in the period."),
-        Column("tasks_done", "integer", "Of those, the ones recorded done."),
-        Column("tasks_done_on_time", "integer", "Of those, the ones done by their due day."),
-        Column("tasks_open", "integer", "Of those, the ones still open today."),
-        Column("cases_opened", "integer", "Cases (escalations) opened in the period."),
+        Column(
+            "tasks_due", "integer", N_("Staff tasks (calls, visits, meetings) due in the period.")
+        ),
+        Column("tasks_done", "integer", N_("Of those, the ones recorded done.")),
+        Column("tasks_done_on_time", "integer", N_("Of those, the ones done by their due day.")),
+        Column("tasks_open", "integer", N_("Of those, the ones still open today.")),
+        Column("cases_opened", "integer", N_("Cases (escalations) opened in the period.")),
         Column(
             "cases_by_rule",
             "text",
-            "rule:count pairs, space-separated (worry, missed_visits, unanswered_prompts, ...).",
+            N_(
+                "rule:count pairs, space-separated (worry, missed_visits, unanswered_prompts, ...)."
+            ),
         ),
         Column(
             "median_hours_to_acknowledge",
             "decimal",
-            "Median hours from a case's opening to a staff member's acknowledgement.",
+            N_("Median hours from a case's opening to a staff member's acknowledgement."),
         ),
-        Column("median_hours_to_resolve", "decimal", "Median hours from opening to resolution."),
+        Column(
+            "median_hours_to_resolve", "decimal", N_("Median hours from opening to resolution.")
+        ),
     ),
     _followup_rows,
 )
@@ -549,22 +588,26 @@ def _survey_rows(session: Session, scope: Scope) -> Iterator[Row]:
 
 SURVEYS = Report(
     "surveys",
-    "The survey funnel: per survey, wave and reminder step, how many were invited, sent, opened, "
-    "and completed after that step (all time; the paired answers are `venskab survey export`).",
+    N_(
+        "The survey funnel: per survey, wave and reminder step, how many were invited, sent, opened, "
+        "and completed after that step (all time; the paired answers are `venskab survey export`)."
+    ),
     (
-        Column("survey", "text", "The survey's id (its file in surveys/)."),
-        Column("wave", "text", "baseline, end or followup."),
+        Column("survey", "text", N_("The survey's id (its file in surveys/).")),
+        Column("wave", "text", N_("baseline, end or followup.")),
         Column(
             "reminder_step",
             "integer",
-            "0: the invitation itself; 1, 2...: the reminders of the ladder, then the staff call.",
+            N_(
+                "0: the invitation itself; 1, 2...: the reminders of the ladder, then the staff call."
+            ),
         ),
-        Column("invited", "integer", "Invitations made for this wave."),
-        Column("sent", "integer", "Of those, the ones that reached the respondent."),
-        Column("opened", "integer", "Of those, the ones whose link was opened."),
-        Column("completed_at_step", "integer", "Completed after this step, before the next."),
-        Column("completed_by_step", "integer", "Completed after this step or an earlier one."),
-        Column("response_rate_by_step", "decimal", "completed_by_step / sent, 0 to 1."),
+        Column("invited", "integer", N_("Invitations made for this wave.")),
+        Column("sent", "integer", N_("Of those, the ones that reached the respondent.")),
+        Column("opened", "integer", N_("Of those, the ones whose link was opened.")),
+        Column("completed_at_step", "integer", N_("Completed after this step, before the next.")),
+        Column("completed_by_step", "integer", N_("Completed after this step or an earlier one.")),
+        Column("response_rate_by_step", "decimal", N_("completed_by_step / sent, 0 to 1.")),
     ),
     _survey_rows,
 )
@@ -594,15 +637,19 @@ def _invoice_rows(session: Session, scope: Scope) -> Iterator[Row]:
 
 INVOICES = Report(
     "invoices",
-    "Mentorbarn: the matches whose invoice to the municipality falls due in the period (three "
-    "months after the start; half price for a sibling), from the invoice-reminder task.",
+    N_(
+        "Mentorbarn: the matches whose invoice to the municipality falls due in the period (three "
+        "months after the start; half price for a sibling), from the invoice-reminder task."
+    ),
     (
         *_match_columns(),
-        Column("start_date", "date", "The day the match started."),
-        Column("invoice_due_on", "date", "The day the invoice is due (the task's due day)."),
-        Column("sibling", "boolean", "A sibling match."),
-        Column("price", "text", "full, or half for a sibling."),
-        Column("task_status", "text", "open, or done once a staff member recorded it invoiced."),
+        Column("start_date", "date", N_("The day the match started.")),
+        Column("invoice_due_on", "date", N_("The day the invoice is due (the task's due day).")),
+        Column("sibling", "boolean", N_("A sibling match.")),
+        Column("price", "text", N_("full, or half for a sibling.")),
+        Column(
+            "task_status", "text", N_("open, or done once a staff member recorded it invoiced.")
+        ),
     ),
     _invoice_rows,
 )
@@ -686,31 +733,39 @@ def _waiting_rows(session: Session, scope: Scope) -> Iterator[Row]:
 
 WAITING = Report(
     "waiting",
-    "One row per volunteer family on the waiting list and per referred child, as of the "
-    "period's end: status (applied, screening, waiting, matched, paused, left), since when, "
-    "how long they have waited, and the waiting notes they were sent in the period.",
+    N_(
+        "One row per volunteer family on the waiting list and per referred child, as of the "
+        "period's end: status (applied, screening, waiting, matched, paused, left), since when, "
+        "how long they have waited, and the waiting notes they were sent in the period."
+    ),
     (
-        Column("party", "text", "volunteer_family, or referral (a child waiting for a family)."),
-        Column("party_id", "integer", "The family's or the referral's number in venskab."),
-        Column("party_ref", "text", "The organisation's own reference (ref in the import)."),
-        Column("programme", "text", "The programme they wait for (its id)."),
-        Column("region", "text", "The region."),
-        Column("staff_ref", "text", "The referral's staff member (empty for a family)."),
+        Column(
+            "party", "text", N_("volunteer_family, or referral (a child waiting for a family).")
+        ),
+        Column("party_id", "integer", N_("The family's or the referral's number in venskab.")),
+        Column("party_ref", "text", N_("The organisation's own reference (ref in the import).")),
+        Column("programme", "text", N_("The programme they wait for (its id).")),
+        Column("region", "text", N_("The region.")),
+        Column("staff_ref", "text", N_("The referral's staff member (empty for a family).")),
         Column(
             "status",
             "text",
-            "applied, screening, waiting (approved, waiting for a match), matched, paused or left.",
+            N_(
+                "applied, screening, waiting (approved, waiting for a match), matched, paused or left."
+            ),
         ),
-        Column("status_since", "date", "The day the status began."),
-        Column("days_in_status", "integer", "Days from status_since to the period's end."),
-        Column("waiting_days", "integer", "For status waiting: days waited so far; else empty."),
+        Column("status_since", "date", N_("The day the status began.")),
+        Column("days_in_status", "integer", N_("Days from status_since to the period's end.")),
+        Column(
+            "waiting_days", "integer", N_("For status waiting: days waited so far; else empty.")
+        ),
         Column(
             "over_threshold",
             "boolean",
-            "Waiting longer than the programme's waiting.staff_task_after (staff get a task).",
+            N_("Waiting longer than the programme's waiting.staff_task_after (staff get a task)."),
         ),
-        Column("notes_sent", "integer", "Waiting notes sent to them in the period."),
-        Column("match_id", "integer", "A matched referral: the match's number."),
+        Column("notes_sent", "integer", N_("Waiting notes sent to them in the period.")),
+        Column("match_id", "integer", N_("A matched referral: the match's number.")),
     ),
     _waiting_rows,
 )
@@ -752,19 +807,25 @@ def _child_voice_rows(session: Session, scope: Scope) -> Iterator[Row]:
 
 CHILD_VOICE = Report(
     "child-voice",
-    "The child's voice: per match, each moment (3 or 9 months into the match) whose child-friendly "
-    "check-in was answered in the period, relayed by the volunteer family or the parent. The "
-    "child's own words stay on the match page (they may name people).",
+    N_(
+        "The child's voice: per match, each moment (3 or 9 months into the match) whose child-friendly "
+        "check-in was answered in the period, relayed by the volunteer family or the parent. The "
+        "child's own words stay on the match page (they may name people)."
+    ),
     (
         *_match_columns(),
-        Column("moment", "text", "How far into the match: 3mo, 9mo."),
-        Column("relayed_by", "text", "volunteer_family or parent: the adult who asked the child."),
-        Column("answered_on", "date", "The day the answers were completed."),
-        Column("feel_at_family", "integer", "How the child feels at the family, 1 (😟) to 5 (😄)."),
-        Column("doing_things", "integer", "Doing things together with them, 1 (😟) to 5 (😄)."),
-        Column("look_forward", "integer", "Looking forward to next time, 1 (😟) to 5 (😄)."),
-        Column("smiley_mean", "decimal", "The mean of the smiley answers given, 1 to 5."),
-        Column("own_words", "boolean", "The child's own words were written down too."),
+        Column("moment", "text", N_("How far into the match: 3mo, 9mo.")),
+        Column(
+            "relayed_by", "text", N_("volunteer_family or parent: the adult who asked the child.")
+        ),
+        Column("answered_on", "date", N_("The day the answers were completed.")),
+        Column(
+            "feel_at_family", "integer", N_("How the child feels at the family, 1 (😟) to 5 (😄).")
+        ),
+        Column("doing_things", "integer", N_("Doing things together with them, 1 (😟) to 5 (😄).")),
+        Column("look_forward", "integer", N_("Looking forward to next time, 1 (😟) to 5 (😄).")),
+        Column("smiley_mean", "decimal", N_("The mean of the smiley answers given, 1 to 5.")),
+        Column("own_words", "boolean", N_("The child's own words were written down too.")),
     ),
     _child_voice_rows,
 )
@@ -775,10 +836,18 @@ REPORTS: dict[str, Report] = {
 }
 
 
-def codebook_rows() -> Iterator[Row]:
-    """Every column of every report: what an evaluator needs to load the files as they are."""
+def described(columns: Iterable[Column], locale: str) -> tuple[Column, ...]:
+    """The columns with their descriptions in language ``locale`` (the names stay: they are
+    the data format)."""
+    words = texts(locale)
+    return tuple(replace(c, description=words.gettext(c.description)) for c in columns)
+
+
+def codebook_rows(locale: str = SOURCE_LANGUAGE) -> Iterator[Row]:
+    """Every column of every report: what an evaluator needs to load the files as they are,
+    described in language ``locale``."""
     for report in REPORTS.values():
-        for column in report.columns:
+        for column in described(report.columns, locale):
             yield {
                 "report": report.name,
                 "column": column.name,
@@ -788,19 +857,22 @@ def codebook_rows() -> Iterator[Row]:
 
 
 CODEBOOK_COLUMNS = (
-    Column("report", "text", "The report's name."),
-    Column("column", "text", "The column's name, as in the report's header."),
-    Column("type", "text", "integer, decimal (a dot), text, date (YYYY-MM-DD) or boolean."),
-    Column("description", "text", "What the column counts or holds."),
+    Column("report", "text", N_("The report's name.")),
+    Column("column", "text", N_("The column's name, as in the report's header.")),
+    Column("type", "text", N_("integer, decimal (a dot), text, date (YYYY-MM-DD) or boolean.")),
+    Column("description", "text", N_("What the column counts or holds.")),
 )
 
 
-def run(session: Session, name: str, scope: Scope) -> tuple[tuple[Column, ...], list[Row]]:
-    """The report's columns and rows (``codebook`` is the codebook)."""
+def run(
+    session: Session, name: str, scope: Scope, locale: str = SOURCE_LANGUAGE
+) -> tuple[tuple[Column, ...], list[Row]]:
+    """The report's columns, described in language ``locale``, and its rows (``codebook`` is
+    the codebook)."""
     if name == "codebook":
-        return CODEBOOK_COLUMNS, list(codebook_rows())
+        return described(CODEBOOK_COLUMNS, locale), list(codebook_rows(locale))
     report = REPORTS[name]
-    return report.columns, list(report.rows(session, scope))
+    return described(report.columns, locale), list(report.rows(session, scope))
 
 
 def summary(columns: tuple[Column, ...], rows: list[Row]) -> dict[str, int]:

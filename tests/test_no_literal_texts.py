@@ -272,7 +272,6 @@ PENDING: dict[str, int] = {
     "followup/contacts.py": 4,
     "followup/matches.py": 13,
     "followup/people.py": 1,
-    "followup/reports.py": 86,
     "followup/retention.py": 2,
     "followup/sparring.py": 2,
     "followup/staff_auth.py": 4,

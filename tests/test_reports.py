@@ -319,6 +319,20 @@ def test_every_column_is_in_the_codebook_with_a_description(db_url: str) -> None
     assert all(len(r["description"]) > 10 for r in book)
 
 
+def test_the_codebook_describes_the_columns_in_the_reader_s_language(db_url: str) -> None:
+    def descriptions(*lang: str) -> dict[tuple[str, str], str]:
+        result = cli(db_url, *lang, "report", "codebook")
+        assert result.exit_code == 0, result.output
+        return {(r["report"], r["column"]): r["description"] for r in rows_of(result.output)}
+
+    danish, english = descriptions(), descriptions("--lang", "en")
+    assert danish.keys() == english.keys()  # the columns' names are the data format: unchanged
+    assert danish["matches", "match_id"] == "Matchets nummer i venskab."
+    assert english["matches", "match_id"] == "The match's number in venskab."
+    assert danish["stability", "visits_confirmed"] == "Besøg, venskabsfamilien bekræftede."
+    assert all(danish[key] != english[key] for key in danish)  # every description translated
+
+
 def test_bad_report_options_get_one_clear_line(db_url: str, quarter: dict[str, int]) -> None:
     for args, says in (
         (("--from", "31-01-2026"), "skriv en dato som ÅÅÅÅ-MM-DD, fx 2026-01-31"),

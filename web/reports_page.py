@@ -184,7 +184,7 @@ async def download(request: Request) -> Response:
         with app.session_factory() as session, session.begin():
             staff = session.get(Staff, user.id)
             assert staff is not None
-            columns, rows = run(session, name, _scope(app, staff, asked))
+            columns, rows = run(session, name, _scope(app, staff, asked), user.locale)
             record(
                 session,
                 user.actor,

@@ -121,7 +121,7 @@ def report(
             region=region,
             programmes=app.programmes,
         )
-        columns, rows = run(session, name, scope)
+        columns, rows = run(session, name, scope, texts.code)
     if output is None:
         write_csv(columns, rows, sys.stdout)
         return
