@@ -32,6 +32,8 @@ from followup.alert_rows import (
     alert_rows,
     targets,
 )
+from followup.refused import Refused
+from followup.said import said
 from scheduler import i18n, outbox
 from scheduler.channels.base import Button
 from scheduler.programme import EscalationPolicy, PolicyStep, Programme
@@ -159,7 +161,7 @@ def _queue_alerts(
 # -- acknowledging -----------------------------------------------------------------------------
 
 
-class AckError(ValueError):
+class AckError(Refused):
     """The acknowledgement was refused; the message says why, politely."""
 
 
@@ -168,9 +170,13 @@ def acknowledge(
 ) -> Escalation:
     escalation = session.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None:
-        raise AckError(f"there is no escalation {escalation_id}")
+        raise AckError(said("there is no escalation %(id)s", id=escalation_id))
     if escalation.status != EscalationStatus.OPEN:
-        raise AckError(f"escalation {escalation_id} was already {escalation.status.value}")
+        raise AckError(
+            said("case %(id)s is already resolved", id=escalation_id)
+            if escalation.status == EscalationStatus.RESOLVED
+            else said("case %(id)s was already acknowledged", id=escalation_id)
+        )
     escalation.status = EscalationStatus.ACKNOWLEDGED
     escalation.acknowledged_at = now
     escalation.acknowledged_by = staff_id
@@ -197,13 +203,15 @@ def snooze(
     """Silence an open case until ``until``; then its staff member is reminded once."""
     escalation = session.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None:
-        raise AckError(f"there is no escalation {escalation_id}")
+        raise AckError(said("there is no escalation %(id)s", id=escalation_id))
     if escalation.status == EscalationStatus.RESOLVED:
-        raise AckError(f"escalation {escalation_id} is already resolved")
+        raise AckError(said("case %(id)s is already resolved", id=escalation_id))
     if until <= now:
-        raise AckError("the snooze must end in the future")
+        raise AckError(said("the snooze must end in the future"))
     if until > now + MAX_SNOOZE:
-        raise AckError(f"a case can be snoozed for at most {MAX_SNOOZE.days} days")
+        raise AckError(
+            said("a case can be snoozed for at most %(days)d days", days=MAX_SNOOZE.days)
+        )
     escalation.status = EscalationStatus.OPEN
     escalation.snoozed_until = until
     outbox.cancel_pending_alerts(session, escalation_id)
@@ -224,9 +232,9 @@ def resolve(
 ) -> Escalation:
     escalation = session.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None:
-        raise AckError(f"there is no escalation {escalation_id}")
+        raise AckError(said("there is no escalation %(id)s", id=escalation_id))
     if escalation.status == EscalationStatus.RESOLVED:
-        raise AckError(f"escalation {escalation_id} is already resolved")
+        raise AckError(said("case %(id)s is already resolved", id=escalation_id))
     if escalation.status == EscalationStatus.OPEN:
         escalation.acknowledged_at = now
         escalation.acknowledged_by = staff_id
@@ -284,7 +292,9 @@ def snooze_button(escalation_id: int, locale: str, numbered: bool = False) -> Bu
 def ack_button(escalation_id: int, locale: str | None = None) -> Button:
     """The acknowledge button; with ``locale``, naming its case (for an alert of several)."""
     if locale is None:
-        label = "✔ Kvittér / Acknowledge"
+        # Read before the reader's language is known: Danish and English on one button.
+        label = _texts("da").gettext("Acknowledge") + " / " + _texts("en").gettext("Acknowledge")
+        label = "✔ " + label
     else:
         label = _texts(locale).gettext("✓ Acknowledge #%(id)s", id=escalation_id)
     return Button(label, callback_data=f"v1|ack|{escalation_id}")

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from followup.refused import Refused
+from followup.said import said
 from scheduler.programme import Programme
 from store.audit import record as audit
 from store.models import Match, StaffContact, Task, TaskStatus
@@ -28,7 +30,7 @@ PARTIES = ("volunteer_family", "contact_person")
 KINDS = ("call", "visit", "meeting")
 
 
-class ContactError(ValueError):
+class ContactError(Refused):
     """A contact that cannot be recorded; the message says why, to the person recording it."""
 
 
@@ -53,14 +55,24 @@ def record(
 ) -> StaffContact:
     """Record a contact that happened outside the system (never in the future)."""
     if party not in PARTIES:
-        raise ContactError(f"a contact is with {' or '.join(PARTIES)}, not {party!r}")
+        raise ContactError(
+            said("a contact is with %(parties)s, not %(party)r", parties=PARTIES, party=party)
+        )
     if kind not in KINDS:
-        raise ContactError(f"a contact is a {', a '.join(KINDS)}, not {kind!r}")
+        raise ContactError(
+            said("a contact is one of %(kinds)s, not %(kind)r", kinds=KINDS, kind=kind)
+        )
     if on > today:
-        raise ContactError(f"{on.isoformat()} is in the future: record a contact once it happened")
+        raise ContactError(
+            said("%(day)s is in the future: record a contact once it happened", day=on.isoformat())
+        )
     if on < match.start_date:
         raise ContactError(
-            f"{on.isoformat()} is before the match started ({match.start_date.isoformat()})"
+            said(
+                "%(day)s is before the match started (%(start)s)",
+                day=on.isoformat(),
+                start=match.start_date.isoformat(),
+            )
         )
     contact = StaffContact(match_id=match.id, party=party, kind=kind, on_date=on, staff_id=staff_id)
     session.add(contact)

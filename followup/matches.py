@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.refused import Refused
+from followup.said import said
 from scheduler import outbox
 from scheduler.i18n import N_
 from scheduler.programme import Programme
@@ -44,7 +46,7 @@ from store.models import (
 from store.validation import strip_controls
 
 
-class MatchError(ValueError):
+class MatchError(Refused):
     """The operation does not fit the match's state; the message says why."""
 
 
@@ -67,7 +69,7 @@ def sync_programmes(session: Session, programmes: Iterable[Programme]) -> dict[s
 def get_match(session: Session, match_id: int) -> Match:
     match = session.get(Match, match_id)
     if match is None:
-        raise MatchError(f"there is no match with id {match_id}")
+        raise MatchError(said("there is no match with id %(id)s", id=match_id))
     return match
 
 
@@ -80,16 +82,26 @@ def pause(
 ) -> MatchPause:
     """Pause visit prompts from ``start`` up to ``end`` (the first day back; None = open)."""
     if match.status == MatchStatus.ENDED:
-        raise MatchError(f"match {match.id} has ended and cannot be paused")
+        raise MatchError(said("match %(id)s has ended and cannot be paused", id=match.id))
     if end is not None and end <= start:
-        raise MatchError("the pause must end after it starts (give the first day back)")
+        raise MatchError(said("the pause must end after it starts (give the first day back)"))
     for existing in match.pauses:
         if Pause(existing.start_date, existing.end_date).covers(start) or (
             existing.start_date >= start and (end is None or existing.start_date < end)
         ):
             raise MatchError(
-                f"match {match.id} already has a pause from {existing.start_date.isoformat()}"
-                f"{' to ' + existing.end_date.isoformat() if existing.end_date else ''}"
+                said(
+                    "match %(id)s already has a pause from %(start)s to %(end)s",
+                    id=match.id,
+                    start=existing.start_date.isoformat(),
+                    end=existing.end_date.isoformat(),
+                )
+                if existing.end_date
+                else said(
+                    "match %(id)s already has a pause from %(start)s",
+                    id=match.id,
+                    start=existing.start_date.isoformat(),
+                )
             )
     row = MatchPause(start_date=start, end_date=end, reason=reason[:200])
     match.pauses.append(row)
@@ -114,7 +126,9 @@ def resume(session: Session, match: Match, on: date, actor: str) -> MatchPause:
     open_pauses = [p for p in match.pauses if p.end_date is None or p.end_date > on]
     open_pauses = [p for p in open_pauses if p.start_date <= on]
     if not open_pauses:
-        raise MatchError(f"match {match.id} is not paused on {on.isoformat()}")
+        raise MatchError(
+            said("match %(id)s is not paused on %(day)s", id=match.id, day=on.isoformat())
+        )
     current = open_pauses[-1]
     current.end_date = max(on, current.start_date + timedelta(days=1))
     if match.status == MatchStatus.PAUSED:
@@ -142,9 +156,11 @@ def end(
     text). What remains of the plan is cancelled at the next planning pass, and the programme's
     steps for this kind of ending are added."""
     if match.status == MatchStatus.ENDED:
-        raise MatchError(f"match {match.id} has already ended ({match.end_date})")
+        raise MatchError(
+            said("match %(id)s has already ended (%(day)s)", id=match.id, day=match.end_date)
+        )
     if on < match.start_date:
-        raise MatchError("a match cannot end before it starts")
+        raise MatchError(said("a match cannot end before it starts"))
     match.status = MatchStatus.ENDED
     match.end_date = on
     match.ended_by = ended_by
@@ -197,19 +213,29 @@ def rematch(
     It keeps the child, the programme, the parents or contact persons, the staff member, the
     region and the cadence; it names ``previous`` so that reports count it as a re-match."""
     if previous.status != MatchStatus.ENDED or previous.end_date is None:
-        raise MatchError(f"match {previous.id} has not ended: end it before re-matching the child")
+        raise MatchError(
+            said("match %(id)s has not ended: end it before re-matching the child", id=previous.id)
+        )
     if start < previous.end_date:
         raise MatchError(
-            f"the new match must start on or after {previous.end_date.isoformat()}, "
-            "the day the previous one ended"
+            said(
+                "the new match must start on or after %(day)s, the day the previous one ended",
+                day=previous.end_date.isoformat(),
+            )
         )
     if family.id == previous.volunteer_family_id:
-        raise MatchError("a re-match is with another volunteer family")
+        raise MatchError(said("a re-match is with another volunteer family"))
     follower = session.scalars(
         select(Match.id).where(Match.previous_match_id == previous.id)
     ).first()
     if follower is not None:
-        raise MatchError(f"match {previous.id} was re-matched already (match {follower})")
+        raise MatchError(
+            said(
+                "match %(id)s was re-matched already (match %(next)s)",
+                id=previous.id,
+                next=follower,
+            )
+        )
     new = Match(
         programme_id=previous.programme_id,
         child_id=previous.child_id,
@@ -237,7 +263,7 @@ def rematch(
 
 def correct_start(session: Session, match: Match, start: date, actor: str) -> None:
     if match.end_date is not None and start >= match.end_date:
-        raise MatchError("the start date must be before the end date")
+        raise MatchError(said("the start date must be before the end date"))
     old = match.start_date
     match.start_date = start
     _touch(match)
@@ -263,7 +289,7 @@ def add_note(
     note, never its text."""
     cleaned = strip_controls(text).strip()[:NOTE_MAX]
     if len(cleaned) < 2:
-        raise MatchError("write the note first")
+        raise MatchError(said("write the note first"))
     note = MatchNote(match_id=match.id, staff_id=staff_id, text=cleaned, created_at=now)
     session.add(note)
     session.flush()

@@ -70,7 +70,7 @@ AUDIENCES = {
     "staff": Audience.STAFF,
 }
 ERASED = "erased"
-RECIPIENT_ERASED = "the recipient was erased"
+RECIPIENT_ERASED = N_("the recipient was erased")  # an outbox row's reason, shown to staff
 
 # Escalation evidence: string values are kept only under these keys (codes, not free text).
 SAFE_EVIDENCE_KEYS = frozenset(

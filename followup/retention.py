@@ -31,6 +31,7 @@ from followup import moments
 from followup.erasure import clear_match_text
 from followup.people import bot_state_of
 from followup.survey_defs import Survey
+from scheduler import i18n
 from store.audit import record
 from store.models import (
     ContactPerson,
@@ -65,12 +66,16 @@ class RetentionReport:
     def total(self) -> int:
         return sum(v for k, v in self.counts.items() if k != "matches")
 
-    def describe(self) -> str:
-        verb = "would clear" if self.dry_run else "cleared"
+    def describe(self, texts: i18n.Texts | None = None) -> str:
+        """What was cleared (the counts by table), in ``texts``' language (English for a log)."""
+        texts = texts or i18n.texts(i18n.SOURCE_LANGUAGE)
         shown = {k: v for k, v in sorted(self.counts.items()) if v}
         if not shown:
-            return "retention: nothing is due"
-        return f"retention {verb}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+            return texts.gettext("retention: nothing is due")
+        counts = ", ".join(f"{k} {v}" for k, v in shown.items())
+        if self.dry_run:
+            return texts.gettext("retention would clear: %(counts)s", counts=counts)
+        return texts.gettext("retention cleared: %(counts)s", counts=counts)
 
 
 def run_retention(

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler import outbox
+from scheduler.i18n import N_
 from scheduler.programme import Kind, Programme
 from scheduler.recipients import family_recipient
 from scheduler.rules import next_allowed
@@ -44,7 +45,7 @@ from store.models import (
 REMINDER_AT = time(18, 0)  # local time, the day before the session
 REMINDER_LOOKAHEAD = timedelta(days=2)
 REMINDER_TOUCHPOINT = "sparring-reminder"
-NO_LONGER_YES = "the family no longer said yes"
+NO_LONGER_YES = N_("the family no longer said yes")  # an outbox row's reason
 
 
 class SparringError(ValueError):
@@ -256,7 +257,7 @@ def _reminder_row(
     channel = recipient.choose(["telegram", "email", "sms"])
     error = None
     if channel is None:
-        channel, error = "telegram", "no usable address"
+        channel, error = "telegram", N_("no usable address")
     due_utc = due.astimezone(UTC)
     if programme is not None:
         due_utc = next_allowed(due_utc, channel, programme, zone)

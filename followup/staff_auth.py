@@ -23,6 +23,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import ColumnElement, delete, false, func, select, true
 from sqlalchemy.orm import Session
 
+from followup.refused import Refused
+from followup.said import said
 from store.audit import record
 from store.models import Match, Staff, StaffCredential, StaffRole, StaffSession
 
@@ -35,17 +37,19 @@ SESSION_LIFETIME = timedelta(hours=12)
 IDLE_LIFETIME = timedelta(hours=2)
 
 
-class PasswordError(ValueError):
+class PasswordError(Refused):
     """The password is not acceptable; the message says why."""
 
 
 def check_new_password(password: str) -> str:
     if len(password) < MIN_LENGTH:
-        raise PasswordError(f"the password must have at least {MIN_LENGTH} characters")
+        raise PasswordError(said("the password must have at least %(n)d characters", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise PasswordError(f"the password must have at most {MAX_LENGTH} characters")
+        raise PasswordError(said("the password must have at most %(n)d characters", n=MAX_LENGTH))
     if password.strip() != password or any(ord(c) < 32 for c in password):
-        raise PasswordError("the password must not start or end with spaces or hold control keys")
+        raise PasswordError(
+            said("the password must not start or end with spaces or hold control keys")
+        )
     return password
 
 

@@ -26,8 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.redaction import redact
+from followup.refused import Refused
+from followup.said import said
 from followup.survey_defs import Survey
 from scheduler import outbox
+from scheduler.i18n import N_
 from scheduler.links import find_by_token
 from store.audit import record
 from store.models import (
@@ -45,7 +48,7 @@ from store.models import (
 from store.validation import strip_controls
 
 LinkState = Literal["unknown", "expired", "used", "open"]
-ANSWERED = "already answered"
+ANSWERED = N_("already answered")  # an outbox row's reason, shown to staff
 
 
 def task_key(invitation_id: int, step: int) -> str:
@@ -220,7 +223,7 @@ def complete(
         )
     ):
         task.status = TaskStatus.CANCELLED
-        task.outcome_note = "the survey was answered meanwhile"
+        task.outcome_note = N_("the survey was answered meanwhile")
         task.completed_at = now
     conversation = session.scalars(
         select(SurveyConversation).where(SurveyConversation.invitation_id == invitation.id)
@@ -257,7 +260,7 @@ class ImportStats:
     unknown_rows: list[int] = field(default_factory=list)
 
 
-class CompletionImportError(ValueError):
+class CompletionImportError(Refused):
     """The file cannot be imported; the message says why."""
 
 
@@ -268,7 +271,9 @@ def read_table(text: str) -> list[dict[str, str]]:
     delimiter = max(",;\t", key=first.count)
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if not reader.fieldnames or "token" not in [f.strip().lower() for f in reader.fieldnames]:
-        raise CompletionImportError("the file needs a header row with a 'token' column")
+        raise CompletionImportError(
+            said("the file needs a header row with a %(column)s column", column="'token'")
+        )
     return [
         {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader
     ]
@@ -281,7 +286,7 @@ def _when(value: str, zone: ZoneInfo, now: datetime) -> datetime:
         parsed = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
     except ValueError as exc:
         raise CompletionImportError(
-            f"{value!r} is not an ISO date or time such as 2026-05-04T10:30"
+            said("%(value)r is not an ISO date or time such as 2026-05-04T10:30", value=value)
         ) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)

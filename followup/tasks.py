@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.refused import Refused
+from followup.said import said
 from store.audit import record
 from store.models import Task, TaskStatus
 
@@ -18,7 +20,7 @@ OUTCOMES = {
 }
 
 
-class TaskError(ValueError):
+class TaskError(Refused):
     """The task cannot take that outcome; the message says why."""
 
 
@@ -46,13 +48,13 @@ def complete(
     call still happens (tomorrow, or at the new time)."""
     task = session.get(Task, task_id)
     if task is None:
-        raise TaskError(f"there is no task {task_id}")
+        raise TaskError(said("there is no task %(id)s", id=task_id))
     if task.status != TaskStatus.OPEN:
-        raise TaskError(f"task {task_id} is already {task.status.value}")
+        raise TaskError(said("task %(id)s is already closed", id=task_id))
     if outcome not in OUTCOMES:
-        raise TaskError(f"the outcome must be one of {', '.join(OUTCOMES)}")
+        raise TaskError(said("the outcome must be one of %(outcomes)s", outcomes=tuple(OUTCOMES)))
     if outcome == "rescheduled" and reschedule_to is None:
-        raise TaskError("a rescheduled task needs the new time")
+        raise TaskError(said("a rescheduled task needs the new time"))
     task.status = OUTCOMES[outcome]
     task.outcome_note = note[:2000] or None
     task.completed_at = now

@@ -49,6 +49,8 @@ ANSWER_WINDOW = timedelta(days=14)
 MOVE_WINDOW = (timedelta(days=-7), timedelta(days=28))
 PAUSE_MAX = timedelta(days=366)
 PAUSE_HORIZON = timedelta(days=731)  # a pause starts within two years from today
+# A pause for a school holiday is named so (a pause's reason, shown to staff), then the holiday.
+HOLIDAY_PAUSE = N_("school holiday")
 
 WORRY_ACTION = N_("Call the volunteer family today; consider the duty to report (underretning).")
 STOP_ACTION = N_("Call the volunteer family; plan the extra child visit and ask about a re-match.")
@@ -416,5 +418,5 @@ def holiday_answer(
         last_day,
         today=today,
         actor=actor,
-        reason=f"school holiday {kind}-{first_day.year}",
+        reason=f"{HOLIDAY_PAUSE} {kind}-{first_day.year}",
     )

@@ -188,7 +188,7 @@ def test_a_tampered_or_outdated_unsubscribe_link_shows_nothing_and_changes_nothi
 
 def cli(db_url: str, *args: str, stdin: bytes | None = None) -> Any:
     app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, now_override=INVITED)
-    return CliRunner().invoke(main, list(args), obj=app, input=stdin)
+    return CliRunner().invoke(main, ["--lang", "en", *args], obj=app, input=stdin)
 
 
 DSN = b"""From: MAILER-DAEMON@mail.example.org

@@ -38,6 +38,9 @@ DEVELOPER_EXCEPTIONS = {
     "ValueError",
     "OSError",
     "SettingsError",  # venskab/settings.py: the operator's environment, in English like logs
+    # followup/survey_defs.py: the organisation's own survey files (surveys/*.yaml), checked
+    # at start-up and by `venskab survey check` like the settings; pydantic's reasons are English.
+    "SurveyDefinitionError",
 }
 # Calls whose string arguments are code or data, not text: SQL, regular expressions, type
 # variables, Babel date patterns, struct formats.
@@ -131,6 +134,13 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/school_calendar.py", "municipality : listed twice"),
     ("scheduler/school_calendar.py", "cannot read the file"),
     ("scheduler/school_calendar.py", "not valid YAML"),
+    # pydantic's own prefix, removed from its messages about a survey file.
+    ("followup/survey_defs.py", "Value error, "),
+    # Reasons about a survey file (surveys/*.yaml), in English like SurveyDefinitionError's.
+    ("followup/survey_defs.py", "unknown field (check the spelling)"),
+    ("followup/survey_defs.py", "expected a text; put quotes around"),
+    # A password hashed only to answer an unknown account as slowly as a known one; never shown.
+    ("followup/staff_auth.py", "no such account"),
 }
 
 
@@ -268,17 +278,6 @@ TARGETS = ["bot", "web", "followup", "scheduler", "venskab/cli"]
 # (lower it here when you convert some), and a file not listed must have none. When a file is
 # converted, remove its line. The goal is an empty table.
 PENDING: dict[str, int] = {
-    "followup/alerts.py": 9,
-    "followup/contacts.py": 4,
-    "followup/matches.py": 13,
-    "followup/people.py": 1,
-    "followup/retention.py": 2,
-    "followup/sparring.py": 2,
-    "followup/staff_auth.py": 4,
-    "followup/survey_defs.py": 7,
-    "followup/survey_results.py": 4,
-    "followup/tasks.py": 4,
-    "followup/visits.py": 1,
     "scheduler/channels/email.py": 5,
     "scheduler/channels/errors.py": 2,
     "scheduler/channels/sms.py": 8,
@@ -287,8 +286,6 @@ PENDING: dict[str, int] = {
     "scheduler/outbox.py": 3,
     "scheduler/outcomes.py": 1,
     "scheduler/prepare.py": 2,
-    "venskab/cli/__init__.py": 1,
-    "venskab/cli/surveys.py": 17,
 }
 
 

@@ -24,9 +24,9 @@ BASELINE = datetime(2026, 3, 3, 9, tzinfo=UTC)
 END = datetime(2027, 3, 3, 11, tzinfo=UTC)
 
 
-def cli(db_url: str, *args: str) -> Any:
+def cli(db_url: str, *args: str, lang: str = "en") -> Any:
     app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, now_override=END + timedelta(days=30))
-    return CliRunner().invoke(main, list(args), obj=app)
+    return CliRunner().invoke(main, ["--lang", lang, *args], obj=app)
 
 
 def answer(
@@ -221,3 +221,14 @@ def test_export_names_an_unknown_survey_plainly(
         db_url, "survey", "export", "--survey", "no-such-survey", "--out", str(tmp_path / "x.csv")
     )
     assert result.exit_code == 2 and "there is no survey 'no-such-survey'" in result.output
+    in_danish = cli(
+        db_url,
+        "survey",
+        "export",
+        "--survey",
+        "no-such-survey",
+        "--out",
+        str(tmp_path / "x.csv"),
+        lang="da",
+    )
+    assert "der er intet spørgeskema 'no-such-survey'" in in_danish.output

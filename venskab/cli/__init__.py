@@ -108,7 +108,9 @@ def main(ctx: click.Context, language: str | None) -> None:
 
         if language not in i18n.enabled_languages():
             codes = ", ".join(sorted(i18n.enabled_languages()))
-            raise click.BadParameter(f"expected one of {codes}", param_hint="--lang")
+            raise click.BadParameter(
+                app.texts.gettext("expected one of %(codes)s", codes=codes), param_hint="--lang"
+            )
         app.language = language
     ctx.call_on_close(app.close)
     if not gc.isenabled():  # started by the console script (venskab.entry)

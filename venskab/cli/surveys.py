@@ -78,11 +78,22 @@ def survey_list(app: AppContext) -> None:
                 ", ".join(f"{p} ({n})" for p, n in sorted(used.get(survey_id, {}).items())) or "-",
             ]
         )
-    click.echo(_table(rows, ["survey", "answered on", "questions", "used by (touchpoints)"]))
+    t = app.texts
+    headers = [
+        t.pgettext("column", "survey"),
+        t.pgettext("column", "answered on"),
+        t.pgettext("column", "questions"),
+        t.pgettext("column", "used by (touchpoints)"),
+    ]
+    click.echo(_table(rows, headers))
     missing = sorted(set(used) - set(surveys))
     if missing:
         raise UserError(
-            f"programmes use surveys with no file in {SURVEYS_DIR}: {', '.join(missing)}"
+            t.gettext(
+                "programmes use surveys with no file in %(folder)s: %(surveys)s",
+                folder=SURVEYS_DIR,
+                surveys=", ".join(missing),
+            )
         )
 
 
@@ -110,8 +121,9 @@ def survey_results(app: AppContext, survey_id: str | None) -> None:
     app.upgrade()
     with app.transaction() as session:
         table = results(session, survey_id)
+    t = app.texts
     if not table:
-        click.echo("no survey invitations yet")
+        click.echo(t.gettext("no survey invitations yet"))
         return
     rows = []
     for r in table:
@@ -137,21 +149,23 @@ def survey_results(app: AppContext, survey_id: str | None) -> None:
         _table(
             rows,
             [
-                "survey",
-                "wave",
-                "sent",
-                "opened",
-                "started",
-                "completed",
-                "rate",
-                "completed after step",
-                "by sms",
+                t.pgettext("column", "survey"),
+                t.pgettext("column", "wave"),
+                t.pgettext("column", "sent"),
+                t.pgettext("column", "opened"),
+                t.pgettext("column", "started"),
+                t.pgettext("column", "completed"),
+                t.pgettext("column", "rate"),
+                t.pgettext("column", "completed after step"),
+                t.pgettext("column", "by sms"),
             ],
         )
     )
     click.echo(
-        "step 0 = the invitation, 1.. = the reminders in the programme's order (the last is "
-        "the staff call)"
+        t.gettext(
+            "step 0 = the invitation, 1.. = the reminders in the programme's order (the last "
+            "is the staff call)"
+        )
     )
 
 
@@ -170,7 +184,11 @@ def survey_export(app: AppContext, survey_id: str, out: Path, with_text: bool) -
     """Baseline, end and follow-up answers paired per match, under pseudonymous ids."""
     definition = _surveys().get(survey_id)
     if definition is None:
-        raise UserError(f"there is no survey {survey_id!r} in {SURVEYS_DIR}")
+        raise UserError(
+            app.texts.gettext(
+                "there is no survey %(survey)r in %(folder)s", survey=survey_id, folder=SURVEYS_DIR
+            )
+        )
     app.upgrade()
     with app.transaction() as session:
         header, rows = paired_rows(
@@ -202,7 +220,14 @@ def survey_export(app: AppContext, survey_id: str, out: Path, with_text: bool) -
             write_csv(header, progress.track("writing", rows), handle)
     finally:
         progress.close()
-    click.echo(f"wrote {len(rows)} respondents to {out}")
+    click.echo(
+        app.texts.ngettext(
+            "wrote %(num)d respondent to %(file)s",
+            "wrote %(num)d respondents to %(file)s",
+            len(rows),
+            file=out,
+        )
+    )
 
 
 @survey.command("import-completions")
@@ -212,12 +237,13 @@ def survey_export(app: AppContext, survey_id: str, out: Path, with_text: bool) -
 def survey_import(app: AppContext, file: Path, survey_id: str | None) -> None:
     """Mark surveys completed from an external survey tool's CSV (a 'token' column, optionally
     'completed_at' and one column per question id)."""
+    t = app.texts
     try:
         table = read_table(file.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise UserError(f"{file}: save the file as UTF-8") from exc
+        raise UserError(t.gettext("%(file)s: save the file as UTF-8", file=file)) from exc
     except CompletionImportError as exc:
-        raise UserError(f"{file}: {exc}") from exc
+        raise UserError(f"{file}: {exc.text(t)}") from exc
     app.upgrade()
     try:
         with app.transaction() as session:
@@ -230,20 +256,28 @@ def survey_import(app: AppContext, file: Path, survey_id: str | None) -> None:
                 zone=app.settings.timezone,
             )
     except CompletionImportError as exc:
-        raise UserError(f"{file}: {exc}") from exc
-    click.echo(
-        f"{stats.completed} completed, {stats.already} already completed, "
-        f"{stats.answers} answers stored"
-        + (
-            f", {stats.ignored_values} values that did not fit ignored"
-            if stats.ignored_values
-            else ""
+        raise UserError(f"{file}: {exc.text(t)}") from exc
+    parts = [
+        t.gettext(
+            "%(completed)d completed, %(already)d already completed, %(answers)d answers stored",
+            completed=stats.completed,
+            already=stats.already,
+            answers=stats.answers,
         )
-        + (f", {stats.other_survey} for other surveys skipped" if stats.other_survey else "")
-    )
+    ]
+    if stats.ignored_values:
+        parts.append(t.gettext("%(num)d values that did not fit ignored", num=stats.ignored_values))
+    if stats.other_survey:
+        parts.append(t.gettext("%(num)d for other surveys skipped", num=stats.other_survey))
+    click.echo(", ".join(parts))
     if stats.unknown:
         rows = ", ".join(str(n) for n in stats.unknown_rows[:20])
-        click.echo(f"{stats.unknown} rows with an unknown token (rows {rows})", err=True)
+        click.echo(
+            t.gettext(
+                "%(num)d rows with an unknown token (rows %(rows)s)", num=stats.unknown, rows=rows
+            ),
+            err=True,
+        )
 
 
 @click.group()
@@ -267,7 +301,9 @@ def mail_bounce(app: AppContext, addresses: tuple[str, ...], dsn: object) -> Non
     if dsn is not None:
         found += bounced_addresses(dsn.read())  # type: ignore[attr-defined]
     if not found:
-        raise UserError("give one or more addresses, or a bounce message with --dsn")
+        raise UserError(
+            app.texts.gettext("give one or more addresses, or a bounce message with --dsn")
+        )
     app.upgrade()
     with app.transaction() as session:
         for address in found:
@@ -276,7 +312,15 @@ def mail_bounce(app: AppContext, addresses: tuple[str, ...], dsn: object) -> Non
             except InvalidValue as exc:
                 raise UserError(f"{address!r}: {exc}") from exc
             if count:
-                people = "person" if count == 1 else "people"
-                click.echo(f"{address}: marked as bouncing ({count} {people})")
+                click.echo(
+                    app.texts.ngettext(
+                        "%(address)s: marked as bouncing (%(num)d person)",
+                        "%(address)s: marked as bouncing (%(num)d people)",
+                        count,
+                        address=address,
+                    )
+                )
             else:
-                click.echo(f"{address}: no one has this address")
+                click.echo(
+                    app.texts.gettext("%(address)s: no one has this address", address=address)
+                )
