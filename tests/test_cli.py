@@ -84,7 +84,7 @@ def test_an_unknown_match_id_is_a_clear_error_with_status_2(
     ):
         result = cli(db_url, *args)
         assert result.exit_code == 2, args
-        assert "there is no match with id 999" in result.output
+        assert "der er intet match med id 999" in result.output
 
 
 def test_match_list_and_show_leave_out_contact_details(
@@ -113,11 +113,11 @@ def test_pause_resume_and_end_change_the_match(
     )
     assert cli(db_url, "match", "resume", match_id, "--on", "2026-08-03").exit_code == 0
     bad = cli(db_url, "match", "pause", match_id, "--from", "2026-07-10", "--to", "2026-07-05")
-    assert bad.exit_code == 2 and "first day back" in bad.output
+    assert bad.exit_code == 2 and "den første dag tilbage" in bad.output
     ended = cli(db_url, "match", "end", match_id, "--on", "2026-09-14", "--by", "volunteer_family")
     assert ended.exit_code == 0, ended.output
     again = cli(db_url, "match", "end", match_id, "--on", "2026-09-15", "--by", "term")
-    assert again.exit_code == 2 and "already ended" in again.output
+    assert again.exit_code == 2 and "er allerede afsluttet" in again.output
     with session_factory() as session:
         pause = session.scalars(select(MatchPause)).one()
         assert (pause.start_date, pause.end_date) == (date(2026, 7, 1), date(2026, 8, 3))
@@ -206,7 +206,7 @@ def test_match_edit_refuses_bad_input_with_status_2_and_changes_nothing(
     assert bad_date.exit_code == 2 and "--start" in bad_date.output
     assert len(bad_date.output.strip().splitlines()) == 1
     unknown = cli(db_url, "match", "edit", "999", "--start", "2026-03-09")
-    assert unknown.exit_code == 2 and "there is no match with id 999" in unknown.output
+    assert unknown.exit_code == 2 and "der er intet match med id 999" in unknown.output
     assert (
         cli(db_url, "match", "end", match_id, "--on", "2026-09-14", "--by", "term").exit_code == 0
     )

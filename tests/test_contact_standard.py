@@ -114,8 +114,8 @@ def test_a_contact_in_the_future_or_for_no_match_is_refused_with_one_line(
     with session_factory.begin() as session:
         match_id = make_match(session).id
     for args, says in (
-        ((str(match_id), "--on", "2026-05-01"), "is in the future"),
-        ((str(match_id), "--on", "2026-02-01"), "before the match started"),
+        ((str(match_id), "--on", "2026-05-01"), "ligger i fremtiden"),
+        ((str(match_id), "--on", "2026-02-01"), "er før matchet startede"),
         ((str(match_id), "--on", "1.4.2026"), "skriv en dato som ÅÅÅÅ-MM-DD"),
         (("99999",), "der er intet match 99999"),
     ):

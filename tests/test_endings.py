@@ -604,7 +604,7 @@ def test_a_re_match_that_does_not_fit_is_one_clear_line_and_writes_nothing(
     runs = [
         (
             ["match", "rematch", str(match_id), "--family", "F-NEW", "--start", "2026-06-08"],
-            f"match {match_id} has not ended: end it before re-matching the child",
+            f"match {match_id} er ikke afsluttet: afslut det, før barnet får et nyt match",
         ),
         (["match", "end", str(match_id), "--by", "unreachable", "--why", "bored"], "'bored'"),
     ]
@@ -634,11 +634,11 @@ def test_a_re_match_that_does_not_fit_is_one_clear_line_and_writes_nothing(
         ),
         (
             ["match", "rematch", str(match_id), "--family", own, "--start", "2026-06-08"],
-            "a re-match is with another volunteer family",
+            "et nyt match skal være med en anden venskabsfamilie",
         ),
         (
             ["match", "rematch", str(match_id), "--family", "F-NEW", "--start", "2026-05-01"],
-            "the new match must start on or after 2026-05-29",
+            "det nye match skal starte 2026-05-29 eller senere",
         ),
         (
             [
@@ -684,7 +684,7 @@ def test_a_re_match_that_does_not_fit_is_one_clear_line_and_writes_nothing(
     again = cli_at(
         db_url, now, "match", "rematch", str(match_id), "--family", "F-NEW", "--start", "2026-06-08"
     )
-    assert again.exit_code == 2 and f"match {match_id} was re-matched already" in again.output
+    assert again.exit_code == 2 and f"match {match_id} har allerede fået et nyt match" in again.output
     with session_factory() as session:
         new = session.scalars(select(Match).where(Match.previous_match_id == match_id)).one()
         assert (new.visit_weekday, new.visit_time) == (3, time(16, 30))

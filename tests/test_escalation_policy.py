@@ -177,7 +177,7 @@ def test_the_command_line_snoozes_a_case_and_lists_it_as_snoozed(
     bad = CliRunner().invoke(main, ["snooze", str(case_id), "--until", "next week"], obj=app)
     assert bad.exit_code == 2 and "er ikke en ISO-dato" in bad.output
     past = CliRunner().invoke(main, ["snooze", str(case_id), "--until", "2020-01-01"], obj=app)
-    assert past.exit_code == 2 and "must end in the future" in past.output
+    assert past.exit_code == 2 and "udsættelsen skal slutte i fremtiden" in past.output
     until = (app.now() + timedelta(days=3)).date().isoformat()
     done = CliRunner().invoke(main, ["snooze", str(case_id), "--until", until], obj=app)
     assert done.exit_code == 0, done.output

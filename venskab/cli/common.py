@@ -29,6 +29,15 @@ class UserError(click.ClickException):
 
     exit_code = 2
 
+    def __init__(self, message: str | Exception) -> None:
+        # A refusal from the domain layer carries its reason as a message id: said in the
+        # staff member's language (``--lang``, VENSKAB_LANGUAGE), not in the log's English.
+        from followup.refused import Refused
+
+        if isinstance(message, Refused):
+            message = message.text(staff_texts())
+        super().__init__(str(message))
+
     def show(self, file: object = None) -> None:
         click.echo(f"venskab: {self.format_message()}", err=True)
 

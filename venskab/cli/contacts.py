@@ -48,7 +48,7 @@ def contact_add(app: AppContext, match_id: int, party: str, kind: str, on_text: 
         try:
             record(session, match, PARTY[party], kind, on, today)
         except ContactError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(exc) from None
     texts, day = app.texts, fmt_date(on, app.locale, "medium")
     recorded = {
         ("family", "call"): texts.gettext(

@@ -102,7 +102,7 @@ def _load(session: Session, match_id: int) -> Match:
     try:
         return ops.get_match(session, match_id)
     except MatchError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(exc) from exc
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
@@ -361,7 +361,7 @@ def match_pause(app: AppContext, match_id: int, start: str, end: str | None, rea
         try:
             ops.pause(session, m, start_day, end_day, reason, "cli")
         except MatchError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
     texts, locale = app.texts, app.locale
     click.echo(
         texts.gettext(
@@ -389,7 +389,7 @@ def match_resume(app: AppContext, match_id: int, on: str | None) -> None:
         try:
             ops.resume(session, m, day, "cli")
         except MatchError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
     click.echo(
         app.texts.gettext("match %(id)s resumes on %(day)s", id=match_id, day=_day(day, app.locale))
     )
@@ -432,7 +432,7 @@ def match_end(
         try:
             ops.end(session, m, day, EndedBy(ended_by), reason, "cli", reason_code=code)
         except MatchError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
     click.echo(
         app.texts.gettext(
             "match %(id)s ended on %(day)s (%(by)s)",
@@ -498,7 +498,7 @@ def match_rematch(
                 visit_time=at,
             )
         except MatchError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
         new_id = new.id
     click.echo(
         texts.gettext(

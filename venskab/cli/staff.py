@@ -103,7 +103,7 @@ def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
                 session, escalation_id, _staff_id(app, session, staff), app.now(), via="cli"
             )
         except AckError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
     click.echo(app.texts.gettext("case %(id)s acknowledged", id=escalation_id))
 
 
@@ -119,7 +119,7 @@ def snooze_command(app: AppContext, escalation_id: int, until: str, staff: int |
         try:
             snooze(session, escalation_id, _staff_id(app, session, staff), when, app.now(), "cli")
         except AckError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
     click.echo(
         app.texts.gettext(
             "case %(id)s snoozed until %(when)s", id=escalation_id, when=_local(when, app)
@@ -138,7 +138,7 @@ def resolve_command(app: AppContext, escalation_id: int, note: str, staff: int |
         try:
             resolve(session, escalation_id, _staff_id(app, session, staff), app.now(), note)
         except AckError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
     click.echo(app.texts.gettext("case %(id)s resolved", id=escalation_id))
 
 
@@ -173,7 +173,7 @@ def task(app: AppContext, task_id: int, outcome: str, note: str, to: str | None)
         try:
             complete(session, task_id, outcome, note, app.now(), reschedule_to=when)
         except TaskError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
     click.echo(f"task {task_id}: {outcome}")
 
 
@@ -205,7 +205,7 @@ def passwd(app: AppContext, ref: str) -> None:
         try:
             set_password(session, member, password, app.now(), actor="cli")
         except PasswordError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc) from exc
         name = member.name
     click.echo(app.texts.gettext("password set for %(name)s; their sessions have ended", name=name))
 
