@@ -684,7 +684,9 @@ def test_a_re_match_that_does_not_fit_is_one_clear_line_and_writes_nothing(
     again = cli_at(
         db_url, now, "match", "rematch", str(match_id), "--family", "F-NEW", "--start", "2026-06-08"
     )
-    assert again.exit_code == 2 and f"match {match_id} har allerede fået et nyt match" in again.output
+    assert (
+        again.exit_code == 2 and f"match {match_id} har allerede fået et nyt match" in again.output
+    )
     with session_factory() as session:
         new = session.scalars(select(Match).where(Match.previous_match_id == match_id)).one()
         assert (new.visit_weekday, new.visit_time) == (3, time(16, 30))
