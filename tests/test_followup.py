@@ -217,7 +217,7 @@ async def test_an_unacknowledged_urgent_escalation_goes_to_the_coordinator_and_s
     again = CliRunner().invoke(
         main, ["ack", str(escalation_id)], obj=AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     )
-    assert again.exit_code == 2 and "already acknowledged" in again.output
+    assert again.exit_code == 2 and f"sag {escalation_id} er allerede kvitteret" in again.output
 
 
 async def test_repeated_cancellations_make_one_escalation_with_growing_evidence_not_an_alert_storm(
