@@ -17,6 +17,7 @@ from venskab.cli.common import AppContext
 MODULES = (
     "operations",
     "matches",
+    "plans",
     "data",
     "staff",
     "surveys",
@@ -36,7 +37,7 @@ COMMANDS = {
     "tick": "operations",
     "simulate": "operations",
     "match": "matches",
-    "plan": "matches",
+    "plan": "plans",
     "import": "data",
     "person": "data",
     "retention": "data",
