@@ -22,61 +22,44 @@ changed get a new plan version, so that the planner re-plans them; nothing else 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from followup.certificates import match_blocker
-from followup.import_file import (
-    FORMATS,
-    ImportFailed,
-    Problem,
-    Table,
-    read_table,
-    said,
-    shown,
+from followup.import_base import (
+    ACTOR,
+    ImportResult,
+    Person,
+    Progress,
+    assign,
+    by_ref,
+    optional_date,
 )
+from followup.import_file import FORMATS, ImportFailed, Problem, read_table, said
 from followup.import_rows import (
     A_DATE,
-    CHILD_NAME_PROBLEMS,
     CONTACT_CHANNELS,
-    CONTACT_REFS,
-    FAMILY_REFS,
-    MEMBER_NAME_PROBLEMS,
     REFERRAL_REFS,
     RELATIONS,
     ROLES,
-    STAFF_REFS,
     STATUSES,
     MatchLookups,
     Row,
-    birth_year_parser,
     check_match_row,
     lookup,
-    member_birth_year_parser,
-    name_problem,
-    parse_date,
-    past_date_parser,
     programme_of,
     split_refs,
 )
+from followup.import_waiting import WaitingImports
 from followup.matches import sync_programmes
-from scheduler import i18n
-from scheduler.i18n import N_
 from scheduler.programme import Programme
 from store.audit import record
 from store.models import (
-    Base,
     Cadence,
-    Channel,
     Child,
     ContactPerson,
-    HouseholdMember,
-    Locale,
     Match,
     MatchStatus,
     Referral,
@@ -84,38 +67,10 @@ from store.models import (
     VolunteerFamily,
     WaitStatus,
 )
-from store.validation import InvalidValue, check_child_name, check_member_name
 
 __all__ = ["ACTOR", "KINDS", "ImportFailed", "ImportResult", "Problem", "import_csv"]
 
-ACTOR = "cli:import"
 KINDS = ("staff", "families", "contacts", "matches", "referrals", "household")
-
-
-@dataclass
-class ImportResult:
-    file: str
-    kind: str
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def describe(self, texts: i18n.Texts) -> str:
-        values = {"file": self.file, "created": self.created, "updated": self.updated}
-        if self.unchanged:
-            return texts.gettext(
-                "%(file)s: %(created)d created, %(updated)d updated, %(unchanged)d unchanged",
-                unchanged=self.unchanged,
-                **values,
-            )
-        return texts.gettext("%(file)s: %(created)d created, %(updated)d updated", **values)
-
-
-# -- the import ------------------------------------------------------------------------------------
-
-
-# (phase, rows done, rows in the phase): "checking" every row first, then "writing" them.
-Progress = Callable[[str, int, int], None]
 
 
 def import_csv(
@@ -143,113 +98,8 @@ def import_csv(
     return getattr(importer, f"import_{kind}")()
 
 
-@dataclass
-class _Person:
-    """What a people file's row resolved to."""
-
-    row: Row
-    ref: str
-    existing: Any
-
-
-@dataclass
-class _Importer:
-    session: Session
-    kind: str
-    table: Table
-    programmes: Mapping[str, Programme]
-    actor: str
-    today: date
-    progress: Progress | None = None
-    languages: tuple[str, ...] = ("da", "en")
-    problems: list[Problem] = field(default_factory=list)
-
-    def locale(self, row: Row) -> None:
-        """The person's language: one with a catalog that is reviewed or turned on."""
-        code = row.cell("locale").strip().casefold()
-        if code and code not in self.languages and code in {lang.code for lang in i18n.languages()}:
-            message = N_(
-                "%(value)s has a catalog that no native speaker has reviewed yet; it is off "
-                "until the organisation turns it on (VENSKAB_LANGUAGES=%(code)s)"
-            )
-            row.fail("locale", said(message, value=shown(code), code=code))
-            return
-        row.choice("locale", {c: Locale(c) for c in self.languages}, empty=Locale.DA)
-
-    def step(self, phase: str, done: int, total: int) -> None:
-        if self.progress is not None:
-            self.progress(phase, done, total)
-
-    @property
-    def file(self) -> str:
-        return self.table.file
-
-    def rows(self) -> list[Row]:
-        return [Row(self.file, line, cells, self.problems) for line, cells in self.table.rows]
-
-    def refs(self, rows: Iterable[Row], column: str = "ref") -> dict[int, str]:
-        """Each row's ref (by line), with duplicates within the file reported."""
-        seen: dict[str, int] = {}
-        out: dict[int, str] = {}
-        for row in rows:
-            ref = row.ref(column)
-            if ref is None:
-                continue
-            if ref in seen:
-                message = said(
-                    "the ref %(ref)s is used on line %(line)d too", ref=shown(ref), line=seen[ref]
-                )
-                row.fail(column, message)
-                continue
-            seen[ref] = row.line
-            out[row.line] = ref
-        return out
-
-    def check(self) -> None:
-        if self.problems:
-            self.problems.sort(key=lambda p: p.line or 0)
-            raise ImportFailed(self.file, self.problems)
-
-    # -- people ------------------------------------------------------------------------------
-
-    def _people(self, model: type[Base], read: Callable[[Row], None]) -> list[_Person]:
-        rows = self.rows()
-        refs = self.refs(rows)
-        existing = by_ref(self.session, model, refs.values())
-        people: list[_Person] = []
-        for done, row in enumerate(rows, 1):
-            self.step("checking", done, len(rows))
-            read(row)
-            ref = refs.get(row.line)
-            if ref is not None and row.ok:
-                people.append(_Person(row, ref, existing.get(ref)))
-        return people
-
-    @staticmethod
-    def _effective(person: _Person, attribute: str) -> Any:
-        if attribute in person.row.values:
-            return person.row.values[attribute]
-        return getattr(person.existing, attribute, None) if person.existing is not None else None
-
-    def _reachable(self, people: list[_Person], preferred: bool = False) -> None:
-        for person in people:
-            phone, email = self._effective(person, "phone"), self._effective(person, "email")
-            if not phone and not email:
-                person.row.fail(
-                    "phone" if person.row.has("phone") else "email",
-                    said("give a phone number or an email address (at least one)"),
-                )
-                continue
-            if not preferred:
-                continue
-            channel = person.row.values.get("preferred_channel")
-            if channel is None and (person.row.has("preferred_channel") or person.existing is None):
-                # Not given: SMS when there is a phone number, else email.
-                person.row.values["preferred_channel"] = Channel.SMS if phone else Channel.EMAIL
-            elif channel == Channel.SMS and not phone:
-                person.row.fail("preferred_channel", said("sms needs a phone number"))
-            elif channel == Channel.EMAIL and not email:
-                person.row.fail("preferred_channel", said("email needs an email address"))
+class _Importer(WaitingImports):
+    """Staff, families, contacts and matches."""
 
     def import_staff(self) -> ImportResult:
         def read(row: Row) -> None:
@@ -275,7 +125,7 @@ class _Importer:
             row.text("region", required=False, limit=64)
             self.locale(row)
             row.choice("status", STATUSES, empty=None)
-            row.parse("status_since", _optional_date, A_DATE)
+            row.parse("status_since", optional_date, A_DATE)
             programme_of(row, self.programmes, programme_rows, required=False)
 
         people = self._people(VolunteerFamily, read)
@@ -284,7 +134,7 @@ class _Importer:
         self.check()
         return self._write_people(VolunteerFamily, "volunteer_family", people)
 
-    def _waiting_status(self, people: list[_Person]) -> None:
+    def _waiting_status(self, people: list[Person]) -> None:
         """A new status starts today unless the row says since when; a family waiting for a
         match needs the programme it is approved for (its notes follow that programme)."""
         for person in people:
@@ -319,219 +169,6 @@ class _Importer:
         self._reachable(people, preferred=True)
         self.check()
         return self._write_people(ContactPerson, "contact_person", people)
-
-    def _write_people(self, model: type[Base], entity: str, people: list[_Person]) -> ImportResult:
-        result = ImportResult(self.file, self.kind)
-        created: list[tuple[Any, int]] = []
-        for done, person in enumerate(people, 1):
-            self.step("writing", done, len(people))
-            values = person.row.values
-            if person.existing is None:
-                obj = model(external_ref=person.ref, **values)
-                self.session.add(obj)
-                created.append((obj, person.row.line))
-                continue
-            obj = person.existing
-            changed = assign(obj, values)
-            if not changed:
-                result.unchanged += 1
-                continue
-            if "phone" in changed and hasattr(obj, "phone_failed"):
-                obj.phone_failed = False
-            if "email" in changed and hasattr(obj, "email_failed"):
-                obj.email_failed = False
-            if changed & {"phone", "email", "preferred_channel"}:
-                self._replan_people_matches(obj)
-            result.updated += 1
-            record(
-                self.session,
-                self.actor,
-                "import.update",
-                entity,
-                obj.id,
-                line=person.row.line,
-                fields=sorted(changed),
-            )
-        self.session.flush()
-        for obj, line in created:
-            record(self.session, self.actor, "import.create", entity, obj.id, line=line)
-        result.created = len(created)
-        self.session.flush()
-        return result
-
-    def _replan_people_matches(self, obj: Any) -> None:
-        """The channel of a planned message is chosen at planning: re-plan the person's open
-        matches when their addresses change."""
-        if isinstance(obj, VolunteerFamily):
-            condition = Match.volunteer_family_id == obj.id
-        elif isinstance(obj, ContactPerson):
-            condition = Match.contacts.any(ContactPerson.id == obj.id)
-        else:
-            condition = Match.staff_id == obj.id
-        for match in self.session.scalars(
-            select(Match).where(condition, Match.status != MatchStatus.ENDED)
-        ):
-            match.plan_version = (match.plan_version or 1) + 1
-
-    # -- the waiting list and the household ------------------------------------------------
-
-    def import_referrals(self) -> ImportResult:
-        programme_rows = sync_programmes(self.session, self.programmes.values())
-        rows = self.rows()
-        refs = self.refs(rows)
-        existing = by_ref(
-            self.session, Referral, refs.values(), options=(selectinload(Referral.child),)
-        )
-        contacts = by_ref(self.session, ContactPerson, (r.cell("contact_ref") for r in rows))
-        staff = by_ref(self.session, Staff, (r.cell("staff_ref") for r in rows))
-        year = self.today.year
-        plans: list[tuple[Row, str]] = []
-        for done, row in enumerate(rows, 1):
-            self.step("checking", done, len(rows))
-            programme_of(row, self.programmes, programme_rows)
-            if row.has("child_name"):
-                try:
-                    row.values["first_name"] = check_child_name(row.cell("child_name"))
-                except InvalidValue as exc:
-                    row.fail("child_name", name_problem(exc, CHILD_NAME_PROBLEMS))
-            row.parse(
-                "child_birth_year",
-                birth_year_parser(self.today),
-                said("a birth year between %(first)d and %(last)d", first=year - 30, last=year),
-                attribute="birth_year",
-            )
-            lookup(row, "contact_ref", contacts, CONTACT_REFS, "contact_person")
-            if row.cell("staff_ref"):
-                lookup(row, "staff_ref", staff, STAFF_REFS, "staff")
-            row.text("region", required=False, limit=64)
-            row.choice("status", STATUSES)
-            row.parse("status_since", _optional_date, A_DATE)
-            ref = refs.get(row.line)
-            if ref is not None and row.ok:
-                plans.append((row, ref))
-        self.check()
-        result = ImportResult(self.file, "referrals")
-        created: list[tuple[Referral, int]] = []
-        for done, (row, ref) in enumerate(plans, 1):
-            self.step("writing", done, len(plans))
-            values = dict(row.values)
-            child_values = {k: values.pop(k) for k in ("first_name", "birth_year")}
-            referral = existing.get(ref)
-            if values.get("status_since") is None:
-                values.pop("status_since", None)
-                if referral is None or referral.status != values["status"]:
-                    values["status_since"] = self.today
-            if referral is None:
-                referral = Referral(external_ref=ref, child=Child(**child_values), **values)
-                self.session.add(referral)
-                created.append((referral, row.line))
-                continue
-            changed = assign(referral, values)
-            changed |= {f"child.{name}" for name in assign(referral.child, child_values)}
-            if not changed:
-                result.unchanged += 1
-                continue
-            result.updated += 1
-            record(
-                self.session,
-                self.actor,
-                "import.update",
-                "referral",
-                referral.id,
-                line=row.line,
-                fields=sorted(changed),
-            )
-        self.session.flush()
-        for referral, line in created:
-            record(self.session, self.actor, "import.create", "referral", referral.id, line=line)
-        result.created = len(created)
-        self.session.flush()
-        return result
-
-    def import_household(self) -> ImportResult:
-        """One row per adult or teenager of a volunteer family, found again by family, first
-        name and birth year; the certificates' dates (empty: none yet)."""
-        rows = self.rows()
-        families = by_ref(self.session, VolunteerFamily, (r.cell("family_ref") for r in rows))
-        plans: list[tuple[Row, tuple[int, str, int]]] = []
-        seen: dict[tuple[int, str, int], int] = {}
-        for done, row in enumerate(rows, 1):
-            self.step("checking", done, len(rows))
-            lookup(row, "family_ref", families, FAMILY_REFS, "family")
-            if row.has("first_name"):
-                try:
-                    row.values["first_name"] = check_member_name(row.cell("first_name"))
-                except InvalidValue as exc:
-                    row.fail("first_name", name_problem(exc, MEMBER_NAME_PROBLEMS))
-            row.parse(
-                "birth_year",
-                member_birth_year_parser(self.today),
-                said("a birth year such as 1984"),
-            )
-            for column in ("child_certificate_on", "criminal_record_on"):
-                row.parse(
-                    column,
-                    past_date_parser(self.today),
-                    said("a date such as 2025-03-02 (YYYY-MM-DD), not after today, or empty"),
-                )
-            if not row.ok:
-                continue
-            key = (
-                row.values["family"].id,
-                row.values["first_name"].casefold(),
-                row.values["birth_year"],
-            )
-            if key in seen:
-                message = said("the same person is on line %(line)d too", line=seen[key])
-                row.fail("first_name", message)
-                continue
-            seen[key] = row.line
-            plans.append((row, key))
-        self.check()
-        result = ImportResult(self.file, "household")
-        known: dict[tuple[int, str, int], HouseholdMember] = {}
-        family_ids = sorted({key[0] for _, key in plans})
-        for found in self.session.scalars(
-            select(HouseholdMember).where(HouseholdMember.volunteer_family_id.in_(family_ids))
-        ):
-            known[(found.volunteer_family_id, found.first_name.casefold(), found.birth_year)] = (
-                found
-            )
-        created: list[tuple[HouseholdMember, int]] = []
-        for done, (row, key) in enumerate(plans, 1):
-            self.step("writing", done, len(plans))
-            values = dict(row.values)
-            family = values.pop("family")
-            member = known.get(key)
-            if member is None:
-                new = HouseholdMember(volunteer_family_id=family.id, **values)
-                self.session.add(new)
-                created.append((new, row.line))
-                continue
-            changed = assign(member, values)
-            if not changed:
-                result.unchanged += 1
-                continue
-            result.updated += 1
-            record(
-                self.session,
-                self.actor,
-                "import.update",
-                "household_member",
-                member.id,
-                line=row.line,
-                fields=sorted(changed),
-            )
-        self.session.flush()
-        for member, line in created:
-            record(
-                self.session, self.actor, "import.create", "household_member", member.id, line=line
-            )
-        result.created = len(created)
-        self.session.flush()
-        return result
-
-    # -- matches -----------------------------------------------------------------------------
 
     def import_matches(self) -> ImportResult:
         programme_rows = sync_programmes(self.session, self.programmes.values())
@@ -653,38 +290,3 @@ def _matched(family: VolunteerFamily, referral: Referral | None, match: Match, t
         family.status, family.status_since = WaitStatus.MATCHED, today
     if referral is not None:
         referral.status, referral.status_since, referral.match = WaitStatus.MATCHED, today, match
-
-
-def _optional_date(value: str) -> date | None:
-    return parse_date(value) if value else None
-
-
-def by_ref(
-    session: Session, model: Any, refs: Iterable[str], options: Sequence[Any] = ()
-) -> dict[str, Any]:
-    """The records with these refs, by ref (looked up in chunks)."""
-    wanted = sorted({ref for ref in refs if ref})
-    found: dict[str, Any] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        query = select(model).where(model.external_ref.in_(chunk)).options(*options)
-        for obj in session.scalars(query):
-            found[obj.external_ref] = obj
-    return found
-
-
-def assign(obj: Any, values: Mapping[str, Any]) -> set[str]:
-    """Set the attributes that differ; return the names of those changed."""
-    changed: set[str] = set()
-    for name, value in values.items():
-        current = getattr(obj, name)
-        if isinstance(value, list):
-            same = [getattr(x, "id", x) for x in current] == [getattr(x, "id", x) for x in value]
-        elif isinstance(value, Base):
-            same = current is value or getattr(current, "id", None) == getattr(value, "id", None)
-        else:
-            same = current == value
-        if not same:
-            setattr(obj, name, value)
-            changed.add(name)
-    return changed

@@ -35,7 +35,7 @@ from tests.support.webserver import serving
 from tests.test_cli import cli
 from venskab.cli.common import AppContext
 from web.app import create_app
-from web.auth import ACCOUNT_FAILURES, ADDRESS_FAILURES
+from web.login import ACCOUNT_FAILURES, ADDRESS_FAILURES
 
 _served = staff_app._served
 world = staff_app.world

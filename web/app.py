@@ -32,10 +32,11 @@ from store.models import Match, OutboxMessage
 from store.receipts import first_delivery
 from web import import_page, sandbox
 from web.ack import ack_routes
-from web.auth import SecurityHeaders, auth_routes
+from web.auth import SecurityHeaders
 from web.calendar import calendar_routes
 from web.inbound import inbound_routes
 from web.limits import not_found, twilio_params
+from web.login import auth_routes
 from web.moments import moment_routes
 from web.reports_page import report_routes
 from web.staff_groups import group_routes

@@ -31,7 +31,7 @@ from tests.support.cast import PROGRAMMES, make_match
 from tests.support.webserver import serving
 from venskab.cli.common import AppContext
 from web.app import create_app
-from web.auth import ACCOUNT_FAILURES, ADDRESS_FAILURES
+from web.login import ACCOUNT_FAILURES, ADDRESS_FAILURES
 
 NOW = datetime(2026, 4, 14, 9, 30, tzinfo=UTC)  # a Tuesday, six weeks into the first match
 PASSWORD = "en god lang adgangskode"
