@@ -9,6 +9,7 @@ from babel.dates import format_date, format_time
 
 from followup.yearplan import BABEL_LOCALES, PlanRow, channel_for, fmt_date, label, year_plan
 from scheduler import i18n
+from scheduler.channels.telegram import utf16_length
 from scheduler.programme import AudienceName, Kind, Programme
 from scheduler.recipients import Recipient
 from scheduler.timeline import MatchFacts, occurrences
@@ -234,19 +235,21 @@ def next_things(
 
 
 def chunks(text: str, limit: int = TEXT_MAX) -> list[str]:
-    """Split ``text`` into messages Telegram accepts, at line breaks where possible."""
+    """Split ``text`` into messages Telegram accepts (``limit`` UTF-16 units each), at line
+    breaks where possible."""
     text = text if text.strip() else "…"
     parts: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:
+        while utf16_length(line) > limit:
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
+            head = _head(line, limit)
+            parts.append(head)
+            line = line[len(head) :]
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
+        if utf16_length(candidate) > limit:
             parts.append(current)
             current = line
         else:
@@ -254,3 +257,8 @@ def chunks(text: str, limit: int = TEXT_MAX) -> list[str]:
     if current.strip():
         parts.append(current)
     return [p for p in parts if p.strip()] or ["…"]
+
+
+def _head(line: str, limit: int) -> str:
+    """The longest start of ``line`` within ``limit`` UTF-16 units, never half an emoji."""
+    return line.encode("utf-16-le")[: limit * 2].decode("utf-16-le", errors="ignore")

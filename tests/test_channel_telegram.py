@@ -195,6 +195,20 @@ async def test_a_text_over_4096_characters_is_cut_with_an_ellipsis_and_delivered
     assert body.startswith(params["text"][:-1])
 
 
+async def test_a_text_full_of_emoji_is_cut_by_telegrams_count_and_delivered(
+    channel: TelegramChannel, fake: FakeTelegram
+) -> None:
+    # 4,800 characters, but 5,100 for Telegram, which counts UTF-16 units (😊 is two).
+    body = "Tak for i dag 😊" * 300
+
+    await channel.send(OutgoingMessage(to=str(PARENT_CHAT), body=body))
+
+    ((_, params),) = fake.sent("sendMessage")
+    assert len(params["text"].encode("utf-16-le")) // 2 <= 4096
+    assert params["text"].endswith("…") and "\ufffd" not in params["text"]
+    assert body.startswith(params["text"][:-1])
+
+
 @pytest.mark.parametrize("description", [ENTITIES, "Bad Request: message is too long"])
 async def test_a_refused_text_is_sent_once_more_as_plain_shortened_text(
     channel: TelegramChannel, fake: FakeTelegram, description: str

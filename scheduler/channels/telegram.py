@@ -32,11 +32,18 @@ TEXT_MAX = 4096
 BODY_REFUSALS = ("message is too long", "can't parse entities")
 
 
+def utf16_length(text: str) -> int:
+    """How long Telegram counts ``text``: in UTF-16 code units (an emoji such as 😊 is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def shorten(text: str, limit: int = TEXT_MAX) -> str:
-    """``text`` cut to ``limit`` characters, ending with "…" where it was cut."""
-    if len(text) <= limit:
+    """``text`` cut to ``limit`` UTF-16 units, ending with "…" where it was cut."""
+    if utf16_length(text) <= limit:
         return text
-    return text[: limit - 1].rstrip() + "…"
+    # A cut in the middle of a surrogate pair leaves half an emoji: drop that half.
+    head = text.encode("utf-16-le")[: (limit - 1) * 2].decode("utf-16-le", errors="ignore")
+    return head.rstrip() + "…"
 
 
 def _refuses_body(exc: BaseException) -> bool:

@@ -456,8 +456,9 @@ class FakeTelegram(LocalServer):
             visible = _visible_text(text, params.get("parse_mode"))
             if not visible.strip():
                 errors.append("text: message text is empty")
-            elif len(visible) > TEXT_MAX:
-                errors.append(f"text: message is too long ({len(visible)} > {TEXT_MAX} characters)")
+            # Telegram counts UTF-16 code units: an emoji outside the BMP counts twice.
+            elif (units := len(visible.encode("utf-16-le")) // 2) > TEXT_MAX:
+                errors.append(f"text: message is too long ({units} > {TEXT_MAX} UTF-16 units)")
         if (
             lowered == "answercallbackquery"
             and isinstance(text, str)
