@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot import callbacks as cb
 from bot import moments as bot_moments
+from bot import staff_cases
 from bot.buttons import worry_labels
 from bot.common import (
     Outcome,
@@ -40,6 +41,10 @@ def on_text(ctx: BotContext, update: Update) -> Outcome:
     worry = text.strip() in worry_labels()
     with ctx.transaction() as session:
         pending = get_pending(ctx.data, now)
+        if staff_cases.wants_note(pending, now) and not worry:
+            clear_pending(ctx.data)
+            assert pending is not None
+            return staff_cases.note_from_text(session, ctx, update, pending, text)
         if pending is not None and not worry:
             # The answer to the bot's last question: the match (and with it the family) in one
             # query, which also checks that this chat still owns it.

@@ -34,7 +34,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import answers, calendar, callbacks, family, moments, presses, staff
+from bot import answers, calendar, callbacks, family, moments, presses, staff, staff_cases
 from bot.common import Outcome, Reply, deliver, expired_text, send, user_locale, who_is
 from bot.context import BotApplication, BotContext, BotServices
 from bot.persistence import DbPersistence, remember
@@ -181,13 +181,7 @@ async def on_callback(update: Update, context: BotContext) -> None:
     if data is None or chat is None or chat.type != ChatType.PRIVATE:
         await query.answer(expired_text(user_locale(update.effective_user)))
         return
-    press = (
-        staff.on_ack
-        if data.action == "ack"
-        else staff.on_snooze
-        if data.action == "sn"
-        else presses.on_button
-    )
+    press = staff_cases.on_press if data.action in callbacks.STAFF_ACTIONS else presses.on_button
     outcome = await asyncio.to_thread(press, context, update, data)
     await _deliver(context, update, outcome)
 

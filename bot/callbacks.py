@@ -23,7 +23,12 @@ action   fields                                 meaning
 ``mo``   match, moment, y|n                     send or drop a previewed greeting to the parent
 ``lg``   da|en                                  language
 ``ack``  escalation                             staff acknowledge an alert
-``sn``   escalation                             staff snooze an alert for a week
+``sn``   escalation                             staff snooze an alert: offer how long
+``sd``   escalation, 1|3|7|14                   snooze it that many days
+``rv``   escalation                             staff resolve an alert: offer the outcomes
+``ro``   escalation, outcome                    resolve it with that outcome
+``rn``   escalation                             no note for the resolved case
+``bk``   escalation                             back to the case's buttons
 ``cv``   match, <n>mo, 0-9, 0-5                 the child's voice at a moment: question n
                                                 (1-based; 0 with 0 = start) answered 1-5
 =======  =====================================  ==========================================
@@ -57,10 +62,17 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "lg": re.compile(r"(da|en)"),
     "ack": re.compile(_ID),
     "sn": re.compile(_ID),
+    "sd": re.compile(rf"{_ID}\|(1|3|7|14)"),
+    "rv": re.compile(_ID),
+    "ro": re.compile(rf"{_ID}\|(handled|reported|referred|no_action|match_ended)"),
+    "rn": re.compile(_ID),
+    "bk": re.compile(_ID),
     "cv": re.compile(rf"{_ID}\|([1-9]\d?mo)\|([0-9])\|([0-5])"),
 }
-# Actions whose first field is a match id (all but language and acknowledge).
-_NO_MATCH = {"lg", "ack", "sn"}
+# The staff's buttons on a case; their first field is an escalation id.
+STAFF_ACTIONS = frozenset({"ack", "sn", "sd", "rv", "ro", "rn", "bk"})
+# Actions whose first field is a match id (all but language and the staff's).
+_NO_MATCH = {"lg", *STAFF_ACTIONS}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""The staff side of the bot: today's tasks and open cases, a match's summary, acknowledging.
+"""The staff side of the bot: today's tasks and open cases, a match's summary.
 
 A procesleder sees the matches and escalations assigned to them; coordinators and
-administrators see everything. Acknowledge buttons are re-checked like every other button.
+administrators see everything. The buttons on cases are handled in :mod:`bot.staff_cases`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from sqlalchemy.orm import Session, selectinload
 from telegram import InlineKeyboardMarkup, Update
 
 from bot import buttons as kb
-from bot import callbacks as cb
 from bot.buttons import CANCELLED_BY
-from bot.common import Outcome, Reply, help_text, inline, user_locale, who_is
+from bot.common import Outcome, Reply, help_text, inline, who_is
 from bot.context import BotContext
 from bot.formatting import long_day
-from followup.alerts import acknowledge, snooze
 from followup.escalations import rule_title
 from followup.status_words import match_status, visit_status
 from followup.yearplan import fmt_date, fmt_weekday
@@ -38,7 +36,6 @@ from store.models import (
 )
 
 LIST_LIMIT = 25
-SNOOZE_BUTTON = timedelta(days=7)
 
 
 def _sees_everything(staff: Staff) -> bool:
@@ -203,65 +200,3 @@ def _summary(
     lines += ["", _cases_heading(texts, bool(escalations))]
     lines.extend(f"• {_escalation_line(e, locale)}" for e in escalations)
     return "\n".join(lines), inline(kb.ack_buttons([e.id for e in escalations], locale))
-
-
-def on_ack(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
-    """Acknowledge an escalation: only its staff member, or a coordinator, and only once."""
-    chat_id = update.effective_chat.id  # type: ignore[union-attr]
-    with ctx.transaction() as session:
-        who = who_is(session, chat_id, update.effective_user)
-        staff = who.staff
-        locale = staff.locale.value if staff is not None else user_locale(update.effective_user)
-        escalation = session.get(Escalation, int(data.fields[0]))
-        if (
-            staff is None
-            or escalation is None
-            or escalation.status != EscalationStatus.OPEN
-            or not (escalation.staff_id == staff.id or _sees_everything(staff))
-        ):
-            return Outcome(locale, expired=True)
-        acknowledge(session, escalation.id, staff.id, ctx.now(), "telegram")
-        toast = i18n.texts(locale).gettext("Acknowledged: #%(id)s.", id=escalation.id)
-    message = update.effective_message
-    markup = _without(message.reply_markup if message is not None else None, data)
-    text = (message.text if message is not None else None) or toast
-    return Outcome(locale, toast=toast, edit=text, markup=markup)
-
-
-def on_snooze(ctx: BotContext, update: Update, data: cb.Callback) -> Outcome:
-    """Snooze a case for a week: silent until then, then one reminder. Its staff member or a
-    coordinator only; the alert's buttons go away."""
-    chat_id = update.effective_chat.id  # type: ignore[union-attr]
-    with ctx.transaction() as session:
-        who = who_is(session, chat_id, update.effective_user)
-        staff = who.staff
-        locale = staff.locale.value if staff is not None else user_locale(update.effective_user)
-        escalation = session.get(Escalation, int(data.fields[0]))
-        if (
-            staff is None
-            or escalation is None
-            or escalation.status == EscalationStatus.RESOLVED
-            or not (escalation.staff_id == staff.id or _sees_everything(staff))
-        ):
-            return Outcome(locale, expired=True)
-        until = ctx.now() + SNOOZE_BUTTON
-        snooze(session, escalation.id, staff.id, until, ctx.now(), "telegram")
-        day = fmt_date(until.astimezone(ZoneInfo(staff.timezone)), locale, "medium")
-        toast = i18n.texts(locale).gettext(
-            "Snoozed until %(day)s: #%(id)s. We will remind you of it that day.",
-            id=escalation.id,
-            day=day,
-        )
-    message = update.effective_message
-    text = (message.text if message is not None else None) or toast
-    return Outcome(locale, toast=toast, edit=text, markup=None)
-
-
-def _without(markup: object, data: cb.Callback) -> InlineKeyboardMarkup | None:
-    """The message's keyboard minus the pressed acknowledge button."""
-    if not isinstance(markup, InlineKeyboardMarkup):
-        return None
-    pressed = cb.make("ack", data.fields[0])
-    rows = [[b for b in row if b.callback_data != pressed] for row in markup.inline_keyboard]
-    rows = [row for row in rows if row]
-    return InlineKeyboardMarkup(rows) if rows else None

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from followup.alerts import ack_button, ack_token, policy_steps, snooze_button
+from followup.alerts import ack_button, ack_token, policy_steps, resolve_button, snooze_button
 from followup.escalations import NEXT_STEPS, UNKNOWN_NEXT_STEP
+from scheduler.channels.base import Button
 from scheduler.hooks import StaffContent
 from scheduler.programme import Programme
 from store.models import Escalation, EscalationStatus, Match, OutboxMessage, Severity, Staff
@@ -161,12 +162,25 @@ def _group_content(
         tokens.append(token)
     locale = staff.locale.value
     if len(cases) == 1:
-        single = ((ack_button(open_ones[0].id),), (snooze_button(open_ones[0].id, locale),))
+        single = _buttons(open_ones[0].id, locale)
         return StaffContent({**base, **cases[0]}, single, tuple(tokens))
     buttons = tuple(
-        (ack_button(e.id, locale), snooze_button(e.id, locale, numbered=True)) for e in open_ones
+        (
+            ack_button(e.id, locale),
+            snooze_button(e.id, locale, numbered=True),
+            resolve_button(e.id, locale, numbered=True),
+        )
+        for e in open_ones
     )
     return StaffContent({**base, "cases": cases}, buttons, tuple(tokens))
+
+
+def _buttons(escalation_id: int, locale: str) -> tuple[tuple[Button, ...], ...]:
+    """A single case's buttons: acknowledge; snooze and resolve (each then offers choices)."""
+    return (
+        (ack_button(escalation_id),),
+        (snooze_button(escalation_id, locale), resolve_button(escalation_id, locale)),
+    )
 
 
 def staff_content(
@@ -194,10 +208,7 @@ def staff_content(
         assert escalation is not None
         push = int((row.context or {}).get("level", 0)) + 1
         case, token = _case(session, escalation, staff, push, public_url, secret, programmes)
-        buttons = (
-            (ack_button(escalation.id),),
-            (snooze_button(escalation.id, staff.locale.value),),
-        )
+        buttons = _buttons(escalation.id, staff.locale.value)
         return StaffContent({**base, **case}, buttons, (token,))
     if row.kind == "login_link":
         from followup.login_links import link_token

@@ -6,7 +6,8 @@ member at once, to the coordinators after 2 hours and once more after 4 hours; a
 the staff member, with one reminder a working day later. Then nothing more is pushed; the case
 stays open in the daily digest and on the case list until someone resolves it. Urgent pushes go
 out at any hour, others at the next working-hours moment. A staff member can acknowledge a case
-(pushes stop), snooze it until a date (silent until then, then one reminder) or resolve it.
+(pushes stop), snooze it until a date (silent until then, then one reminder) or resolve it
+with an outcome (:mod:`followup.resolutions`) and an optional note.
 
 Alerts are outbox rows like any other message, so they share quiet hours, retries and the
 at-most-once rule; their text is rendered at send time, and an alert whose escalation was
@@ -33,18 +34,22 @@ from followup.alert_rows import (
     targets,
 )
 from followup.refused import Refused
+from followup.resolutions import NOTE_MAX
 from followup.said import said
 from scheduler import i18n, outbox
 from scheduler.channels.base import Button
+from scheduler.i18n import N_
 from scheduler.programme import EscalationPolicy, PolicyStep, Programme
 from store.audit import record
 from store.models import (
     Escalation,
     EscalationStatus,
     Match,
+    ResolutionOutcome,
     Severity,
 )
 from store.models import Programme as ProgrammeRow
+from store.validation import strip_controls
 
 DEFAULT_POLICY = EscalationPolicy()
 MAX_SNOOZE = timedelta(days=90)
@@ -228,8 +233,15 @@ def snooze(
 
 
 def resolve(
-    session: Session, escalation_id: int, staff_id: int | None, now: datetime, note: str
+    session: Session,
+    escalation_id: int,
+    staff_id: int | None,
+    now: datetime,
+    note: str,
+    outcome: ResolutionOutcome | None = None,
 ) -> Escalation:
+    """Close a case with how it ended (``outcome``; None only where the system closes it) and
+    an optional note. Its pending alerts are cancelled."""
     escalation = session.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None:
         raise AckError(said("there is no escalation %(id)s", id=escalation_id))
@@ -240,7 +252,9 @@ def resolve(
         escalation.acknowledged_by = staff_id
     escalation.status = EscalationStatus.RESOLVED
     escalation.resolved_at = now
-    escalation.resolution_note = note[:2000] or None
+    escalation.resolution_outcome = outcome
+    escalation.resolution_note = clean_note(note) or None
+    escalation.snoozed_until = None
     outbox.cancel_pending_alerts(session, escalation_id)
     record(
         session,
@@ -248,8 +262,35 @@ def resolve(
         "escalation.resolve",
         "escalation",
         escalation_id,
+        outcome=outcome.value if outcome is not None else None,
     )
     return escalation
+
+
+def add_resolution_note(
+    session: Session, escalation_id: int, staff_id: int | None, note: str
+) -> Escalation:
+    """The short note written after resolving (the bot asks for it): once per case."""
+    escalation = session.get(Escalation, escalation_id, with_for_update=True)
+    text = clean_note(note)
+    if escalation is None or escalation.status != EscalationStatus.RESOLVED:
+        raise AckError(said("there is no resolved case %(id)s", id=escalation_id))
+    if escalation.resolution_note or not text:
+        raise AckError(said("case %(id)s already has its note", id=escalation_id))
+    escalation.resolution_note = text
+    record(
+        session,
+        f"staff:{staff_id}" if staff_id else "cli",
+        "escalation.note",
+        "escalation",
+        escalation_id,
+    )
+    return escalation
+
+
+def clean_note(note: str) -> str:
+    """A resolution note as stored: one line, no control characters, at most NOTE_MAX long."""
+    return " ".join(strip_controls(note or "").split())[:NOTE_MAX]
 
 
 def ack_token(secret: str, escalation_id: int, staff_id: int) -> str:
@@ -279,14 +320,30 @@ def _texts(locale: str) -> i18n.Texts:
         return i18n.texts("da")
 
 
-def snooze_button(escalation_id: int, locale: str, numbered: bool = False) -> Button:
-    """Snooze the case for a week (``bot.staff.on_snooze``)."""
+# The snooze and resolve buttons: the action in their data, and their label alone or numbered.
+_CASE_BUTTONS = {
+    "sn": ("⏸ Snooze", "⏸ Snooze #%(id)s"),
+    "rv": ("✅ Resolve", "✅ Resolve #%(id)s"),
+}
+# So the catalogs know them: they are translated where the buttons are made.
+_ = (N_("⏸ Snooze"), N_("⏸ Snooze #%(id)s"), N_("✅ Resolve"), N_("✅ Resolve #%(id)s"))
+
+
+def _case_button(action: str, escalation_id: int, locale: str, numbered: bool) -> Button:
+    alone, with_id = _CASE_BUTTONS[action]
     texts = _texts(locale)
-    if numbered:
-        label = texts.gettext("⏸ Snooze #%(id)s", id=escalation_id)
-    else:
-        label = texts.gettext("⏸ Snooze for a week")
-    return Button(label, callback_data=f"v1|sn|{escalation_id}")
+    label = texts.gettext(with_id, id=escalation_id) if numbered else texts.gettext(alone)
+    return Button(label, callback_data=f"v1|{action}|{escalation_id}")
+
+
+def snooze_button(escalation_id: int, locale: str, numbered: bool = False) -> Button:
+    """Snooze the case: the bot then offers a day, three days, a week or two weeks."""
+    return _case_button("sn", escalation_id, locale, numbered)
+
+
+def resolve_button(escalation_id: int, locale: str, numbered: bool = False) -> Button:
+    """Resolve the case: the bot then offers the outcomes, and asks for an optional note."""
+    return _case_button("rv", escalation_id, locale, numbered)
 
 
 def ack_button(escalation_id: int, locale: str | None = None) -> Button:

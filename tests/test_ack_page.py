@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from followup.alerts import ack_token
 from followup.escalations import raise_escalation
 from scheduler.links import secret_for
-from store.models import Escalation, EscalationStatus, Locale, Severity
+from store.models import Escalation, EscalationStatus, Locale, ResolutionOutcome, Severity
 from tests.conftest import free_port
 from tests.support.cast import make_match
 from tests.support.webserver import serving
 from venskab.cli.common import AppContext
+from web.ack import ACK_THROTTLE
 from web.app import create_app
 
 OPENED = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # 10:00 in Copenhagen
@@ -54,6 +55,7 @@ def state(factory: sessionmaker[Session], escalation_id: int) -> Escalation:
 def base(db_url: str) -> Iterator[str]:
     context = AppContext(env={"VENSKAB_DATABASE_URL": db_url})
     context.now_override = NOW
+    ACK_THROTTLE._seen.clear()  # each test is a new visitor: the link's throttle starts afresh
     with serving(create_app(context.services), free_port()) as url:
         yield url
 
@@ -68,7 +70,12 @@ def base(db_url: str) -> Iterator[str]:
                 "Barn A · Familien Eksempel",
                 "3. marts 2026 kl. 10:00",
                 "Kvittér",
-                "Udsæt en uge",
+                "Udsæt sagen",
+                "3 dage",
+                "2 uger",
+                'min="2026-03-05" max="2026-05-03"',
+                "Hvordan endte det?",
+                "Underretning sendt til kommunen",
                 "Afslut sagen",
             ],
         ),
@@ -79,7 +86,12 @@ def base(db_url: str) -> Iterator[str]:
                 "Barn A · Familien Eksempel",
                 "3 March 2026, 10:00",
                 "Acknowledge",
-                "Snooze for a week",
+                "Snooze the case",
+                "3 days",
+                "2 weeks",
+                'min="2026-03-05" max="2026-05-03"',
+                "How did it end?",
+                "Report of concern filed with the municipality",
                 "Resolve the case",
             ],
         ),
@@ -107,32 +119,85 @@ def test_acknowledge_then_resolve_with_an_outcome(
     done = httpx.post(f"{base}/ack/{token}", data={"action": "ack"})
     assert done.status_code == 200 and "Sagen er kvitteret" in done.text
     assert "Afslut sagen" in done.text  # it can be resolved from here too
-    missing = httpx.post(f"{base}/ack/{token}", data={"action": "resolve", "note": " "})
-    assert missing.status_code == 400 and "Skriv kort, hvad udfaldet blev" in missing.text
+    missing = httpx.post(f"{base}/ack/{token}", data={"action": "resolve", "note": "Talt"})
+    assert missing.status_code == 400 and "Vælg, hvordan sagen endte" in missing.text
     assert state(session_factory, escalation_id).status == EscalationStatus.ACKNOWLEDGED
     resolved = httpx.post(
-        f"{base}/ack/{token}", data={"action": "resolve", "note": "Talt med familien; alt vel."}
+        f"{base}/ack/{token}",
+        data={"action": "resolve", "outcome": "reported", "note": "Underretning sendt i dag."},
     )
     assert resolved.status_code == 200 and "Sagen er afsluttet" in resolved.text
 
     case = state(session_factory, escalation_id)
     assert case.status == EscalationStatus.RESOLVED
-    assert case.resolution_note == "Talt med familien; alt vel."
+    assert case.resolution_outcome == ResolutionOutcome.REPORTED
+    assert case.resolution_note == "Underretning sendt i dag."
     again = httpx.get(f"{base}/ack/{token}")
     assert again.status_code == 409 and "allerede afsluttet" in again.text
     assert "<form" not in again.text
 
 
-def test_snooze_a_week_from_the_link(session_factory: sessionmaker[Session], base: str) -> None:
+def test_resolve_with_an_outcome_and_no_note(
+    session_factory: sessionmaker[Session], base: str
+) -> None:
+    escalation_id, token = a_case(session_factory, "en")
+
+    resolved = httpx.post(f"{base}/ack/{token}", data={"action": "resolve", "outcome": "no_action"})
+
+    assert resolved.status_code == 200 and "The case is resolved" in resolved.text
+    case = state(session_factory, escalation_id)
+    assert (case.resolution_outcome, case.resolution_note) == (ResolutionOutcome.NO_ACTION, None)
+
+
+@pytest.mark.parametrize(
+    ("form", "shown", "until"),
+    [
+        ({"days": "3"}, "Sagen er udsat til lørdag 7. marts", NOW + timedelta(days=3)),
+        ({}, "Sagen er udsat til onsdag 11. marts", NOW + timedelta(days=7)),
+        # A chosen day: from its start, in the staff member's zone (Copenhagen, UTC+1).
+        (
+            {"days": "7", "until": "2026-03-20"},
+            "Sagen er udsat til fredag 20. marts",
+            datetime(2026, 3, 19, 23, 0, tzinfo=UTC),
+        ),
+    ],
+)
+def test_snooze_for_a_chosen_span_or_until_a_day_from_the_link(
+    session_factory: sessionmaker[Session],
+    base: str,
+    form: dict[str, str],
+    shown: str,
+    until: datetime,
+) -> None:
     escalation_id, token = a_case(session_factory)
 
-    snoozed = httpx.post(f"{base}/ack/{token}", data={"action": "snooze"})
+    snoozed = httpx.post(f"{base}/ack/{token}", data={"action": "snooze", **form})
 
-    assert snoozed.status_code == 200 and "Sagen er udsat til onsdag 11. marts" in snoozed.text
+    assert snoozed.status_code == 200 and shown in snoozed.text
     case = state(session_factory, escalation_id)
     assert case.status == EscalationStatus.OPEN
     assert case.snoozed_until is not None
-    assert case.snoozed_until.replace(tzinfo=UTC) == NOW + timedelta(days=7)
+    assert case.snoozed_until.replace(tzinfo=UTC) == until
+
+
+def test_a_snooze_day_outside_tomorrow_to_60_days_ahead_is_refused(
+    session_factory: sessionmaker[Session], base: str
+) -> None:
+    escalation_id, token = a_case(session_factory)
+
+    refused = [
+        httpx.post(f"{base}/ack/{token}", data={"action": "snooze", **form})
+        for form in (
+            {"until": "2026-03-04"},  # today
+            {"until": "2026-05-04"},  # 61 days ahead
+            {"until": "i morgen"},
+            {"days": "5"},  # not one of the offered spans
+        )
+    ]
+
+    assert [r.status_code for r in refused] == [400] * 4
+    assert "en dag fra i morgen og op til 60 dage frem" in refused[0].text
+    assert state(session_factory, escalation_id).snoozed_until is None
 
 
 def test_a_post_from_another_site_or_with_a_forged_token_changes_nothing(

@@ -72,7 +72,7 @@ async def test_new_cases_within_minutes_go_as_one_message_and_a_worry_at_once(
     markup = grouped[0]["reply_markup"]
     assert isinstance(markup, dict)
     assert [[b["callback_data"] for b in row] for row in markup["inline_keyboard"]] == [
-        [f"v1|ack|{case}", f"v1|sn|{case}"] for case in by_case
+        [f"v1|ack|{case}", f"v1|sn|{case}", f"v1|rv|{case}"] for case in by_case
     ]
     mails = [
         m for m in mailbox[0].to("procesleder@example.org") if "nye sager" in str(m["Subject"])

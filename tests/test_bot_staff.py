@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import Escalation, EscalationStatus, Locale, Staff
+from store.models import Escalation, EscalationStatus, Locale, ResolutionOutcome, Staff
 from tests.support.bot_harness import (
     FAMILY_CHAT,
     STAFF_CHAT,
     BotHarness,
+    Sent,
     callback_data,
     labels,
     snapshot,
@@ -177,25 +178,138 @@ def test_match_shows_a_summary_to_its_staff_member_only(
     assert "Familien Eksempel" not in family.text and "/checkin" in family.text
 
 
+def staff_messages(sent: Sent, words: str) -> list[str]:
+    """Texts sent to the staff chat that mention ``words``, digests left out."""
+    return [
+        str(p["text"])
+        for p in sent.of("sendMessage")
+        if p["chat_id"] == STAFF_CHAT
+        and words in str(p["text"])
+        and "Dagens overblik" not in str(p["text"])
+    ]
+
+
+def digests(sent: Sent) -> list[str]:
+    return [str(p["text"]) for p in sent.of("sendMessage") if "Dagens overblik" in str(p["text"])]
+
+
+def test_snooze_offers_how_long_and_three_days_is_silent_until_then(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    staffed_match(session_factory)
+    bot.say(FAMILY_CHAT, WORRY)
+    message_id, alert = bot.prompt_to(STAFF_CHAT, bot.tick(bot.clock.now), "ack")
+    assert labels(alert) == [["✔ Kvittér / Acknowledge"], ["⏸ Udsæt", "✅ Afslut"]]
+
+    asked = bot.press(STAFF_CHAT, callback_data(alert)[1], message_id)
+    assert asked.buttons() == [["1 dag", "3 dage"], ["1 uge", "2 uger"], ["↩ Tilbage"]]
+    back = bot.press(STAFF_CHAT, asked.data("↩ Tilbage"), message_id)
+    assert back.buttons() == labels(alert)  # changed their mind: the alert as it was
+    asked = bot.press(STAFF_CHAT, callback_data(alert)[1], message_id)
+    snoozed = bot.press(STAFF_CHAT, asked.data("3 dage"), message_id)
+
+    assert "Udsat til torsdag 12. mar." in snoozed.of("answerCallbackQuery")[0]["text"]
+    edited = snoozed.of("editMessageText")[0]
+    assert str(edited["text"]).startswith(str(alert["text"])[:40])
+    assert str(edited["text"]).endswith("⏸ Udsat til torsdag 12. mar.")  # one full stop
+    assert "reply_markup" not in edited  # nothing more to press on it
+    worry = escalation(session_factory, "worry")
+    assert worry.snoozed_until == bot.clock.now + timedelta(days=3)
+
+    # Silent until Thursday evening: no push (the coordinators' step included), and the
+    # mornings' digests say it is snoozed.
+    start, quiet, mornings = bot.clock.now, [], []
+    for hours in range(3, 72, 6):
+        sent = bot.tick(start + timedelta(hours=hours))
+        quiet += staff_messages(sent, "bekymret")
+        mornings += digests(sent)
+    assert quiet == []
+    assert mornings and all("udsat til 12.03" in d for d in mornings if "bekymret" in d)
+    # Then visible again: one reminder in working hours, and the digest without "udsat".
+    later = [bot.tick(start + timedelta(hours=hours)) for hours in range(72, 90, 2)]
+    reminders = [m for sent in later for m in staff_messages(sent, "bekymret")]
+    after = [d for sent in later for d in digests(sent)]
+    assert len(reminders) == 1
+    assert after and "bekymret" in after[-1] and "udsat" not in after[-1]
+
+
 @pytest.mark.parametrize("locale", ["da", "en"])
-def test_the_snooze_button_on_an_alert_silences_the_case_for_a_week(
+def test_resolve_records_the_outcome_and_a_note_and_stops_the_pushes(
     bot: BotHarness, session_factory: sessionmaker[Session], locale: str
 ) -> None:
     staffed_match(session_factory, locale)
     bot.say(FAMILY_CHAT, WORRY)
-    alerted = bot.tick(bot.clock.now)
-    message_id, alert = bot.prompt_to(STAFF_CHAT, alerted, "ack")
-    label = {"da": "⏸ Udsæt en uge", "en": "⏸ Snooze for a week"}[locale]
-    assert labels(alert)[1] == [label]
-
-    snoozed = bot.press(STAFF_CHAT, callback_data(alert)[1], message_id)
-
-    toast = snoozed.of("answerCallbackQuery")[0]["text"]
-    assert {"da": "Udsat til 16. mar.", "en": "Snoozed until 16 Mar"}[locale] in toast
-    assert "reply_markup" not in snoozed.of("editMessageText")[0]  # the buttons are gone
+    message_id, alert = bot.prompt_to(STAFF_CHAT, bot.tick(bot.clock.now), "ack")
     worry = escalation(session_factory, "worry")
-    assert worry.snoozed_until == bot.clock.now + timedelta(days=7)
-    # The coordinators would have been told after 2 hours: nothing while it is snoozed.
-    quiet = bot.tick(bot.clock.now + timedelta(hours=3))
-    assert not [p for p in quiet.of("sendMessage") if "bekymret" in str(p["text"])]
-    assert not [p for p in quiet.of("sendMessage") if "worried" in str(p["text"])]
+
+    asked = bot.press(STAFF_CHAT, callback_data(alert)[2], message_id)
+    words = {
+        "da": ("Underretning sendt til kommunen", "Afsluttet", "Spring over", "Tak. Noten er gemt"),
+        "en": ("Report of concern filed with the municipality", "Resolved", "Skip", "Thank you."),
+    }[locale]
+    assert [words[0]] in asked.buttons() and len(asked.buttons()) == 6  # five outcomes, back
+    resolved = bot.press(STAFF_CHAT, asked.data(words[0]), message_id)
+    edited = resolved.of("editMessageText")[0]
+    assert str(edited["text"]).endswith(f"✅ {words[1]}: {words[0]}.")
+    assert "reply_markup" not in edited
+    question = resolved.of("sendMessage")[0]
+    assert labels(question) == [[words[2]]] and f"#{worry.id}" in str(question["text"])
+    noted = bot.say(STAFF_CHAT, "Talt med mor;\x00 underretning sendt.")
+
+    assert noted.text.startswith(words[3])
+    case = escalation(session_factory, "worry")
+    assert case.status == EscalationStatus.RESOLVED
+    assert case.resolution_outcome == ResolutionOutcome.REPORTED
+    assert case.resolution_note == "Talt med mor; underretning sendt."
+    # The coordinators' push (after 2 hours) and the digest leave a resolved case out.
+    later = [bot.tick(bot.clock.now + timedelta(hours=h)) for h in (3, 6, 14)]
+    assert not [t for sent in later for t in sent.texts if "bekymret" in t or "worried" in t]
+    # Another message is no longer taken as the note.
+    bot.say(STAFF_CHAT, "Noget andet")
+    assert escalation(session_factory, "worry").resolution_note == case.resolution_note
+
+
+def test_resolve_without_a_note(bot: BotHarness, session_factory: sessionmaker[Session]) -> None:
+    staffed_match(session_factory)
+    bot.say(FAMILY_CHAT, WORRY)
+    message_id, alert = bot.prompt_to(STAFF_CHAT, bot.tick(bot.clock.now), "ack")
+    acknowledged = bot.press(STAFF_CHAT, callback_data(alert)[0], message_id)
+    with session_factory() as session:
+        name = session.scalars(select(Staff.name).where(Staff.telegram_chat_id == STAFF_CHAT)).one()
+    assert str(acknowledged.of("editMessageText")[0]["text"]).endswith(f"✓ Kvitteret af {name}.")
+    assert acknowledged.buttons() == [["⏸ Udsæt", "✅ Afslut"]]  # it can still be resolved
+
+    asked = bot.press(STAFF_CHAT, acknowledged.data("✅ Afslut"), message_id)
+    resolved = bot.press(STAFF_CHAT, asked.data("Intet at gøre"), message_id)
+    skipped = bot.press(STAFF_CHAT, resolved.data("Spring over"))
+
+    case_id = escalation(session_factory, "worry").id
+    assert skipped.of("editMessageText")[0]["text"] == f"Sag #{case_id} er afsluttet uden note."
+    bot.say(STAFF_CHAT, "Ikke en note")
+    case = escalation(session_factory, "worry")
+    assert (case.resolution_outcome, case.resolution_note) == (ResolutionOutcome.NO_ACTION, None)
+
+
+def test_forged_or_foreign_case_buttons_are_refused_politely_and_change_nothing(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    staffed_match(session_factory)
+    bot.say(FAMILY_CHAT, WORRY)
+    with session_factory.begin() as session:
+        session.add(Staff(name="Anden procesleder", telegram_chat_id=7002))
+    case = escalation(session_factory, "worry").id
+    before = snapshot(session_factory)
+
+    presses = [
+        bot.press(7002, f"v1|ro|{case}|handled", message_id=1),  # another staff member's case
+        bot.press(FAMILY_CHAT, f"v1|sd|{case}|3", message_id=1),  # a family
+        bot.press(STAFF_CHAT, f"v1|ro|{case}|closed", message_id=1),  # no such outcome
+        bot.press(STAFF_CHAT, f"v1|sd|{case}|5", message_id=1),  # no such snooze
+        bot.press(STAFF_CHAT, f"v1|rn|{case}", message_id=1),  # not resolved
+        bot.press(STAFF_CHAT, f"v1|ro|{case + 1}|handled", message_id=1),  # no such case
+    ]
+
+    for sent in presses:
+        assert sent.of("answerCallbackQuery")[0]["text"] == "Denne knap er udløbet."
+        assert not sent.of("editMessageText")
+    assert snapshot(session_factory) == before

@@ -50,6 +50,7 @@ from store.models import (
     OutboxMessage,
     OutboxStatus,
     Referral,
+    ResolutionOutcome,
     Severity,
     Staff,
     StaffRole,
@@ -465,7 +466,10 @@ def act_as_staff(app: AppContext, now: datetime) -> None:
                 settled = next_working_moment(case.acknowledged_at + RESOLVE_AFTER, ZONE)
                 if settled <= now:
                     note = "Talt med familien; fulgt op." if case.match_id else "Set på."
-                    resolve(session, case.id, case.staff_id, settled, note)
+                    how = (
+                        ResolutionOutcome.HANDLED if case.match_id else ResolutionOutcome.NO_ACTION
+                    )
+                    resolve(session, case.id, case.staff_id, settled, note, how)
         for task in open_tasks(session, until=now):
             done_at = next_working_moment(task.due_at, ZONE)
             if done_at <= now:

@@ -8,10 +8,11 @@ a plain form. A POST from another site's page (an ``Origin`` that is not ours) i
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -22,6 +23,14 @@ from starlette.routing import Route
 
 from followup.alerts import AckError, acknowledge, check_ack_token, resolve, snooze
 from followup.escalations import rule_title
+from followup.resolutions import (
+    OUTCOMES,
+    PAGE_SNOOZE_DAYS,
+    SNOOZE_DAYS,
+    outcome_of,
+    snooze_label,
+    snooze_span,
+)
 from scheduler import i18n
 from scheduler.links import secret_for
 from store.models import Escalation, EscalationStatus, Match, Staff
@@ -46,10 +55,8 @@ PAGES = Environment(
     autoescape=select_autoescape(["html"]),
 )
 i18n.install(PAGES)
-SNOOZE = timedelta(days=7)
 SINCE = {"da": "d. MMMM y 'kl.' HH:mm", "en": "d MMMM y, HH:mm"}
 UNTIL = {"da": "EEEE d. MMMM", "en": "EEEE d MMMM"}
-NOTE_MAX = 2000
 
 
 def _says(texts: i18n.Texts, what: str) -> str:
@@ -57,7 +64,7 @@ def _says(texts: i18n.Texts, what: str) -> str:
     return {
         "confirm": texts.gettext(
             "Acknowledge once you have taken the case on: your colleagues will know, and no "
-            "more reminders are sent. You can also snooze it for a week or resolve it."
+            "more reminders are sent. You can also snooze it or resolve it."
         ),
         "acknowledged": texts.gettext("The case is acknowledged. Resolve it once it is settled."),
         "done": texts.gettext(
@@ -69,8 +76,9 @@ def _says(texts: i18n.Texts, what: str) -> str:
         "resolved": texts.gettext("Thank you. The case is resolved."),
         "already": texts.gettext("This case was already resolved. Nothing more to do here."),
         "already_ack": texts.gettext("This was already acknowledged. Nothing more to do here."),
-        "need_note": texts.gettext(
-            "Please write briefly what the outcome was before resolving the case."
+        "need_outcome": texts.gettext("Please choose how the case ended before resolving it."),
+        "bad_day": texts.gettext(
+            "Please choose how long to snooze, or a day from tomorrow to %(days)s days ahead."
         ),
         "bad": texts.gettext(
             "This link is not valid. Use the link in the latest email, or acknowledge in Telegram."
@@ -129,7 +137,7 @@ def _handle(app: Services, token: str, method: str, form: dict[str, str]) -> Res
         locale = staff.locale.value if staff is not None else "da"
         if ids is None or staff is None or escalation is None:
             return _page(locale, "bad", status=403)
-        case = _describe(session, escalation, staff)
+        case = _describe(session, escalation, staff, app.now())
         if escalation.status == EscalationStatus.RESOLVED:
             return _page(locale, "already", case=case, status=409)
         if method != "POST":
@@ -150,16 +158,21 @@ def _act(
     action = form.get("action", "ack")
     try:
         if action == "resolve":
-            note = " ".join(form.get("note", "").split())[:NOTE_MAX]
-            if len(note) < 2:
-                return _page(locale, "need_note", case=case, actions=True, status=400)
-            resolve(session, escalation.id, staff.id, now, note)
+            outcome = outcome_of(form.get("outcome", ""))
+            if outcome is None:
+                return _page(locale, "need_outcome", case=case, actions=True, status=400)
+            resolve(session, escalation.id, staff.id, now, form.get("note", ""), outcome)
             return _page(locale, "resolved", case=case)
         if action == "snooze":
-            until = now + SNOOZE
+            until = _snooze_until(form, now, _zone(staff))
+            if until is None:
+                days = str(PAGE_SNOOZE_DAYS)
+                return _page(locale, "bad_day", case=case, actions=True, status=400, days=days)
             snooze(session, escalation.id, staff.id, until, now, via="email")
             when = format_datetime(
-                until.astimezone(app.zone), UNTIL.get(locale, "full"), locale=babel_locale(locale)
+                until.astimezone(_zone(staff)),
+                UNTIL.get(locale, "full"),
+                locale=babel_locale(locale),
             )
             return _page(locale, "snoozed", case=case, until=when)
         if escalation.status != EscalationStatus.OPEN:
@@ -170,7 +183,24 @@ def _act(
         return _page(locale, "already", case=case, status=409)
 
 
-def _describe(session: Any, escalation: Escalation, staff: Staff) -> dict[str, str]:
+def _snooze_until(form: dict[str, str], now: datetime, zone: ZoneInfo) -> datetime | None:
+    """Until when: a chosen day (the start of it, from tomorrow to 60 days ahead), else one of
+    the offered spans (a week when the form names none); None when neither fits."""
+    day = form.get("until", "").strip()
+    if day:
+        try:
+            chosen = date.fromisoformat(day)
+        except ValueError:
+            return None
+        today = now.astimezone(zone).date()
+        if not today < chosen <= today + timedelta(days=PAGE_SNOOZE_DAYS):
+            return None
+        return datetime.combine(chosen, time(0), zone).astimezone(UTC)
+    span = snooze_span(form.get("days", "7"))
+    return now + span if span is not None else None
+
+
+def _describe(session: Any, escalation: Escalation, staff: Staff, now: datetime) -> dict[str, str]:
     """What is being acknowledged, in the staff member's language: no internal data."""
     locale = staff.locale.value
     texts = i18n.texts(locale)
@@ -181,7 +211,10 @@ def _describe(session: Any, escalation: Escalation, staff: Staff) -> dict[str, s
         else texts.gettext("No match")
     )
     since = escalation.created_at.astimezone(_zone(staff))
+    today = now.astimezone(_zone(staff)).date()
     return {
+        "first_day": (today + timedelta(days=1)).isoformat(),
+        "last_day": (today + timedelta(days=PAGE_SNOOZE_DAYS)).isoformat(),
         "rule": rule_title(escalation.rule, locale),
         "who": who,
         "since": format_datetime(since, SINCE.get(locale, "medium"), locale=babel_locale(locale)),
@@ -190,9 +223,7 @@ def _describe(session: Any, escalation: Escalation, staff: Staff) -> dict[str, s
     }
 
 
-def _zone(staff: Staff) -> Any:
-    from zoneinfo import ZoneInfo
-
+def _zone(staff: Staff) -> ZoneInfo:
     return ZoneInfo(staff.timezone)
 
 
@@ -206,7 +237,10 @@ def _page(
     **values: str,
 ) -> HTMLResponse:
     locale = page_locale(locale)
-    says = _says(i18n.texts(locale), text)
+    texts = i18n.texts(locale)
+    says = _says(texts, text)
+    spans = [(str(days), snooze_label(texts, days)) for days in SNOOZE_DAYS]
+    outcomes = [(outcome.value, texts.gettext(words)) for outcome, words in OUTCOMES.items()]
     return HTMLResponse(
         PAGES.get_template("ack.html").render(
             locale=locale,
@@ -214,6 +248,8 @@ def _page(
             text=says % values if values else says,
             case=case,
             actions=actions,
+            spans=spans,
+            outcomes=outcomes,
         ),
         status_code=status,
     )

@@ -125,6 +125,16 @@ class EscalationStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
+class ResolutionOutcome(enum.StrEnum):
+    """How a case ended, as staff record it when they resolve it."""
+
+    HANDLED = "handled"  # talked with the family, and it is settled
+    REPORTED = "reported"  # a report of concern was filed with the municipality
+    REFERRED = "referred"  # referred on to other help
+    NO_ACTION = "no_action"  # a false alarm, or nothing needed doing
+    MATCH_ENDED = "match_ended"
+
+
 class TaskStatus(enum.StrEnum):
     OPEN = "open"
     DONE = "done"

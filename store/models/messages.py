@@ -17,6 +17,7 @@ from store.models.enums import (
     EscalationStatus,
     Locale,
     OutboxStatus,
+    ResolutionOutcome,
     Severity,
     TaskStatus,
 )
@@ -120,6 +121,8 @@ class Escalation(TimestampMixin, Base):
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # What staff recorded when they resolved it; None for cases the system closed itself.
+    resolution_outcome: Mapped[ResolutionOutcome | None] = mapped_column(_enum(ResolutionOutcome))
 
 
 class Task(TimestampMixin, Base):

@@ -13,11 +13,20 @@ from sqlalchemy.orm import Session
 
 from followup.alerts import AckError, acknowledge, resolve, snooze
 from followup.escalations import rule_title
+from followup.resolutions import OUTCOMES as CASE_OUTCOMES
+from followup.resolutions import outcome_label
 from followup.staff_auth import PasswordError, set_password
 from followup.tasks import OUTCOMES, TaskError, complete, open_tasks
 from followup.yearplan import fmt_date
-from store.models import Escalation, EscalationStatus, Severity, Staff
-from venskab.cli.common import ROW_ID, AppContext, UserError, parse_when, pass_app
+from store.models import Escalation, EscalationStatus, ResolutionOutcome, Severity, Staff
+from venskab.cli.common import (
+    ROW_ID,
+    AppContext,
+    UserError,
+    parse_when,
+    pass_app,
+    staff_texts,
+)
 
 
 def register(group: click.Group) -> None:
@@ -42,6 +51,9 @@ def _state(app: AppContext, escalation: Escalation) -> str:
         return texts.gettext("snoozed until %(when)s", when=_local(escalation.snoozed_until, app))
     if escalation.status == EscalationStatus.ACKNOWLEDGED:
         return texts.pgettext("case status", "acknowledged")
+    if escalation.status == EscalationStatus.RESOLVED and escalation.resolution_outcome:
+        outcome = outcome_label(texts, escalation.resolution_outcome)
+        return texts.gettext("resolved: %(outcome)s", outcome=outcome)
     if escalation.status == EscalationStatus.RESOLVED:
         return texts.pgettext("case status", "resolved")
     return texts.pgettext("case status", "open")
@@ -81,7 +93,9 @@ def escalations(app: AppContext, show_all: bool) -> None:
             click.echo(
                 f"#{e.id:<4} {_local(e.created_at, app)}  {state:<14} {where:<9} {title} ({counts})"
             )
-            if e.suggested_action:
+            if e.status == EscalationStatus.RESOLVED and e.resolution_note:
+                click.echo(f"       ✓ {e.resolution_note}")
+            elif e.suggested_action:
                 click.echo(f"       → {texts.gettext(e.suggested_action)}")
 
 
@@ -127,19 +141,44 @@ def snooze_command(app: AppContext, escalation_id: int, until: str, staff: int |
     )
 
 
+class _OutcomeOption(click.Option):
+    """``--outcome``: its help names each outcome in the staff member's language."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        texts = staff_texts()
+        each = "; ".join(f"{o.value}: {texts.gettext(words)}" for o, words in CASE_OUTCOMES.items())
+        self.help = texts.gettext("How the case ended (%(outcomes)s).", outcomes=each)
+        return super().get_help_record(ctx)
+
+
 @click.command("resolve")
 @click.argument("escalation_id", type=ROW_ID)
-@click.option("--note", required=True, help="What was done (shown to colleagues).")
+@click.option(
+    "--outcome",
+    cls=_OutcomeOption,
+    required=True,
+    type=click.Choice([o.value for o in CASE_OUTCOMES]),
+)
+@click.option("--note", default="", help="What was done, briefly (shown to colleagues).")
 @click.option("--staff", type=ROW_ID, help="The staff member resolving it (their id).")
 @pass_app
-def resolve_command(app: AppContext, escalation_id: int, note: str, staff: int | None) -> None:
-    """Resolve an escalation with a note."""
+def resolve_command(
+    app: AppContext, escalation_id: int, outcome: str, note: str, staff: int | None
+) -> None:
+    """Resolve an escalation with its outcome and, if wanted, a note."""
+    how = ResolutionOutcome(outcome)
     with app.transaction() as session:
         try:
-            resolve(session, escalation_id, _staff_id(app, session, staff), app.now(), note)
+            resolve(session, escalation_id, _staff_id(app, session, staff), app.now(), note, how)
         except AckError as exc:
             raise UserError(exc) from exc
-    click.echo(app.texts.gettext("case %(id)s resolved", id=escalation_id))
+    click.echo(
+        app.texts.gettext(
+            "case %(id)s resolved: %(outcome)s",
+            id=escalation_id,
+            outcome=outcome_label(app.texts, how),
+        )
+    )
 
 
 @click.command()

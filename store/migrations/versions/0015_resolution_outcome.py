@@ -1,0 +1,26 @@
+"""resolution outcome
+
+A resolved case records how it ended (handled, a report of concern, referred on, no action
+needed, the match ended), beside the optional note.
+
+Revision ID: 0015_resolution_outcome
+Revises: 0013_child_voice
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015_resolution_outcome"
+down_revision = "0013_child_voice"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("escalation") as batch:
+        batch.add_column(sa.Column("resolution_outcome", sa.String(24), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("escalation") as batch:
+        batch.drop_column("resolution_outcome")
