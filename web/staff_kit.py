@@ -50,6 +50,7 @@ ERRORS = {
     "bad_date",
     "bad_time",
     "need_note",
+    "need_outcome",
     "need_reason",
     "refused",
     "contact_refused",

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from followup import staff_views
 from followup.alerts import AckError, acknowledge, resolve, snooze
+from followup.resolutions import outcome_of, snooze_span
 from followup.staff_auth import may_see
 from followup.tasks import TaskError, complete
 from store.models import Escalation, Match, Staff, StaffRole, Task
@@ -119,18 +120,18 @@ async def case_action(request: Request) -> Response:
                 acknowledge(session, case.id, staff.id, now, via="web")
                 return {"done": "ack"}
             if action == "snooze":
-                days = {"1": 1, "7": 7, "14": 14}.get(form.get("days", "7"), 7)
-                until = now + timedelta(days=days)
+                span = snooze_span(form.get("days", "7")) or timedelta(days=7)
+                until = now + span
                 snooze(session, case.id, staff.id, until, now, via="web")
                 local = until.astimezone(ZoneInfo(staff.timezone)).date()
                 locale = staff.locale.value
                 pattern = UNTIL.get(locale, "full")
                 shown = format_date(local, pattern, locale=babel_locale(locale))
                 return {"done": "snooze", "until": shown}
-            note = " ".join(form.get("note", "").split())[:2000]
-            if len(note) < 2:
-                raise Refused("need_note")
-            resolve(session, case.id, staff.id, now, note)
+            outcome = outcome_of(form.get("outcome", ""))
+            if outcome is None:
+                raise Refused("need_outcome")
+            resolve(session, case.id, staff.id, now, form.get("note", ""), outcome)
             return {"done": "resolve"}
         except AckError as exc:
             raise Refused("refused") from exc

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from followup.resolutions import OUTCOMES, SNOOZE_DAYS, snooze_label
 from scheduler import i18n
 from web.staff_words import labels, reasons
 
@@ -93,7 +94,8 @@ def render(request: Request, template: str, values: dict[str, Any], user: Viewer
     zone = ZoneInfo(user.timezone) if user is not None else app.zone
     now = app.now()
 
-    words = labels(i18n.texts(locale))
+    texts = i18n.texts(locale)
+    words = labels(texts)
 
     def label(key: str) -> str:
         return words.get(key, "")
@@ -144,6 +146,9 @@ def render(request: Request, template: str, values: dict[str, Any], user: Viewer
         "nav": nav,
         "csrf": user.csrf if user is not None else "",
         "path": request.url.path,
+        # What a case card offers: the snoozes and the outcomes a case can be resolved with.
+        "snooze_choices": [(d, snooze_label(texts, d)) for d in SNOOZE_DAYS],
+        "case_outcomes": [(o.value, texts.gettext(words)) for o, words in OUTCOMES.items()],
         **values,
     }
     context["locale"] = locale

@@ -104,6 +104,7 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
         "nav_surveys": texts.gettext("Surveys"),
         "nav_today": texts.gettext("Today"),
         "need_note": texts.gettext("Please write briefly what the outcome was."),
+        "need_outcome": texts.gettext("Please choose how the case ended before resolving it."),
         "need_reason": texts.gettext("Please say who ended the match and why."),
         "not_found": texts.gettext("Page not found"),
         "not_found_text": texts.gettext("It does not exist, or you do not have access to it."),
