@@ -402,3 +402,36 @@ def test_escalations_read_in_danish_say_what_happened_without_english(
     assert "9 Mar 2026 19:00" in english.output and "(2 reports, sent to staff" in english.output
     assert "→ Læs beskeden, og svar familien." in danish.output
     assert "→ Read the message and answer the family." in english.output
+
+
+def test_resolve_records_how_the_case_ended_and_refuses_an_unknown_outcome(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    from followup.escalations import raise_escalation
+    from store.models import Escalation, EscalationStatus, ResolutionOutcome
+
+    with session_factory.begin() as session:
+        case = raise_escalation(
+            session,
+            make_match(session),
+            "message_from_family",
+            now=datetime(2026, 3, 9, 18, 0, tzinfo=UTC),
+            evidence={"text": "Kan vi flytte besøget?"},
+        )
+        case_id = case.id
+    when = datetime(2026, 3, 10, tzinfo=UTC)
+
+    unknown = cli(db_url, "resolve", str(case_id), "--outcome", "fixed", now=when)
+    assert unknown.exit_code == 2 and "Traceback" not in unknown.output
+    done = cli(
+        db_url, "resolve", str(case_id), "--outcome", "referred", "--note", "Til PPR", now=when
+    )
+    assert done.exit_code == 0, done.output
+
+    with session_factory() as session:
+        found = session.get(Escalation, case_id)
+        assert found is not None and found.status == EscalationStatus.RESOLVED
+        assert found.resolution_outcome == ResolutionOutcome.REFERRED
+        assert found.resolution_note == "Til PPR"
+    listed = cli(db_url, "escalations", "--all", now=when)
+    assert "Henvist til anden hjælp" in listed.output
