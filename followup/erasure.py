@@ -16,7 +16,8 @@ statistics (counts, dates, statuses):
 - a family's household members (first names, birth years, certificates' dates) are deleted,
   and the titles of the waiting-list and certificate tasks about a family or a child cleared;
   a family or child still on the waiting list leaves it (``left``), and a parent's referrals
-  lose their link to the parent (no more waiting notes);
+  lose their link to the parent (no more waiting notes); a family's calendar feeds and a
+  family's or staff member's unused invitation links are deleted;
 - audit entries stay: they hold ids and actions, never personal data, and say what was done;
 - messages still planned for the person are cancelled (for a family or a child: every message
   still planned in their matches, which would name them).
@@ -56,6 +57,7 @@ from store.models import (
     CheckIn,
     Escalation,
     HouseholdMember,
+    InviteToken,
     Match,
     MatchNote,
     MatchPause,
@@ -120,6 +122,15 @@ def erase_person(
         for row in state:
             session.delete(row)
         summary["bot_state_deleted"] = len(state)
+    if kind in ("family", "staff"):
+        # An unused link would connect a chat to the erased record.
+        summary["invites_deleted"] = _count(
+            session.execute(
+                delete(InviteToken).where(
+                    InviteToken.kind == kind, InviteToken.subject_id == person.id
+                )
+            )
+        )
     if kind == "family":
         _erase_fields(
             person,

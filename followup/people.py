@@ -7,7 +7,10 @@ Kinds of person: ``family`` (a volunteer family), ``contact`` (a parent or insti
 record, their matches (as summaries), and what belongs to them: visits, check-ins, messages
 (with their text), what they wrote to staff (escalation evidence), sparring answers, survey
 invitations and answers, SMS survey conversations, the bot's state for their chat, and the audit
-entries about them or by them. It leaves out other people's details.
+entries about them or by them. A child's export holds everything about the child: the visits,
+check-ins, notes, greetings, pauses, messages and cases of their matches, their referrals. It
+leaves out other people's details (in a child's export, the adults' names and addresses become
+``[…]``).
 
 :func:`followup.erasure.erase_person` removes the personal data and keeps what the organisation
 needs for its statistics.
@@ -15,15 +18,23 @@ needs for its statistics.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from followup import moments
+from followup.person_rows import (
+    family_data,
+    jsonable,
+    match_content,
+    match_summary,
+    message_data,
+    others_in,
+    row_data,
+    staff_data,
+    without,
+)
 from followup.said import said
 from followup.survey_defs import default_surveys
 from scheduler.i18n import N_
@@ -32,23 +43,19 @@ from store.models import (
     AuditEntry,
     Base,
     BotState,
-    CheckIn,
     Child,
     ContactPerson,
     Escalation,
     HouseholdMember,
+    InviteToken,
     Match,
-    MatchNote,
     OutboxMessage,
     Referral,
-    SparringRSVP,
-    SparringSession,
     Staff,
     SurveyConversation,
     SurveyInvitation,
     SurveyResponse,
     Task,
-    Visit,
     VolunteerFamily,
 )
 
@@ -183,67 +190,18 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
         "matches": [match_summary(m) for m in matches],
     }
     ids = [m.id for m in matches]
+    if kind in ("family", "child"):
+        # What happened in their matches is about the family and the child alike.
+        data |= match_content(session, ids)
     if kind == "family":
-        data["visits"] = [
-            row_data(
-                v,
-                (
-                    "id",
-                    "match_id",
-                    "planned_date",
-                    "status",
-                    "times",
-                    "cancelled_by",
-                    "moved_to",
-                    "note",
-                    "reported_at",
-                ),
-            )
-            for v in session.scalars(
-                select(Visit).where(Visit.match_id.in_(ids)).order_by(Visit.planned_date, Visit.id)
-            )
-        ]
-        data["checkins"] = [
-            row_data(c, ("id", "match_id", "visit_id", "mood", "text", "worried", "created_at"))
-            for c in session.scalars(
-                select(CheckIn).where(CheckIn.match_id.in_(ids)).order_by(CheckIn.id)
-            )
-        ]
-        # Staff members' notes on the family's matches are about them too.
-        data["match_notes"] = [
-            row_data(n, ("id", "match_id", "text", "created_at"))
-            for n in session.scalars(
-                select(MatchNote).where(MatchNote.match_id.in_(ids)).order_by(MatchNote.id)
-            )
-        ]
-        data["moments"] = [
-            {k: jsonable(v) for k, v in m.items()} for m in moments.export_rows(session, ids)
-        ]
-        data["sparring_rsvps"] = [
-            {
-                "session_id": s.id,
-                "programme": s.programme.slug,
-                "starts_at": jsonable(s.starts_at),
-                "answer": r.answer.value,
-                "answered_at": jsonable(r.updated_at),
-            }
-            for r, s in session.execute(
-                select(SparringRSVP, SparringSession)
-                .join(SparringSession, SparringSession.id == SparringRSVP.session_id)
-                .where(SparringRSVP.volunteer_family_id == person.id)
-                .order_by(SparringSession.starts_at)
-            ).all()
-        ]
-    if kind == "family":
-        data["household"] = [
-            row_data(
-                m,
-                ("id", "first_name", "birth_year", "child_certificate_on", "criminal_record_on"),
-            )
-            for m in session.scalars(
-                select(HouseholdMember)
-                .where(HouseholdMember.volunteer_family_id == person.id)
-                .order_by(HouseholdMember.id)
+        data |= family_data(session, person.id)
+    if kind in ("family", "staff"):
+        data["invites"] = [
+            row_data(i, ("id", "created_by", "created_at", "expires_at", "used_at"))
+            for i in session.scalars(
+                select(InviteToken)
+                .where(InviteToken.kind == kind, InviteToken.subject_id == person.id)
+                .order_by(InviteToken.id)
             )
         ]
     if kind in ("family", "child"):
@@ -273,10 +231,10 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
                 select(Referral).where(column == person.id).order_by(Referral.id)
             )
         ]
-    if kind in AUDIENCES:
-        data["messages"] = [message_data(m) for m in messages_to(session, kind, person.id)]
+    if kind in AUDIENCES or kind == "child":
+        data["messages"] = [message_data(m) for m in _messages_of(session, kind, person.id, ids)]
     data |= _surveys_of(session, kind, person.id, ids)
-    if kind in ("family", "contact"):
+    if kind in ("family", "contact", "child"):
         data["escalations"] = escalations_about(session, kind, person.id, ids)
     if kind == "contact":
         data["sms_surveys"] = [
@@ -307,50 +265,22 @@ def export_person(session: Session, kind: str, person_id: int, *, now: datetime)
         )
     ]
     if kind == "staff":
-        data["tasks"] = [
-            row_data(t, ("id", "match_id", "kind", "title", "due_at", "status", "completed_at"))
-            for t in session.scalars(
-                select(Task).where(Task.owner_id == person.id).order_by(Task.due_at)
-            )
-        ]
-        data["escalations"] = [
-            row_data(
-                e,
-                (
-                    "id",
-                    "match_id",
-                    "rule",
-                    "severity",
-                    "status",
-                    "created_at",
-                    "acknowledged_at",
-                    "resolved_at",
-                ),
-            )
-            for e in session.scalars(
-                select(Escalation)
-                .where(
-                    or_(Escalation.staff_id == person.id, Escalation.acknowledged_by == person.id)
-                )
-                .order_by(Escalation.id)
-            )
-        ]
-        data["actions"] = [
-            row_data(a, ("at", "action", "entity", "entity_id"))
-            for a in session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.actor == f"staff:{person.id}")
-                .order_by(AuditEntry.id)
-            )
-        ]
+        data |= staff_data(session, person.id)
+    if kind == "child":
+        # What was written about the child names the adults around them: not theirs to get.
+        others = others_in(matches)
+        data = {k: v if k in ("record", "matches") else without(v, others) for k, v in data.items()}
     return data
 
 
 def own_evidence(item: Any, kind: str, person_id: int) -> bool:
-    """Whether an item of escalation evidence came from this person: a contact's messages carry
-    their ``contact_id``; what the family wrote carries none."""
+    """Whether an item of escalation evidence came from (or, for a child, is about) this person:
+    a contact's messages carry their ``contact_id``; what the family wrote carries none; every
+    case of a child's match is about the child."""
     if not isinstance(item, dict):
         return False
+    if kind == "child":
+        return True
     if kind == "contact":
         return bool(item.get("contact_id") == person_id)
     return "contact_id" not in item
@@ -432,6 +362,22 @@ def tasks_about(session: Session, kind: str, person_id: int) -> list[Task]:
     )
 
 
+def _messages_of(
+    session: Session, kind: str, person_id: int, ids: list[int]
+) -> list[OutboxMessage]:
+    """The messages sent to the person; for a child, every message of the child's matches (they
+    are about the child, whoever they were sent to)."""
+    if kind != "child":
+        return messages_to(session, kind, person_id)
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.match_id.in_(ids))
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        )
+    )
+
+
 def messages_to(session: Session, kind: str, person_id: int) -> list[OutboxMessage]:
     return list(
         session.scalars(
@@ -442,58 +388,3 @@ def messages_to(session: Session, kind: str, person_id: int) -> list[OutboxMessa
             .order_by(OutboxMessage.due_at, OutboxMessage.id)
         )
     )
-
-
-def match_summary(match: Match) -> dict[str, Any]:
-    """A match without the other people in it."""
-    return {
-        "id": match.id,
-        "ref": match.external_ref,
-        "programme": match.programme.slug,
-        "status": match.status.value,
-        "start_date": jsonable(match.start_date),
-        "end_date": jsonable(match.end_date),
-        "ended_by": jsonable(match.ended_by),
-        "end_reason_code": jsonable(match.end_reason_code),
-        "previous_match_id": match.previous_match_id,
-        "visit_weekday": match.visit_weekday,
-        "visit_time": jsonable(match.visit_time),
-        "cadence": match.cadence.value,
-        "region": match.region,
-        "municipality": match.municipality,
-    }
-
-
-def message_data(message: OutboxMessage) -> dict[str, Any]:
-    return row_data(
-        message,
-        (
-            "id",
-            "match_id",
-            "kind",
-            "template",
-            "channel",
-            "locale",
-            "status",
-            "due_at",
-            "sent_at",
-            "delivered_at",
-            "subject",
-            "body",
-            "last_error",
-        ),
-    )
-
-
-def row_data(row: Any, columns: Iterable[str] | None = None) -> dict[str, Any]:
-    """A row's columns (all of them, or the ones named) as JSON-able values."""
-    names = list(columns) if columns is not None else [c.key for c in row.__table__.columns]
-    return {name: jsonable(getattr(row, name)) for name in names}
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return value

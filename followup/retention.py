@@ -10,7 +10,13 @@ Defaults (configurable, see :class:`RetentionPolicy`):
   with the match's other free text;
 - **contact details**, 3 months after a person's last match ends: a volunteer family's and a
   contact person's phone, email and Telegram chat (with what the bot remembers of it),
-  unless the person is in another match that has not ended.
+  unless the person is in another match that has not ended;
+- **people who never matched** (:mod:`followup.retention_waiting`): a family that left the
+  waiting list, a parent whose referrals are all closed: their waiting-list messages' text and
+  their contact details, by the same limits counted from when they left.
+
+The report names the matches and people affected by their refs (ids where there is no ref),
+never by name.
 
 Counts, dates, statuses and scale answers stay: the organisation's statistics need them. Run
 nightly by ``venskab run`` and by hand with ``venskab retention [--dry-run]``; a dry run does
@@ -22,23 +28,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from followup import moments
+from followup import moments, retention_waiting
 from followup.erasure import clear_match_text
 from followup.people import bot_state_of
 from followup.survey_defs import Survey
 from scheduler import i18n
 from store.audit import record
 from store.models import (
+    CheckIn,
     ContactPerson,
     Match,
+    MatchNote,
     MatchStatus,
+    OutboxMessage,
     SurveyInvitation,
     SurveyResponse,
+    Visit,
     VolunteerFamily,
     WebhookReceipt,
     match_contact,
@@ -53,14 +64,32 @@ class RetentionPolicy:
     contact_months: int = 3
 
 
+AFFECTED = {  # the report's lines naming who is affected, by their refs
+    "matches": i18n.N_("matches: %(refs)s"),
+    "families": i18n.N_("volunteer families: %(refs)s"),
+    "contacts": i18n.N_("parents and contacts: %(refs)s"),
+}
+MODELS: dict[str, Any] = {"matches": Match, "families": VolunteerFamily, "contacts": ContactPerson}
+
+
 @dataclass
 class RetentionReport:
     counts: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
+    affected: dict[str, set[str]] = field(default_factory=dict)  # matches, families, contacts
 
     def add(self, found: Mapping[str, int]) -> None:
         for key, value in found.items():
             self.counts[key] = self.counts.get(key, 0) + value
+
+    def touch(self, session: Session, kind: str, ids: list[int]) -> None:
+        """Name the ``kind`` rows with ``ids`` as affected, by their refs (or ``#id``)."""
+        model = MODELS[kind]
+        for start in range(0, len(ids), 500):
+            for row_id, ref in session.execute(
+                select(model.id, model.external_ref).where(model.id.in_(ids[start : start + 500]))
+            ):
+                self.affected.setdefault(kind, set()).add(ref or f"#{row_id}")
 
     @property
     def total(self) -> int:
@@ -74,8 +103,15 @@ class RetentionReport:
             return texts.gettext("retention: nothing is due")
         counts = ", ".join(f"{k} {v}" for k, v in shown.items())
         if self.dry_run:
-            return texts.gettext("retention would clear: %(counts)s", counts=counts)
-        return texts.gettext("retention cleared: %(counts)s", counts=counts)
+            head = texts.gettext("retention would clear: %(counts)s", counts=counts)
+        else:
+            head = texts.gettext("retention cleared: %(counts)s", counts=counts)
+        lines = [head] + [
+            "  " + texts.gettext(message, refs=", ".join(sorted(self.affected[kind])))
+            for kind, message in AFFECTED.items()
+            if self.affected.get(kind)
+        ]
+        return "\n".join(lines)
 
 
 def run_retention(
@@ -95,6 +131,14 @@ def run_retention(
             session, now, today - relativedelta(months=policy.free_text_months), surveys, report
         )
         _contact_details(session, today - relativedelta(months=policy.contact_months), report)
+        for clear, months in (
+            (retention_waiting.clear_texts, policy.free_text_months),
+            (retention_waiting.clear_details, policy.contact_months),
+        ):
+            counts, whom = clear(session, today - relativedelta(months=months))
+            report.add(counts)
+            for kind, ids in whom.items():
+                report.touch(session, kind, ids)
         # Greetings' drafts after a day, their photos when the parent's link expires.
         report.add(moments.expire(session, now))
         report.add(
@@ -139,6 +183,7 @@ def _free_text(
     )
     if not ids:
         return
+    report.touch(session, "matches", _with_text(session, ids))
     found = clear_match_text(session, ids, now)
     found.pop("messages_cancelled", None)
     report.add(found)
@@ -159,6 +204,24 @@ def _free_text(
             session.delete(response)
             survey_texts += 1
     report.add({"survey_texts": survey_texts})
+
+
+def _with_text(session: Session, ids: list[int]) -> list[int]:
+    """The matches among ``ids`` that still hold free text (their end reason, check-ins, visit
+    notes, messages or staff notes)."""
+    holding = set(
+        session.scalars(select(Match.id).where(Match.id.in_(ids), Match.end_reason.is_not(None)))
+    )
+    for match_id, text in (
+        (CheckIn.match_id, CheckIn.text),
+        (Visit.match_id, Visit.note),
+        (OutboxMessage.match_id, OutboxMessage.body),
+        (MatchNote.match_id, MatchNote.text),
+    ):
+        holding |= set(
+            session.scalars(select(match_id).where(match_id.in_(ids), text.is_not(None)).distinct())
+        )
+    return sorted(i for i in holding if i is not None)
 
 
 def _contact_details(session: Session, ended_by: date, report: RetentionReport) -> None:
@@ -182,6 +245,9 @@ def _contact_details(session: Session, ended_by: date, report: RetentionReport) 
         )
         if not live and last is not None and last <= ended_by
     ]
+    holding = retention_waiting.holding_details(session, families, contacts)
+    report.touch(session, "families", holding[0])
+    report.touch(session, "contacts", holding[1])
     chats = list(
         session.scalars(
             select(VolunteerFamily.telegram_chat_id).where(

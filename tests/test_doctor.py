@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -167,9 +168,66 @@ def test_a_database_without_the_migrations_and_missing_settings_fail(
 
 def test_an_unconfigured_channel_is_skipped_not_failed(engine: Engine, db_url: str) -> None:
     result = doctor({"VENSKAB_DATABASE_URL": db_url, "VENSKAB_PUBLIC_URL": PUBLIC})
-    assert result.exit_code == 0, result.output
     found = lines(result)
-    assert found["Twilio"] == found["Telegram"] == found["SMTP"] == found["clock"] == "skip"
+    assert found["Twilio"] == found["Telegram"] == found["SMTP"] == "skip", result.output
+    assert found["programmes"] == found["database"] == "ok"
+    if engine.dialect.name == "sqlite":
+        assert result.exit_code == 1  # the clock could not be checked: see below
+    else:
+        assert result.exit_code == 0, result.output
+
+
+def test_a_clock_nothing_could_check_fails_and_says_what_to_fix(
+    engine: Engine, db_url: str
+) -> None:
+    # No provider answered: the database server's clock is the other source; SQLite has none.
+    result = doctor({"VENSKAB_DATABASE_URL": db_url, "VENSKAB_PUBLIC_URL": PUBLIC})
+    clock = next(line for line in result.output.splitlines() if " clock" in line)
+    if engine.dialect.name == "sqlite":
+        assert result.exit_code == 1
+        assert clock.startswith("FAIL  clock: not checked")
+        assert "configure Twilio or Telegram" in clock and "NTP" in clock
+        assert result.output.splitlines()[-1].startswith("venskab doctor: fix the lines")
+    else:
+        assert clock == "ok    clock: within 30 s of the database server's"
+
+
+def test_a_clock_far_from_the_providers_fails(
+    engine: Engine,
+    db_url: str,
+    servers: tuple[FakeTwilio, FakeTelegram],
+    smtp: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    twilio, telegram = servers
+    telegram.webhook_url = f"{PUBLIC}/telegram/webhook"
+    monkeypatch.setattr(
+        "venskab.cli.doctor.parsedate_to_datetime",
+        lambda header: datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    result = doctor(env(db_url, twilio, telegram, smtp))
+    assert result.exit_code == 1
+    assert "synchronise this machine's clock (NTP)" in result.output
+
+
+@pytest.mark.parametrize("programmes", ["empty", "missing"])
+def test_no_programmes_is_a_failure(
+    engine: Engine, db_url: str, tmp_path: Path, programmes: str
+) -> None:
+    directory = tmp_path / "programmes"
+    if programmes == "empty":
+        directory.mkdir()
+    result = doctor(
+        {
+            "VENSKAB_DATABASE_URL": db_url,
+            "VENSKAB_PUBLIC_URL": PUBLIC,
+            "VENSKAB_PROGRAMMES_DIR": str(directory),
+        }
+    )
+    assert result.exit_code == 1
+    assert lines(result)["programmes"] == "FAIL"
+    assert f"no programme files (*.yaml) in {directory}" in result.output
+    assert "set VENSKAB_PROGRAMMES_DIR" in result.output
 
 
 def test_a_bad_telegram_token_is_refused(

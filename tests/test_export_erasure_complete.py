@@ -1,5 +1,7 @@
-"""Export and erasure that are complete: one family and one parent are seeded into every table
-that can hold them; the export finds each piece, and after erasure no table holds any of it."""
+"""Export and erasure that are complete: a family, a parent, a child and a staff member are seeded
+into every table that can hold them; the export finds each piece, and after erasure no table
+holds any of it. The tables are enumerated from the models: a new table that can hold a person
+fails the test until it is listed here, with the export that finds it."""
 
 from __future__ import annotations
 
@@ -19,12 +21,16 @@ from store.audit import record
 from store.models import (
     RSVP,
     Audience,
+    AuditEntry,
     Base,
     BotState,
+    CalendarFeed,
     Channel,
     CheckIn,
     ContactPerson,
     Escalation,
+    HouseholdMember,
+    InviteToken,
     Locale,
     MatchNote,
     MatchPause,
@@ -32,14 +38,19 @@ from store.models import (
     Moment,
     OutboxMessage,
     OutboxStatus,
+    Referral,
     SparringRSVP,
     SparringSession,
+    StaffContact,
+    StaffCredential,
+    StaffSession,
     SurveyConversation,
     SurveyInvitation,
     SurveyResponse,
     Task,
     Visit,
     VisitStatus,
+    WaitStatus,
 )
 from tests.support.cast import make_match
 from tests.test_cli import cli
@@ -59,6 +70,17 @@ FAMILY = {
     "greeting": "Vi så et egern i skoven",
 }
 PHOTO = b"\xff\xd8\xff\xe0" + b"a photo of the hut" * 4
+CHILD = {
+    "record": "Barn A",
+    "visit": FAMILY["visit"],
+    "checkin": FAMILY["checkin"],
+    "message": "Hej […], husk besøget",  # the adults' names and addresses are left out
+    "wrote": FAMILY["wrote"],
+    "note": FAMILY["note"],
+    "greeting": FAMILY["greeting"],
+    "pause": "[…] er i sommerhus",
+}
+STAFF = {"record": "Procesleder", "email": "procesleder@example.org", "task": "Ring op"}
 PARENT = {
     "record": "Forælder",
     "message": "Hej Forælder, her er spørgeskemaet",
@@ -85,9 +107,82 @@ def outbox(match_id: int, key: str, audience: Audience, recipient: int, body: st
     )
 
 
+# Where each table that can hold a person is found: (kind of person, the export's key); None
+# for rows that are only deleted (a password hash, session tokens).
+HOLDS: dict[str, tuple[str, str | None]] = {
+    "audit_entry": ("family", "audit"),
+    "bot_state": ("family", "bot_state"),
+    "calendar_feed": ("family", "calendar_feeds"),
+    "checkin": ("child", "checkins"),
+    "child": ("child", "record"),
+    "contact_person": ("contact", "record"),
+    "escalation": ("child", "escalations"),
+    "household_member": ("family", "household"),
+    "invite_token": ("staff", "invites"),
+    "match": ("child", "matches"),
+    "match_contact": ("contact", "matches"),
+    "match_note": ("child", "match_notes"),
+    "match_pause": ("child", "pauses"),
+    "moment": ("child", "moments"),
+    "outbox_message": ("child", "messages"),
+    "referral": ("child", "referrals"),
+    "sparring_rsvp": ("family", "sparring_rsvps"),
+    "staff": ("staff", "record"),
+    "staff_contact": ("staff", "contacts"),
+    "staff_credential": ("staff", None),
+    "staff_session": ("staff", None),
+    "survey_conversation": ("contact", "sms_surveys"),
+    "survey_invitation": ("contact", "surveys"),
+    "survey_response": ("contact", "surveys"),
+    "task": ("staff", "tasks"),
+    "visit": ("child", "visits"),
+    "volunteer_family": ("family", "record"),
+}
+# Tables that hold no person: the app's secrets, programmes, sparring sessions (a time and a
+# meeting link), and the providers' ids of webhooks already recorded.
+NO_PERSON = {"app_secret", "programme", "sparring_session", "webhook_receipt"}
+
+
+def seed_others(session: Session, match: Any) -> None:
+    """The child's referral, the family's household, calendar feed and invitation, the staff
+    member's login, session, invitation and a contact they recorded."""
+    family, staff = match.volunteer_family, match.staff
+    session.add_all(
+        [
+            Referral(
+                programme_id=match.programme_id,
+                child_id=match.child_id,
+                contact_person_id=match.contacts[0].id,
+                staff_id=staff.id,
+                status=WaitStatus.MATCHED,
+                status_since=date(2026, 3, 1),
+                match_id=match.id,
+            ),
+            HouseholdMember(volunteer_family_id=family.id, first_name="Ung C", birth_year=2009),
+            CalendarFeed(token_hash="c" * 64, volunteer_family_id=family.id),
+            *(
+                InviteToken(
+                    token_hash=h * 64, kind=k, subject_id=i, created_by="cli", expires_at=NOW
+                )
+                for h, k, i in (("f", "family", family.id), ("s", "staff", staff.id))
+            ),
+            StaffCredential(staff_id=staff.id, password_hash="scrypt$hash-of-the-password"),
+            StaffSession(token_hash="t" * 64, staff_id=staff.id, csrf="x", expires_at=NOW),
+            StaffContact(
+                match_id=match.id,
+                party="volunteer_family",
+                kind="call",
+                on_date=date(2026, 4, 1),
+                staff_id=staff.id,
+            ),
+        ]
+    )
+
+
 def seed(session: Session) -> tuple[int, int]:
     match = make_match(session)
     family, parent = match.volunteer_family, match.contacts[0]
+    seed_others(session, match)
     visit = Visit(
         match_id=match.id,
         planned_date=date(2026, 3, 9),
@@ -137,6 +232,7 @@ def seed(session: Session) -> tuple[int, int]:
                 match_id=match.id,
                 kind="call",
                 title="Ring op",
+                owner_id=match.staff_id,
                 due_at=SENT,
                 outcome_note="Talte med Kontaktvoksen om ferien",
             ),
@@ -212,16 +308,64 @@ def test_the_export_finds_a_family_and_a_parent_in_every_table_that_holds_them(
     ]
 
 
+def test_every_table_that_can_hold_a_person_is_seeded_and_found_by_an_export(
+    session_factory: sessionmaker[Session],
+) -> None:
+    tables = {table.name for table in Base.metadata.sorted_tables}
+    assert tables - NO_PERSON == set(HOLDS), "list the new table in HOLDS or NO_PERSON"
+    with session_factory.begin() as session:
+        seed(session)
+        match = session.scalars(select(Referral)).one().match
+        assert match is not None
+        assert match.staff_id is not None
+        ids = {"family": match.volunteer_family_id, "contact": match.contacts[0].id}
+        ids |= {"child": match.child_id, "staff": match.staff_id}
+        exports = {
+            kind: export_person(session, kind, person, now=NOW) for kind, person in ids.items()
+        }
+        for table in Base.metadata.sorted_tables:
+            if table.name in NO_PERSON:
+                continue
+            assert session.execute(select(table)).first() is not None, f"{table.name} not seeded"
+            kind, key = HOLDS[table.name]
+            if key is not None:
+                assert exports[kind][key], (table.name, kind, key)
+    for kind, expected in (("child", CHILD), ("staff", STAFF)):
+        text = json.dumps(exports[kind], ensure_ascii=False)
+        for what, value in expected.items():
+            assert value in text, (kind, what)
+    # The child's export names no other adult's contact details.
+    child_text = json.dumps(exports["child"], ensure_ascii=False)
+    for other in ("Kontaktvoksen", "+4520123411", "familie@example.org", "foraelder@example.org"):
+        assert other not in child_text
+
+
 def test_erasure_leaves_nothing_of_them_in_any_table_and_keeps_the_statistics(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
         family_id, parent_id = seed(session)
     with session_factory.begin() as session:
+        match = session.scalars(select(Referral)).one().match
+        assert match is not None
+        child_id, staff_id = match.child_id, match.staff_id
+        assert staff_id is not None
+    with session_factory.begin() as session:
         erase_person(session, "contact", parent_id, "cli", now=NOW)
         erase_person(session, "family", family_id, "cli", now=NOW)
+        erase_person(session, "child", child_id, "cli", now=NOW)
+        erase_person(session, "staff", staff_id, "cli", now=NOW)
     with session_factory() as session:
         dump = everything(session)
+        erased = {
+            (a.entity, a.entity_id)
+            for a in session.scalars(select(AuditEntry).where(AuditEntry.action == "person.erase"))
+        }
+        gone = {
+            model.__tablename__: session.scalars(select(model)).all()
+            for model in (StaffSession, StaffCredential, HouseholdMember, CalendarFeed, InviteToken)
+        }
+        referral = session.scalars(select(Referral)).one()
         kept: dict[str, Any] = {
             "visits": len(session.scalars(select(Visit)).all()),
             "checkins": [c.mood for c in session.scalars(select(CheckIn))],
@@ -241,10 +385,25 @@ def test_erasure_leaves_nothing_of_them_in_any_table_and_keeps_the_statistics(
             "sommerhus",
             "flytter",
             "a photo of the hut",
+            *CHILD.values(),
+            STAFF["record"],
+            STAFF["email"],
+            "+4520123401",
+            "Ung C",
+            "scrypt$hash-of-the-password",
         ]
         if text in dump
     ]
     assert leftovers == []
+    assert erased == {
+        ("contact_person", parent_id),
+        ("volunteer_family", family_id),
+        ("child", child_id),
+        ("staff", staff_id),
+    }
+    assert {table: rows for table, rows in gone.items() if rows} == {}
+    # The referral stays for the statistics, without the parent; the child is pseudonymised.
+    assert referral.contact_person_id is None and referral.status == WaitStatus.MATCHED
     assert kept["visits"] == 1 and kept["checkins"] == [4] and kept["messages"] == 2
     assert kept["escalations"] == ["message_from_family", "message_from_parent"]
     assert "person.erase" in dump

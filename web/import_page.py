@@ -28,13 +28,15 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Message
 
 from followup import importer
 from followup.import_file import FORMATS, ImportFailed, Problem, read_table
-from followup.import_xlsx import is_workbook, workbook_as_csv
+from followup.import_xlsx import MAX_FILE, is_workbook, workbook_as_csv
 from scheduler import i18n
 from store.models import ContactPerson, HouseholdMember, Match, Referral, Staff, VolunteerFamily
 from web.auth import csrf_token, gate, page_lang
+from web.limits import BadForm, TooLarge, read_body
 from web.staff_render import other_language
 
 if TYPE_CHECKING:
@@ -45,8 +47,7 @@ PAGES = Environment(
     autoescape=select_autoescape(["html"]),
 )
 i18n.install(PAGES, locale_variable="lang")
-MAX_FILE = 1024 * 1024  # 1 MB: some 10,000 rows
-MAX_BODY = 2 * MAX_FILE  # the confirm form carries the file as base64
+MAX_BODY = 2 * MAX_FILE  # the upload's multipart body; the confirm form's base64 of the file
 ACTOR = "web:import"
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 MODELS: dict[str, Any] = {
@@ -252,23 +253,43 @@ def _filename(upload: UploadFile) -> str:
     return (SAFE_NAME.sub("_", name) or "upload.csv")[:80]
 
 
+def _replayed(request: Request, body: bytes) -> Request:
+    """The request with ``body`` (read within its limit) as its body: parsed, never the socket."""
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, replay)
+
+
+async def _bounded(request: Request) -> bytes | Response:
+    """The body, read only as far as :data:`MAX_BODY` (declared or chunked): else the 413."""
+    try:
+        return await read_body(request, MAX_BODY)
+    except TooLarge:
+        return _message(request, "too_big", 413)
+    except BadForm:
+        return _message(request, "no_file")
+
+
 async def check(request: Request) -> Response:
     refused = await _guard(request)
     if refused is not None:
         return refused
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return _message(request, "too_big", 413)
+    body = await _bounded(request)
+    if isinstance(body, Response):
+        return body
     try:
-        async with request.form(max_files=1, max_fields=4, max_part_size=MAX_FILE) as form:
+        replayed = _replayed(request, body)
+        async with replayed.form(max_files=1, max_fields=4, max_part_size=MAX_FILE) as form:
             kind = str(form.get("kind", ""))
             upload = form.get("file")
             if kind not in FORMATS or not isinstance(upload, UploadFile):
                 return _message(request, "no_file")
             file = _filename(upload)
             data = await upload.read(MAX_FILE + 1)
-    except Exception:  # a malformed or oversized multipart body
-        return _message(request, "too_big", 413)
+    except Exception:  # a malformed multipart body
+        return _message(request, "no_file")
     if len(data) > MAX_FILE:
         return _message(request, "too_big", 413)
     if not data:
@@ -285,16 +306,17 @@ async def confirm(request: Request) -> Response:
     refused = await _guard(request)
     if refused is not None:
         return refused
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY * 2:
-        return _message(request, "too_big", 413)
+    body = await _bounded(request)
+    if isinstance(body, Response):
+        return body
     try:
-        async with request.form(max_files=0, max_fields=4, max_part_size=MAX_BODY * 2) as form:
+        replayed = _replayed(request, body)
+        async with replayed.form(max_files=0, max_fields=4, max_part_size=MAX_BODY) as form:
             kind = str(form.get("kind", ""))
             file = SAFE_NAME.sub("_", str(form.get("file", "upload.csv")))[:80]
             encoded = str(form.get("data", ""))
     except Exception:
-        return _message(request, "too_big", 413)
+        return _message(request, "no_file")
     try:
         csv = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):

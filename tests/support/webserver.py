@@ -39,10 +39,15 @@ def raw_request(url: str, head: str, body_start: bytes, timeout: float = 5) -> i
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(head.encode("latin-1") + b"\r\n" + body_start)
-        answer = b""
-        while b"\r\n" not in answer:
-            piece = sock.recv(4096)
-            if not piece:
-                break
-            answer += piece
+        return read_status(sock)
+
+
+def read_status(sock: socket.socket) -> int:
+    """The status code of the answer arriving on ``sock``."""
+    answer = b""
+    while b"\r\n" not in answer:
+        piece = sock.recv(4096)
+        if not piece:
+            break
+        answer += piece
     return int(answer.split(b" ", 2)[1])

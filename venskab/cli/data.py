@@ -266,7 +266,7 @@ def retention_command(app: AppContext, dry_run: bool) -> None:
             retention_policy(app.settings),
             dry_run=dry_run,
         )
-    click.echo(report.describe())
+    click.echo(report.describe(app.texts))
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:

@@ -3,8 +3,10 @@
 Each check prints one line: ``ok``, ``skip`` (a channel that is not configured, and so sandboxed)
 or ``FAIL`` with what to do. The calls to providers are harmless authenticated reads: Twilio's
 message list (one row), Telegram's ``getMe`` and ``getWebhookInfo``, an SMTP login without
-sending. The clock is compared with the ``Date`` of the providers' answers. Exit status 0 only
-when every check holds; 1 otherwise.
+sending. The clock is compared with the ``Date`` of the providers' answers, or, when no provider
+answered, with the database server's ``now()`` (a server of its own: SQLite shares this
+machine's clock, and then the clock cannot be checked, which fails). No programmes is a
+failure too. Exit status 0 only when every check holds; 1 otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import click
 import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import WEBHOOK_PATH
@@ -145,6 +148,14 @@ def _programmes(app: AppContext, settings: Settings, found: Findings) -> None:
     except UserError as exc:
         found.fail("programmes", exc.format_message())
         return
+    if not programmes:
+        where = settings.programmes_dir or "programmes/"
+        found.fail(
+            "programmes",
+            f"no programme files (*.yaml) in {where}: set VENSKAB_PROGRAMMES_DIR to the "
+            "directory that holds them (the repository's programmes/ is an example)",
+        )
+        return
     found.ok("programmes", ", ".join(sorted(programmes)))
 
 
@@ -245,18 +256,42 @@ def _smtp(app: AppContext, settings: Settings, found: Findings) -> None:
         found.ok("SMTP", "login accepted" if settings.smtp_username else "server answers")
 
 
+def _database_time(app: AppContext) -> datetime | None:
+    """The database server's clock, when it is a server of its own (not SQLite, which is this
+    machine's clock); None when it cannot tell."""
+    if app.engine.dialect.name == "sqlite":
+        return None
+    try:
+        with app.engine.connect() as connection:
+            theirs = connection.scalar(select(func.now()))
+    except SQLAlchemyError:
+        return None
+    if not isinstance(theirs, datetime) or theirs.tzinfo is None:
+        return None
+    return theirs
+
+
 def _clock(app: AppContext, settings: Settings, found: Findings) -> None:
-    if not found.provider_dates:
-        found.skip("clock", "no provider answered to compare with")
+    if found.provider_dates:
+        provider, theirs = found.provider_dates[0]
+        source = f"{provider}'s"
+    elif (server := _database_time(app)) is not None:
+        source, theirs = "the database server's", server
+    else:
+        found.fail(
+            "clock",
+            "not checked: no provider answered and the database is on this machine; "
+            "configure Twilio or Telegram (their answers carry the time) or use PostgreSQL, "
+            "and keep this machine's clock synchronised (NTP)",
+        )
         return
     now = datetime.now(UTC)
-    provider, theirs = found.provider_dates[0]
     skew = abs(now - theirs)
     if skew > CLOCK_SKEW:
         found.fail(
             "clock",
-            f"{int(skew.total_seconds())} s away from {provider}'s: "
+            f"{int(skew.total_seconds())} s away from {source}: "
             "synchronise this machine's clock (NTP)",
         )
     else:
-        found.ok("clock", f"within {int(CLOCK_SKEW.total_seconds())} s of {provider}'s")
+        found.ok("clock", f"within {int(CLOCK_SKEW.total_seconds())} s of {source}")
