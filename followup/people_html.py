@@ -33,6 +33,16 @@ HEADINGS: dict[str, str] = {
     "audit": N_("What was done with your details"),
     "tasks": N_("Tasks"),
     "actions": N_("Your actions"),
+    "pauses": N_("Pauses"),
+    "match_notes": N_("Notes by staff"),
+    "staff_contacts": N_("Contacts with staff"),
+    "household": N_("The household"),
+    "referrals": N_("The waiting list"),
+    "waiting_tasks": N_("Tasks while waiting"),
+    "child_voice": N_("The child's own answers"),
+    "calendar_feeds": N_("Calendar links"),
+    "invites": N_("Invitation links"),
+    "contacts": N_("Contacts you recorded"),
 }
 
 PAGE_SOURCE = """<!doctype html>

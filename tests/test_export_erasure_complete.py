@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from followup.erasure import erase_person
 from followup.people import export_person
+from followup.people_html import HEADINGS
 from store.audit import record
 from store.models import (
     RSVP,
@@ -330,6 +331,10 @@ def test_every_table_that_can_hold_a_person_is_seeded_and_found_by_an_export(
             kind, key = HOLDS[table.name]
             if key is not None:
                 assert exports[kind][key], (table.name, kind, key)
+    # A person who asks reads every part of their export under a heading in words.
+    for kind, export in exports.items():
+        sections = {key for key, value in export.items() if isinstance(value, list)}
+        assert sorted(sections - set(HEADINGS)) == [], kind
     for kind, expected in (("child", CHILD), ("staff", STAFF)):
         text = json.dumps(exports[kind], ensure_ascii=False)
         for what, value in expected.items():
