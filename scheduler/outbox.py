@@ -88,6 +88,11 @@ def key_for_waiting_note(party: str, since: date, number: int) -> str:
     return f"wait:{party}:{since.isoformat()}:{number}"
 
 
+def key_for_call_back(outbox_id: int) -> str:
+    """The call task an automated call asks for (unanswered, or "please call me"): one per call."""
+    return f"voice:{outbox_id}"
+
+
 def key_for_digest(staff_id: int, day: date, channel: str) -> str:
     return f"digest:{staff_id}:{day.isoformat()}:{channel}"
 
