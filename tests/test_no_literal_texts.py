@@ -278,7 +278,7 @@ TARGETS = ["bot", "web", "followup", "scheduler", "venskab/cli"]
 # (lower it here when you convert some), and a file not listed must have none. When a file is
 # converted, remove its line. The goal is an empty table.
 PENDING: dict[str, int] = {
-    "scheduler/channels/email.py": 5,
+    "scheduler/channels/email.py": 1,
     "scheduler/channels/errors.py": 2,
     "scheduler/channels/sms.py": 8,
     "scheduler/channels/telegram.py": 3,

@@ -45,16 +45,20 @@ SMTP_PERMANENT_CLASS = 5
 SMTP_REFUSALS: dict[str, tuple[str, str, bool]] = {
     # about: (what a permanent refusal says, what a transient one says, may disable the address)
     "recipient": (
-        "the mail server refused the recipient",
-        "the mail server deferred the recipient",
+        N_("the mail server refused the recipient"),
+        N_("the mail server deferred the recipient"),
         True,
     ),
     "configuration": (
-        "the mail server refused our login or sender",
-        "the mail server refused our login or sender",
+        N_("the mail server refused our login or sender"),
+        N_("the mail server refused our login or sender"),
         False,
     ),
-    "reply": ("the mail server answered", "the mail server answered", True),
+    "reply": (
+        N_("the mail server refused the message"),
+        N_("the mail server deferred the message"),
+        True,
+    ),
 }
 
 # The code of a text the provider refuses whatever the address (Telegram: too long or entities
@@ -104,9 +108,10 @@ def smtp_permanent(code: int) -> bool:
 
 def smtp_refusal(codes: list[int], about: str) -> ChannelError:
     """The error for an SMTP refusal (``about`` a key of :data:`SMTP_REFUSALS`): permanent only
-    when every code is a 5xx and the refusal is about the address."""
+    when every code is a 5xx and the refusal is about the address. The text is a message id
+    (translated where it is shown); the reply code is the error's ``code``."""
     permanent_text, transient_text, about_address = SMTP_REFUSALS[about]
     code = max(codes) if codes else 0
     permanent = about_address and bool(codes) and all(smtp_permanent(c) for c in codes)
     text = permanent_text if permanent else transient_text
-    return ChannelError(f"{text} ({code})", permanent=permanent, code=str(code))
+    return ChannelError(text, permanent=permanent, code=str(code))
