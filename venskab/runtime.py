@@ -245,11 +245,11 @@ class Runtime:
 
     def waiting_list(self, now: datetime, horizon_days: int = 14) -> int:
         """Notes to the families and children waiting for a match, and the waiting and
-        certificate tasks (:mod:`scheduler.waiting`). Returns how many rows were added.
+        certificate tasks (:mod:`followup.waiting`). Returns how many rows were added.
 
         Notes are planned days ahead and tasks are due by the day, so a pass every
         :data:`WAITING_EVERY` is enough: the ticks between skip it."""
-        from scheduler.waiting import plan_waiting
+        from followup.waiting import plan_waiting
 
         last = self._waiting_at
         if last is not None and last <= now < last + WAITING_EVERY:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from followup import child_voice, contacts, moments, staff_views
+from followup import child_voice, contacts, moments, staff_views, wording
 from followup import matches as match_ops
 from followup.alerts import AckError, acknowledge, resolve, snooze
 from followup.child_voice import FACES
@@ -32,7 +32,7 @@ from followup.hooks import engine_hooks
 from followup.staff_auth import may_see, visible
 from followup.survey_defs import tr
 from followup.tasks import TaskError, complete
-from scheduler import i18n, outbox, wording
+from scheduler import i18n, outbox
 from scheduler.prepare import preview
 from scheduler.timeline import localize
 from store.audit import record
