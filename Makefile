@@ -25,7 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy venskab store scheduler followup bot web tests bench
+	$(BIN)/mypy venskab store scheduler followup bot web tests bench tools
 	$(BIN)/lint-imports
 
 # After adding or changing a text: extract every message id into locale/messages.pot and update

@@ -62,6 +62,7 @@ from store.models import (  # noqa: E402
     VolunteerFamily,
     match_contact,
 )
+from venskab.cli.common import AppContext  # noqa: E402
 from venskab.runtime import freeze_startup_heap  # noqa: E402
 
 PROGRAMMES = load_all(PROGRAMMES_DIR)
@@ -592,8 +593,9 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file in a temp dir)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args()
-    # The composition root's job, done here: rows are stamped by the wall clock.
-    store_clock.install(lambda: datetime.now(UTC), lambda: "Europe/Copenhagen")
+    # The composition root's job, done here: rows are stamped by its clock, in the set zone.
+    root = AppContext()
+    store_clock.install(root.now, lambda: root.settings.timezone)
     tmp = tempfile.mkdtemp(prefix="venskab-bench-")
     files = itertools.count(1)
 

@@ -1,4 +1,4 @@
-"""The waiting-list pass (``scheduler.waiting.plan_waiting``) on a database of N waiting volunteer
+"""The waiting-list pass (``followup.waiting.plan_waiting``) on a database of N waiting volunteer
 families, N referred children and N households of two (one with certificates to renew), as the
 runtime runs it (at most every ten minutes): the first pass, which plans the notes and tasks,
 and a steady-state pass, which finds them planned and inserts nothing. Prints a table, asserts
@@ -25,8 +25,8 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench.run import fresh  # noqa: E402
 from followup.matches import sync_programmes  # noqa: E402
+from followup.waiting import plan_waiting  # noqa: E402
 from scheduler.programme import load_all  # noqa: E402
-from scheduler.waiting import plan_waiting  # noqa: E402
 from store import clock as store_clock  # noqa: E402
 from store.models import (  # noqa: E402
     Child,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from followup.survey_defs import Question, Survey, default_surveys, wave_order
 from followup.survey_results import complete, save_answers, saved_answers
-from store.models import Match, SurveyInvitation, SurveyResponse
+from store.models import Match, SurveyInvitation
 
 # The smiley scale, 1 to 5: on the bot's buttons and on the match page.
 FACES = {1: "😟", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
@@ -117,30 +117,3 @@ def moments(session: Session, match_id: int) -> list[Moment]:
         )
     ]
     return sorted(found, key=lambda m: (wave_order(m.wave), m.invitation.id))
-
-
-def latest_scores(session: Session, match_ids: list[int]) -> dict[int, tuple[str, float]]:
-    """Per match: the latest answered moment and the mean of its smiley answers (1-5)."""
-    surveys = voice_surveys()
-    if not match_ids or not surveys:
-        return {}
-    scales = {q.id for s in surveys.values() for q in s.questions if q.type == "scale"}
-    rows = session.execute(
-        select(SurveyInvitation.match_id, SurveyInvitation.wave, SurveyResponse.value)
-        .join(SurveyResponse, SurveyResponse.invitation_id == SurveyInvitation.id)
-        .where(
-            SurveyInvitation.match_id.in_(match_ids),
-            SurveyInvitation.survey_id.in_(list(surveys)),
-            SurveyResponse.question_id.in_(list(scales)),
-        )
-    ).all()
-    by_moment: dict[tuple[int, str], list[int]] = {}
-    for match_id, wave, value in rows:
-        if value and value.isdigit():
-            by_moment.setdefault((match_id, wave), []).append(int(value))
-    latest: dict[int, tuple[str, float]] = {}
-    for (match_id, wave), values in by_moment.items():
-        current = latest.get(match_id)
-        if current is None or wave_order(wave) > wave_order(current[0]):
-            latest[match_id] = (wave, round(sum(values) / len(values), 2))
-    return latest

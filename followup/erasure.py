@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from followup import moments
@@ -324,22 +324,8 @@ def clear_match_text(session: Session, ids: list[int], now: datetime) -> dict[st
 
 def _clear_messages(session: Session, condition: Any, also_errors: bool = False) -> int:
     """Clear the text of messages (kept: channel, status, dates). Returns how many had text."""
-    cleared = _count(
-        session.execute(
-            update(OutboxMessage)
-            .where(
-                condition, or_(OutboxMessage.body.is_not(None), OutboxMessage.subject.is_not(None))
-            )
-            .values(body=None, subject=None)
-        )
-    )
-    if also_errors:  # a provider's error may quote the address
-        session.execute(
-            update(OutboxMessage)
-            .where(condition, OutboxMessage.last_error.is_not(None))
-            .values(last_error=RECIPIENT_ERASED)
-        )
-    return cleared
+    # A provider's error may quote the address.
+    return outbox.clear_text(session, condition, RECIPIENT_ERASED if also_errors else None)
 
 
 def _cancel_planned(session: Session, condition: Any) -> int:

@@ -12,7 +12,7 @@ from followup.import_file import DANISH_DATE, ISO_DATE, PERSONAL, Problem, shown
 from followup.said import Said, said
 from scheduler.i18n import N_
 from scheduler.programme import Programme
-from store.models import Cadence, Channel, Locale, StaffRole, WaitStatus
+from store.models import Cadence, Channel, StaffRole, WaitStatus
 from store.models import Programme as ProgrammeRow
 from store.validation import (
     InvalidValue,
@@ -28,7 +28,6 @@ T = TypeVar("T")
 _REQUIRED = object()
 
 ROLES = {r.value: r for r in StaffRole}
-LOCALES = {loc.value: loc for loc in Locale}
 RELATIONS = {"parent": "parent", "institution": "institution"}
 CONTACT_CHANNELS = {"sms": Channel.SMS, "email": Channel.EMAIL}
 CADENCES = {c.value: c for c in Cadence}

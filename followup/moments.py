@@ -107,11 +107,6 @@ def deliveries(match: Match, programme: Programme | None, *, photo: bool) -> lis
     return found
 
 
-def photo_welcome(match: Match, programme: Programme | None) -> list[ContactPerson]:
-    """The contact persons a photo may go to: consent recorded, photos on in the programme."""
-    return [d.contact for d in deliveries(match, programme, photo=True) if d.photo]
-
-
 def draft(session: Session, match: Match, now: datetime, moment_id: int | None = None) -> Moment:
     """The family's open draft for the match (the one named, if it is still a draft), or a new
     one. Old drafts are dropped by retention."""

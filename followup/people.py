@@ -339,7 +339,7 @@ def matches_of(session: Session, kind: str, person: Any) -> list[Match]:
 
 def tasks_about(session: Session, kind: str, person_id: int) -> list[Task]:
     """The waiting-list and certificate tasks about a family (or its household) or a child
-    (their keys: ``scheduler.waiting``)."""
+    (their keys: ``followup.waiting``)."""
     if kind == "family":
         members = [
             m

@@ -24,7 +24,7 @@ from followup.yearplan import label, title_variables
 from scheduler.facts import facts_for
 from scheduler.programme import Kind, Programme
 from scheduler.timeline import effective_end, localize, occurrences
-from scheduler.waiting import weeks_since
+from scheduler.waiting_notes import weeks_since
 from store.models import (
     Audience,
     CheckIn,

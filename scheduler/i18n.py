@@ -86,18 +86,6 @@ def read_catalog(path: Path) -> Catalog:
         return read_po(fh, abort_invalid=True)
 
 
-def _header(catalog: Catalog, name: str) -> str | None:
-    # Babel keeps headers it does not know in the catalog's raw header comment only; read the
-    # header entry (the message with the empty id) instead.
-    header = catalog.get("")
-    text = header.string if header is not None and isinstance(header.string, str) else ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() == name.lower():
-            return value.strip()
-    return None
-
-
 def _reviewed(path: Path) -> bool:
     # Read the header lines only: the catalogs are large and languages() runs at start-up.
     with path.open(encoding="utf-8") as fh:

@@ -13,7 +13,7 @@ would get every message twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any, Literal, NamedTuple, cast
@@ -44,15 +44,18 @@ def key_for_touchpoint(
     match_id: int, touchpoint_id: str, occurrence: str, audience: str, recipient_id: int
 ) -> str:
     """A planned message: match, touchpoint, occurrence (``:r1``, ``:announce``), recipient."""
-    head, tail = touchpoint_key_affixes(match_id, audience, recipient_id)
-    return f"{head}{touchpoint_id}:{occurrence}{tail}"
+    return touchpoint_keys(match_id, audience, recipient_id)(touchpoint_id, occurrence)
 
 
-def touchpoint_key_affixes(match_id: int, audience: str, recipient_id: int) -> tuple[str, str]:
-    """What :func:`key_for_touchpoint` puts before and after ``touchpoint:occurrence``.
+def touchpoint_keys(match_id: int, audience: str, recipient_id: int) -> Callable[[str, str], str]:
+    """:func:`key_for_touchpoint` for one match and recipient, as a function of touchpoint and
+    occurrence: for the planner's hot loop (a key per row), which builds the fixed parts once."""
+    head, tail = f"m{match_id}:", f":{audience[0]}{recipient_id}"
 
-    For the planner's hot loop (a key per row), which adds the middle itself."""
-    return f"m{match_id}:", f":{audience[0]}{recipient_id}"
+    def key(touchpoint_id: str, occurrence: str) -> str:
+        return f"{head}{touchpoint_id}:{occurrence}{tail}"
+
+    return key
 
 
 def key_for_fallback(key: str, channel: str) -> str:
@@ -86,6 +89,11 @@ def key_for_waiting_note(party: str, since: date, number: int) -> str:
     """The ``number``th note to a party on the waiting list (``f12``: volunteer family 12;
     ``r3c7``: referral 3's contact person 7) in the spell of waiting that began on ``since``."""
     return f"wait:{party}:{since.isoformat()}:{number}"
+
+
+def key_for_call_back(outbox_id: int) -> str:
+    """The call task an automated call asks for (unanswered, or "please call me"): one per call."""
+    return f"voice:{outbox_id}"
 
 
 def key_for_digest(staff_id: int, day: date, channel: str) -> str:
@@ -549,6 +557,24 @@ def cancel_planned_where(session: Session, condition: Any, reason: str) -> int:
         .where(condition, OutboxMessage.status == OutboxStatus.PLANNED)
         .values(status=OutboxStatus.CANCELLED, last_error=reason)
     )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def clear_text(session: Session, condition: Any, error: str | None = None) -> int:
+    """Forget the text of the rows that meet ``condition`` (a SQL expression): body and subject,
+    and with ``error`` the provider's last error too (replaced by it: an error may quote the
+    address). Channel, status and dates stay. Returns how many rows had a text."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(condition, or_(OutboxMessage.body.is_not(None), OutboxMessage.subject.is_not(None)))
+        .values(body=None, subject=None)
+    )
+    if error is not None:
+        session.execute(
+            update(OutboxMessage)
+            .where(condition, OutboxMessage.last_error.is_not(None))
+            .values(last_error=error)
+        )
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 

@@ -272,13 +272,13 @@ def desired_for(
             if step.skip_opted_out and recipient.opted_out:
                 continue
             # The hot loop of a pass (a row per send): outbox.key_for_touchpoint, with its
-            # parts taken out of the loop.
-            head, tail = outbox.touchpoint_key_affixes(match.id, profile.key, recipient.id)
+            # fixed parts built once per recipient.
+            key = outbox.touchpoint_keys(match.id, profile.key, recipient.id)
             for send in step.sends:
                 template = templates.get((send, profile)) or cache.template(
                     programme, send, recipient, profile
                 )
-                messages[f"{head}{send.touchpoint_id}:{send.occurrence_key}{tail}"] = Want(
+                messages[key(send.touchpoint_id, send.occurrence_key)] = Want(
                     template, match.id, recipient.id, match.plan_version
                 )
     return desired

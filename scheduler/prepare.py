@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from scheduler import outbox, sms, waiting
+from scheduler import outbox, sms, waiting_notes
 from scheduler.channels.base import Attachment, Button, OutgoingMessage
 from scheduler.context import build_context
 from scheduler.hooks import EngineHooks
@@ -94,7 +94,7 @@ class Preparer:
         jobs: list[Job] = []
         for row in rows:
             try:
-                if row.kind == waiting.KIND:
+                if row.kind == waiting_notes.KIND:
                     job = self._waiting_job(row)
                 elif row.audience == Audience.STAFF:
                     # Alerts and digests go to a staff member by id (a coordinator is not the
@@ -409,7 +409,7 @@ class Preparer:
     def _waiting_job(self, row: OutboxMessage) -> Job | None:
         """A note to a volunteer family or a referred child's parent waiting for a match."""
         stats = self.stats
-        party = waiting.recipient_for(self.session, row, self.programmes)
+        party = waiting_notes.recipient_for(self.session, row, self.programmes)
         if isinstance(party, str):
             stats.cancel(row, party)
             return None
@@ -438,7 +438,7 @@ class Preparer:
             unsubscribe = unsubscribe_token(self.signing_secret(), party.contact)
             if unsubscribe is not None:
                 unsubscribe_url = f"{self.public_url or _LOCAL_URL}/u/{unsubscribe}"
-        context = waiting.note_context(party, self.now, unsubscribe_url)
+        context = waiting_notes.note_context(party, self.now, unsubscribe_url)
         try:
             rendered = self.render(row, row.locale.value, context)
         except Exception as exc:  # a broken template is a bug: never retry it

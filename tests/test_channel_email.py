@@ -24,6 +24,7 @@ SENDER = "Venskab <venskab@example.org>"
 PARENT = "parent@example.org"
 GONE = "gone@example.org"  # the server answers 550 for this mailbox
 BUSY = "busy@example.org"  # the server answers 451 (greylisting) for this one
+NOT_ALLOWED = "Venskab <not-allowed@example.org>"  # a sender the server refuses with 553
 
 
 class Mailbox:
@@ -32,6 +33,14 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if address == "not-allowed@example.org":
+            return "553 5.7.1 Sender address rejected: not owned by user"
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -146,6 +155,21 @@ async def test_it_treats_a_451_as_transient(mailbox: tuple[Mailbox, int]) -> Non
 
     assert not caught.value.permanent
     assert caught.value.code == "451"
+
+
+async def test_a_refused_sender_is_our_configuration_and_never_disables_the_address(
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    _, port = mailbox
+    channel = EmailChannel(
+        "127.0.0.1", port, NOT_ALLOWED, starttls=False, timeout=5, clock=wall_clock
+    )
+
+    with pytest.raises(ChannelError) as caught:
+        await channel.send(OutgoingMessage(to=PARENT, subject="Hej", body="Hej"))
+
+    assert not caught.value.permanent  # a 5xx, yet not the parent's address's fault
+    assert caught.value.code == "553"
 
 
 async def test_it_treats_a_refused_connection_as_transient() -> None:

@@ -324,7 +324,7 @@ READ_NOT_WRITTEN = {
         "ansøgt",  # a waiting list status as Danish staff write it in a CSV file
     },
     # Stand-ins that size an organisation's own SMS text (venskab texts check), never sent.
-    "scheduler/wording.py": {"jeres kontaktperson i Red Barnet"},
+    "followup/wording.py": {"jeres kontaktperson i Red Barnet"},
     "scheduler/sms.py": None,  # the GSM-7 alphabet
     "scheduler/timeline.py": {"Nytårsaftensdag"},
 }

@@ -100,10 +100,10 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/channels/telegram.py", "message is too long"),
     ("scheduler/channels/telegram.py", "can't parse entities"),
     # Stand-ins that size an organisation's own SMS text (`venskab texts check`), never sent.
-    ("scheduler/wording.py", "Familien Holm-Andersen"),
-    ("scheduler/wording.py", "Barn Alexandra"),
-    ("scheduler/wording.py", "Red Barnet"),
-    ("scheduler/wording.py", "jeres kontaktperson i Red Barnet"),
+    ("followup/wording.py", "Familien Holm-Andersen"),
+    ("followup/wording.py", "Barn Alexandra"),
+    ("followup/wording.py", "Red Barnet"),
+    ("followup/wording.py", "jeres kontaktperson i Red Barnet"),
     ("scheduler/sms.py", "@£$¥èéùìò"),  # the GSM-7 alphabet
     ("scheduler/timeline.py", "Nytårsaftensdag"),  # a holiday's name in the calendar rules
     ("followup/calendar_feed.py", "-//venskab//calendar feed//DA"),  # iCalendar's PRODID
@@ -278,7 +278,7 @@ TARGETS = ["bot", "web", "followup", "scheduler", "venskab/cli"]
 # (lower it here when you convert some), and a file not listed must have none. When a file is
 # converted, remove its line. The goal is an empty table.
 PENDING: dict[str, int] = {
-    "scheduler/channels/email.py": 5,
+    "scheduler/channels/email.py": 1,
     "scheduler/channels/errors.py": 2,
     "scheduler/channels/sms.py": 8,
     "scheduler/channels/telegram.py": 3,

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.waiting import plan_waiting
+from followup.waiting import plan_waiting
 from store.models import (
     Child,
     ContactPerson,

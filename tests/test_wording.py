@@ -185,6 +185,27 @@ def test_a_coordinator_edits_the_texts_in_a_spreadsheet_and_imports_them(tmp_pat
     assert [m.id for m in held if m.id] == []
 
 
+def test_the_spreadsheet_carries_no_formula_and_no_control_character(tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    own = 'msgctxt "staff title"\nmsgid "Case lead"\nmsgstr "=1+1\x07 Procesleder"\n'
+    (folder / "da.po").write_text(po("da", own), encoding="utf-8")
+    env = {"VENSKAB_TEXTS_DIR": str(folder)}
+    sheet = tmp_path / "texts.csv"
+    assert cli(env, "texts", "export", str(sheet)).exit_code == 0
+
+    rows = _rows(sheet)
+    by_id = {(r["id"], r["context"], r["form"]): r for r in rows}
+    assert by_id[("Case lead", "staff title", "")]["da"] == "'=1+1 Procesleder"
+    # A message of several lines keeps its line breaks, so that it is found again on import.
+    assert any("\n" in r["id"] and "\n" in r["da"] for r in rows)
+
+    result = cli(env, "texts", "import", str(sheet))
+    assert result.exit_code == 0, result.output
+    held = i18n.read_catalog(folder / "da.po")
+    assert [(m.id, m.string) for m in held if m.id] == [("Case lead", "=1+1 Procesleder")]
+
+
 def test_a_bad_row_is_refused_by_its_line_and_nothing_is_written(tmp_path: Path) -> None:
     folder = tmp_path / "texts"
     folder.mkdir()

@@ -245,11 +245,11 @@ class Runtime:
 
     def waiting_list(self, now: datetime, horizon_days: int = 14) -> int:
         """Notes to the families and children waiting for a match, and the waiting and
-        certificate tasks (:mod:`scheduler.waiting`). Returns how many rows were added.
+        certificate tasks (:mod:`followup.waiting`). Returns how many rows were added.
 
         Notes are planned days ahead and tasks are due by the day, so a pass every
         :data:`WAITING_EVERY` is enough: the ticks between skip it."""
-        from scheduler.waiting import plan_waiting
+        from followup.waiting import plan_waiting
 
         last = self._waiting_at
         if last is not None and last <= now < last + WAITING_EVERY:
@@ -421,6 +421,18 @@ def _start_ticks(runtime: Runtime, lock: asyncio.Lock | None = None) -> Any:
     return scheduler
 
 
+def live_runtime(app: AppContext) -> tuple[Any, Runtime]:
+    """The bot application (None without a Telegram token) and the runtime that sends with that
+    application's own ``Bot``: one Telegram Bot, and one rate limiter, for replies and scheduled
+    sends alike."""
+    bot_app: Any = None
+    if app.settings.telegram_configured:
+        from bot.app import build_application
+
+        bot_app = build_application(app.services)
+    return bot_app, Runtime(app, telegram_bot=bot_app.bot if bot_app is not None else None)
+
+
 async def serve(app: AppContext, seed_demo: bool = True) -> None:
     """Run until interrupted."""
     import uvicorn
@@ -440,15 +452,11 @@ async def serve(app: AppContext, seed_demo: bool = True) -> None:
 
         logins = await asyncio.to_thread(demo_logins, app, datetime.now(UTC))
 
-    bot_app: Any = None
     sandbox_bot: Any = None
     lock = asyncio.Lock()
-    if settings.telegram_configured:
-        from bot.app import build_application, start_bot, stop_bot
-
-        bot_app = build_application(app.services)
-    # One Telegram Bot (and one rate limiter) for replies and scheduled sends alike.
-    runtime = Runtime(app, telegram_bot=bot_app.bot if bot_app is not None else None)
+    bot_app, runtime = live_runtime(app)
+    if bot_app is not None:
+        from bot.app import start_bot, stop_bot
     from venskab.sandbox import restore_offset, sandbox_active, start_sandbox
 
     if bot_app is None and sandbox_active(app):

@@ -8,7 +8,6 @@ work is a small synchronous function run in a worker thread (``run_in_threadpool
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -21,15 +20,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from twilio.twiml.voice_response import VoiceResponse
 
-from followup.escalations import raise_escalation
-from followup.tasks import call_back_task
+from followup import receipts
 from scheduler import i18n
-from scheduler import outbox as outbox_rows
-from scheduler.dispatcher import mark_address_failed
-from scheduler.i18n import N_
-from store.audit import record
-from store.models import Match, OutboxMessage
-from store.receipts import first_delivery
 from web import import_page, sandbox
 from web.ack import ack_routes
 from web.auth import SecurityHeaders
@@ -47,7 +39,11 @@ from web.surveys import survey_routes
 if TYPE_CHECKING:
     from followup.services import Services
 
-log = logging.getLogger(__name__)
+# What a receipt's fields are read up to: Twilio's ids are 34 characters, its statuses and
+# error codes short words and numbers; anything longer is cut, never stored whole.
+SID_MAX = 64
+STATUS_MAX = 32
+CODE_MAX = 16
 
 
 def create_app(app: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -96,52 +92,9 @@ async def twilio_status(request: Request) -> Response:
 
 
 def _record_status(app: Services, sid: str, status: str, params: dict[str, str]) -> None:
-    now = app.now()
-    code = params.get("ErrorCode") or ""
+    code = params.get("ErrorCode", "")[:CODE_MAX]
     with app.session_factory() as session, session.begin():
-        if not first_delivery(session, "twilio-status", f"{sid}:{status}", now):
-            return  # the same callback again: recorded the first time
-        row = outbox_rows.by_provider_id(session, sid)
-        if row is None:
-            log.info("status callback for an unknown message")
-            return
-        receipt = outbox_rows.apply_receipt(row, status, code, now)
-        if receipt.outcome == "unanswered":
-            # An automated check-in nobody answered becomes a call for the staff member.
-            match = session.get(Match, row.match_id) if row.match_id else None
-            call_back_task(
-                session,
-                row.match_id,
-                match.staff_id if match else None,
-                _staff_texts(match).gettext("Call back: the automated call was not answered"),
-                now,
-                key=f"voice:{row.id}",
-            )
-        elif receipt.outcome == "failed":
-            match = session.get(Match, row.match_id) if row.match_id else None
-            if receipt.error is not None and receipt.error.permanent:
-                mark_address_failed(session, row)
-            raise_escalation(
-                session,
-                match,
-                "delivery_failed",
-                now=now,
-                evidence={
-                    "outbox_id": row.id,
-                    "touchpoint": row.touchpoint_id,
-                    "channel": row.channel.value,
-                    "code": code or None,
-                    "status": status,
-                },
-                # An id: translated where it is shown, in the reader's language.
-                suggested_action=N_("Check the phone number with the family."),
-            )
-
-
-def _staff_texts(match: Match | None) -> i18n.Texts:
-    """The texts in the language of the staff member who follows ``match`` (a task's title)."""
-    staff = match.staff if match is not None else None
-    return i18n.texts(staff.locale.value if staff is not None else "da")
+        receipts.record_status(session, sid[:SID_MAX], status[:STATUS_MAX], code, app.now())
 
 
 ROW_ID = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)  # an id the database can hold
@@ -169,27 +122,7 @@ async def twilio_gather(request: Request) -> Response:
 
 def _record_answer(app: Services, outbox_id: int, params: dict[str, str]) -> str | None:
     """Store the pressed digit; the call's language, or None when the call is not ours."""
-    digits = params.get("Digits", "")[:4]
+    digits = params.get("Digits", "")[: receipts.DIGITS_MAX]
+    call_sid = params.get("CallSid", "")[:SID_MAX]
     with app.session_factory() as session, session.begin():
-        row = session.get(OutboxMessage, outbox_id)
-        if row is None or row.provider_id != params.get("CallSid"):
-            return None
-        locale = row.locale.value
-        now = app.now()
-        if not first_delivery(session, "twilio-voice", f"{row.provider_id}:{row.id}", now):
-            return locale  # the same answer delivered again: thank, record nothing
-        outbox_rows.record_answer(row, digits, now)
-        record(session, "contact", "voice.answer", "outbox_message", row.id, digits=digits)
-        if digits == "2":  # "please call me"
-            match = session.get(Match, row.match_id) if row.match_id else None
-            call_back_task(
-                session,
-                row.match_id,
-                match.staff_id if match else None,
-                _staff_texts(match).gettext(
-                    "Call back: the parent or contact person asked to be called (phone call)"
-                ),
-                now,
-                key=f"voice:{row.id}",
-            )
-    return locale
+        return receipts.record_answer(session, outbox_id, call_sid, digits, app.now())

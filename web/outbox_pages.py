@@ -16,10 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from followup import staff_views
+from followup import staff_views, wording
 from followup.hooks import engine_hooks
 from followup.staff_auth import may_see, visible
-from scheduler import i18n, outbox, wording
+from scheduler import i18n, outbox
 from scheduler.prepare import preview
 from store.audit import record
 from store.models import Match, OutboxMessage, Staff

@@ -10,6 +10,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 import aiosmtplib
 
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
+from scheduler.channels.errors import smtp_refusal
 from scheduler.i18n import N_
 
 
@@ -48,32 +49,14 @@ def build_email(message: OutgoingMessage, from_addr: str, date: datetime) -> Ema
 def smtp_error(exc: BaseException) -> ChannelError | None:
     """Translate an SMTP failure; None for exceptions that are not about SMTP.
 
-    5xx about the recipient is permanent; 4xx, timeouts and connection problems are transient.
-    Authentication and sender refusals are our configuration, so they never disable an address.
-    Server texts often quote the address, so only codes go into the message.
-    """
+    Refusals are classified by :func:`scheduler.channels.errors.smtp_refusal` (5xx about the
+    recipient is permanent); timeouts and connection problems are transient."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        codes = [refused.code for refused in exc.recipients]
-        code = max(codes) if codes else 0
-        if codes and all(c >= 500 for c in codes):
-            return ChannelError(
-                f"the mail server refused the recipient ({code})", permanent=True, code=str(code)
-            )
-        return ChannelError(
-            f"the mail server deferred the recipient ({code})", permanent=False, code=str(code)
-        )
+        return smtp_refusal([refused.code for refused in exc.recipients], "recipient")
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPSenderRefused):
-        return ChannelError(
-            f"the mail server refused our login or sender ({exc.code})",
-            permanent=False,
-            code=str(exc.code),
-        )
+        return smtp_refusal([exc.code], "configuration")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return ChannelError(
-            f"the mail server answered {exc.code}",
-            permanent=exc.code >= 500,
-            code=str(exc.code),
-        )
+        return smtp_refusal([exc.code], "reply")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return ChannelError(
             N_("timed out talking to the mail server"), permanent=False, code="timeout"

@@ -1,4 +1,4 @@
-"""The providers' permanent errors: one table per provider.
+"""The providers' permanent errors: one table per provider (Twilio, Telegram, SMTP).
 
 What says "this address will never work" is decided here, once, for the channel that gets the
 error when it sends and for the outbox when the provider reports it later in a receipt
@@ -36,6 +36,30 @@ PERMANENT_TELEGRAM_BAD_REQUESTS = (
     "chat_write_forbidden",
     "have no rights to send a message",
 )
+
+# SMTP replies (RFC 5321, 4.2.1): the first digit says whether trying again can help. 5xx is a
+# permanent refusal, 4xx a transient one. What a refusal is about decides whether it is the
+# address's fault: a refused recipient is; a refused login or sender is our configuration, which
+# never disables an address. (Servers' texts often quote the address: only codes are kept.)
+SMTP_PERMANENT_CLASS = 5
+SMTP_REFUSALS: dict[str, tuple[str, str, bool]] = {
+    # about: (what a permanent refusal says, what a transient one says, may disable the address)
+    "recipient": (
+        N_("the mail server refused the recipient"),
+        N_("the mail server deferred the recipient"),
+        True,
+    ),
+    "configuration": (
+        N_("the mail server refused our login or sender"),
+        N_("the mail server refused our login or sender"),
+        False,
+    ),
+    "reply": (
+        N_("the mail server refused the message"),
+        N_("the mail server deferred the message"),
+        True,
+    ),
+}
 
 # The code of a text the provider refuses whatever the address (Telegram: too long or entities
 # it cannot parse, even shortened): not worth retrying, yet no reason to stop using the address.
@@ -75,3 +99,19 @@ def permanent_telegram_error(description: str) -> ChannelError | None:
                 code=phrase.replace(" ", "_"),
             )
     return None
+
+
+def smtp_permanent(code: int) -> bool:
+    """Whether an SMTP reply code is a permanent refusal (5xx)."""
+    return code // 100 == SMTP_PERMANENT_CLASS
+
+
+def smtp_refusal(codes: list[int], about: str) -> ChannelError:
+    """The error for an SMTP refusal (``about`` a key of :data:`SMTP_REFUSALS`): permanent only
+    when every code is a 5xx and the refusal is about the address. The text is a message id
+    (translated where it is shown); the reply code is the error's ``code``."""
+    permanent_text, transient_text, about_address = SMTP_REFUSALS[about]
+    code = max(codes) if codes else 0
+    permanent = about_address and bool(codes) and all(smtp_permanent(c) for c in codes)
+    text = permanent_text if permanent else transient_text
+    return ChannelError(text, permanent=permanent, code=str(code))

@@ -2,7 +2,7 @@
 
 The wording lives in the folder ``VENSKAB_TEXTS_DIR``: ``<language>.po`` catalogs with the
 texts the organisation words differently, and ``templates/`` with its own message templates
-(see :mod:`scheduler.wording`). What these commands print is in the language of the terminal
+(see :mod:`followup.wording`). What these commands print is in the language of the terminal
 (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES`` or ``LANG``), Danish when that names no catalog.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from scheduler import i18n, wording
+from followup import wording, wording_check, wording_sheet
+from scheduler import i18n
 from venskab.cli.common import AppContext, UserError, pass_app
 
 _LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
@@ -59,7 +60,7 @@ def check(app: AppContext) -> None:
     t = cli_texts(app)
     folder = _folder(app, t)
     enabled = app.settings.enabled_languages
-    report = wording.check(folder, t, enabled)
+    report = wording_check.check(folder, t, enabled)
     for code, count in sorted(report.overrides.items()):
         click.echo(
             t.ngettext(
@@ -93,7 +94,7 @@ def check(app: AppContext) -> None:
 def export(app: AppContext, file: Path) -> None:
     """Write every text in every language to FILE (CSV for Excel: UTF-8, semicolons)."""
     t = cli_texts(app)
-    data = wording.export_csv(app.settings.texts_dir, app.settings.enabled_languages)
+    data = wording_sheet.export_csv(app.settings.texts_dir, app.settings.enabled_languages)
     try:
         file.write_bytes(data)
     except OSError as exc:
@@ -114,10 +115,10 @@ def import_(app: AppContext, file: Path) -> None:
     t = cli_texts(app)
     folder = _folder(app, t)
     try:
-        done = wording.import_csv(
+        done = wording_sheet.import_csv(
             file.read_bytes(), file.name, folder, app.settings.enabled_languages, t
         )
-    except wording.ImportRefused as exc:
+    except wording_sheet.ImportRefused as exc:
         for problem in exc.problems[:20]:
             click.echo(str(problem), err=True)
         raise UserError(
