@@ -45,6 +45,7 @@ from store.models import (
     Severity,
 )
 from store.models import Programme as ProgrammeRow
+from store.validation import strip_controls
 
 DEFAULT_POLICY = EscalationPolicy()
 MAX_SNOOZE = timedelta(days=90)
@@ -240,7 +241,7 @@ def resolve(
         escalation.acknowledged_by = staff_id
     escalation.status = EscalationStatus.RESOLVED
     escalation.resolved_at = now
-    escalation.resolution_note = note[:2000] or None
+    escalation.resolution_note = strip_controls(note).strip()[:2000] or None
     outbox.cancel_pending_alerts(session, escalation_id)
     record(
         session,

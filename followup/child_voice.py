@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from followup.survey_defs import Question, Survey, default_surveys, wave_order
 from followup.survey_results import complete, save_answers, saved_answers
 from store.models import Match, SurveyInvitation, SurveyResponse
+from store.validation import ascii_digits
 
 # The smiley scale, 1 to 5: on the bot's buttons and on the match page.
 FACES = {1: "😟", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
@@ -136,7 +137,7 @@ def latest_scores(session: Session, match_ids: list[int]) -> dict[int, tuple[str
     ).all()
     by_moment: dict[tuple[int, str], list[int]] = {}
     for match_id, wave, value in rows:
-        if value and value.isdigit():
+        if value and ascii_digits(value):
             by_moment.setdefault((match_id, wave), []).append(int(value))
     latest: dict[int, tuple[str, float]] = {}
     for (match_id, wave), values in by_moment.items():

@@ -36,14 +36,12 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import PoFileError, read_po, write_po
 
 from scheduler import i18n, render, sms
+from store.validation import ascii_digits, csv_cell
 
 Key = tuple[str, str | None]  # (message id, context)
 
 # %(name)s, %(num)d; a literal %% is no placeholder.
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%%")
-# OWASP's CSV-injection rule: a cell starting with one of these would be run as a formula; it is
-# written with a leading apostrophe (which spreadsheets show as text) and read back without it.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Stand-ins for the values an SMS line is filled with, long but realistic, to size it.
 _STAND_INS = {
     "name": "Familien Holm-Andersen",
@@ -498,7 +496,10 @@ def sms_encoding(code: str) -> str:
 
 
 def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) or text.startswith("'") else text
+    """A text made safe for the spreadsheet (no formula, no control characters; its own lines
+    kept). An apostrophe of the text's own is doubled: :func:`_uncell` takes one away."""
+    cell = csv_cell(text, lines=True)
+    return "'" + cell if text.startswith("'") else cell
 
 
 def _uncell(text: str) -> str:
@@ -697,7 +698,7 @@ class _Import:
             return None
         plural = isinstance(message.id, tuple | list)
         form_cell = cells.get("form", "").strip()
-        if plural and not form_cell.isdigit():
+        if plural and not ascii_digits(form_cell):
             self.refuse(
                 line, t.gettext("a message with plural forms needs its form number (0, 1, ...)")
             )

@@ -199,3 +199,14 @@ def test_the_snooze_button_on_an_alert_silences_the_case_for_a_week(
     quiet = bot.tick(bot.clock.now + timedelta(hours=3))
     assert not [p for p in quiet.of("sendMessage") if "bekymret" in str(p["text"])]
     assert not [p for p in quiet.of("sendMessage") if "worried" in str(p["text"])]
+
+
+@pytest.mark.parametrize("number", ["²", "١٢", "0", "99999999999", "9999999999"])
+def test_match_with_a_number_that_is_no_id_is_answered_politely_without_a_case(
+    bot: BotHarness, session_factory: sessionmaker[Session], number: str
+) -> None:
+    staffed_match(session_factory)
+    answer = bot.say(STAFF_CHAT, f"/match {number}")
+    assert answer.text == "Skriv /match og et nummer, fx /match 12."
+    with session_factory() as session:
+        assert session.scalars(select(Escalation).where(Escalation.rule == "bot_error")).all() == []

@@ -34,6 +34,7 @@ from followup.import_file import FORMATS, ImportFailed, Problem, read_table
 from followup.import_xlsx import is_workbook, workbook_as_csv
 from scheduler import i18n
 from store.models import ContactPerson, HouseholdMember, Match, Referral, Staff, VolunteerFamily
+from store.validation import ascii_digits
 from web.auth import csrf_token, gate, page_lang
 from web.staff_render import other_language
 
@@ -257,7 +258,7 @@ async def check(request: Request) -> Response:
     if refused is not None:
         return refused
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if ascii_digits(declared) and int(declared) > MAX_BODY:
         return _message(request, "too_big", 413)
     try:
         async with request.form(max_files=1, max_fields=4, max_part_size=MAX_FILE) as form:
@@ -286,7 +287,7 @@ async def confirm(request: Request) -> Response:
     if refused is not None:
         return refused
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY * 2:
+    if ascii_digits(declared) and int(declared) > MAX_BODY * 2:
         return _message(request, "too_big", 413)
     try:
         async with request.form(max_files=0, max_fields=4, max_part_size=MAX_BODY * 2) as form:

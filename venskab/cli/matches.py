@@ -35,7 +35,7 @@ from store.models import (
     Task,
     VolunteerFamily,
 )
-from store.validation import strip_controls
+from store.validation import near_today, strip_controls
 from venskab.cli.common import ROW_ID, AppContext, UserError, pass_app
 
 STATUSES = [s.value for s in MatchStatus]
@@ -44,9 +44,6 @@ STATUSES = [s.value for s in MatchStatus]
 def register(group: click.Group) -> None:
     group.add_command(match)
     group.add_command(plan)
-
-
-DATE_WINDOW_DAYS = 731  # dates given here lie within two years of today
 
 
 def _date(value: str | None, app: AppContext, name: str) -> date | None:
@@ -64,7 +61,7 @@ def _date(value: str | None, app: AppContext, name: str) -> date | None:
             )
         ) from exc
     today = app.now().astimezone(app.settings.zone).date()
-    if abs((day - today).days) > DATE_WINDOW_DAYS:
+    if not near_today(day, today):  # the domain refuses it too; here the option is named
         raise UserError(
             texts.gettext(
                 "%(option)s: %(value)s is more than two years from today (%(today)s); check the "
