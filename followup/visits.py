@@ -368,6 +368,7 @@ def family_pause(
     if first_day < today or last_day < first_day or last_day - first_day > PAUSE_MAX:
         raise VisitError("date")
     try:
+        match_ops.check_near(first_day, last_day)  # the domain's range, before a day is added
         return match_ops.pause(
             session, match, first_day, last_day + timedelta(days=1), reason, actor
         )
