@@ -34,6 +34,7 @@ from store.models import (
     TaskStatus,
     Visit,
 )
+from store.validation import ascii_digits
 
 LIST_LIMIT = 25
 
@@ -120,7 +121,7 @@ def match_summary(ctx: BotContext, update: Update) -> Outcome:
         locale = staff.locale.value
         texts = i18n.texts(locale)
         args = ctx.args or []
-        if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 10:
+        if len(args) != 1 or not ascii_digits(args[0]) or not 0 < int(args[0]) < 2**31:
             usage = texts.gettext("Write /match and a number, e.g. /match 12.")
             return Outcome(locale, replies=[Reply(chat_id, usage)])
         match = session.get(

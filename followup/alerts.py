@@ -49,7 +49,7 @@ from store.models import (
     Severity,
 )
 from store.models import Programme as ProgrammeRow
-from store.validation import strip_controls
+from store.validation import ascii_digits, strip_controls
 
 DEFAULT_POLICY = EscalationPolicy()
 MAX_SNOOZE = timedelta(days=90)
@@ -305,7 +305,9 @@ def ack_token(secret: str, escalation_id: int, staff_id: int) -> str:
 def check_ack_token(secret: str, token: str) -> tuple[int, int] | None:
     """The escalation and staff ids of a genuine token, or None."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(token) > 100:
+    if len(token) > 100 or not token.isascii() or len(parts) != 3:
+        return None
+    if not ascii_digits(parts[0]) or not ascii_digits(parts[1]):
         return None
     escalation_id, staff_id = int(parts[0]), int(parts[1])
     if not hmac.compare_digest(ack_token(secret, escalation_id, staff_id), token):

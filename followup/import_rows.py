@@ -21,6 +21,7 @@ from store.validation import (
     has_control,
     normalise_email,
     normalise_phone,
+    plausible_start,
 )
 
 T = TypeVar("T")
@@ -83,6 +84,7 @@ def name_problem(exc: InvalidValue, problems: Mapping[str, str]) -> Said:
 
 
 A_DATE = Said(N_("a date such as 2026-03-02 (YYYY-MM-DD)"))
+A_START = Said(N_("a date such as 2026-03-02 (YYYY-MM-DD), from 2000 to two years from today"))
 WEEKDAY_HINT = N_("a weekday: monday..sunday, mandag..søndag or 0-6")
 
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
@@ -273,6 +275,18 @@ def member_birth_year_parser(today: date) -> Callable[[str], int]:
     return parse
 
 
+def start_date_parser(today: date) -> Callable[[str], date]:
+    """A match's start date: not before 2000, not more than two years after today."""
+
+    def parse(value: str) -> date:
+        found = parse_date(value)
+        if not plausible_start(found, today):
+            raise ValueError(value)
+        return found
+
+    return parse
+
+
 def past_date_parser(today: date) -> Callable[[str], date | None]:
     """A certificate's date: empty (none yet), or a date not after today."""
 
@@ -348,7 +362,7 @@ def check_match_row(row: Row, found: MatchLookups) -> None:
     _contacts(row, found.contacts)
     row.text("region", required=False, limit=64)
     row.text("municipality", required=False, limit=64)
-    row.parse("start_date", parse_date, A_DATE)
+    row.parse("start_date", start_date_parser(found.today), A_START)
     row.parse("visit_weekday", parse_weekday, said(WEEKDAY_HINT))
     row.parse("visit_time", parse_time, said("a time of day such as 16:30 (HH:MM)"))
     row.choice("cadence", CADENCES, empty=None)

@@ -43,11 +43,48 @@ from store.models import (
 from store.models import (
     Programme as ProgrammeRow,
 )
-from store.validation import strip_controls
+from store.validation import near_today, plausible_start, strip_controls
 
 
 class MatchError(Refused):
     """The operation does not fit the match's state; the message says why."""
+
+
+class FarDate(MatchError):
+    """A date too far from today to be meant (a typo in the year): the same polite correction
+    whether it came from the bot, the web app or the command line."""
+
+
+def _today() -> date:
+    return clock.now().astimezone(ZoneInfo(clock.default_zone())).date()
+
+
+def check_near(*days: date | None) -> None:
+    """Refuse a pause's day more than two years from today."""
+    today = _today()
+    for day in days:
+        if day is not None and not near_today(day, today):
+            raise FarDate(
+                said(
+                    "%(day)s is more than two years from today (%(today)s); check the year",
+                    day=day.isoformat(),
+                    today=today.isoformat(),
+                )
+            )
+
+
+def check_start(day: date) -> None:
+    """Refuse a match's start or end before 2000 or more than two years ahead."""
+    today = _today()
+    if not plausible_start(day, today):
+        raise FarDate(
+            said(
+                "%(day)s is before 2000 or more than two years ahead (today is %(today)s); "
+                "check the year",
+                day=day.isoformat(),
+                today=today.isoformat(),
+            )
+        )
 
 
 def sync_programmes(session: Session, programmes: Iterable[Programme]) -> dict[str, ProgrammeRow]:
@@ -83,6 +120,7 @@ def pause(
     """Pause visit prompts from ``start`` up to ``end`` (the first day back; None = open)."""
     if match.status == MatchStatus.ENDED:
         raise MatchError(said("match %(id)s has ended and cannot be paused", id=match.id))
+    check_near(start, end)
     if end is not None and end <= start:
         raise MatchError(said("the pause must end after it starts (give the first day back)"))
     for existing in match.pauses:
@@ -103,7 +141,7 @@ def pause(
                     start=existing.start_date.isoformat(),
                 )
             )
-    row = MatchPause(start_date=start, end_date=end, reason=reason[:200])
+    row = MatchPause(start_date=start, end_date=end, reason=strip_controls(reason).strip()[:200])
     match.pauses.append(row)
     if end is None:
         match.status = MatchStatus.PAUSED
@@ -159,6 +197,7 @@ def end(
         raise MatchError(
             said("match %(id)s has already ended (%(day)s)", id=match.id, day=match.end_date)
         )
+    check_start(on)
     if on < match.start_date:
         raise MatchError(said("a match cannot end before it starts"))
     match.status = MatchStatus.ENDED
@@ -216,6 +255,7 @@ def rematch(
         raise MatchError(
             said("match %(id)s has not ended: end it before re-matching the child", id=previous.id)
         )
+    check_start(start)
     if start < previous.end_date:
         raise MatchError(
             said(
@@ -262,6 +302,7 @@ def rematch(
 
 
 def correct_start(session: Session, match: Match, start: date, actor: str) -> None:
+    check_start(start)
     if match.end_date is not None and start >= match.end_date:
         raise MatchError(said("the start date must be before the end date"))
     old = match.start_date

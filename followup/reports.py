@@ -50,6 +50,7 @@ from store.models import (
     WaitStatus,
 )
 from store.models import Programme as ProgrammeRow
+from store.validation import ascii_digits
 
 Value = int | float | str | date | bool | None
 Row = dict[str, Value]
@@ -793,13 +794,16 @@ def _child_voice_rows(session: Session, scope: Scope) -> Iterator[Row]:
         query.order_by(SurveyInvitation.completed_at, Match.id)
     ):
         answers = saved_answers(session, invitation.id)
-        smileys = [int(answers[q]) for q in VOICE_SMILEYS if answers.get(q, "").isdigit()]
+        smileys = [int(answers[q]) for q in VOICE_SMILEYS if ascii_digits(answers.get(q, ""))]
         yield {
             **_match_values(match),
             "moment": invitation.wave,
             "relayed_by": "volunteer_family" if invitation.volunteer_family_id else "parent",
             "answered_on": scope.local(invitation.completed_at),
-            **{q: int(answers[q]) if answers.get(q, "").isdigit() else None for q in VOICE_SMILEYS},
+            **{
+                q: int(answers[q]) if ascii_digits(answers.get(q, "")) else None
+                for q in VOICE_SMILEYS
+            },
             "smiley_mean": round(sum(smileys) / len(smileys), 2) if smileys else None,
             "own_words": bool(answers.get("like_best")),
         }

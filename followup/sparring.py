@@ -41,6 +41,7 @@ from store.models import (
 from store.models import (
     Programme as ProgrammeRow,
 )
+from store.validation import strip_controls
 
 REMINDER_AT = time(18, 0)  # local time, the day before the session
 REMINDER_LOOKAHEAD = timedelta(days=2)
@@ -85,7 +86,7 @@ def add_session(
     if meeting_link is not None:
         row.meeting_link = meeting_link
     if note is not None:
-        row.note = note
+        row.note = strip_controls(note).strip()[:300] or None
     session.flush()
     touched = update(Match).where(
         Match.programme_id == programme.id, Match.status != MatchStatus.ENDED

@@ -41,6 +41,7 @@ from pydantic import (
 
 from scheduler import i18n, sms
 from scheduler.i18n import N_
+from store.validation import ascii_digits
 
 SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
 REQUIRED_LOCALES = ("da", "en")
@@ -197,7 +198,10 @@ class Score(Strict):
         for item in self.items:
             raw = answers.get(item, "")
             question = questions[item]
-            if not raw.lstrip("-").isdigit() or not question.min <= int(raw) <= question.max:
+            if (
+                not ascii_digits(raw.removeprefix("-"))
+                or not question.min <= int(raw) <= question.max
+            ):
                 continue
             answer = int(raw)
             points.append(question.max + question.min - answer if item in self.reverse else answer)

@@ -12,6 +12,7 @@ from followup.refused import Refused
 from followup.said import said
 from store.audit import record
 from store.models import Task, TaskStatus
+from store.validation import strip_controls
 
 OUTCOMES = {
     "done": TaskStatus.DONE,
@@ -56,7 +57,7 @@ def complete(
     if outcome == "rescheduled" and reschedule_to is None:
         raise TaskError(said("a rescheduled task needs the new time"))
     task.status = OUTCOMES[outcome]
-    task.outcome_note = note[:2000] or None
+    task.outcome_note = strip_controls(note).strip()[:2000] or None
     task.completed_at = now
     if outcome != "done":
         from datetime import timedelta

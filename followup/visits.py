@@ -37,7 +37,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from store.validation import strip_controls
+from store.validation import HORIZON, strip_controls
 
 # Free text is kept up to this many characters (about a page). Longer text is cut and marked
 # with an ellipsis; nothing is refused, so a family never loses what it wrote to a limit.
@@ -45,10 +45,11 @@ TEXT_LIMIT = 2000
 # A visit prompt can be answered for this long after its day (the prompt itself expires after
 # three days; a late answer from the reminder still counts).
 ANSWER_WINDOW = timedelta(days=14)
-# How far a visit can be moved, and how long a pause may be asked for in the bot.
+# How far a visit can be moved, and how long a pause may be asked for in the bot (that it lies
+# within two years from today is the domain's rule for every pause: followup.matches.check_near).
 MOVE_WINDOW = (timedelta(days=-7), timedelta(days=28))
 PAUSE_MAX = timedelta(days=366)
-PAUSE_HORIZON = timedelta(days=731)  # a pause starts within two years from today
+PAUSE_HORIZON = HORIZON  # how far ahead the bot offers a school holiday's pause
 # A pause for a school holiday is named so (a pause's reason, shown to staff), then the holiday.
 HOLIDAY_PAUSE = N_("school holiday")
 
@@ -364,17 +365,15 @@ def family_pause(
     """
     if match.status == MatchStatus.ENDED:
         raise VisitError("state")
-    if (
-        first_day < today
-        or first_day > today + PAUSE_HORIZON
-        or last_day < first_day
-        or last_day - first_day > PAUSE_MAX
-    ):
+    if first_day < today or last_day < first_day or last_day - first_day > PAUSE_MAX:
         raise VisitError("date")
     try:
+        match_ops.check_near(first_day, last_day)  # the domain's range, before a day is added
         return match_ops.pause(
             session, match, first_day, last_day + timedelta(days=1), reason, actor
         )
+    except match_ops.FarDate as exc:
+        raise VisitError("date") from exc
     except match_ops.MatchError as exc:
         raise VisitError("overlap") from exc
 

@@ -19,19 +19,14 @@ from babel.messages.pofile import write_po
 from followup import wording
 from followup.wording import COLUMNS, Key, Problem
 from scheduler import i18n
-from store.validation import csv_cell, strip_controls
+from store.validation import ascii_digits, csv_cell
 
 
 def _cell(text: str) -> str:
-    """A text as a spreadsheet cell, by :func:`store.validation.csv_cell`'s rule (no control
-    characters; a cell that would start a formula behind an apostrophe), except that the text's
-    own line breaks are kept (the CSV quotes them), and that a text which itself starts with an
-    apostrophe gets one more: :func:`_uncell` takes one off, and the text comes back whole."""
-    first, *rest = text.replace("\r\n", "\n").split("\n")
-    cell = csv_cell(first)
-    if cell == first and first.startswith("'"):
-        cell = "'" + first
-    return "\n".join([cell, *(strip_controls(line) for line in rest)])
+    """A text made safe for the spreadsheet (no formula, no control characters; its own lines
+    kept). An apostrophe of the text's own is doubled: :func:`_uncell` takes one away."""
+    cell = csv_cell(text, lines=True)
+    return "'" + cell if text.startswith("'") else cell
 
 
 def _uncell(text: str) -> str:
@@ -233,7 +228,7 @@ class _Import:
             return None
         plural = isinstance(message.id, tuple | list)
         form_cell = cells.get("form", "").strip()
-        if plural and not form_cell.isdigit():
+        if plural and not ascii_digits(form_cell):
             self.refuse(
                 line, t.gettext("a message with plural forms needs its form number (0, 1, ...)")
             )

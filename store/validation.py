@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date, timedelta
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -52,6 +53,12 @@ def normalise_email(raw: str) -> str:
         raise InvalidValue(f"not a valid email address: {exc}") from exc
 
 
+def ascii_digits(text: str) -> bool:
+    """``text`` is a whole number in ASCII digits. ``str.isdigit`` alone also says yes to "²"
+    and "١٢", which ``int`` refuses or reads unexpectedly: check with this before ``int()``."""
+    return text.isascii() and text.isdigit()
+
+
 def is_control(ch: str) -> bool:
     """A control character (NUL, BEL, ESC, ...) or a lone surrogate: never a letter in any
     script. Tab and newline are not counted: free text may hold them."""
@@ -72,18 +79,45 @@ def strip_controls(text: str) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_cell(value: object) -> str:
+def csv_cell(value: object, *, lines: bool = False) -> str:
     """A value made safe for a CSV cell that a spreadsheet will open: control characters
     (tabs and line breaks included) become spaces or go, and a cell that would start a formula
-    is prefixed with an apostrophe, which spreadsheets show as text."""
+    is prefixed with an apostrophe, which spreadsheets show as text.
+
+    With ``lines``, tabs and line breaks inside the text are kept (a message's own lines, in a
+    file that is read back): CSV quotes them, and only at the start could they begin a formula.
+    """
     if value is None:
         return ""
     text = str(value)
-    text = "".join(" " if ch in "\t\n\r" else ch for ch in text)
+    if not lines:
+        text = "".join(" " if ch in "\t\n\r" else ch for ch in text)
     text = strip_controls(text)
     if text.lstrip().startswith(_FORMULA_START):
         text = "'" + text
     return text
+
+
+# The days a person means: a match's dates within two years of today (a pause, an end), a start
+# date not before 2000, a report's period within the years 2000-2100. A date outside is a typo in
+# the year (9999), and would break every page the match is on.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+HORIZON = timedelta(days=731)
+
+
+def within_years(day: date) -> bool:
+    """``day`` lies in the years this system plans for (2000-2100)."""
+    return FIRST_YEAR <= day.year <= LAST_YEAR
+
+
+def near_today(day: date, today: date) -> bool:
+    """``day`` is at most two years before or after ``today``."""
+    return abs(day - today) <= HORIZON
+
+
+def plausible_start(day: date, today: date) -> bool:
+    """A match's start date: not before 2000 and not more than two years after ``today``."""
+    return day.year >= FIRST_YEAR and day <= today + HORIZON
 
 
 CPR_MARKER = {"da": "[CPR-nummer fjernet]", "en": "[CPR number removed]"}

@@ -313,3 +313,14 @@ def test_forged_or_foreign_case_buttons_are_refused_politely_and_change_nothing(
         assert sent.of("answerCallbackQuery")[0]["text"] == "Denne knap er udløbet."
         assert not sent.of("editMessageText")
     assert snapshot(session_factory) == before
+
+
+@pytest.mark.parametrize("number", ["²", "١٢", "0", "99999999999", "9999999999"])
+def test_match_with_a_number_that_is_no_id_is_answered_politely_without_a_case(
+    bot: BotHarness, session_factory: sessionmaker[Session], number: str
+) -> None:
+    staffed_match(session_factory)
+    answer = bot.say(STAFF_CHAT, f"/match {number}")
+    assert answer.text == "Skriv /match og et nummer, fx /match 12."
+    with session_factory() as session:
+        assert session.scalars(select(Escalation).where(Escalation.rule == "bot_error")).all() == []

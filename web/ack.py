@@ -119,6 +119,8 @@ async def acknowledge_link(request: Request) -> Response:
     if request.method == "POST":
         if not _same_origin(request):
             return _page("da", "foreign", status=403)
+        if not await run_in_threadpool(_signed, app, token):  # checked before the form is read
+            return _page("da", "bad", status=403)
         try:  # bounded before parsed
             body = await read_body(request, app.settings.max_form_bytes)
             form = {k: str(v) for k, v in (await parse_form(request, body)).items()}
@@ -127,6 +129,11 @@ async def acknowledge_link(request: Request) -> Response:
         except BadForm:
             return bad_request()
     return await run_in_threadpool(_handle, app, token, request.method, form)
+
+
+def _signed(app: Services, token: str) -> bool:
+    with app.session_factory() as session:
+        return check_ack_token(secret_for(session, None), token) is not None
 
 
 def _handle(app: Services, token: str, method: str, form: dict[str, str]) -> Response:

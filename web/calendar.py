@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from followup.calendar_feed import TOKEN_SHAPE, calendar_bytes, family_for_token
-from web.limits import not_found
+from web.limits import lookup_refused, not_found
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -27,6 +27,8 @@ HEADERS = {
 
 def calendar_routes(services: Services) -> list[BaseRoute]:
     async def feed(request: Request) -> Response:
+        if (throttled := lookup_refused(request)) is not None:
+            return throttled
         token = str(request.path_params["token"])
         if not TOKEN_SHAPE.fullmatch(token):
             return not_found()

@@ -29,10 +29,13 @@ from followup.survey_defs import default_surveys
 from scheduler import i18n
 from scheduler.links import secret_for
 from store.receipts import first_delivery
+from store.validation import ascii_digits
 from web.limits import (
     BadForm,
     TooLarge,
     bad_request,
+    check_declared,
+    lookup_refused,
     parse_form,
     read_body,
     too_large,
@@ -76,7 +79,7 @@ class _Inbound:
                 self.app.now(),
                 default_surveys(),
                 message_sid=sid,
-                media=int(media) if media.isdigit() else 0,
+                media=int(media) if ascii_digits(media) and len(media) < 4 else 0,
             )
         return result.reply
 
@@ -141,12 +144,32 @@ class _Inbound:
             set_opt_out(session, contact, True, self.app.now(), source="email")
             return message_page(lang, done, form=undo)
 
+    def known(self, token: str) -> bool:
+        """The unsubscribe link is one we signed, for a contact person we still have."""
+        with self.app.session_factory() as session:
+            secret = secret_for(session, self.app.link_secret)
+            return contact_for_unsubscribe(session, secret, token) is not None
+
     async def unsubscribe_page(self, request: Request) -> Response:
         token = request.path_params["token"]
         form: dict[str, str] | None = None
+        if request.method != "POST" and (throttled := lookup_refused(request)) is not None:
+            return throttled
         if request.method == "POST":
+            limit = self.app.settings.max_form_bytes
             try:
-                body = await read_body(request, self.app.settings.max_form_bytes)
+                check_declared(request, limit)
+            except TooLarge:
+                return too_large()
+            except BadForm:
+                return bad_request()
+            # The token is checked before the body is read: a forged link costs no parsing.
+            if not await run_in_threadpool(self.known, token):
+                unknown = unknown_page()
+                unknown.headers.update(SECURITY_HEADERS)
+                return unknown
+            try:
+                body = await read_body(request, limit)
                 posted = await parse_form(request, body, max_fields=10)
             except TooLarge:
                 return too_large()

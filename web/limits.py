@@ -38,14 +38,20 @@ class BadForm(Exception):
     """A body that is not a form, or a Content-Length that is not a number."""
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body if it is at most ``limit`` bytes; :class:`TooLarge` as soon as it is not."""
+def check_declared(request: Request, limit: int) -> None:
+    """:class:`TooLarge` when the body says it is over ``limit`` bytes, :class:`BadForm` when
+    its Content-Length is no number: decided from the headers alone, before anything is read."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isascii() or not declared.strip().isdigit():
             raise BadForm
         if int(declared) > limit:
             raise TooLarge
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body if it is at most ``limit`` bytes; :class:`TooLarge` as soon as it is not."""
+    check_declared(request, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -168,3 +174,19 @@ def too_many(retry_after: float) -> Response:
         status_code=429,
         headers={"Retry-After": str(int(retry_after))},
     )
+
+
+LOOKUPS_PER_MINUTE = 60  # token links one address may open in a minute (a parent opens a few)
+
+
+def lookup_refused(request: Request) -> Response | None:
+    """429 when this address has opened too many token links (``/s``, ``/u``, ``/m``,
+    ``/calendar``, ``/login/link``) in the last minute: a guesser trying tokens is stopped
+    before the database is asked. The throttle belongs to the app, like the survey posts'."""
+    state = request.app.state
+    throttle = getattr(state, "token_lookups", None)
+    if throttle is None:
+        throttle = state.token_lookups = Throttle(limit=LOOKUPS_PER_MINUTE, window=60)
+    if throttle.allow(client_address(request)):
+        return None
+    return too_many(throttle.window)

@@ -38,6 +38,7 @@ from web.limits import (
     TooLarge,
     bad_request,
     client_address,
+    lookup_refused,
     parse_form,
     read_body,
     too_large,
@@ -233,6 +234,8 @@ async def follow_link(request: Request) -> Response:
     locale = request_locale(request)
     token = str(request.path_params["token"])[:120]
     if request.method == "GET":
+        if (throttled := lookup_refused(request)) is not None:
+            return throttled
         csrf = secrets.token_urlsafe(24)
         page = staff_page(
             request,

@@ -24,6 +24,7 @@ from followup.staff_auth import may_see, visible
 from followup.survey_defs import tr
 from store.audit import record
 from store.models import EndedBy, EndReason, Match, Staff, StaffRole, VolunteerFamily
+from store.validation import ascii_digits, within_years
 from web.auth import current_staff, require, staff_page
 from web.staff_kit import (
     ID,
@@ -123,7 +124,7 @@ def _voices(session: Session, match_id: int, locale: str) -> list[dict[str, Any]
         for question in moment.survey.questions_for(moment.wave):
             value = moment.answers.get(question.id)
             if question.type == "scale":
-                face = FACES.get(int(value)) if value and value.isdigit() else None
+                face = FACES.get(int(value)) if value and ascii_digits(value) else None
                 rows.append({"question": tr(question.text, locale), "face": face, "value": value})
         words = next(
             (
@@ -210,7 +211,7 @@ MatchAction = Callable[[Session, Match, dict[str, str], Staff, datetime], None]
 def _day_of(form: dict[str, str], name: str) -> date:
     found = parse_day(form.get(name, ""))
     # A day a person means: a typo such as 9999-12-31 would break every page the match is on.
-    if found is None or not 1990 <= found.year <= 2100:
+    if found is None or not within_years(found):
         raise Refused("bad_date")
     return found
 
@@ -330,6 +331,8 @@ async def match_action(request: Request) -> Response:
             raise NotFound
         try:
             MATCH_ACTIONS[action](session, match, form, staff, now)
+        except match_ops.FarDate as exc:
+            raise Refused("far_date") from exc
         except match_ops.MatchError as exc:
             raise Refused("refused") from exc
 

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from followup import moments
 from scheduler import i18n
 from scheduler.links import secret_for
+from web.limits import lookup_refused
 
 if TYPE_CHECKING:
     from followup.services import Services
@@ -49,6 +50,8 @@ LANGUAGES = ("da", "en")
 
 def moment_routes(services: Services) -> list[BaseRoute]:
     async def page(request: Request) -> Response:
+        if (throttled := lookup_refused(request)) is not None:
+            return throttled
         token = str(request.path_params["token"])
         found = await run_in_threadpool(_page, services, token)
         if found is None:
@@ -56,6 +59,8 @@ def moment_routes(services: Services) -> list[BaseRoute]:
         return HTMLResponse(PAGES.get_template("moment.html").render(**found), headers=HEADERS)
 
     async def photo(request: Request) -> Response:
+        if (throttled := lookup_refused(request)) is not None:
+            return throttled
         token = str(request.path_params["token"])
         found = await run_in_threadpool(_photo, services, token)
         if found is None:

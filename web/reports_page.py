@@ -38,6 +38,7 @@ from followup.reports import (
 from followup.staff_auth import visible
 from store.audit import record
 from store.models import Staff
+from store.validation import within_years
 from web.auth import StaffUser, current_staff, require, staff_page
 from web.staff_words import word
 
@@ -96,6 +97,9 @@ def _asked(request: Request, app: Services, locale: str) -> Asked:
             start = date.fromisoformat(request.query_params["from"])
     except ValueError:
         problems.append(word(locale, "reports_bad_date"))
+        end, start = today, today - relativedelta(years=1) + timedelta(days=1)
+    if not (within_years(start) and within_years(end)):
+        problems.append(word(locale, "reports_out_of_years"))
         end, start = today, today - relativedelta(years=1) + timedelta(days=1)
     if start > end:
         start, end = end, start

@@ -45,6 +45,7 @@ from store.models import (
     Staff,
     VolunteerFamily,
 )
+from store.validation import ascii_digits
 from web.auth import csrf_token, gate, page_lang
 from web.limits import not_found
 from web.staff_render import babel_locale, other_language
@@ -185,7 +186,7 @@ def _back(path: str, lang: str, **params: str) -> str:
 async def _form(request: Request) -> dict[str, str] | None:
     """The posted form (small, text fields only), or None when it cannot be read."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > FORM_LIMIT):
+    if declared is not None and (not ascii_digits(declared) or int(declared) > FORM_LIMIT):
         return None
     body = b""
     async for chunk in request.stream():

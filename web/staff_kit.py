@@ -53,6 +53,7 @@ ERRORS = {
     "need_outcome",
     "need_reason",
     "refused",
+    "far_date",
     "contact_refused",
     "need_family",
 }

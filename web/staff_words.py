@@ -22,6 +22,9 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
     return {
         "bad_date": texts.gettext("The date could not be read. Please write it as YYYY-MM-DD."),
         "bad_time": texts.gettext("The time could not be read."),
+        "far_date": texts.gettext(
+            "That date is more than two years from today (or before 2000). Please check the year."
+        ),
         "certificate_child_certificate_on": texts.gettext("child record certificate"),
         "certificate_criminal_record_on": texts.gettext("criminal record certificate"),
         "channel_telegram": texts.pgettext("channel", "Telegram"),
@@ -148,6 +151,9 @@ def labels(texts: i18n.Texts) -> dict[str, str]:
         ),
         "reports_downloads": texts.gettext("Download"),
         "reports_from": texts.gettext("From"),
+        "reports_out_of_years": texts.gettext(
+            "Choose days in the years 2000 to 2100. Showing the last year."
+        ),
         "reports_no_programme": texts.gettext(
             "We do not know that programme, so all programmes are shown."
         ),

@@ -43,6 +43,7 @@ from web.limits import (
     TooLarge,
     bad_request,
     client_address,
+    lookup_refused,
     read_body,
     too_large,
     too_many,
@@ -294,6 +295,8 @@ class _SurveyPages:
             )
 
     async def first_page(self, request: Request) -> Response:
+        if (throttled := lookup_refused(request)) is not None:
+            return throttled
         return await run_in_threadpool(self.show, request, request.path_params["token"], None)
 
     async def numbered_page(self, request: Request) -> Response:
@@ -316,7 +319,11 @@ class _SurveyPages:
                     if attempt == 2:
                         raise
             raise AssertionError("unreachable")
+        if (throttled := lookup_refused(request)) is not None:
+            return throttled
         return await run_in_threadpool(self.show, request, token, number)
 
     async def thanks(self, request: Request) -> Response:
+        if (throttled := lookup_refused(request)) is not None:
+            return throttled
         return await run_in_threadpool(self.done, request, request.path_params["token"])

@@ -222,7 +222,7 @@ class SmsChannel:
             raise error from exc
         # Twilio's count is authoritative; a messaging service reports 0 until a sender is picked.
         reported = created.num_segments
-        billed = int(reported) if reported and reported.isdigit() and int(reported) > 0 else None
+        billed = int(reported) if _digits(reported) and int(reported) > 0 else None
         return SendResult(provider_id=created.sid, segments=billed or local_segments)
 
     async def find(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
@@ -249,12 +249,17 @@ class SmsChannel:
                 created is None or created >= since - timedelta(minutes=1)
             ):
                 reported = candidate.num_segments
-                segments = int(reported) if reported and reported.isdigit() else None
+                segments = int(reported) if _digits(reported) else None
                 return SendResult(provider_id=candidate.sid, segments=segments)
         return None
 
     async def close(self) -> None:
         await self.twilio.close()
+
+
+def _digits(value: str | None) -> bool:
+    """A count Twilio reported, in ASCII digits ("²" is a digit to ``str.isdigit``, not to int)."""
+    return value is not None and value.isascii() and value.isdigit()
 
 
 def _same_text(ours: str, theirs: str | None) -> bool:

@@ -51,6 +51,7 @@ class LiveApp:
         sid: str | None = None,
         sign: bool = True,
         signed_params: dict[str, str] | None = None,
+        media: str = "0",
     ) -> httpx.Response:
         """Post an inbound SMS the way Twilio does, signed with the auth token. Each message has
         its own MessageSid unless ``sid`` gives one (a replay)."""
@@ -61,7 +62,7 @@ class LiveApp:
             "Body": body,
             "MessageSid": sid,
             "AccountSid": TWILIO_SID,
-            "NumMedia": "0",
+            "NumMedia": media,
         }
         headers = {}
         if sign:

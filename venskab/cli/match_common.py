@@ -11,10 +11,8 @@ from followup import matches as ops
 from followup.matches import MatchError
 from followup.yearplan import fmt_date
 from store.models import Match
-from store.validation import strip_controls
+from store.validation import near_today, strip_controls
 from venskab.cli.common import AppContext, UserError
-
-DATE_WINDOW_DAYS = 731  # dates given here lie within two years of today
 
 
 def date_option(value: str | None, app: AppContext, name: str) -> date | None:
@@ -32,7 +30,7 @@ def date_option(value: str | None, app: AppContext, name: str) -> date | None:
             )
         ) from exc
     today = app.now().astimezone(app.settings.zone).date()
-    if abs((day - today).days) > DATE_WINDOW_DAYS:
+    if not near_today(day, today):  # the domain refuses it too; here the option is named
         raise UserError(
             texts.gettext(
                 "%(option)s: %(value)s is more than two years from today (%(today)s); check the "

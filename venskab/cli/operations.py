@@ -16,7 +16,7 @@ import yaml
 
 from scheduler.programme import ProgrammeError, load_programme
 from scheduler.school_calendar import SchoolCalendarError, is_school_calendar, load_school_calendar
-from venskab.cli.common import AppContext, UserError, parse_when, pass_app
+from venskab.cli.common import AppContext, UserError, parse_when, pass_app, staff_texts
 
 if TYPE_CHECKING:
     from venskab.runtime import Runtime
@@ -124,15 +124,22 @@ def tick(app: AppContext, now_text: str, horizon_days: int) -> None:
     _run_ticks(app, now, one)
 
 
-_EVERY = re.compile(r"(\d+)\s*(m|min|h|d)")
-_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
+_EVERY = re.compile(r"([0-9]{1,6})\s*(m|min|h|d)", re.ASCII)
+_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 24 * 60}
+_LONGEST = timedelta(days=366)  # a tick a year apart is the longest span a simulation needs
 
 
 def _every(text: str) -> timedelta:
     found = _EVERY.fullmatch(text.strip())
-    if found is None or int(found[1]) == 0:
-        raise UserError(f"--every: expected a span such as 15m, 8h or 1d, got {text!r}")
-    return timedelta(**{_UNITS[found[2]]: int(found[1])})
+    every = timedelta(minutes=int(found[1]) * _MINUTES[found[2]]) if found else None
+    if every is None or not timedelta(0) < every <= _LONGEST:
+        raise UserError(
+            staff_texts().gettext(
+                "--every: expected a span from 1m to 366d, such as 15m, 8h or 1d, got %(value)s",
+                value=repr(text),
+            )
+        )
+    return every
 
 
 @click.command()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from followup.report_files import FORMATS, write_csv, write_xlsx
 from followup.reports import REPORTS, Scope, run, summary
 from store.models import Staff
+from store.validation import within_years
 from venskab.cli.common import AppContext, TerminalProgress, UserError, pass_app
 
 NAMES = (*REPORTS, "codebook")
@@ -27,7 +28,7 @@ def _day(app: AppContext, text: str | None, default: date, option: str) -> date:
     if text is None:
         return default
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UserError(
             app.texts.gettext(
@@ -37,6 +38,15 @@ def _day(app: AppContext, text: str | None, default: date, option: str) -> date:
                 example="2026-01-31",
             )
         ) from None
+    if not within_years(day):
+        raise UserError(
+            app.texts.gettext(
+                "%(option)s %(value)s: a report covers days in the years 2000-2100",
+                option=option,
+                value=repr(text),
+            )
+        )
+    return day
 
 
 @click.command()

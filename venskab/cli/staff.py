@@ -25,6 +25,7 @@ from venskab.cli.common import (
     UserError,
     parse_when,
     pass_app,
+    row_id,
     staff_texts,
 )
 
@@ -122,9 +123,9 @@ def ack(app: AppContext, escalation_id: int, staff: int | None) -> None:
 
 
 @click.command("snooze")
-@click.argument("escalation_id", type=int)
+@click.argument("escalation_id", type=ROW_ID)
 @click.option("--until", "until", required=True, help="When to hear of it again (e.g. 2026-03-12).")
-@click.option("--staff", type=int, help="The staff member snoozing it (their id).")
+@click.option("--staff", type=ROW_ID, help="The staff member snoozing it (their id).")
 @pass_app
 def snooze_command(app: AppContext, escalation_id: int, until: str, staff: int | None) -> None:
     """Snooze an escalation until a date: silent until then, then one reminder."""
@@ -254,8 +255,8 @@ def _staff_by_ref(app: AppContext, session: Session, ref: str) -> Staff:
     found = session.scalars(select(Staff).where(Staff.external_ref == ref)).first()
     if found is None and "@" in ref:
         found = session.scalars(select(Staff).where(Staff.email == ref.lower())).first()
-    if found is None and ref.isdigit() and len(ref) < 10:
-        found = session.get(Staff, int(ref))
+    if found is None and (number := row_id(ref)) is not None:
+        found = session.get(Staff, number)
     if found is None:
         raise UserError(
             app.texts.gettext("there is no staff member with ref %(ref)s", ref=repr(ref))
