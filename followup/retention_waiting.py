@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from followup.people import bot_state_of
+from scheduler import outbox
 from store.models import (
     Audience,
     ContactPerson,
@@ -80,10 +81,7 @@ def clear_texts(session: Session, left_by: date) -> tuple[dict[str, int], dict[s
             continue
         where = _messages(audience, ids)
         found[key] = sorted(set(session.scalars(select(OutboxMessage.recipient_id).where(*where))))
-        result = session.execute(
-            update(OutboxMessage).where(*where).values(body=None, subject=None)
-        )
-        counts[f"waiting_messages_{key}"] = int(getattr(result, "rowcount", 0) or 0)
+        counts[f"waiting_messages_{key}"] = outbox.clear_text(session, and_(*where))
     return counts, found
 
 

@@ -29,7 +29,7 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
         ["invite", "staff", "0"],
         ["ack", HUGE],
         ["ack", "1", "--staff", HUGE],
-        ["resolve", "١٢", "--note", "x"],
+        ["resolve", "١٢", "--outcome", "handled", "--note", "x"],
         ["task", HUGE],
     ],
 )
@@ -116,8 +116,8 @@ EARLY = "0001-01-01"
         ["ack", HUGE],
         ["snooze", HUGE, "--until", "2026-03-12"],
         ["snooze", "1", "--until", "2026-03-12", "--staff", HUGE],
-        ["resolve", HUGE, "--note", "x"],
-        ["resolve", "1", "--note", "x", "--staff", HUGE],
+        ["resolve", HUGE, "--outcome", "handled", "--note", "x"],
+        ["resolve", "1", "--outcome", "handled", "--note", "x", "--staff", HUGE],
         ["tasks", "--staff", HUGE],
         ["task", HUGE, "--outcome", "done"],
         ["staff", "passwd", HUGE],
@@ -188,7 +188,7 @@ def test_notes_and_reasons_typed_at_the_command_line_are_stored_without_control_
         ids = (match.id, case.id, task.id)
     hostile = "Talt med\x1b[2J familien\x07 – كل شيء بخير\x00"
     for args in (
-        ["resolve", str(ids[1]), "--note", hostile],
+        ["resolve", str(ids[1]), "--outcome", "handled", "--note", hostile],
         ["task", str(ids[2]), "--outcome", "done", "--note", hostile],
         ["match", "pause", str(ids[0]), "--from", "2026-07-01", "--reason", hostile],
     ):

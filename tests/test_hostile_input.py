@@ -23,7 +23,9 @@ def test_the_ack_pages_resolve_note_is_stored_without_control_characters(
 ) -> None:
     escalation_id, token = a_case(session_factory)
     note = "Talt\x00 med familien\x1b[2J\x07 – كل شيء بخير"
-    answer = live.client.post(f"/ack/{token}", data={"action": "resolve", "note": note})
+    answer = live.client.post(
+        f"/ack/{token}", data={"action": "resolve", "outcome": "handled", "note": note}
+    )
     assert answer.status_code == 200, answer.text
     assert state(session_factory, escalation_id).resolution_note == (
         "Talt med familien[2J – كل شيء بخير"
