@@ -38,7 +38,7 @@ DEVELOPER_EXCEPTIONS = {
     "ValueError",
     "OSError",
     "SettingsError",  # venskab/settings.py: the operator's environment, in English like logs
-    # followup/survey_defs.py: the organisation's own survey files (surveys/*.yaml), checked
+    # followup/survey_defs/loading.py: the organisation's own survey files (surveys/*.yaml), checked
     # at start-up and by `venskab survey check` like the settings; pydantic's reasons are English.
     "SurveyDefinitionError",
 }
@@ -135,10 +135,10 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/school_calendar.py", "cannot read the file"),
     ("scheduler/school_calendar.py", "not valid YAML"),
     # pydantic's own prefix, removed from its messages about a survey file.
-    ("followup/survey_defs.py", "Value error, "),
+    ("followup/survey_defs/loading.py", "Value error, "),
     # Reasons about a survey file (surveys/*.yaml), in English like SurveyDefinitionError's.
-    ("followup/survey_defs.py", "unknown field (check the spelling)"),
-    ("followup/survey_defs.py", "expected a text; put quotes around"),
+    ("followup/survey_defs/loading.py", "unknown field (check the spelling)"),
+    ("followup/survey_defs/loading.py", "expected a text; put quotes around"),
     # A password hashed only to answer an unknown account as slowly as a known one; never shown.
     ("followup/staff_auth.py", "no such account"),
 }
