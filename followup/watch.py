@@ -31,7 +31,8 @@ from followup.escalations import knows, raise_escalation
 from scheduler import outbox
 from scheduler.i18n import N_
 from scheduler.programme import Programme
-from scheduler.timeline import Pause, is_working_day
+from scheduler.timeline import Pause
+from scheduler.working_days import is_working_day
 from store.audit import record
 from store.models import (
     CheckIn,

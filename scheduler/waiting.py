@@ -34,7 +34,8 @@ from scheduler import outbox
 from scheduler.i18n import N_, texts
 from scheduler.programme import Programme, Waiting
 from scheduler.recipients import Recipient, contact_recipient, family_recipient
-from scheduler.timeline import localize, next_working_day
+from scheduler.timeline import localize
+from scheduler.working_days import next_working_day
 from store.models import (
     Audience,
     ContactPerson,

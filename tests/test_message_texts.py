@@ -326,7 +326,7 @@ READ_NOT_WRITTEN = {
     # Stand-ins that size an organisation's own SMS text (venskab texts check), never sent.
     "scheduler/wording.py": {"jeres kontaktperson i Red Barnet"},
     "scheduler/sms.py": None,  # the GSM-7 alphabet
-    "scheduler/timeline.py": {"Nytårsaftensdag"},
+    "scheduler/working_days.py": {"Nytårsaftensdag"},
 }
 # Tables keyed by language whose values are codes, not words (Babel locales, Twilio voices).
 LANGUAGE_CODES = {"followup/yearplan.py", "scheduler/render.py", "scheduler/channels/voice.py"}

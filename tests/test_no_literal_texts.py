@@ -105,7 +105,7 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/wording.py", "Red Barnet"),
     ("scheduler/wording.py", "jeres kontaktperson i Red Barnet"),
     ("scheduler/sms.py", "@£$¥èéùìò"),  # the GSM-7 alphabet
-    ("scheduler/timeline.py", "Nytårsaftensdag"),  # a holiday's name in the calendar rules
+    ("scheduler/working_days.py", "Nytårsaftensdag"),  # a holiday's name in the calendar rules
     ("followup/calendar_feed.py", "-//venskab//calendar feed//DA"),  # iCalendar's PRODID
     # What scheduler.retry.until_written names in its log line while the database is down.
     ("scheduler/dispatcher.py", "preparing messages"),
