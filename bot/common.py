@@ -67,6 +67,10 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
 
 
+def expired(locale: str) -> Outcome:
+    return Outcome(locale=locale, expired=True)
+
+
 _UNSET: Any = object()
 
 
