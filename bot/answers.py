@@ -24,8 +24,9 @@ from bot.common import (
     who_is,
 )
 from bot.context import BotContext
-from bot.family import for_family, pause_from_text, text_only
+from bot.family import for_family, text_only
 from bot.formatting import parse_day
+from bot.holiday_pause import pause_from_text
 from bot.presses import child_voice_saved
 from bot.visit_presses import moved_to
 from followup import child_voice, visits

@@ -21,6 +21,7 @@ from bot.common import (
     actor_of,
     clear_pending,
     expired,
+    family_today,
     get_pending,
     inline,
     owned_match,
@@ -32,7 +33,8 @@ from bot.common import (
     worry_keyboard,
 )
 from bot.context import BotContext
-from bot.family import ACTIONS, AFTER_END, do_worry, family_today, pause_for_holiday
+from bot.family import ACTIONS, AFTER_END, do_worry
+from bot.holiday_pause import pause_for_holiday
 from bot.visit_presses import on_cancelled_by, on_mood, on_moved_to, on_visit
 from followup import child_voice, visits
 from followup.sparring import SparringError, record_rsvp

@@ -11,9 +11,8 @@ from telegram import Update
 from bot import buttons as kb
 from bot import callbacks as cb
 from bot import moments
-from bot.common import Outcome, actor_of, clear_pending, expired, inline, set_pending
+from bot.common import Outcome, actor_of, clear_pending, expired, family_today, inline, set_pending
 from bot.context import BotContext
-from bot.family import family_today
 from bot.formatting import long_day
 from followup import visits
 from scheduler import i18n
