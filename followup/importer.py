@@ -41,12 +41,9 @@ from followup.import_file import (
     shown,
 )
 from followup.import_rows import (
-    A_DATE,
-    CHILD_NAME_PROBLEMS,
     CONTACT_CHANNELS,
     CONTACT_REFS,
     FAMILY_REFS,
-    MEMBER_NAME_PROBLEMS,
     REFERRAL_REFS,
     RELATIONS,
     ROLES,
@@ -54,15 +51,20 @@ from followup.import_rows import (
     STATUSES,
     MatchLookups,
     Row,
-    birth_year_parser,
     check_match_row,
     lookup,
+    programme_of,
+    split_refs,
+)
+from followup.import_values import (
+    A_DATE,
+    CHILD_NAME_PROBLEMS,
+    MEMBER_NAME_PROBLEMS,
+    birth_year_parser,
     member_birth_year_parser,
     name_problem,
     parse_date,
     past_date_parser,
-    programme_of,
-    split_refs,
 )
 from followup.matches import sync_programmes
 from scheduler import i18n
