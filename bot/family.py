@@ -3,7 +3,7 @@
 Each function reads the update, does its work through ``followup`` inside one transaction and
 returns an :class:`~bot.common.Outcome`; :mod:`bot.app` runs it in a worker thread and sends
 the outcome from the event loop. Free text is answered in :mod:`bot.answers`, button presses in
-:mod:`bot.presses`.
+:mod:`bot.presses`, pausing a match in :mod:`bot.holiday_pause`.
 """
 
 from __future__ import annotations

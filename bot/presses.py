@@ -2,7 +2,8 @@
 
 Every button names the match it is about, and every press looks the match up again and checks
 that this chat's family owns it (:func:`~bot.common.owned_match`): forged, foreign or stale
-data gets "this button has expired" and changes nothing.
+data gets "this button has expired" and changes nothing. The presses about visits and
+check-ins are in :mod:`bot.visit_presses`.
 """
 
 from __future__ import annotations
