@@ -25,9 +25,11 @@ from bot.common import (
     who_is,
 )
 from bot.context import BotContext
-from bot.family import for_family, pause_from_text, text_only
+from bot.family import for_family, text_only
 from bot.formatting import parse_day
-from bot.presses import child_voice_saved, moved_to
+from bot.holiday_pause import pause_from_text
+from bot.presses import child_voice_saved
+from bot.visit_presses import moved_to
 from followup import child_voice, visits
 from followup.visits import VisitError
 from scheduler import i18n

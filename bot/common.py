@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from bot.buttons import Rows, worry_label
 from bot.context import BotContext
 from bot.formatting import chunks
 from scheduler import i18n
+from scheduler.facts import local_today
 from scheduler.programme import Programme, StaffTitle
 from store.models import Match, MatchStatus, Staff, VolunteerFamily
 
@@ -65,6 +66,14 @@ class Outcome:
     keep_message: bool = True
     expired: bool = False
     replies: list[Reply] = field(default_factory=list)
+
+
+def expired(locale: str) -> Outcome:
+    return Outcome(locale=locale, expired=True)
+
+
+def family_today(ctx: BotContext, match: Match) -> date:
+    return local_today(ctx.now(), match.volunteer_family.timezone)
 
 
 _UNSET: Any = object()

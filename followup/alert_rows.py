@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler import outbox
-from scheduler.timeline import is_working_day, localize
+from scheduler.timeline import localize
+from scheduler.working_days import is_working_day
 from store.models import Audience, Channel, Escalation, Staff, StaffRole
 
 WORKDAY = (time(8, 0), time(17, 0))

@@ -18,7 +18,8 @@ from followup.yearplan import LABELS
 from scheduler import i18n, outbox
 from scheduler.programme import Programme
 from scheduler.school_calendar import shipped_calendar
-from scheduler.timeline import is_working_day, localize
+from scheduler.timeline import localize
+from scheduler.working_days import is_working_day
 from store.models import (
     Audience,
     AuditEntry,

@@ -16,16 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.import_file import ImportFailed, Problem, Table, said, shown
-from followup.import_rows import (
-    A_DATE,
-    CONTACT_CHANNELS,
-    RELATIONS,
-    ROLES,
-    STATUSES,
-    Row,
-    parse_date,
-    programme_of,
-)
+from followup.import_rows import CONTACT_CHANNELS, RELATIONS, ROLES, STATUSES, Row, programme_of
+from followup.import_values import A_DATE, parse_date
 from followup.matches import sync_programmes
 from scheduler import i18n
 from scheduler.i18n import N_

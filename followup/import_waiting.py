@@ -9,20 +9,22 @@ from sqlalchemy.orm import selectinload
 from followup.import_base import ImportResult, ImportRun, assign, by_ref, optional_date
 from followup.import_file import said
 from followup.import_rows import (
-    A_DATE,
-    CHILD_NAME_PROBLEMS,
     CONTACT_REFS,
     FAMILY_REFS,
-    MEMBER_NAME_PROBLEMS,
     STAFF_REFS,
     STATUSES,
     Row,
-    birth_year_parser,
     lookup,
+    programme_of,
+)
+from followup.import_values import (
+    A_DATE,
+    CHILD_NAME_PROBLEMS,
+    MEMBER_NAME_PROBLEMS,
+    birth_year_parser,
     member_birth_year_parser,
     name_problem,
     past_date_parser,
-    programme_of,
 )
 from followup.matches import sync_programmes
 from store.audit import record

@@ -39,7 +39,6 @@ from followup.import_base import (
 )
 from followup.import_file import FORMATS, ImportFailed, Problem, read_table, said
 from followup.import_rows import (
-    A_DATE,
     CONTACT_CHANNELS,
     REFERRAL_REFS,
     RELATIONS,
@@ -52,6 +51,7 @@ from followup.import_rows import (
     programme_of,
     split_refs,
 )
+from followup.import_values import A_DATE
 from followup.import_waiting import WaitingImports
 from followup.matches import sync_programmes
 from scheduler.programme import Programme

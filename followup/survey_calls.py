@@ -26,7 +26,8 @@ from followup.survey_results import task_key
 from scheduler import i18n
 from scheduler.i18n import N_
 from scheduler.programme import Programme
-from scheduler.timeline import localize, next_working_day
+from scheduler.timeline import localize
+from scheduler.working_days import next_working_day
 from store.audit import record
 from store.models import (
     Audience,

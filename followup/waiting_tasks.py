@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from scheduler.i18n import N_, texts
 from scheduler.programme import Programme, Waiting
-from scheduler.timeline import localize, next_working_day
+from scheduler.timeline import localize
 from scheduler.waiting_notes import Owners, weeks_since
+from scheduler.working_days import next_working_day
 from store.models import HouseholdMember, Staff, VolunteerFamily, WaitStatus
 
 TASK_AT = time(9, 0)

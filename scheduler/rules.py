@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.programme import Programme, QuietHours
-from scheduler.timeline import holiday_name, localize
+from scheduler.timeline import localize
+from scheduler.working_days import holiday_name
 
 
 def allowed_window(quiet: QuietHours, day: datetime) -> tuple[datetime, datetime] | None:

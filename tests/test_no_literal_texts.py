@@ -38,7 +38,7 @@ DEVELOPER_EXCEPTIONS = {
     "ValueError",
     "OSError",
     "SettingsError",  # venskab/settings.py: the operator's environment, in English like logs
-    # followup/survey_defs.py: the organisation's own survey files (surveys/*.yaml), checked
+    # followup/survey_defs/loading.py: the organisation's own survey files (surveys/*.yaml), checked
     # at start-up and by `venskab survey check` like the settings; pydantic's reasons are English.
     "SurveyDefinitionError",
 }
@@ -89,8 +89,8 @@ OPERATOR_FILES = {"venskab/cli/doctor.py", "venskab/cli/operations.py"}
 # short and say why.
 ALLOWLIST: set[tuple[str, str]] = {
     # Words people type that the code reads: weekday names in a CSV file, an SMS keyword.
-    ("followup/import_rows.py", "lørdag"),
-    ("followup/import_rows.py", "søndag"),
+    ("followup/import_values.py", "lørdag"),
+    ("followup/import_values.py", "søndag"),
     ("followup/replies.py", "hjælp"),
     # Words the providers answer with, matched to tell a dead chat or a refused body.
     ("scheduler/channels/errors.py", "chat not found"),
@@ -105,7 +105,7 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("followup/wording.py", "Red Barnet"),
     ("followup/wording.py", "jeres kontaktperson i Red Barnet"),
     ("scheduler/sms.py", "@£$¥èéùìò"),  # the GSM-7 alphabet
-    ("scheduler/timeline.py", "Nytårsaftensdag"),  # a holiday's name in the calendar rules
+    ("scheduler/working_days.py", "Nytårsaftensdag"),  # a holiday's name in the calendar rules
     ("followup/calendar_feed.py", "-//venskab//calendar feed//DA"),  # iCalendar's PRODID
     # What scheduler.retry.until_written names in its log line while the database is down.
     ("scheduler/dispatcher.py", "preparing messages"),
@@ -135,10 +135,10 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/school_calendar.py", "cannot read the file"),
     ("scheduler/school_calendar.py", "not valid YAML"),
     # pydantic's own prefix, removed from its messages about a survey file.
-    ("followup/survey_defs.py", "Value error, "),
+    ("followup/survey_defs/loading.py", "Value error, "),
     # Reasons about a survey file (surveys/*.yaml), in English like SurveyDefinitionError's.
-    ("followup/survey_defs.py", "unknown field (check the spelling)"),
-    ("followup/survey_defs.py", "expected a text; put quotes around"),
+    ("followup/survey_defs/loading.py", "unknown field (check the spelling)"),
+    ("followup/survey_defs/loading.py", "expected a text; put quotes around"),
     # A password hashed only to answer an unknown account as slowly as a known one; never shown.
     ("followup/staff_auth.py", "no such account"),
 }

@@ -348,7 +348,8 @@ def test_bad_report_options_get_one_clear_line(db_url: str, quarter: dict[str, i
 def test_the_pictures_figures_count_weeks_and_the_year_s_survivors(
     session_factory: sessionmaker[Session], quarter: dict[str, int]
 ) -> None:
-    from followup.reports import Scope, one_year_retention, visits_per_week
+    from followup.reports import Scope
+    from followup.reports.figures import one_year_retention, visits_per_week
 
     with session_factory() as session:
         scope = Scope(date(2026, 1, 1), date(2026, 3, 31), "Europe/Copenhagen")

@@ -126,7 +126,7 @@ def test_a_programme_can_set_its_own_quiet_hours() -> None:
 
 
 def test_1_may_is_an_ordinary_day_unless_the_organisation_makes_it_a_day_off() -> None:
-    from scheduler.timeline import is_working_day, set_days_off
+    from scheduler.working_days import is_working_day, set_days_off
 
     noon = local(2026, 5, 1, 12, 0)  # a Friday
     assert is_working_day(date(2026, 5, 1))
@@ -149,7 +149,7 @@ def test_1_may_is_an_ordinary_day_unless_the_organisation_makes_it_a_day_off() -
     ],
 )
 def test_the_days_danes_keep_off_hold_sms_and_staff_tasks(day: date, name: str) -> None:
-    from scheduler.timeline import holiday_name, is_working_day
+    from scheduler.working_days import holiday_name, is_working_day
 
     assert holiday_name(day) == name
     assert not is_working_day(day)

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.programme import PROGRAMMES_DIR, load_programme, parse_programme
-from scheduler.timeline import MatchFacts, Occurrence, Pause, is_working_day, occurrences
+from scheduler.timeline import MatchFacts, Occurrence, Pause, occurrences
+from scheduler.working_days import is_working_day
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HJEM_TIL_OS = load_programme(PROGRAMMES_DIR / "hjem-til-os.yaml")

@@ -37,7 +37,7 @@ from scheduler.channels.sms import SmsChannel
 from scheduler.channels.telegram import ChatRateLimiter, TelegramChannel, make_bot
 from scheduler.channels.voice import VoiceChannel
 from scheduler.programme import PROGRAMMES_DIR, load_all
-from scheduler.timeline import holiday_name
+from scheduler.working_days import holiday_name
 from store.models import (
     AuditEntry,
     Base,

@@ -26,15 +26,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from followup.report_files import csv_text, write_xlsx
-from followup.reports import (
-    REPORTS,
-    SURVEYS,
-    Retention,
-    Scope,
-    one_year_retention,
-    run,
-    visits_per_week,
-)
+from followup.reports import REPORTS, Scope, run
+from followup.reports.figures import Retention, one_year_retention, visits_per_week
+from followup.reports.surveys import SURVEYS
 from followup.staff_auth import visible
 from store.audit import record
 from store.models import Staff

@@ -18,7 +18,7 @@ from followup.services import Services
 from scheduler import i18n
 from scheduler.i18n import N_
 from scheduler.programme import PROGRAMMES_DIR, Programme, ProgrammeError, load_all
-from scheduler.timeline import set_days_off
+from scheduler.working_days import set_days_off
 from store import clock as store_clock
 from store.db import make_engine, make_session_factory, upgrade
 from venskab.settings import Settings, SettingsError, load_settings
