@@ -25,6 +25,7 @@ from followup.escalations import rule_title
 from scheduler import i18n
 from scheduler.links import secret_for
 from store.models import Escalation, EscalationStatus, Match, Staff
+from store.validation import strip_controls
 from web.limits import (
     BadForm,
     Throttle,
@@ -150,7 +151,8 @@ def _act(
     action = form.get("action", "ack")
     try:
         if action == "resolve":
-            note = " ".join(form.get("note", "").split())[:NOTE_MAX]
+            # Stored free text: no control characters (NUL, ESC, ...), one line.
+            note = " ".join(strip_controls(form.get("note", "")).split())[:NOTE_MAX]
             if len(note) < 2:
                 return _page(locale, "need_note", case=case, actions=True, status=400)
             resolve(session, escalation.id, staff.id, now, note)
