@@ -123,6 +123,21 @@ def test_any_csv_of_any_kind_is_imported_whole_or_refused_whole(
     )
 
 
+def test_a_ref_with_a_nul_is_refused_by_name_not_sent_to_the_database(
+    session_factory: sessionmaker[Session],
+) -> None:
+    # Found by fuzzing on PostgreSQL, which refuses NUL in a query: the import failed whole.
+    import_people(session_factory)
+    header, row, *_ = example_rows("matches")
+    cells = dict(zip(header, row, strict=True))
+    cells.update(contact_refs="K-01|\x00\x07", family_ref="F\x00", referral_ref="\x00")
+    data = as_csv([[*cells], [*cells.values()]])
+    with pytest.raises(ImportFailed) as failed, session_factory.begin() as session:
+        importer.import_csv(session, "matches", data, "matches.csv", PROGRAMMES, today=TODAY)
+    lines = failed.value.lines(i18n.texts("en"))
+    assert [line for line in lines if "contains a control character" in line], lines
+
+
 @FUZZ
 @given(kind=st.sampled_from(importer.KINDS), raw=st.binary(max_size=300))
 def test_any_bytes_as_an_import_file_are_refused_whole(
