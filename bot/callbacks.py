@@ -43,7 +43,10 @@ from datetime import UTC, date, datetime
 from scheduler.channels.base import CALLBACK_DATA_MAX_BYTES
 
 VERSION = "v1"
-_ID = r"([1-9]\d{0,9})"
+_ID = r"([1-9][0-9]{0,9})"
+# Ids are within the database's integer range (PostgreSQL's): a forged, larger one is
+# malformed, never a query that fails.
+MAX_ID = 2**31 - 1
 _DAY = r"(\d{8})"
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "v": re.compile(rf"{_ID}\|{_DAY}\|([ycm])"),
@@ -103,6 +106,8 @@ def parse(data: object) -> Callback | None:
     if found is None:
         return None
     groups = found.groups()
+    if any(g.isascii() and g.isdigit() and int(g) > MAX_ID for g in groups):
+        return None
     if action in _NO_MATCH:
         return Callback(action, None, groups)
     return Callback(action, int(groups[0]), groups[1:])

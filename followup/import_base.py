@@ -34,6 +34,7 @@ from store.models import (
     VolunteerFamily,
     WaitStatus,
 )
+from store.validation import has_control
 
 ACTOR = "cli:import"
 
@@ -307,8 +308,9 @@ def optional_date(value: str) -> date | None:
 def by_ref(
     session: Session, model: Any, refs: Iterable[str], options: Sequence[Any] = ()
 ) -> dict[str, Any]:
-    """The records with these refs, by ref (looked up in chunks)."""
-    wanted = sorted({ref for ref in refs if ref})
+    """The records with these refs, by ref (looked up in chunks). A ref with a control
+    character names nothing (the row is refused for it) and is never sent to the database."""
+    wanted = sorted({ref for ref in refs if ref and not has_control(ref)})
     found: dict[str, Any] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]

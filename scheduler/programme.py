@@ -34,6 +34,7 @@ from pydantic import (
 
 from scheduler.offsets import Offset, local_rule, parse_offset, parse_time
 from scheduler.retry import RetrySpec
+from scheduler.yaml_problems import not_utf8, yaml_problem
 
 PROGRAMMES_DIR = Path(__file__).resolve().parent.parent / "programmes"
 
@@ -536,16 +537,15 @@ def load_programme(path: Path | str) -> Programme:
     """Read and validate one programme file. Raises :class:`ProgrammeError`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ProgrammeError(path, [f"cannot read the file ({exc.strerror})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ProgrammeError(path, [not_utf8(exc)]) from None
     try:
         raw = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProgrammeError(path, [f"{where}not valid YAML ({problem})"]) from exc
+        raise ProgrammeError(path, [yaml_problem(text, exc)]) from None
     programme = parse_programme(raw, path)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return programme.model_copy(update={"source_hash": digest})

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scheduler.i18n import N_
+from scheduler.yaml_problems import not_utf8, yaml_problem
 
 CALENDAR_FILE = Path(__file__).resolve().parent.parent / "calendars" / "school-holidays.yaml"
 KINDS = ("winter", "easter", "summer", "autumn", "christmas")
@@ -207,16 +208,15 @@ def parse_school_calendar(raw: Any, path: Path | str = "<school holidays>") -> S
 def load_school_calendar(path: Path | None = None) -> SchoolCalendar:
     path = path or CALENDAR_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise SchoolCalendarError(path, [f"cannot read the file ({exc.strerror})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise SchoolCalendarError(path, [not_utf8(exc)]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SchoolCalendarError(path, [f"{where}not valid YAML ({problem})"]) from exc
+        raise SchoolCalendarError(path, [yaml_problem(text, exc)]) from None
     return parse_school_calendar(raw, path)
 
 

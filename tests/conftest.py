@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,18 @@ from store import clock as store_clock
 from store.db import make_engine, make_session_factory, upgrade
 from store.models import Base
 from tests.support.databases import for_this_worker
+
+# Hypothesis: few examples for `make test` on a laptop; in CI (CI=true) a fixed, derandomized
+# set, so a run is repeatable, and bounded, so the fuzzing files stay within a minute. A test's
+# own ``@settings`` may ask for fewer. HYPOTHESIS_PROFILE=ci runs CI's examples locally, and
+# HYPOTHESIS_PROFILE=explore hunts longer (many more examples; for a developer, not the suite).
+_PATIENT = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("default", max_examples=10, **_PATIENT)  # type: ignore[arg-type]
+settings.register_profile("ci", derandomize=True, max_examples=25, **_PATIENT)  # type: ignore[arg-type]
+settings.register_profile("explore", max_examples=150, **_PATIENT)  # type: ignore[arg-type]
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "default")
+)
 
 # The composition root installs the clock and zone rows are stamped with; tests that build no
 # AppContext get the wall clock and Denmark's zone.

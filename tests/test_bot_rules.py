@@ -18,7 +18,7 @@ from followup.visits import TEXT_LIMIT, clean_text
 from store.models import Audience, Cadence, Channel, Locale, Match, OutboxMessage
 from store.validation import contains_cpr
 
-ids = st.integers(1, 9_999_999_999)
+ids = st.integers(1, cb.MAX_ID)  # the database's integer range
 days = st.dates(date(2000, 1, 1), date(2999, 12, 31))
 
 

@@ -2,78 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.webhook import telegram_route
-from tests.conftest import free_port
 from tests.fakes.telegram import FakeTelegram
 from tests.support.bot_harness import (
     FAMILY_CHAT,
-    VISIT_EVENING,
+    PUBLIC,
+    SECRET,
     BotHarness,
-    Clock,
-    app_context,
+    post,
     snapshot,
 )
 from tests.support.cast import make_match
 from tests.support.webserver import raw_request
-from web.app import create_app
-
-SECRET = "s3cret-Webhook_token"
-PUBLIC = "https://venskab.example.org"
 
 pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
-
-
-@pytest.fixture
-def webhook(
-    fake: FakeTelegram, db_url: str, engine: Engine, session_factory: sessionmaker[Session]
-) -> Iterator[tuple[BotHarness, str]]:
-    app = app_context(
-        db_url, engine, fake, VENSKAB_PUBLIC_URL=PUBLIC, TELEGRAM_WEBHOOK_SECRET=SECRET
-    )
-    harness = BotHarness(fake, app, Clock(VISIT_EVENING)).start()
-    assert harness.application is not None
-    port = free_port()
-    web = create_app(app.services, extra_routes=[telegram_route(app.services, harness.application)])
-    server = uvicorn.Server(
-        uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-
-    async def serve() -> asyncio.Task[None]:
-        # The web server runs in the bot's event loop, as in `venskab run`.
-        return asyncio.get_running_loop().create_task(server.serve())
-
-    task = harness.call(serve())
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.01)
-    try:
-        yield harness, f"http://127.0.0.1:{port}/telegram/webhook"
-    finally:
-        server.should_exit = True
-
-        async def finish() -> None:
-            await task
-
-        harness.call(finish())
-        harness.close()
-
-
-def post(url: str, update: dict[str, Any], secret: str | None) -> httpx.Response:
-    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-    return httpx.post(url, content=json.dumps(update), headers=headers, timeout=5)
 
 
 def wait_for_reply(fake: FakeTelegram, count: int) -> list[str]:

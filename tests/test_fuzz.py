@@ -1,33 +1,33 @@
-"""Fuzzing every input with hypothesis, a bounded number of examples each (part of the suite and
-of CI): webhook forms and signatures, survey posts, bot commands with any arguments, CSV import
-and programme YAML. No unhandled exception, no 500, and no partial write."""
+"""Fuzzing the web app's inputs with hypothesis: Twilio's forms and signatures, survey posts, the
+unsubscribe link and the acknowledgement link. No unhandled exception, no 500, and no partial
+write. The bot is fuzzed in ``test_fuzz_bot.py``, import files and programmes in
+``test_fuzz_files.py``; the number of examples is the profile's (``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
-from followup import importer
-from followup.import_file import ImportFailed
-from scheduler import i18n
-from scheduler.programme import ProgrammeError, parse_programme
-from store.models import Escalation, Match, SurveyResponse
+from followup.alerts import ack_token
+from followup.escalations import raise_escalation
+from scheduler.links import secret_for, unsubscribe_token
+from store.models import ContactPerson, Escalation, Match, Severity, SurveyResponse
+from store.validation import has_control
 from tests.conftest import free_port
-from tests.support.bot_harness import FAMILY_CHAT, BotHarness, snapshot
-from tests.support.cast import PROGRAMMES, make_match
+from tests.support.bot_harness import snapshot
+from tests.support.cast import make_match
+from tests.support.fuzz import FUZZ, OK_STATUSES, grown, hostile_text, row_counts
 from tests.support.survey_app import TWILIO_SID, TWILIO_TOKEN, invite
 from tests.support.webserver import serving
 from venskab.cli.common import AppContext
@@ -35,33 +35,6 @@ from web.ack import ACK_THROTTLE
 from web.app import create_app
 from web.limits import Throttle
 
-pytest_plugins = ["tests.support.bot_harness"]  # the bot, the fake Bot API, the app
-
-FUZZ = settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
-OK_STATUSES = {200, 204, 303, 307, 400, 403, 404, 405, 409, 410, 413, 422, 429}
-
-# Text that a hostile sender would try: any script, control characters, formula starts, huge
-# numbers, surrogates are impossible in form data (UTF-8) and left out.
-hostile_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(
-    [
-        '=HYPERLINK("http://x")',
-        "\x00\x07\x1b[2J",
-        "99999999999999999999",
-        "31.12.9999-31.12.9999",
-        "STOP",
-        "ja",
-        "1",
-        "",
-    ]
-)
 form = st.dictionaries(
     st.sampled_from(
         [
@@ -90,6 +63,7 @@ class Served:
     url: str
     client: httpx.Client
     throttles: list[Throttle]
+    context: AppContext
 
     def reset_throttles(self) -> None:
         for throttle in self.throttles:
@@ -120,7 +94,7 @@ def served(engine: Engine, db_url: str) -> Iterator[Served]:
     ]
     throttles.append(ACK_THROTTLE)
     with serving(app, port), httpx.Client(base_url=url, timeout=10) as client:
-        yield Served(url, client, throttles)
+        yield Served(url, client, throttles, context)
     context.close()
 
 
@@ -144,21 +118,43 @@ def test_a_forged_or_missing_signature_on_any_form_changes_nothing(
     assert snapshot(session_factory) == before
 
 
+def a_match(factory: sessionmaker[Session]) -> Match:
+    """The cast's match (a family, a parent, a procesleder), made by the first example."""
+    with factory.begin() as session:
+        match = session.scalars(select(Match)).first() or make_match(session)
+        session.expunge_all()
+        return match
+
+
+def signed_post(served: Served, path: str, data: dict[str, str]) -> httpx.Response:
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(f"{served.url}{path}", data)
+    return served.client.post(path, data=data, headers={"X-Twilio-Signature": signature})
+
+
 @FUZZ
-@given(data=form)
-def test_any_correctly_signed_sms_gets_twiml_and_never_a_500(
-    served: Served, session_factory: sessionmaker[Session], data: dict[str, str]
+@given(data=form, from_the_parent=st.booleans(), sid=st.text(max_size=40))
+def test_any_correctly_signed_sms_is_recorded_once_and_whole_and_gets_twiml(
+    served: Served,
+    session_factory: sessionmaker[Session],
+    data: dict[str, str],
+    from_the_parent: bool,
+    sid: str,
 ) -> None:
-    with session_factory.begin() as session:
-        if session.scalar(select(Match.id)) is None:
-            make_match(session)  # a family and a parent to write from
-    url = f"{served.url}/twilio/sms"
-    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, data)
-    response = served.client.post(
-        "/twilio/sms", data=data, headers={"X-Twilio-Signature": signature}
-    )
+    a_match(session_factory)
+    if from_the_parent:  # garbage fields, but from a number we know and with its own id
+        data = {**data, "From": "+4520123421", "MessageSid": "SM" + sid}
+    before = row_counts(session_factory)
+    response = signed_post(served, "/twilio/sms", data)
     assert response.status_code == 200, response.text
     assert response.text.startswith("<?xml")
+    after = row_counts(session_factory)
+    changed = grown(before, after)
+    # One transaction: whatever the message led to was recorded with its receipt, or nothing.
+    if (data.get("MessageSid") or data.get("SmsSid")) and changed:
+        assert after["webhook_receipt"] == before["webhook_receipt"] + 1, sorted(changed)
+        again = signed_post(served, "/twilio/sms", data)  # Twilio delivers it again
+        assert again.status_code == 200
+        assert row_counts(session_factory) == after
 
 
 @FUZZ
@@ -190,7 +186,7 @@ def test_any_signed_status_callback_or_voice_answer_is_4xx_or_handled(
     token_kind=st.sampled_from(["real", "random"]),
     random_token=st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=60),
 )
-def test_any_survey_post_is_answered_without_a_500_and_stores_only_clean_text(
+def test_any_survey_post_is_stored_whole_or_not_at_all_and_only_as_clean_text(
     served: Served,
     session_factory: sessionmaker[Session],
     page: int,
@@ -203,8 +199,14 @@ def test_any_survey_post_is_answered_without_a_500_and_stores_only_clean_text(
         match = session.scalars(select(Match)).first() or make_match(session)
         token = invite(session, match) if token_kind == "real" else None
     path = f"/s/{token or quote(random_token, safe='')}/{page}"
+    before = row_counts(session_factory)
     response = served.client.post(path, data=fields)
     assert response.status_code in OK_STATUSES, (path, response.status_code)
+    changed = grown(before, row_counts(session_factory))
+    if response.status_code >= 400:
+        assert not changed, (response.status_code, sorted(changed))  # refused: nothing written
+    else:  # a page's answers (and the invitation completed), nothing else
+        assert changed <= {"survey_response", "survey_invitation", "audit_entry"}, changed
     with session_factory() as session:
         for value in session.scalars(select(SurveyResponse.value)):
             assert value is None or not any(ord(ch) < 32 and ch not in "\t\n" for ch in value)
@@ -222,126 +224,78 @@ def test_any_acknowledgement_token_is_4xx_never_500(
     assert response.status_code in {307, 403, 404, 405}, (path, response.status_code)
 
 
-# -- the bot: every family command with any arguments ------------------------------------------
-
-COMMANDS = [
-    "/pause",
-    "/checkin",
-    "/plan",
-    "/next",
-    "/stop",
-    "/worry",
-    "/help",
-    "/language",
-    "/cancel",
-    "/start",
-]
-
-
-@FUZZ
-@given(command=st.sampled_from(COMMANDS), argument=hostile_text)
-def test_any_family_command_with_any_argument_is_answered_without_an_error(
-    bot: BotHarness,
-    session_factory: sessionmaker[Session],
-    caplog: pytest.LogCaptureFixture,
-    command: str,
-    argument: str,
-) -> None:
-    with session_factory.begin() as session:
-        if session.scalar(select(Match.id)) is None:
-            make_match(session)  # the family of FAMILY_CHAT
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        sent = bot.say(FAMILY_CHAT, f"{command} {argument}".strip()[:4096])
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
-    with session_factory() as session:
-        assert not session.scalars(select(Escalation).where(Escalation.rule == "bot_error")).all()
-    assert sent.texts  # always an answer
-    bot.fake.assert_no_violations()
-
-
-# -- CSV import and programme YAML ----------------------------------------------------------------
-
-HEADERS = {
-    "staff": "ref,name,role,region,email,phone,locale",
-    "families": "ref,name,contact_name,phone,email,region,locale",
-    "contacts": "ref,name,relation,phone,email,locale,preferred_channel",
-}
-cell = hostile_text.map(lambda t: t.replace(",", " ").replace("\n", " ").replace("\r", " "))
-
-
 @FUZZ
 @given(
-    kind=st.sampled_from(sorted(HEADERS)),
-    rows=st.lists(st.lists(cell, min_size=0, max_size=8), min_size=1, max_size=5),
-    raw=st.binary(max_size=200),
-    use_raw=st.booleans(),
-)
-def test_any_csv_is_imported_whole_or_refused_whole(
-    session_factory: sessionmaker[Session],
-    kind: str,
-    rows: list[list[str]],
-    raw: bytes,
-    use_raw: bool,
-) -> None:
-    data = raw if use_raw else "\n".join([HEADERS[kind], *(",".join(r) for r in rows)]).encode()
-    before = snapshot(session_factory)
-    try:
-        with session_factory.begin() as session:
-            importer.import_csv(
-                session, kind, data, f"{kind}.csv", PROGRAMMES, today=date(2026, 3, 1)
-            )
-    except ImportFailed as failed:
-        assert snapshot(session_factory) == before  # nothing half-written
-        for code in ("da", "en"):  # every problem reads whole in the staff member's language
-            assert all(line for line in failed.lines(i18n.texts(code)))
-
-
-yaml_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-
-
-@FUZZ
-@given(
-    raw=st.fixed_dictionaries(
-        {},
-        optional={
-            "id": st.text(max_size=20),
-            "name": st.text(max_size=20),
-            "touchpoints": st.lists(
-                st.dictionaries(
-                    st.sampled_from(
-                        [
-                            "id",
-                            "kind",
-                            "audience",
-                            "channel",
-                            "offset",
-                            "template",
-                            "repeat",
-                            "reminders",
-                            "name",
-                        ]
-                    ),
-                    yaml_values,
-                    max_size=6,
-                ),
-                max_size=3,
-            ),
-            "quiet_hours": yaml_values,
-            "escalations": yaml_values,
-        },
+    real=st.booleans(),
+    forged=st.text(max_size=80),
+    method=st.sampled_from(["GET", "POST"]),
+    fields=st.dictionaries(
+        st.sampled_from(["action"]) | st.text(max_size=10), hostile_text, max_size=4
     )
-    | yaml_values
+    | st.fixed_dictionaries({"action": st.sampled_from(["unsubscribe", "resubscribe", "", "x"])}),
+    lang=hostile_text,
 )
-def test_any_programme_yaml_is_valid_or_a_clear_programme_error(raw: object) -> None:
-    text = yaml.safe_dump(raw, allow_unicode=True)
-    try:
-        parse_programme(yaml.safe_load(text), "fuzz.yaml")
-    except ProgrammeError as error:
-        assert "fuzz.yaml" in str(error)
+def test_any_unsubscribe_link_and_form_is_answered_and_only_a_signed_one_changes_anything(
+    served: Served,
+    session_factory: sessionmaker[Session],
+    real: bool,
+    forged: str,
+    method: str,
+    fields: dict[str, str],
+    lang: str,
+) -> None:
+    a_match(session_factory)
+    with session_factory.begin() as session:
+        parent = session.scalars(select(ContactPerson)).one()
+        token = unsubscribe_token(secret_for(session, served.context.services.link_secret), parent)
+    assert token is not None
+    path = "/u/" + (token if real else quote(forged, safe=""))
+    before = snapshot(session_factory)
+    response = served.client.request(
+        method, path, params={"lang": lang}, data=fields if method == "POST" else None
+    )
+    assert response.status_code in OK_STATUSES, (path, response.status_code)
+    if not real or method == "GET":
+        assert snapshot(session_factory) == before  # a forged link, or a mail scanner's GET
+    with session_factory() as session:
+        opted_out = session.scalars(select(ContactPerson.opted_out)).one()
+    if real and method == "POST":
+        assert opted_out == (fields.get("action") != "resubscribe")
+
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+
+
+@FUZZ
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["action", "note"]) | st.text(max_size=10), hostile_text, max_size=5
+    )
+    | st.fixed_dictionaries(
+        {"action": st.sampled_from(["ack", "snooze", "resolve", ""]), "note": hostile_text}
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+)
+@example(fields={"action": "resolve", "note": "Talt med familien \x00\x07\x1b[2J"}, method="POST")
+def test_a_signed_acknowledgement_link_with_any_form_is_answered_and_stores_clean_text(
+    served: Served, session_factory: sessionmaker[Session], fields: dict[str, str], method: str
+) -> None:
+    served.reset_throttles()
+    with session_factory.begin() as session:
+        match = session.scalars(select(Match)).first() or make_match(session)
+        assert match.staff is not None
+        case = raise_escalation(
+            session, match, "worry", now=NOW, severity=Severity.URGENT, evidence={"text": "?"}
+        )
+        token = ack_token(secret_for(session, None), case.id, match.staff.id)
+        case_id, status = case.id, case.status
+    response = served.client.request(
+        method, f"/ack/{token}", data=fields if method == "POST" else None
+    )
+    assert response.status_code in {200, 400, 409}, response.status_code
+    with session_factory() as session:
+        stored = session.get(Escalation, case_id)
+        assert stored is not None
+        assert not has_control(stored.resolution_note or "")
+        if method == "GET" or response.status_code >= 400:
+            assert stored.status == status  # shown, or refused: unchanged

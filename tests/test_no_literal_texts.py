@@ -123,7 +123,6 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/programme.py", "Value error, "),
     ("scheduler/programme.py", "unknown field (check the spelling)"),
     ("scheduler/programme.py", "cannot read the file"),
-    ("scheduler/programme.py", "not valid YAML"),
     ("scheduler/programme.py", "programme id  is used by another file too"),
     ("scheduler/school_calendar.py", ":  from  overlaps  to "),
     ("scheduler/school_calendar.py", ": two  holidays starting in "),
@@ -133,7 +132,9 @@ ALLOWLIST: set[tuple[str, str]] = {
     ("scheduler/school_calendar.py", "municipalities: a municipality needs a name"),
     ("scheduler/school_calendar.py", "municipality : listed twice"),
     ("scheduler/school_calendar.py", "cannot read the file"),
-    ("scheduler/school_calendar.py", "not valid YAML"),
+    ("scheduler/yaml_problems.py", "line , column : "),
+    ("scheduler/yaml_problems.py", "not valid YAML ()"),
+    ("scheduler/yaml_problems.py", "byte : not UTF-8 text (save the file as UTF-8)"),
     # pydantic's own prefix, removed from its messages about a survey file.
     ("followup/survey_defs/loading.py", "Value error, "),
     # Reasons about a survey file (surveys/*.yaml), in English like SurveyDefinitionError's.

@@ -6,12 +6,14 @@ update on the fake server, wait until the bot has fetched it by ``getUpdates`` a
 handling it, and return the Bot API calls it made meanwhile. ``tick`` runs the planner and
 dispatcher (the outbox) through the same bot, so visit prompts arrive as they do in production.
 
-Fixtures here are imported by the ``test_bot_*`` modules.
+Fixtures here (``bot``; ``webhook``, the bot behind the web app in webhook mode) are imported by
+the ``test_bot_*`` modules.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -20,20 +22,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import httpx
 import pytest
+import uvicorn
 from sqlalchemy import Engine, MetaData, select
 from sqlalchemy.orm import Session, sessionmaker
 from telegram.request import HTTPXRequest
 
 from bot.app import build_application, start_bot, stop_bot
 from bot.context import BotApplication
+from bot.webhook import telegram_route
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.channels.telegram import ChatRateLimiter, TelegramChannel
 from store.models import Base
+from tests.conftest import free_port
 from tests.fakes.telegram import FakeTelegram, TelegramCall
 from venskab.cli.common import AppContext
 from venskab.runtime import Runtime
 from venskab.urgent import UrgentNews
+from web.app import create_app
 
 T = TypeVar("T")
 
@@ -267,6 +274,17 @@ def snapshot(factory: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]
         }
 
 
+# Webhook mode: the public URL and the secret Telegram sends with each update.
+PUBLIC = "https://venskab.example.org"
+SECRET = "s3cret-Webhook_token"
+
+
+def post(url: str, update: dict[str, Any], secret: str | None) -> httpx.Response:
+    """An update posted to the webhook as Telegram does, with ``secret`` in its header."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    return httpx.post(url, content=json.dumps(update), headers=headers, timeout=5)
+
+
 TOKEN_IN_LINK = re.compile(r"https://t\.me/venskab_test_bot\?start=([A-Za-z0-9_-]{1,64})$")
 
 
@@ -296,4 +314,42 @@ def bot(
     try:
         yield harness
     finally:
+        harness.close()
+
+
+@pytest.fixture
+def webhook(
+    fake: FakeTelegram, db_url: str, engine: Engine, session_factory: sessionmaker[Session]
+) -> Iterator[tuple[BotHarness, str]]:
+    """The bot in webhook mode: the web app, in the bot's event loop as in `venskab run`, takes
+    the updates; yields the harness and the webhook's URL."""
+    app = app_context(
+        db_url, engine, fake, VENSKAB_PUBLIC_URL=PUBLIC, TELEGRAM_WEBHOOK_SECRET=SECRET
+    )
+    harness = BotHarness(fake, app, Clock(VISIT_EVENING)).start()
+    assert harness.application is not None
+    port = free_port()
+    web = create_app(app.services, extra_routes=[telegram_route(app.services, harness.application)])
+    server = uvicorn.Server(
+        uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+
+    async def serve() -> asyncio.Task[None]:
+        # The web server runs in the bot's event loop, as in `venskab run`.
+        return asyncio.get_running_loop().create_task(server.serve())
+
+    task = harness.call(serve())
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the web server did not start"
+        time.sleep(0.01)
+    try:
+        yield harness, f"http://127.0.0.1:{port}/telegram/webhook"
+    finally:
+        server.should_exit = True
+
+        async def finish() -> None:
+            await task
+
+        harness.call(finish())
         harness.close()
