@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                     # full size on a fresh SQLite file
     .venv/bin/python bench/run.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
     .venv/bin/python bench/run.py --smoke             # tiny sizes (CI runs this)
+    .venv/bin/python bench/run.py --scale 0.1         # a tenth of the sizes, on a busy machine
 
 What it measures, each on a fresh schema:
 - one planning pass over N synthetic active matches (and the steady-state pass after it);
@@ -592,6 +593,12 @@ def main() -> None:
     )
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file in a temp dir)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="the full sizes times this (0.1: a tenth) for a busy machine; not the event-loop check",
+    )
     args = parser.parse_args()
     # The composition root's job, done here: rows are stamped by its clock, in the set zone.
     root = AppContext()
@@ -608,14 +615,18 @@ def main() -> None:
         plans, drain, http, rate, rate_s, year, naive = [200], 500, 300, 20.0, 2.0, 20, 300
         loop = (200, 500)
     else:
+
+        def scaled(n: int) -> int:
+            return max(1, round(n * args.scale))
+
         plans, drain, http, rate, rate_s, year, naive = (
-            [10_000, 100_000],
-            100_000,
-            10_000,
+            [scaled(10_000), scaled(100_000)],
+            scaled(100_000),
+            scaled(10_000),
             50.0,
             20.0,
-            1_000,
-            10_000,
+            scaled(1_000),
+            scaled(10_000),
         )
         loop = (10_000, 10_000)
     rows: list[list[str]] = []
@@ -632,7 +643,8 @@ def main() -> None:
     bench_event_loop(database, *loop, rows)
     rows.append(["peak memory, with the event-loop check", f"{peak_mb():.0f} MB", "", "< 500 MB"])
     name = "PostgreSQL" if (args.db or "").startswith("postgresql") else "SQLite"
-    print(f"\nvenskab delivery benchmark on {name} ({'smoke' if args.smoke else 'full'} size)\n")
+    size = "smoke" if args.smoke else "full" if args.scale == 1 else f"{args.scale:g} of full"
+    print(f"\nvenskab delivery benchmark on {name} ({size} size)\n")
     headers = ["what", "time", "rate", "target"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")

@@ -55,6 +55,7 @@ from scheduler.outcomes import (
 )
 from scheduler.prepare import ButtonsHook, Preparer
 from scheduler.programme import Programme
+from scheduler.render import Templates
 from scheduler.restart import ask_about
 from scheduler.retry import RetryPolicy, is_database_down, until_written
 from scheduler.sms import segments as count_segments
@@ -69,6 +70,8 @@ log = logging.getLogger(__name__)
 # A timeout after the request went out says nothing about whether the provider sent the message.
 AMBIGUOUS = {"timeout"}
 LANES = tuple(c.value for c in ChannelName)
+# Sends started in one turn of the event loop: the loop runs everything else in between.
+_STEP = 32
 
 
 @dataclass
@@ -95,6 +98,9 @@ class Dispatcher:
     _stopping: bool = field(default=False, init=False)
     _held: set[int] = field(default_factory=set, init=False)  # claimed, outcome not yet written
     _pacers: dict[str, SegmentPacer] = field(default_factory=dict, init=False)
+    # Found once per tick and shared by its batches (a template edited on disk: the next tick).
+    _templates: dict[tuple[str, str, str], Templates] = field(default_factory=dict, init=False)
+    _windows: dict[tuple[str, str, str], datetime] = field(default_factory=dict, init=False)
 
     def stop(self) -> None:
         """Stop claiming (SIGTERM): what is in flight finishes, the rest is released."""
@@ -111,6 +117,7 @@ class Dispatcher:
         stats = DispatchStats()
         started = clock.monotonic()
         held: list[outbox.InDoubt] = []
+        self._templates, self._windows = {}, {}  # the sending windows depend on ``now``
 
         def tidy() -> None:
             with self.factory() as session, session.begin():
@@ -219,23 +226,29 @@ class Dispatcher:
         sending: set[asyncio.Task[None]] = set()
         done: list[Outcome] = []
         flushed_at = clock.monotonic()
+        # A sandbox lane hands nothing to a provider (a send ends at once and cannot be in
+        # doubt): its sending slots are a whole batch.
+        slots = self.batch_size if name in self.sandbox else self.concurrency
         try:
             while not self._stopping:
-                if len(sending) >= self.concurrency:
+                if len(sending) >= slots:
                     await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 if pacer is not None:
                     await pacer.ready()  # pace first, then claim: never the other way round
-                free = 1 if pacer is not None else self.concurrency - len(sending)
+                free = 1 if pacer is not None else slots - len(sending)
                 at = self._moment(now, started)
-                ids = await asyncio.to_thread(self.claim, now, name, min(self.batch_size, free), at)
-                if not ids:
+                claimed, jobs = await asyncio.to_thread(
+                    self._claim_prepared, now, name, min(self.batch_size, free), at, stats
+                )
+                if not claimed:
                     break
-                stats.claimed += len(ids)
-                jobs = await asyncio.to_thread(self._prepare, ids, now, stats)
-                for job in jobs:
+                stats.claimed += claimed
+                for number, job in enumerate(jobs, 1):
                     if pacer is not None:
                         await pacer.wait(_units(job))
+                    elif number % _STEP == 0:
+                        await asyncio.sleep(0)  # a big batch's sends start in several turns
                     task = asyncio.create_task(self._send_into(job, done))
                     sending.add(task)
                     task.add_done_callback(sending.discard)
@@ -252,9 +265,18 @@ class Dispatcher:
             await asyncio.to_thread(self._record_all, list(done), now, stats)
         return stats
 
-    def _prepare(self, ids: list[int], now: datetime, stats: DispatchStats) -> list[Job]:
-        def prepare() -> list[Job]:
+    def _claim_prepared(
+        self, now: datetime, channel: str, limit: int, at: datetime, stats: DispatchStats
+    ) -> tuple[int, list[Job]]:
+        """Claim up to ``limit`` due rows of ``channel`` and prepare them, in one transaction:
+        what is committed as ``sending`` is exactly what is about to be handed to the channel
+        (a failure leaves nothing claimed). Returns how many rows were claimed, and the jobs."""
+
+        def claim_and_prepare() -> tuple[int, list[Job]]:
             with self.factory() as session, session.begin():
+                ids = outbox.claim_due(session, now, self.worker_id, limit, channel, at)
+                if not ids:
+                    return 0, []
                 jobs = Preparer(
                     session,
                     now,
@@ -264,23 +286,19 @@ class Dispatcher:
                     public_url=self.public_url,
                     secret=self.secret,
                     buttons=self.buttons,
+                    templates=self._templates,
+                    windows=self._windows,
                 ).jobs(ids)
                 # Kept before sending: after a crash the provider is asked for this text.
                 askable = [(j.row_id, j.stored_body) for j in jobs if self._askable(j.channel)]
                 outbox.remember_text(session, askable)
-                return jobs
+                return len(ids), jobs
 
-        try:
-            jobs = until_written(
-                prepare, "preparing messages", give_up_after=self.lease.total_seconds() / 3
-            )
-        except Exception:
-            # Nothing of these was sent: give them back rather than leave them to look lost.
-            until_written(lambda: self._release(ids), "releasing messages")
-            raise
-        self._held.difference_update(ids)
+        claimed, jobs = until_written(
+            claim_and_prepare, "preparing messages", give_up_after=self.lease.total_seconds() / 3
+        )
         self._held.update(job.row_id for job in jobs)
-        return jobs
+        return claimed, jobs
 
     def _release(self, ids: list[int]) -> int:
         with self.factory() as session, session.begin():

@@ -36,7 +36,7 @@ import gettext as _gettext
 import io
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,6 +50,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from markupsafe import Markup
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
@@ -273,20 +274,57 @@ def install(env: jinja2.Environment, locale_variable: str = "locale") -> None:
             raise ValueError(f"the template context has no language in {locale_variable!r}")
         return texts(code).raw()
 
-    def bind(call: Callable[..., str], name: str) -> Callable[..., str]:
-        @jinja2.pass_context
-        def function(context: jinja2.runtime.Context, *args: Any) -> str:
-            return call(raw(context), *args)
+    # Jinja2's new-style callables, written out here: its own wrap ours in two more
+    # context-passing calls per text, a third of the time a message takes to render.
+    def finish(context: jinja2.runtime.Context, text: str, variables: dict[str, Any]) -> str:
+        if context.eval_ctx.autoescape:
+            return Markup(text) % variables  # escapes the values, as Jinja2 does
+        return text % variables
 
-        function.__name__ = name
-        return function
+    @jinja2.pass_context
+    def gettext(__context: jinja2.runtime.Context, __string: str, **variables: Any) -> str:
+        return finish(__context, raw(__context).gettext(__string), variables)
+
+    @jinja2.pass_context
+    def ngettext(
+        __context: jinja2.runtime.Context,
+        __singular: str,
+        __plural: str,
+        __num: int,
+        **variables: Any,
+    ) -> str:
+        variables.setdefault("num", __num)
+        text = raw(__context).ngettext(__singular, __plural, __num)
+        return finish(__context, text, variables)
+
+    @jinja2.pass_context
+    def pgettext(
+        __context: jinja2.runtime.Context, __string_ctx: str, __string: str, **variables: Any
+    ) -> str:
+        variables.setdefault("context", __string_ctx)
+        return finish(__context, raw(__context).pgettext(__string_ctx, __string), variables)
+
+    @jinja2.pass_context
+    def npgettext(
+        __context: jinja2.runtime.Context,
+        __string_ctx: str,
+        __singular: str,
+        __plural: str,
+        __num: int,
+        **variables: Any,
+    ) -> str:
+        variables.setdefault("context", __string_ctx)
+        variables.setdefault("num", __num)
+        text = raw(__context).npgettext(__string_ctx, __singular, __plural, __num)
+        return finish(__context, text, variables)
 
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=bind(lambda t, m: t.gettext(m), "gettext"),
-        ngettext=bind(lambda t, s, p, n: t.ngettext(s, p, n), "ngettext"),
-        pgettext=bind(lambda t, c, m: t.pgettext(c, m), "pgettext"),
-        npgettext=bind(lambda t, c, s, p, n: t.npgettext(c, s, p, n), "npgettext"),
+        gettext=lambda m: m,
+        ngettext=lambda s, p, n: s if n == 1 else p,
         newstyle=True,
+    )
+    env.globals.update(
+        _=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext
     )
 
 

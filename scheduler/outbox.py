@@ -36,6 +36,10 @@ EXPIRED = N_("expired before it could be sent")
 IN_DOUBT = N_("the sending process stopped mid-send; not re-sent to avoid a duplicate")
 ACKNOWLEDGED = "acknowledged"
 MAX_FALLBACKS = 3
+# What staff must hear at once: claimed before routine messages due at the same time or
+# earlier (a backlog of visit prompts never holds up an escalation alert or a login link).
+URGENT_KINDS = frozenset({"alert", "login_link"})
+URGENT, ROUTINE = 0, 1
 
 # -- idempotency keys ---------------------------------------------------------------------------
 
@@ -140,7 +144,10 @@ def new_row(
         status, error = OutboxStatus.FAILED, unreachable
     elif expired:
         status, error = OutboxStatus.EXPIRED, EXPIRED
-    return {**values, "status": status, "last_error": error}
+    row = {**values, "status": status, "last_error": error}
+    if values.get("kind") in URGENT_KINDS:
+        row["priority"] = URGENT  # the column's default is ROUTINE
+    return row
 
 
 def insert(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -400,7 +407,8 @@ def claim_due(
     The due rows are picked in a CTE that PostgreSQL materialises (``FOR UPDATE SKIP LOCKED``,
     evaluated once): as a plain ``IN (subquery)`` its planner may re-run the subquery for every
     outer row and claim many times the limit. ``claimed_at`` is the row's own claim moment,
-    renewed by :func:`renew` while it is in flight.
+    renewed by :func:`renew` while it is in flight. Urgent rows (:data:`URGENT_KINDS`) come
+    first, then the longest due.
     """
     conditions = [
         OutboxMessage.status == OutboxStatus.PLANNED,
@@ -412,7 +420,7 @@ def claim_due(
     due = (
         select(OutboxMessage.id)
         .where(*conditions)
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .order_by(OutboxMessage.priority, OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
         .cte("due")

@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup import alerts
 from followup.escalations import raise_escalation
 from followup.hooks import engine_hooks
+from scheduler import outbox
 from scheduler.channels.base import ChannelError, OutgoingMessage, SendResult
 from scheduler.channels.sandbox import SandboxChannel
 from scheduler.dispatcher import Dispatcher
@@ -16,8 +18,10 @@ from scheduler.links import find_by_token, invitation_for
 from scheduler.planner import plan_all
 from store.models import (
     Escalation,
+    Match,
     OutboxMessage,
     OutboxStatus,
+    Severity,
     Visit,
     VisitStatus,
 )
@@ -254,3 +258,66 @@ async def test_sent_and_failed_messages_recorded_in_the_same_group_each_get_thei
             assert row.status == OutboxStatus.SENT and row.sent_at == at
             assert row.provider_id and row.provider_id.startswith("sandbox-") and row.sandbox
             assert row.last_error is None
+
+
+async def test_an_alert_queued_behind_a_backlog_goes_out_in_the_first_batch(
+    session_factory: sessionmaker[Session],
+) -> None:
+    at = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)  # 10:30 in Copenhagen: within every window
+    with session_factory.begin() as session:
+        match = make_match(session)
+        routine = {
+            "match_id": match.id,
+            "touchpoint_id": "welcome",
+            "kind": "message",
+            "template": "welcome",
+            "audience": "volunteer_family",
+            "recipient_id": match.volunteer_family_id,
+            "locale": "da",
+            "due_at": at - timedelta(hours=2),
+            "plan_version": 1,
+            "context": {},
+        }
+        backlog = [
+            outbox.new_row(
+                {
+                    **routine,
+                    "idempotency_key": f"backlog:{channel}:{i}",
+                    "occurrence_key": str(i),
+                    "channel": channel,
+                }
+            )
+            for channel in ("sms", "telegram", "email")
+            for i in range(500)
+        ]
+        assert outbox.insert(session, backlog) == 1500
+    with session_factory.begin() as session:  # queued after the backlog, due later
+        match = session.get_one(Match, match.id)
+        raise_escalation(
+            session,
+            match,
+            "worry",
+            now=at - timedelta(minutes=1),
+            severity=Severity.URGENT,
+            evidence={"text": "Barnet virkede bange"},
+        )
+        assert alerts.notify(session, at, PROGRAMMES, "Europe/Copenhagen")
+    queued = rows(session_factory, kind="alert")
+    assert queued and all(a.status == OutboxStatus.PLANNED for a in queued)
+
+    sent: dict[str, list[str]] = {}
+
+    class Recording(SandboxChannel):
+        async def send(self, message: OutgoingMessage) -> SendResult:
+            sent.setdefault(self.name, []).append(message.reference or "")
+            return await super().send(message)
+
+    d = dispatcher(session_factory)
+    d.batch_size = 50
+    d.channels = {name: Recording(name) for name in d.channels}
+    await d.run_once(at)
+    for alert in queued:
+        order = sent[alert.channel.value]
+        assert len(order) > 500  # the backlog on its channel went out too, after it
+        assert order.index(str(alert.id)) < d.batch_size
+    assert {a.status for a in rows(session_factory, kind="alert")} == {OutboxStatus.SENT}

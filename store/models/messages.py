@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models.base import Base, LocaleColumn, TimestampMixin, _enum
@@ -44,6 +54,13 @@ class OutboxMessage(TimestampMixin, Base):
             postgresql_where=text("status = 'planned'"),
         ),
         Index(
+            "ix_outbox_claim",
+            "priority",
+            "due_at",
+            sqlite_where=text("status = 'planned'"),
+            postgresql_where=text("status = 'planned'"),
+        ),
+        Index(
             "ix_outbox_sending",
             "claimed_at",
             sqlite_where=text("status = 'sending'"),
@@ -74,6 +91,9 @@ class OutboxMessage(TimestampMixin, Base):
     due_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PLANNED)
+    # Claimed in this order, then by due time: 0 for what staff must hear at once (alerts,
+    # login links), 1 for everything else (scheduler.outbox.URGENT_KINDS).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
     plan_version: Mapped[int] = mapped_column(Integer, default=1)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # extra template variables
     attempts: Mapped[int] = mapped_column(Integer, default=0)
