@@ -4,14 +4,14 @@ A resolved case records how it ended (handled, a report of concern, referred on,
 needed, the match ended), beside the optional note.
 
 Revision ID: 0015_resolution_outcome
-Revises: 0013_child_voice
+Revises: 0014_outbox_priority
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_resolution_outcome"
-down_revision = "0013_child_voice"
+down_revision = "0014_outbox_priority"
 branch_labels = None
 depends_on = None
 
