@@ -91,18 +91,11 @@ def _strongly_connected(graph: grimp.ImportGraph) -> list[list[str]]:
 LIMIT = 420
 SIZED = ("store", "scheduler", "followup", "bot", "web", "venskab")
 PENDING = {
-    "followup/importer.py",
-    "followup/people.py",
     "followup/visits.py",
-    "scheduler/outbox.py",
+    "scheduler/dispatcher.py",
     "scheduler/prepare.py",
     "scheduler/programme.py",
-    "scheduler/waiting.py",
-    "scheduler/wording.py",
-    "venskab/cli/matches.py",
     "venskab/runtime.py",
-    "web/auth.py",
-    "web/staff_pages.py",
 }
 
 

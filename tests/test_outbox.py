@@ -18,7 +18,7 @@ from store.models import Audience, Channel, OutboxMessage, OutboxStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("store", "scheduler", "followup", "bot", "web", "venskab")
-OWNER = Path("scheduler/outbox.py")
+OWNER = Path("scheduler/outbox")  # the package: its modules alone write outbox rows
 NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
 
@@ -176,7 +176,7 @@ def _offenders() -> list[str]:
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             relative = path.relative_to(ROOT)
-            if relative == OWNER:
+            if relative.parent == OWNER:
                 continue
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(relative))
             offenders += [f"{relative}:{line}: {what}" for line, what in _outbox_writes(tree)]
@@ -190,8 +190,11 @@ def test_only_the_outbox_module_writes_rows_or_builds_their_keys() -> None:
 
 def test_the_scan_sees_what_it_forbids() -> None:
     # The outbox module itself does all of these; a scan that found none would prove nothing.
-    tree = ast.parse((ROOT / OWNER).read_text(encoding="utf-8"))
-    kinds = {what for _, what in _outbox_writes(tree)}
+    kinds = {
+        what
+        for path in sorted((ROOT / OWNER).glob("*.py"))
+        for _, what in _outbox_writes(ast.parse(path.read_text(encoding="utf-8")))
+    }
     assert "row.status = ... (an outbox row)" in kinds
     assert "status=OutboxStatus..." in kinds
     assert "update(OutboxMessage)" in kinds
