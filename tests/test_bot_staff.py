@@ -12,6 +12,7 @@ from store.models import Escalation, EscalationStatus, Locale, Staff
 from tests.support.bot_harness import (
     FAMILY_CHAT,
     STAFF_CHAT,
+    VISIT_EVENING,
     BotHarness,
     callback_data,
     labels,
@@ -199,3 +200,30 @@ def test_the_snooze_button_on_an_alert_silences_the_case_for_a_week(
     quiet = bot.tick(bot.clock.now + timedelta(hours=3))
     assert not [p for p in quiet.of("sendMessage") if "bekymret" in str(p["text"])]
     assert not [p for p in quiet.of("sendMessage") if "worried" in str(p["text"])]
+
+
+def test_a_coordinators_today_lists_what_was_pushed_to_her_not_every_reminded_case(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    from followup.escalations import raise_escalation
+    from store.models import Match, StaffRole
+
+    match_id, _ = staffed_match(session_factory)
+    with session_factory.begin() as session:
+        session.add(Staff(name="Koordinator", role=StaffRole.COORDINATOR, telegram_chat_id=7002))
+        raise_escalation(
+            session, session.get(Match, match_id), "low_mood", now=bot.clock.now, evidence={}
+        )
+    tuesday, wednesday = VISIT_EVENING + timedelta(hours=14), VISIT_EVENING + timedelta(hours=38)
+    bot.tick(tuesday)  # the staff member's first push, in working hours
+    bot.tick(wednesday)  # and the one reminder a working day later
+    low_mood = escalation(session_factory, "low_mood")
+    assert low_mood.push_count == 2
+    assert f"#{low_mood.id}" not in bot.say(7002, "/today").text
+    bot.say(FAMILY_CHAT, WORRY)
+    bot.tick(wednesday)  # to the staff member at once
+    assert "HASTER" not in bot.say(7002, "/today").text  # hers alone, for 2 hours
+    bot.tick(wednesday + timedelta(hours=2, minutes=1))  # now pushed to the coordinators
+    listed = bot.say(7002, "/today")
+    assert "HASTER: Venskabsfamilien er bekymret for barnet" in listed.text
+    assert f"#{low_mood.id}" not in listed.text
