@@ -6,10 +6,11 @@ administrators see everything. The buttons on cases are handled in :mod:`bot.sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from telegram import InlineKeyboardMarkup, Update
 
@@ -18,10 +19,12 @@ from bot.buttons import CANCELLED_BY
 from bot.common import Outcome, Reply, help_text, inline, who_is
 from bot.context import BotContext
 from bot.formatting import long_day
+from followup.alert_rows import cases_told_to
 from followup.escalations import rule_title
 from followup.status_words import match_status, visit_status
 from followup.yearplan import fmt_date, fmt_weekday
 from scheduler import i18n
+from scheduler.programme import Programme
 from store.models import (
     CheckIn,
     Escalation,
@@ -78,7 +81,7 @@ def today(ctx: BotContext, update: Update) -> Outcome:
             .order_by(Task.due_at)
             .limit(LIST_LIMIT)
         ).all()
-        escalations = _open_escalations(session, staff)
+        escalations = _open_escalations(session, staff, ctx.services.programmes)
         lines = [texts.gettext("Today, %(date)s", date=long_day(local_today, locale)), ""]
         lines.append(texts.gettext("Tasks:") if tasks else texts.gettext("No tasks today."))
         for task in tasks:
@@ -97,17 +100,12 @@ def _cases_heading(texts: i18n.Texts, any_open: bool) -> str:
     return texts.gettext("Open cases:") if any_open else texts.gettext("No open cases.")
 
 
-def _open_escalations(session: Session, staff: Staff) -> list[Escalation]:
-    query = select(Escalation).where(Escalation.status == EscalationStatus.OPEN)
-    if _sees_everything(staff):
-        query = query.where(
-            or_(
-                Escalation.staff_id == staff.id, Escalation.staff_id.is_(None), Escalation.level > 1
-            )
-        )
-    else:
-        query = query.where(Escalation.staff_id == staff.id)
-    found = session.scalars(query.order_by(Escalation.created_at).limit(LIST_LIMIT)).all()
+def _open_escalations(
+    session: Session, staff: Staff, programmes: Mapping[str, Programme]
+) -> list[Escalation]:
+    """The open cases this staff member has heard of: their own, and for coordinators the
+    ones pushed to them or without a staff member (``followup.alert_rows.cases_told_to``)."""
+    found = cases_told_to(session, staff, programmes)[:LIST_LIMIT]
     return sorted(found, key=lambda e: (e.severity != Severity.URGENT, e.created_at, e.id))
 
 

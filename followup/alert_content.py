@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from followup.alerts import ack_button, ack_token, policy_steps, resolve_button, snooze_button
-from followup.escalations import NEXT_STEPS, UNKNOWN_NEXT_STEP
+from followup.escalations import NEXT_STEPS, RULES, UNKNOWN_NEXT_STEP, UNKNOWN_RULE
 from scheduler.channels.base import Button
 from scheduler.hooks import StaffContent
 from scheduler.programme import Programme
@@ -128,7 +128,8 @@ def _case(
             "since": escalation.created_at.astimezone(zone),
             "push": push,
             "last_push": escalation.level >= len(policy_steps(escalation, programme)),
-            # A message id: the template reads it in its own language.
+            # Message ids: the template reads them in its own language.
+            "title": RULES.get(escalation.rule, UNKNOWN_RULE),
             "next_step": NEXT_STEPS.get(escalation.rule, UNKNOWN_NEXT_STEP),
             **summarise(escalation, zone),
         },
@@ -151,13 +152,16 @@ def _group_content(
     """Several new cases in one message: one line each, a button and a link each. Cases
     acknowledged or snoozed since are left out; a single one left reads as a single alert."""
     ids = [int(i) for i in (row.context or {}).get("escalation_ids", [])]
+    # How many pushes each case had before this one (0: a group of new cases).
+    before = dict(zip(ids, (row.context or {}).get("pushes") or [0] * len(ids), strict=False))
     found = [session.get(Escalation, i) for i in ids]
     open_ones = [e for e in found if e is not None and _still_news(e, now)]
     if not open_ones:
         return None
     cases, tokens = [], []
     for escalation in open_ones:
-        case, token = _case(session, escalation, staff, 1, public_url, secret, programmes)
+        push = int(before.get(escalation.id, 0)) + 1
+        case, token = _case(session, escalation, staff, push, public_url, secret, programmes)
         cases.append(case)
         tokens.append(token)
     locale = staff.locale.value
@@ -166,19 +170,20 @@ def _group_content(
         return StaffContent({**base, **cases[0]}, single, tuple(tokens))
     buttons = tuple(
         (
-            ack_button(e.id, locale),
+            ack_button(e.id, locale, numbered=True),
             snooze_button(e.id, locale, numbered=True),
             resolve_button(e.id, locale, numbered=True),
         )
         for e in open_ones
     )
-    return StaffContent({**base, "cases": cases}, buttons, tuple(tokens))
+    reminders = all(c["escalation"]["push"] > 1 for c in cases)
+    return StaffContent({**base, "cases": cases, "reminders": reminders}, buttons, tuple(tokens))
 
 
 def _buttons(escalation_id: int, locale: str) -> tuple[tuple[Button, ...], ...]:
     """A single case's buttons: acknowledge; snooze and resolve (each then offers choices)."""
     return (
-        (ack_button(escalation_id),),
+        (ack_button(escalation_id, locale),),
         (snooze_button(escalation_id, locale), resolve_button(escalation_id, locale)),
     )
 

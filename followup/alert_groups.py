@@ -1,15 +1,18 @@
-"""Several new cases for one staff member within a few minutes: one message.
+"""Several cases for one staff member at once: one message.
 
 A normal case's first push waits ``GROUP_WINDOW`` after the case opened (and for working hours,
 where it would have gone anyway). When one staff member's first case is due, every new case
 waiting for them goes out with it: two or more as one alert ("3 nye sager"), one line and one
 acknowledge button each. Urgent cases, and the news staff must hear of at once
-(:data:`followup.news.URGENT_RULES`), are never held back. Reminders are not grouped: each case
-keeps its own policy from the moment of its first push.
+(:data:`followup.news.URGENT_RULES`), are never held back. Reminders due at the same moment
+for one staff member go as one message too ("2 sager er stadig åbne"); each case keeps its own
+policy from the moment of its first push.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,8 +25,27 @@ from scheduler import outbox
 from scheduler.programme import PolicyStep
 from store.models import Audience, Escalation, Severity, Staff
 
+log = logging.getLogger(__name__)
+
 GROUP_WINDOW = timedelta(minutes=5)
 GROUP_MAX = 10  # cases in one message; more go in the next one
+NEWS_GAP = timedelta(hours=1)  # news on a used-up case is pushed at most this often
+
+
+@dataclass
+class Due:
+    """One push that is due now: the case, to whom, the policy level it reaches, and the moment
+    it was due on the policy's clock (kept as ``last_notified_at``)."""
+
+    escalation: Escalation
+    to: str
+    level: int
+    due: datetime
+    at_once: bool = True
+
+    @property
+    def urgent(self) -> bool:
+        return self.at_once and self.escalation.severity == Severity.URGENT
 
 
 def groupable(escalation: Escalation, step: PolicyStep) -> bool:
@@ -50,36 +72,64 @@ def push_first(
     for escalation in waiting:
         for staff in targets(session, escalation, "staff"):
             by_staff.setdefault(staff.id, (staff, []))[1].append(escalation)
-    chosen = {
-        e.id: e
+    ready = {
+        e.id
         for _, cases in by_staff.values()
-        if any(ready_at(e, zone) <= now for e in cases)
+        if any(ready_at(c, zone) <= now for c in cases)
         for e in cases
     }
+    found = {e.id for _, cases in by_staff.values() for e in cases}
+    chosen = [
+        Due(e, "staff", 1, now, at_once=False)
+        for e in waiting
+        if e.id in ready or (e.id not in found and ready_at(e, zone) <= now)
+    ]
+    return push_due(session, chosen, now, default_zone)
+
+
+def push_due(session: Session, pushes: list[Due], now: datetime, default_zone: str) -> int:
+    """Queue the ``pushes``: per staff member, one case alone as its alert, several as one
+    message. A case nobody can be told of (no staff member, coordinator or administrator with
+    Telegram or email) takes its policy step without counting a push, and says so in the log
+    (the case's id only). Returns how many outbox rows were queued."""
+    by_staff: dict[int, tuple[Staff, list[Due]]] = {}
+    for push in pushes:
+        people = targets(session, push.escalation, push.to)
+        if not people:
+            log.warning("case %s: nobody can be told of it", push.escalation.id)
+            continue
+        for staff in people:
+            by_staff.setdefault(staff.id, (staff, []))[1].append(push)
     rows: list[dict[str, Any]] = []
-    for staff, cases in by_staff.values():
-        mine = [e for e in cases if e.id in chosen]
+    for staff, mine in by_staff.values():
         for start in range(0, len(mine), GROUP_MAX):
             chunk = mine[start : start + GROUP_MAX]
             if len(chunk) == 1:
-                rows.extend(alert_rows(chunk[0], staff, 0, now, default_zone, urgent=False))
+                one = chunk[0]
+                count = one.escalation.push_count
+                rows.extend(alert_rows(one.escalation, staff, count, now, default_zone, one.urgent))
             else:
                 rows.extend(_group_rows(chunk, staff, now, default_zone))
-    for escalation in chosen.values():
-        escalation.push_count += 1
-        escalation.last_notified_at = now
-        escalation.level += 1
+    told = {p.escalation.id for _, mine in by_staff.values() for p in mine}
+    for push in pushes:
+        if push.escalation.id in told:
+            push.escalation.push_count += 1
+        push.escalation.last_notified_at = push.due
+        push.escalation.level = push.level
     return outbox.insert(session, [outbox.new_row(row) for row in rows])
 
 
 def _group_rows(
-    cases: list[Escalation], staff: Staff, now: datetime, default_zone: str
+    pushes: list[Due], staff: Staff, now: datetime, default_zone: str
 ) -> list[dict[str, Any]]:
-    ids = [e.id for e in cases]
-    due = next_working_moment(now, ZoneInfo(staff.timezone or default_zone))
+    ids = [p.escalation.id for p in pushes]
+    # The first pushes of new cases, or reminders: the template says which.
+    reminder = min(p.escalation.push_count for p in pushes)
+    urgent = any(p.urgent for p in pushes)
+    due = now if urgent else next_working_moment(now, ZoneInfo(staff.timezone or default_zone))
     return [
         {
-            "idempotency_key": outbox.key_for_alert_group(ids, staff.id, channel.value),
+            "idempotency_key": outbox.key_for_alert_group(ids, staff.id, channel.value, reminder),
             "match_id": None,
             "touchpoint_id": "escalation",
             "occurrence_key": outbox.alert_group_occurrence(ids),
@@ -92,7 +142,11 @@ def _group_rows(
             "essential": True,
             "due_at": due,
             "plan_version": 0,
-            "context": {"escalation_ids": ids, "level": 0},
+            "context": {
+                "escalation_ids": ids,
+                "level": reminder,
+                "pushes": [p.escalation.push_count for p in pushes],
+            },
         }
         for channel in staff_channels(staff)
     ]

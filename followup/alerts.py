@@ -21,25 +21,23 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from followup.alert_groups import groupable, push_first
-from followup.alert_rows import (
-    add_working_days,
-    alert_rows,
-    targets,
-)
+from followup.alert_groups import NEWS_GAP, Due, groupable, push_due, push_first
+from followup.alert_rows import DEFAULT_POLICY as DEFAULT_POLICY
+from followup.alert_rows import add_working_days
+from followup.alert_rows import policy_steps as policy_steps
+from followup.news import URGENT_RULES
 from followup.refused import Refused
 from followup.resolutions import NOTE_MAX
 from followup.said import said
 from scheduler import i18n, outbox
 from scheduler.channels.base import Button
 from scheduler.i18n import N_
-from scheduler.programme import EscalationPolicy, PolicyStep, Programme
+from scheduler.programme import PolicyStep, Programme
 from store.audit import record
 from store.models import (
     Escalation,
@@ -51,7 +49,6 @@ from store.models import (
 from store.models import Programme as ProgrammeRow
 from store.validation import ascii_digits, strip_controls
 
-DEFAULT_POLICY = EscalationPolicy()
 MAX_SNOOZE = timedelta(days=90)
 
 
@@ -75,19 +72,30 @@ def _programmes_of_open_cases(
     }
 
 
-def policy_steps(escalation: Escalation, programme: Programme | None) -> tuple[PolicyStep, ...]:
-    """The pushes the case's programme (or the default policy) names for its severity."""
-    policy = programme.escalation.policy if programme is not None else DEFAULT_POLICY
-    return policy.urgent if escalation.severity == Severity.URGENT else policy.normal
-
-
 def step_due(
-    previous: PolicyStep, step: PolicyStep, last_push: datetime, zone: ZoneInfo
+    previous: PolicyStep, step: PolicyStep, previous_at: datetime, zone: ZoneInfo
 ) -> datetime:
-    """When ``step`` is due, given that ``previous`` went out at ``last_push``."""
+    """When ``step`` is due, given that ``previous`` was due at ``previous_at``: every step
+    counted from the first push (``after: 4h`` is 4 hours after it, whenever the 2-hour one
+    actually went out)."""
     if step.working_days is not None:
-        return add_working_days(last_push, step.working_days - (previous.working_days or 0), zone)
-    return last_push + max(step.delay - previous.delay, timedelta(0))
+        return add_working_days(previous_at, step.working_days - (previous.working_days or 0), zone)
+    return previous_at + max(step.delay - previous.delay, timedelta(0))
+
+
+def _has_news(escalation: Escalation, now: datetime) -> bool:
+    """Urgent news (a second worry, a new message) arrived after the last push of a case
+    whose pushes are used up: it is pushed once more (at most once in ``NEWS_GAP``)."""
+    if escalation.last_notified_at is None or not escalation.evidence:
+        return False
+    if escalation.severity != Severity.URGENT and escalation.rule not in URGENT_RULES:
+        return False
+    newest = str(escalation.evidence[-1].get("at") or "")
+    try:
+        arrived = datetime.fromisoformat(newest)
+    except ValueError:
+        return False
+    return arrived > escalation.last_notified_at and now >= escalation.last_notified_at + NEWS_GAP
 
 
 def notify(
@@ -99,11 +107,14 @@ def notify(
     """Queue the pushes the policy names for open cases: each step once, then no more.
 
     ``level`` counts the policy steps already pushed, ``push_count`` every push (it keys the
-    outbox rows). A normal case's first push may go with others' (:mod:`followup.alert_groups`).
-    A snoozed case is silent until its date, then reminds its staff member once."""
-    queued = 0
+    outbox rows), ``last_notified_at`` is when the last step was due, counted from the first
+    push. A normal case's first push may go with others', and reminders due together for one
+    staff member go as one message (:mod:`followup.alert_groups`). A snoozed case is silent
+    until its date, then reminds its staff member once. News on a case whose pushes are used up
+    is pushed once more."""
     zone = ZoneInfo(default_zone)
     waiting: list[Escalation] = []  # new cases whose first push may go with others'
+    due_now: list[Due] = []
     programme_of = _programmes_of_open_cases(session, programmes)
     open_ones = session.scalars(
         select(Escalation).where(Escalation.status == EscalationStatus.OPEN).order_by(Escalation.id)
@@ -115,52 +126,26 @@ def notify(
             if now < escalation.snoozed_until:
                 continue
             escalation.snoozed_until = None
-            escalation.level = len(steps)  # the one reminder, in working hours; then digest
-            queued += _push(session, escalation, "staff", now, default_zone, at_once=False)
+            # the one reminder, in working hours; then digest
+            due_now.append(Due(escalation, "staff", len(steps), now, at_once=False))
             continue
         if escalation.level >= len(steps):
-            continue  # the policy is used up: digest and case list only, until resolved
+            if _has_news(escalation, now):  # otherwise: digest and case list, until resolved
+                due_now.append(Due(escalation, steps[-1].to, len(steps), now))
+            continue
         step = steps[escalation.level]
         if groupable(escalation, step):
             waiting.append(escalation)
             continue
+        due = now
         if escalation.level > 0 and escalation.last_notified_at is not None:
             due = step_due(steps[escalation.level - 1], step, escalation.last_notified_at, zone)
             if now < due:
                 continue
-        queued += _push(session, escalation, step.to, now, default_zone)
-        escalation.level += 1
-    return queued + push_first(session, waiting, now, default_zone)
-
-
-def _push(
-    session: Session,
-    escalation: Escalation,
-    to: str,
-    now: datetime,
-    default_zone: str,
-    at_once: bool = True,
-) -> int:
-    urgent = at_once and escalation.severity == Severity.URGENT
-    count = _queue_alerts(session, escalation, to, escalation.push_count, now, default_zone, urgent)
-    escalation.push_count += 1
-    escalation.last_notified_at = now
-    return count
-
-
-def _queue_alerts(
-    session: Session,
-    escalation: Escalation,
-    to: str,
-    level: int,
-    now: datetime,
-    default_zone: str,
-    urgent: bool,
-) -> int:
-    rows: list[dict[str, Any]] = []
-    for staff in targets(session, escalation, to):
-        rows.extend(alert_rows(escalation, staff, level, now, default_zone, urgent))
-    return outbox.insert(session, [outbox.new_row(row) for row in rows])
+        due_now.append(Due(escalation, step.to, escalation.level + 1, due))
+    return push_due(session, due_now, now, default_zone) + push_first(
+        session, waiting, now, default_zone
+    )
 
 
 # -- acknowledging -----------------------------------------------------------------------------
@@ -348,12 +333,12 @@ def resolve_button(escalation_id: int, locale: str, numbered: bool = False) -> B
     return _case_button("rv", escalation_id, locale, numbered)
 
 
-def ack_button(escalation_id: int, locale: str | None = None) -> Button:
-    """The acknowledge button; with ``locale``, naming its case (for an alert of several)."""
-    if locale is None:
-        # Read before the reader's language is known: Danish and English on one button.
-        label = _texts("da").gettext("Acknowledge") + " / " + _texts("en").gettext("Acknowledge")
-        label = "✔ " + label
+def ack_button(escalation_id: int, locale: str = "da", numbered: bool = False) -> Button:
+    """The acknowledge button in the staff member's language; ``numbered`` names its case (for
+    an alert of several)."""
+    texts = _texts(locale)
+    if numbered:
+        label = texts.gettext("✓ Acknowledge #%(id)s", id=escalation_id)
     else:
-        label = _texts(locale).gettext("✓ Acknowledge #%(id)s", id=escalation_id)
+        label = texts.gettext("✓ Acknowledge")
     return Button(label, callback_data=f"v1|ack|{escalation_id}")

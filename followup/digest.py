@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from followup.alert_rows import cases_told_to
 from followup.escalations import rule_title
 from followup.yearplan import LABELS
 from scheduler import i18n, outbox
@@ -24,7 +25,6 @@ from store.models import (
     Audience,
     AuditEntry,
     Channel,
-    Escalation,
     EscalationStatus,
     Match,
     MatchStatus,
@@ -85,27 +85,26 @@ def _age(days: int, texts: i18n.Texts) -> str:
 
 
 def _case_lines(
-    session: Session, staff: Staff, now: datetime, label: Mapping[int, str]
+    session: Session,
+    staff: Staff,
+    now: datetime,
+    label: Mapping[int, str],
+    programmes: Mapping[str, Programme],
 ) -> list[str]:
     """Each case not yet resolved, once, urgent first, with its age and how often it happened;
     acknowledged and snoozed ones are marked as such."""
     locale = staff.locale.value
     texts = i18n.texts(locale)
-    cases = session.scalars(
-        select(Escalation)
-        .where(
-            Escalation.status.in_([EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED]),
-            Escalation.staff_id == staff.id,
-        )
-        .order_by(Escalation.created_at, Escalation.id)
-    ).all()
+    statuses = (EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED)
+    cases = cases_told_to(session, staff, programmes, statuses)
     cases = sorted(cases, key=lambda e: e.severity != Severity.URGENT)
     lines = []
     for e in cases:
         title = rule_title(e.rule, locale)
         if e.severity == Severity.URGENT:
             title = texts.gettext("URGENT: %(what)s", what=title)
-        who = f" – {label[e.match_id]}" if e.match_id is not None and e.match_id in label else ""
+        mine = label.get(e.match_id) if e.match_id is not None else None
+        who = f" – {mine}" if mine else _pair(session, e.match_id)
         zone = ZoneInfo(staff.timezone)
         days = (now.astimezone(zone).date() - e.created_at.astimezone(zone).date()).days
         notes = [_age(max(days, 0), texts)]
@@ -118,6 +117,12 @@ def _case_lines(
             notes.append(texts.gettext("snoozed until %(date)s", date=f"{until:%d.%m}"))
         lines.append(f"#{e.id} {title}{who} ({', '.join(notes)})")
     return lines
+
+
+def _pair(session: Session, match_id: int | None) -> str:
+    """ " – Barn A & Familien Eksempel" for another staff member's match, or ""."""
+    match = session.get(Match, match_id) if match_id is not None else None
+    return f" – {match.child.first_name} & {match.volunteer_family.name}" if match else ""
 
 
 # What makes a digest worth sending on any working day; the rest (missed visits, surveys still
@@ -241,7 +246,7 @@ def digest_sections(
         f"{t.title}" + (f" – {label[t.match_id]}" if t.match_id in label else "")
         for t in tasks
     ]
-    sections["escalations"] = _case_lines(session, staff, now, label)
+    sections["escalations"] = _case_lines(session, staff, now, label, programmes)
     since = today - timedelta(days=14)
     missed = session.scalars(
         select(Visit).where(

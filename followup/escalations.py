@@ -114,6 +114,9 @@ class _DanishTitles(Mapping[str, str]):
 RULES_DA: Mapping[str, str] = _DanishTitles()
 
 
+# Rules that are urgent whatever the caller says: staff hear of them at once, at any hour.
+ALWAYS_URGENT = frozenset({"worry", "bot_error"})
+
 # Rules about a state that lasts (prompts unanswered, no visits): one case until it is resolved.
 STANDING = frozenset({"unanswered_prompts", "no_visit", "unreachable"})
 
@@ -131,6 +134,8 @@ def raise_escalation(
 ) -> Escalation:
     """Open an escalation, or add ``evidence`` to the open one for the same match and rule
     (for a grouped rule: for the same staff member and rule, the match named in the evidence)."""
+    if rule in ALWAYS_URGENT:
+        severity = Severity.URGENT
     if rule in GROUPED and match is not None:
         return _raise_grouped(session, match, rule, now, evidence, severity, suggested_action)
     match_id = match.id if match is not None else None
@@ -164,6 +169,8 @@ def raise_escalation(
             existing.last_notified_at = None
             existing.snoozed_until = None
             announce(session)
+        elif existing.severity == Severity.URGENT or rule in URGENT_RULES:
+            announce(session)  # news: a case whose pushes are used up is pushed once more
         return existing
     escalation = Escalation(
         created_at=now,  # since when: the moment it happened, also when replayed or caught up

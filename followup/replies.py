@@ -23,6 +23,7 @@ from store.models import (
     ContactPerson,
     Match,
     MatchStatus,
+    Severity,
     SurveyConversation,
 )
 from store.validation import strip_controls
@@ -159,6 +160,15 @@ def set_opt_out(
 # -- passing a message on to staff -------------------------------------------------------------
 
 
+# A parent who writes that they are worried ("Jeg er bekymret", "I am worried") is urgent news.
+WORRIED = re.compile(r"\b(bekymr\w*|worr(y|ied|ies|ying)|concerned)\b", re.IGNORECASE)
+
+
+def sounds_worried(body: str) -> bool:
+    """Whether a parent's message says they are worried, in Danish or English."""
+    return WORRIED.search(body) is not None
+
+
 def forward_to_staff(
     session: Session,
     contacts: list[ContactPerson],
@@ -168,8 +178,10 @@ def forward_to_staff(
     message_sid: str | None = None,
     media: int = 0,
 ) -> str:
-    """Raise "message_from_parent" on the contact's matches; returns the staff member's name
-    (or the organisation's) for the acknowledgement."""
+    """Raise "message_from_parent" on the contact's matches (urgent when the parent says they
+    are worried); returns the staff member's name (or the organisation's) for the
+    acknowledgement."""
+    severity = Severity.URGENT if sounds_worried(body) else Severity.NORMAL
     evidence = {
         "text": redact(strip_controls(body), contacts[0].locale.value)[:MAX_TEXT],
         "channel": "sms",
@@ -189,6 +201,7 @@ def forward_to_staff(
             "message_from_parent",
             now=now,
             evidence=evidence,
+            severity=severity,
             suggested_action=N_("Find out who wrote and answer them."),
         )
         return ""
@@ -199,6 +212,7 @@ def forward_to_staff(
             "message_from_parent",
             now=now,
             evidence=evidence,
+            severity=severity,
             suggested_action=N_("Read the message and answer the parent."),
         )
     first = next(iter(matches.values()))

@@ -15,6 +15,7 @@ import hashlib
 import re
 from datetime import date, time, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -245,6 +246,11 @@ class PolicyStep(Strict):
         fixed = parse_offset(self.after).fixed if self.working_days is None else None
         return fixed or timedelta(0)
 
+    @property
+    def order(self) -> timedelta:
+        """For ordering steps: a working day counts as a day."""
+        return timedelta(days=self.working_days) if self.working_days is not None else self.delay
+
 
 def _steps(*steps: tuple[str, str]) -> tuple[PolicyStep, ...]:
     return tuple(PolicyStep(after=after, to=to) for after, to in steps)  # type: ignore[arg-type]
@@ -273,6 +279,12 @@ class EscalationPolicy(Strict):
             steps = getattr(self, name)
             if steps[0].after not in ("0h", "0min", "0d", "0wd"):
                 raise ValueError(f"{name}: the first step must be at once (after: 0h)")
+            for before, step in pairwise(steps):
+                if step.order < before.order:
+                    raise ValueError(
+                        f"{name}: each step is counted from the first push, so they must be in "
+                        f"order ({step.after} comes after {before.after})"
+                    )
         return self
 
 

@@ -81,15 +81,23 @@ async def test_new_cases_within_minutes_go_as_one_message_and_a_worry_at_once(
     body = mails[0].get_body(("plain",))
     assert body is not None and body.get_content().count("/ack/") == 3
 
-    # Each case keeps its own policy: one reminder a working day later, each on its own.
+    # Each case keeps its own policy: one reminder a working day later; due together, the
+    # reminders go as one message too, each line with how often and what to do next.
     moment = start + timedelta(minutes=30)
     while moment < start + timedelta(days=2):
         await runtime.tick(moment)
         moment += timedelta(hours=1)
-    later = sent_to(telegram, LEAD_CHAT)[2:]
-    assert not any("nye sager" in str(p["text"]) for p in later)
-    reminders = [str(p["text"]) for p in later if "påmindelse 1" in str(p["text"])]
+    later = [str(p["text"]) for p in sent_to(telegram, LEAD_CHAT)[2:]]
+    assert not any("nye sager" in t for t in later)
+    (reminder,) = [t for t in later if "er stadig åbne" in t]
+    assert reminder.startswith("3 sager er stadig åbne\n")
+    # The worry keeps its own urgent policy; no case is reminded on its own besides.
+    assert all("HASTER" in t for t in later if t != reminder)
+    reminder_lines = [line for line in reminder.splitlines() if line.startswith("• ")]
+    assert len(reminder_lines) == 3 and all("påmindelse 1)" in line for line in reminder_lines)
     for case in by_case:
-        assert len([t for t in reminders if f"Sag #{case} " in t]) == 1
+        assert len([line for line in reminder_lines if f"sag #{case}," in line]) == 1
+    assert reminder.count("Næste skridt: Ring til venskabsfamilien") == 2  # low mood, missed visits
+    assert reminder.count("Se sagen: http") == 3
     with session_factory() as session:
         assert session.get(Escalation, low_mood).push_count == 2  # type: ignore[union-attr]

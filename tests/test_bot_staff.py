@@ -12,6 +12,7 @@ from store.models import Escalation, EscalationStatus, Locale, ResolutionOutcome
 from tests.support.bot_harness import (
     FAMILY_CHAT,
     STAFF_CHAT,
+    VISIT_EVENING,
     BotHarness,
     Sent,
     callback_data,
@@ -324,3 +325,30 @@ def test_match_with_a_number_that_is_no_id_is_answered_politely_without_a_case(
     assert answer.text == "Skriv /match og et nummer, fx /match 12."
     with session_factory() as session:
         assert session.scalars(select(Escalation).where(Escalation.rule == "bot_error")).all() == []
+
+
+def test_a_coordinators_today_lists_what_was_pushed_to_her_not_every_reminded_case(
+    bot: BotHarness, session_factory: sessionmaker[Session]
+) -> None:
+    from followup.escalations import raise_escalation
+    from store.models import Match, StaffRole
+
+    match_id, _ = staffed_match(session_factory)
+    with session_factory.begin() as session:
+        session.add(Staff(name="Koordinator", role=StaffRole.COORDINATOR, telegram_chat_id=7002))
+        raise_escalation(
+            session, session.get(Match, match_id), "low_mood", now=bot.clock.now, evidence={}
+        )
+    tuesday, wednesday = VISIT_EVENING + timedelta(hours=14), VISIT_EVENING + timedelta(hours=38)
+    bot.tick(tuesday)  # the staff member's first push, in working hours
+    bot.tick(wednesday)  # and the one reminder a working day later
+    low_mood = escalation(session_factory, "low_mood")
+    assert low_mood.push_count == 2
+    assert f"#{low_mood.id}" not in bot.say(7002, "/today").text
+    bot.say(FAMILY_CHAT, WORRY)
+    bot.tick(wednesday)  # to the staff member at once
+    assert "HASTER" not in bot.say(7002, "/today").text  # hers alone, for 2 hours
+    bot.tick(wednesday + timedelta(hours=2, minutes=1))  # now pushed to the coordinators
+    listed = bot.say(7002, "/today")
+    assert "HASTER: Venskabsfamilien er bekymret for barnet" in listed.text
+    assert f"#{low_mood.id}" not in listed.text

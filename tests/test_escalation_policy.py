@@ -47,18 +47,32 @@ async def test_an_unacknowledged_urgent_case_gets_exactly_the_policy_pushes_over
     start = at_local(2026, 3, 3, 10, 0)  # a Tuesday
     raise_now(session_factory, match_id, "worry", Severity.URGENT, start)
     moment = start
+    pushed_at: dict[int, list[timedelta]] = {LEAD_CHAT: [], COORDINATOR_CHAT: []}
     while moment <= start + timedelta(days=7):
+        seen = {chat: len(alerts_to(telegram, chat)) for chat in pushed_at}
         await runtime.tick(moment)
+        for chat, times in pushed_at.items():
+            times += [moment - start] * (len(alerts_to(telegram, chat)) - seen[chat])
         moment += timedelta(minutes=30)
     # urgent: the staff member at once, the coordinators (and the staff member) after 2 h and
     # once more after 4 h, then no more pushes.
+    hours = timedelta(hours=1)
+    assert pushed_at[LEAD_CHAT] == [0 * hours, 2 * hours, 4 * hours]
+    assert pushed_at[COORDINATOR_CHAT] == [2 * hours, 4 * hours]
     lead, coordinator = alerts_to(telegram, LEAD_CHAT), alerts_to(telegram, COORDINATOR_CHAT)
-    assert len(lead) == 3 and len(coordinator) == 2
     assert "påmindelse" not in lead[0] and "påmindelse 2, ikke kvitteret endnu" in lead[2]
     assert "Vi sender ikke flere påmindelser" in coordinator[-1]
+    # In Danish only, with a link to the case and no internal numbers.
+    first = to_chat(telegram, LEAD_CHAT, WORRY)[0]
+    labels = [b["text"] for row in first["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["✓ Kvittér", "⏸ Udsæt en uge"]
+    assert "Se sagen: http://127.0.0.1:8000/ack/" in lead[0]
+    assert "#" not in lead[0] and "match" not in lead[0]
     mails = [m for m in mailbox[0].to("procesleder@example.org") if "HASTER" in str(m["Subject"])]
     assert len(mails) == 3
     assert str(mails[0]["Subject"]) == "HASTER: Familien Eksempel er bekymret for Barn A."
+    theirs = [m for m in mailbox[0].to("koordinator@example.org") if "HASTER" in str(m["Subject"])]
+    assert len(theirs) == 2
     # Used up, but still open and visible: in the digest, once, with its age.
     with session_factory() as session:
         case = session.scalars(select(Escalation).where(Escalation.rule == "worry")).one()
@@ -66,6 +80,21 @@ async def test_an_unacknowledged_urgent_case_gets_exactly_the_policy_pushes_over
     digests = [p["text"] for p in to_chat(telegram, LEAD_CHAT, "Dagens overblik")]
     assert digests and "HASTER: Venskabsfamilien er bekymret for barnet" in digests[-1]
     assert "(åben 7 dage)" in digests[-1] and digests[-1].count("bekymret") == 1
+
+
+async def test_the_steps_keep_their_times_from_the_first_push_when_one_went_out_late(
+    session_factory: sessionmaker[Session], runtime: Runtime, telegram: FakeTelegram
+) -> None:
+    match_id = cast(session_factory)
+    start = at_local(2026, 3, 3, 10, 0)
+    raise_now(session_factory, match_id, "worry", Severity.URGENT, start)
+    await runtime.tick(start)
+    # Down from 10:30 to 12:30: the 2-hour push goes out half an hour late.
+    for moment in (start + timedelta(hours=2, minutes=30), start + timedelta(hours=3, minutes=59)):
+        await runtime.tick(moment)
+    assert len(alerts_to(telegram, COORDINATOR_CHAT)) == 1
+    await runtime.tick(start + timedelta(hours=4))  # 4 hours after the first, not after 12:30
+    assert len(alerts_to(telegram, COORDINATOR_CHAT)) == 2
 
 
 async def test_a_normal_case_gets_one_reminder_a_working_day_later_and_then_only_the_digest(

@@ -66,6 +66,14 @@ BAD_CASES = [
         GOOD.replace("    channels: [telegram]\n", ""),
         "touchpoint 'welcome'",
     ),
+    (
+        "escalation steps out of order (each is counted from the first push)",
+        GOOD
+        + "escalation:\n  policy:\n    urgent:\n      - {after: 0h, to: staff}\n"
+        + "      - {after: 4h, to: coordinators}\n      - {after: 2h, to: coordinators}\n",
+        "urgent: each step is counted from the first push, so they must be in order (2h comes "
+        "after 4h)",
+    ),
     ("not YAML at all", "id: [unclosed", "not valid YAML"),
     ("a list instead of a mapping", "- 1\n- 2\n", "expected a mapping"),
 ]

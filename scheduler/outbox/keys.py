@@ -84,9 +84,13 @@ def key_for_alert(escalation_id: int, level: int, staff_id: int, channel: str) -
     return f"esc{escalation_id}:l{level}:s{staff_id}:{channel}"
 
 
-def key_for_alert_group(escalation_ids: Sequence[int], staff_id: int, channel: str) -> str:
-    """The key of one message about several new cases (at most ten ids: under 200 characters)."""
-    return f"grp{'-'.join(str(i) for i in escalation_ids)}:s{staff_id}:{channel}"
+def key_for_alert_group(
+    escalation_ids: Sequence[int], staff_id: int, channel: str, reminder: int = 0
+) -> str:
+    """The key of one message about several cases (at most ten ids: under 200 characters); a
+    group of reminders (``reminder`` > 0) has its own."""
+    again = f":r{reminder}" if reminder else ""
+    return f"grp{'-'.join(str(i) for i in escalation_ids)}{again}:s{staff_id}:{channel}"
 
 
 def alert_group_occurrence(escalation_ids: Sequence[int]) -> str:

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.alerts import AckError, acknowledge, resolve, snooze
-from followup.escalations import rule_title
+from followup.escalations import next_step, rule_title
 from followup.resolutions import OUTCOMES as CASE_OUTCOMES
 from followup.resolutions import outcome_label
 from followup.staff_auth import PasswordError, set_password
 from followup.tasks import OUTCOMES, TaskError, complete, open_tasks
 from followup.yearplan import fmt_date
-from store.models import Escalation, EscalationStatus, ResolutionOutcome, Severity, Staff
+from store.models import Escalation, EscalationStatus, Match, ResolutionOutcome, Severity, Staff
 from venskab.cli.common import (
     ROW_ID,
     AppContext,
@@ -80,24 +80,26 @@ def escalations(app: AppContext, show_all: bool) -> None:
             state = _state(app, e)
             if e.severity == Severity.URGENT:
                 state = texts.gettext("URGENT, %(state)s", state=state)
-            title = e.summary if locale == "en" else rule_title(e.rule, locale)
-            where = texts.gettext("match %(id)s", id=e.match_id) if e.match_id else "-"
-            counts = ", ".join(
-                (
-                    texts.ngettext("%(num)d report", "%(num)d reports", e.evidence_count),
-                    texts.ngettext(
-                        "sent to staff %(num)d time", "sent to staff %(num)d times", e.push_count
-                    ),
-                    texts.gettext("level %(level)s", level=e.level),
+            title = rule_title(e.rule, locale)
+            match = session.get(Match, e.match_id) if e.match_id else None
+            who = f"{match.child.first_name} & {match.volunteer_family.name}" if match else "-"
+            sent = (
+                texts.ngettext(
+                    "sent to staff %(num)d time", "sent to staff %(num)d times", e.push_count
                 )
+                if e.push_count
+                else texts.gettext("not sent to anyone yet")
+            )
+            counts = ", ".join(
+                (texts.ngettext("%(num)d report", "%(num)d reports", e.evidence_count), sent)
             )
             click.echo(
-                f"#{e.id:<4} {_local(e.created_at, app)}  {state:<14} {where:<9} {title} ({counts})"
+                f"#{e.id:<4} {_local(e.created_at, app)}  {state:<14} {who}: {title} ({counts})"
             )
             if e.status == EscalationStatus.RESOLVED and e.resolution_note:
                 click.echo(f"       ✓ {e.resolution_note}")
-            elif e.suggested_action:
-                click.echo(f"       → {texts.gettext(e.suggested_action)}")
+            elif e.status != EscalationStatus.RESOLVED:
+                click.echo(f"       → {next_step(e.rule, locale)}")
 
 
 def _staff_id(app: AppContext, session: Session, staff: int | None) -> int | None:
