@@ -43,6 +43,7 @@ from scheduler import outbox
 from scheduler.channels.base import Channel, ChannelError
 from scheduler.channels.pacing import SegmentPacer
 from scheduler.hooks import EngineHooks
+from scheduler.message_parts import ButtonsHook
 from scheduler.outcomes import (
     DispatchStats,
     Job,
@@ -53,7 +54,7 @@ from scheduler.outcomes import (
     report_in_doubt,
     summary,
 )
-from scheduler.prepare import ButtonsHook, Preparer
+from scheduler.prepare import Preparer
 from scheduler.programme import Programme
 from scheduler.render import Templates
 from scheduler.restart import ask_about

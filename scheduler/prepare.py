@@ -8,40 +8,36 @@ answered prompts, staff members, sparring sessions) and each template is looked 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
-from scheduler import outbox, sms, waiting_notes
+from scheduler import outbox, waiting_notes
 from scheduler.channels.base import Attachment, Button, OutgoingMessage
 from scheduler.context import build_context
 from scheduler.hooks import EngineHooks
 from scheduler.i18n import N_
-from scheduler.links import invitation_for, moment_token, secret_for, unsubscribe_token
+from scheduler.links import secret_for, unsubscribe_token
+from scheduler.message_parts import LOCAL_URL, MOMENT, NEVER, PreparingBatch, aware
 from scheduler.outcomes import DispatchStats, Job, fallback
+from scheduler.prepare_batch import answered_prompts, batch_matches, preload
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve, staff_recipient
-from scheduler.render import Rendered, Templates, load, render_loaded
+from scheduler.render import Rendered
 from scheduler.retry import is_database_down
 from scheduler.rules import next_allowed
 from scheduler.timeline import localize
 from store.models import (
     Audience,
     Match,
-    Moment,
     OutboxMessage,
     OutboxStatus,
     SparringSession,
     Staff,
-    SurveyInvitation,
-    Visit,
 )
 from store.models import (
     Channel as ChannelName,
@@ -49,35 +45,9 @@ from store.models import (
 
 log = logging.getLogger(__name__)
 
-# A reminder whose prompt was never sent (expired, failed, cancelled): it is not sent either.
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-ButtonsHook = Callable[[OutboxMessage, Match], tuple[tuple[Button, ...], ...]]
-_LOCAL_URL = "http://127.0.0.1:8000"
-MOMENT = "moment"  # a volunteer family's greeting to the parent (followup.moments)
-
-
-@dataclass
-class Preparer:
-    """Prepares one claimed batch in one session; ``now`` is the same for the whole batch."""
-
-    session: Session
-    now: datetime
-    stats: DispatchStats
-    programmes: Mapping[str, Programme]
-    hooks: EngineHooks
-    public_url: str | None = None
-    secret: str | None = None
-    buttons: ButtonsHook | None = None
-    templates: dict[tuple[str, str, str], Templates] = field(default_factory=dict)
-    # The sending window depends only on the channel, the programme and the time zone.
-    windows: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
-    _signing: str | None = None
+class Preparer(PreparingBatch):
+    """Prepares one claimed batch: each row checked, rendered and made a job."""
 
     def jobs(self, ids: list[int]) -> list[Job]:
         session = self.session
@@ -88,9 +58,9 @@ class Preparer:
                 .order_by(OutboxMessage.due_at)
             )
         )
-        matches = _matches(session, rows)
-        _preload(session, rows)
-        answered = _answered(session, rows)
+        matches = batch_matches(session, rows)
+        preload(session, rows)
+        answered = answered_prompts(session, rows)
         jobs: list[Job] = []
         for row in rows:
             try:
@@ -113,19 +83,6 @@ class Preparer:
                 jobs.append(job)
         return jobs
 
-    def render(self, row: OutboxMessage, locale: str, context: Mapping[str, Any]) -> Rendered:
-        """Render with the templates found once per batch (a lookup that fails is not cached)."""
-        key = (row.template, row.channel.value, locale)
-        found = self.templates.get(key)
-        if found is None:
-            found = self.templates[key] = load(*key)
-        return render_loaded(found, context)
-
-    def signing_secret(self) -> str:
-        if self._signing is None:
-            self._signing = secret_for(self.session, self.secret)
-        return self._signing
-
     def _job(self, row: OutboxMessage, match: Match | None, answered: bool) -> Job | None:
         stats = self.stats
         if match is None:
@@ -143,7 +100,7 @@ class Preparer:
             stats.cancel(row, N_("already answered"))
             return None
         after_prompt = self._after_prompt(row, programme, recipient)
-        if after_prompt is _NEVER:
+        if after_prompt is NEVER:
             stats.cancel(row, N_("its prompt was never sent"))
             return None
         if after_prompt is not None and after_prompt > self.now:
@@ -171,7 +128,7 @@ class Preparer:
         self, row: OutboxMessage, programme: Programme, recipient: Recipient
     ) -> datetime | None:
         """For a reminder, the earliest moment it may go: its interval after its prompt was
-        sent (or will be, while the prompt still waits); ``_NEVER`` when the prompt expired,
+        sent (or will be, while the prompt still waits); ``NEVER`` when the prompt expired,
         failed or was cancelled. None for a message that is no reminder."""
         number = int((row.context or {}).get("reminder") or 0)
         if number <= 0 or ":r" not in row.occurrence_key:
@@ -198,9 +155,9 @@ class Preparer:
             if p.status in (OutboxStatus.PLANNED, OutboxStatus.SENDING) and p.sent_at is None
         ]
         if not sent and not waiting:
-            return _NEVER
+            return NEVER
         zone = ZoneInfo(recipient.timezone)
-        prompted = max(_aware(m) for m in (sent or waiting)).astimezone(zone)
+        prompted = max(aware(m) for m in (sent or waiting)).astimezone(zone)
         return localize(after.add(prompted.replace(tzinfo=None)), zone).astimezone(UTC)
 
     def _allowed(
@@ -308,100 +265,6 @@ class Preparer:
         )
         return _job(row, message, rendered, secret_parts)
 
-    def _moment(self, row: OutboxMessage, match: Match) -> _MomentParts | None:
-        """A volunteer family's greeting as this recipient gets it now: the photo only while
-        it is kept and the contact's consent stands; None when nothing is left to send."""
-        extra = row.context or {}
-        try:
-            moment = self.session.get(Moment, int(extra.get("moment_id") or 0))
-        except (TypeError, ValueError):
-            return None
-        if moment is None or moment.match_id != match.id or moment.sent_at is None:
-            return None
-        contact = next((c for c in match.contacts if c.id == row.recipient_id), None)
-        photo = (
-            bool(extra.get("photo"))
-            and moment.photo_type is not None
-            and contact is not None
-            and contact.photo_consent_on is not None
-        )
-        text = moment.text or ""
-        if not photo and not text:
-            return None
-        url: str | None = None
-        secrets: tuple[str, ...] = ()
-        if row.channel == ChannelName.SMS:
-            token = moment_token(self.signing_secret(), moment.id, row.recipient_id)
-            url, secrets = f"{self.public_url or _LOCAL_URL}/m/{token}", (token,)
-        attachments: tuple[Attachment, ...] = ()
-        if photo and row.channel == ChannelName.EMAIL and moment.photo_type is not None:
-            data = self.session.scalar(select(Moment.photo).where(Moment.id == moment.id))
-            if data is None:
-                return None if not text else _MomentParts.of(text, False, None, (), ())
-            ending = "png" if moment.photo_type == "image/png" else "jpg"
-            attachments = (Attachment(f"hilsen-{moment.id}.{ending}", moment.photo_type, data),)
-        return _MomentParts.of(text, photo, url, secrets, attachments)
-
-    def _fit_sms(
-        self, row: OutboxMessage, context: dict[str, Any], rendered: Rendered, parts: _MomentParts
-    ) -> Rendered:
-        """A greeting by SMS stays within two segments: the family's text is cut (at a word
-        where it can be) and the link to the whole greeting is added."""
-        if sms.segments(rendered.body).segments <= sms.MAX_SEGMENTS:
-            return rendered
-        shown = context["moment"]
-        shown.update(url=parts.url, cut=True)
-        size = len(parts.text)
-        while size > 0:
-            size = size * 4 // 5
-            cut = parts.text[:size]
-            if " " in cut[size // 2 :]:
-                cut = cut.rsplit(" ", 1)[0]
-            shown["excerpt"] = cut.rstrip() + "…" if cut.strip() else ""
-            rendered = self.render(row, row.locale.value, context)
-            if sms.segments(rendered.body).segments <= sms.MAX_SEGMENTS:
-                return rendered
-        shown["excerpt"] = ""
-        return self.render(row, row.locale.value, context)
-
-    def _survey_link(self, row: OutboxMessage, match: Match) -> tuple[str | None, tuple[str, ...]]:
-        if row.kind != "survey" or row.audience not in (
-            Audience.CONTACT_PERSON,
-            Audience.VOLUNTEER_FAMILY,
-        ):
-            return None, ()
-        context = row.context or {}
-        family = row.audience == Audience.VOLUNTEER_FAMILY
-        invitation, token = invitation_for(
-            self.session,
-            match.id,
-            None if family else row.recipient_id,
-            str(context.get("survey")),
-            str(context.get("wave")),
-            self.now,
-            self.signing_secret(),
-            family_id=row.recipient_id if family else None,
-        )
-        if invitation.sent_at is None:
-            invitation.sent_at = self.now
-        return f"{self.public_url or _LOCAL_URL}/s/{token}", (token,)
-
-    def _unsubscribe_link(self, row: OutboxMessage, match: Match) -> tuple[str | None, str | None]:
-        """Non-essential mail to a parent carries a signed unsubscribe link (also as the RFC 8058
-        List-Unsubscribe header); see web.inbound."""
-        if (
-            row.channel != ChannelName.EMAIL
-            or row.essential
-            or row.audience != Audience.CONTACT_PERSON
-        ):
-            return None, None
-        contact = next((c for c in match.contacts if c.id == row.recipient_id), None)
-        secret = self.signing_secret()
-        unsubscribe = unsubscribe_token(secret, contact) if contact is not None else None
-        if unsubscribe is None:
-            return None, None
-        return f"{self.public_url or _LOCAL_URL}/u/{unsubscribe}", unsubscribe
-
     def _render_failed(self, row: OutboxMessage, exc: Exception) -> None:
         log.exception("outbox %s: rendering %s/%s failed", row.id, row.template, row.channel.value)
         self.stats.fail(row, f"rendering failed: {type(exc).__name__}")
@@ -437,7 +300,7 @@ class Preparer:
         if row.channel == ChannelName.EMAIL and party.contact is not None:
             unsubscribe = unsubscribe_token(self.signing_secret(), party.contact)
             if unsubscribe is not None:
-                unsubscribe_url = f"{self.public_url or _LOCAL_URL}/u/{unsubscribe}"
+                unsubscribe_url = f"{self.public_url or LOCAL_URL}/u/{unsubscribe}"
         context = waiting_notes.note_context(party, self.now, unsubscribe_url)
         try:
             rendered = self.render(row, row.locale.value, context)
@@ -480,30 +343,6 @@ class Preparer:
         return _job(row, message, rendered, content.secrets)
 
 
-@dataclass(frozen=True)
-class _MomentParts:
-    """What a greeting adds to its message: the template's ``moment``, the photo as an email
-    attachment, and the link's token (stored as ``[link]``)."""
-
-    text: str
-    url: str | None
-    context: dict[str, Any]
-    secrets: tuple[str, ...]
-    attachments: tuple[Attachment, ...]
-
-    @classmethod
-    def of(
-        cls,
-        text: str,
-        photo: bool,
-        url: str | None,
-        secrets: tuple[str, ...],
-        attachments: tuple[Attachment, ...],
-    ) -> _MomentParts:
-        shown = {"text": text, "excerpt": text, "photo": photo, "url": url if photo else None}
-        return cls(text, url, {**shown, "cut": False}, secrets, attachments)
-
-
 def _job(
     row: OutboxMessage, message: OutgoingMessage, rendered: Rendered, secrets: tuple[str, ...]
 ) -> Job:
@@ -512,89 +351,6 @@ def _job(
     for part in secrets:
         stored = stored.replace(part, "[link]")
     return Job(row.id, row.channel.value, message, stored, rendered.subject, secrets)
-
-
-def _matches(session: Session, rows: list[OutboxMessage]) -> dict[int, Match]:
-    """The batch's matches with everything rendering needs, in two queries at most.
-
-    The relations to a single row come in the same query (joined); the contact persons, a
-    collection, only when a message in the batch goes to one (resolving a volunteer family
-    and the template context never touch them; anything else still loads them on access).
-    """
-    match_ids = {r.match_id for r in rows if r.match_id}
-    if not match_ids:
-        return {}
-    options = [
-        joinedload(Match.volunteer_family),
-        joinedload(Match.child),
-        joinedload(Match.staff),
-        joinedload(Match.programme),
-    ]
-    if any(r.audience == Audience.CONTACT_PERSON for r in rows):
-        options.append(selectinload(Match.contacts))
-    query = select(Match).where(Match.id.in_(match_ids)).options(*options)
-    return {m.id: m for m in session.scalars(query)}
-
-
-def _preload(session: Session, rows: list[OutboxMessage]) -> None:
-    """Load the staff members and sparring sessions the batch refers to, one query each.
-
-    The preparing loop then finds them with ``session.get`` in the identity map instead of
-    querying once per message.
-    """
-    staff_ids = {r.recipient_id for r in rows if r.audience == Audience.STAFF}
-    if staff_ids:
-        session.scalars(select(Staff).where(Staff.id.in_(staff_ids))).all()
-    session_ids: set[int] = set()
-    for row in rows:
-        session_id = (row.context or {}).get("session_id")
-        if session_id:
-            # A malformed id is left to the preparing loop, which fails on it as before.
-            with contextlib.suppress(TypeError, ValueError):
-                session_ids.add(int(session_id))
-    if session_ids:
-        session.scalars(select(SparringSession).where(SparringSession.id.in_(session_ids))).all()
-
-
-def _answered(session: Session, rows: list[OutboxMessage]) -> set[int]:
-    """The ids of prompts and reminders whose question was answered meanwhile: not sent.
-
-    Checked for the whole batch with one query per kind instead of one per message.
-    """
-    prompts: dict[int, tuple[int | None, date]] = {}
-    reminders: dict[int, tuple[int | None, int, str, str]] = {}
-    for row in rows:
-        if row.kind == "visit_prompt":
-            day = row.occurrence_key.split(":", 1)[0]
-            with contextlib.suppress(ValueError):
-                prompts[row.id] = (row.match_id, date.fromisoformat(day))
-        elif row.kind == "survey" and int((row.context or {}).get("reminder", 0)) > 0:
-            context = row.context or {}
-            survey, wave = str(context.get("survey")), str(context.get("wave"))
-            reminders[row.id] = (row.match_id, row.recipient_id, survey, wave)
-    answered: set[int] = set()
-    if prompts:
-        match_ids = {m for m, _ in prompts.values() if m is not None}
-        visits = select(Visit.match_id, Visit.planned_date).where(
-            Visit.match_id.in_(match_ids),
-            Visit.planned_date.in_({d for _, d in prompts.values()}),
-        )
-        reported = {tuple(row) for row in session.execute(visits)}
-        answered.update(row_id for row_id, key in prompts.items() if key in reported)
-    if reminders:
-        match_ids = {key[0] for key in reminders.values() if key[0] is not None}
-        invitations = select(
-            SurveyInvitation.match_id,
-            SurveyInvitation.contact_person_id,
-            SurveyInvitation.survey_id,
-            SurveyInvitation.wave,
-        ).where(
-            SurveyInvitation.match_id.in_(match_ids),
-            SurveyInvitation.completed_at.is_not(None),
-        )
-        completed = {tuple(row) for row in session.execute(invitations)}
-        answered.update(row_id for row_id, key in reminders.items() if key in completed)
-    return answered
 
 
 def preview(
@@ -610,7 +366,7 @@ def preview(
     caller rolls the session back, so nothing is written. None when it could not go at all."""
     if row.audience == Audience.STAFF:
         return None
-    match = _matches(session, [row]).get(row.match_id or 0)
+    match = batch_matches(session, [row]).get(row.match_id or 0)
     if match is None:
         return None
     programme = programmes.get(match.programme.slug)

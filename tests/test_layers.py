@@ -93,7 +93,6 @@ SIZED = ("store", "scheduler", "followup", "bot", "web", "venskab")
 PENDING = {
     "followup/visits.py",
     "scheduler/dispatcher.py",
-    "scheduler/prepare.py",
     "scheduler/programme.py",
     "venskab/runtime.py",
 }
