@@ -94,7 +94,6 @@ PENDING = {
     "followup/visits.py",
     "scheduler/dispatcher.py",
     "scheduler/programme.py",
-    "venskab/runtime.py",
 }
 
 

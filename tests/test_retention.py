@@ -319,7 +319,8 @@ def test_venskab_run_schedules_retention_at_a_quarter_past_three_and_the_job_cle
     db_url: str, session_factory: sessionmaker[Session]
 ) -> None:
     from venskab.cli.common import AppContext
-    from venskab.runtime import Runtime, _start_ticks
+    from venskab.runtime import Runtime
+    from venskab.serving import start_ticks
 
     with session_factory.begin() as session:
         seed(session)
@@ -327,7 +328,7 @@ def test_venskab_run_schedules_retention_at_a_quarter_past_three_and_the_job_cle
     app = AppContext(env={"VENSKAB_DATABASE_URL": db_url}, now_override=night)
 
     async def scheduled() -> datetime | None:
-        scheduler = _start_ticks(Runtime(app))
+        scheduler = start_ticks(Runtime(app))
         scheduler.pause()  # no tick runs: only the retention job, by hand
         try:
             job = scheduler.get_job("retention")

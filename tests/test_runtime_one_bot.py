@@ -10,7 +10,7 @@ from scheduler.channels.telegram import TelegramChannel
 from tests.fakes.telegram import FakeTelegram
 from tests.support import bot_harness
 from venskab.cli.common import AppContext
-from venskab.runtime import live_runtime
+from venskab.serving import live_runtime
 
 CHAT = 4242
 

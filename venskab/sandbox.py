@@ -1,7 +1,7 @@
 """The sandbox on the embedded default: chat as a volunteer family with the real bot, and move
 the demo database's clock forward, a tick at every due moment in between.
 
-Built by :func:`venskab.runtime.serve` when the database is SQLite and every channel records
+Built by :func:`venskab.serving.serve` when the database is SQLite and every channel records
 instead of sending; handed to the web pages as ``Services.sandbox`` (:mod:`followup.sandbox`).
 
 The clock: :class:`venskab.cli.common.AppContext` reads the wall clock plus ``time_offset``.

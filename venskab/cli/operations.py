@@ -37,7 +37,7 @@ def register(group: click.Group) -> None:
 @pass_app
 def run(app: AppContext, no_demo: bool) -> None:
     """Start everything: web server, scheduler and (if configured) the Telegram bot."""
-    from venskab.runtime import serve
+    from venskab.serving import serve
 
     # uvicorn stops serving on SIGINT and SIGTERM and then re-raises the signal. With Python's
     # default SIGTERM handler that would kill the process before the bot, the scheduler and the
