@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from followup.alert_rows import alert_rows, next_working_moment, staff_channels, targets
 from followup.news import URGENT_RULES
 from scheduler import outbox
-from scheduler.programme import PolicyStep
+from scheduler.programme_sections import PolicyStep
 from store.models import Audience, Escalation, Severity, Staff
 
 log = logging.getLogger(__name__)

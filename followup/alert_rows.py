@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler import outbox
-from scheduler.programme import EscalationPolicy, PolicyStep, Programme
+from scheduler.programme import Programme
+from scheduler.programme_sections import EscalationPolicy, PolicyStep
 from scheduler.timeline import localize
 from scheduler.working_days import is_working_day
 from store.models import (

@@ -37,7 +37,8 @@ from followup.said import said
 from scheduler import i18n, outbox
 from scheduler.channels.base import Button
 from scheduler.i18n import N_
-from scheduler.programme import PolicyStep, Programme
+from scheduler.programme import Programme
+from scheduler.programme_sections import PolicyStep
 from store.audit import record
 from store.models import (
     Escalation,

@@ -65,7 +65,7 @@ async def test_an_unacknowledged_urgent_case_gets_exactly_the_policy_pushes_over
     # In Danish only, with a link to the case and no internal numbers.
     first = to_chat(telegram, LEAD_CHAT, WORRY)[0]
     labels = [b["text"] for row in first["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["✓ Kvittér", "⏸ Udsæt en uge"]
+    assert labels == ["✓ Kvittér", "⏸ Udsæt", "✅ Afslut"]
     assert "Se sagen: http://127.0.0.1:8000/ack/" in lead[0]
     assert "#" not in lead[0] and "match" not in lead[0]
     mails = [m for m in mailbox[0].to("procesleder@example.org") if "HASTER" in str(m["Subject"])]

@@ -93,7 +93,6 @@ SIZED = ("store", "scheduler", "followup", "bot", "web", "venskab")
 PENDING = {
     "followup/visits.py",
     "scheduler/dispatcher.py",
-    "scheduler/programme.py",
 }
 
 
