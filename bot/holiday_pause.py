@@ -21,7 +21,7 @@ from bot.common import (
 )
 from bot.context import BotContext
 from bot.formatting import long_day, parse_period
-from followup import visits
+from followup import family_pauses
 from followup.visits import VisitError
 from scheduler import i18n
 from scheduler.school_calendar import SchoolHoliday
@@ -61,7 +61,7 @@ def next_school_holiday(ctx: BotContext, match: Match) -> SchoolHoliday | None:
     for holiday in ctx.services.school_calendar.holidays(match_municipality(match)):
         if holiday.last < today:
             continue
-        if holiday.first > today + visits.PAUSE_HORIZON:
+        if holiday.first > today + family_pauses.PAUSE_HORIZON:
             return None
         first = max(holiday.first, today)
         if not any(
@@ -91,7 +91,7 @@ def pause_for_holiday(
     clear_pending(ctx.data)
     texts = i18n.texts(locale)
     try:
-        visits.holiday_answer(
+        family_pauses.holiday_answer(
             session,
             match,
             holiday.kind,
@@ -138,7 +138,7 @@ def _save_pause(
     first, last = period
     today = family_today(ctx, match)
     try:
-        visits.family_pause(session, match, first, last, today=today, actor=actor_of(match))
+        family_pauses.family_pause(session, match, first, last, today=today, actor=actor_of(match))
     except VisitError as exc:
         return _pause_refused(ctx, chat_id, match, locale, exc)
     return reply(chat_id, locale, pause_saved(locale, first, last))

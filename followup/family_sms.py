@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from followup import visits
+from followup import family_pauses, visits
 from followup.replies import InboundResult
 from followup.sparring import SparringError, record_rsvp
 from scheduler import i18n
@@ -210,7 +210,7 @@ def _holiday_answer(
     goes_on = found.group(1) == "1"
     try:
         with session.begin_nested():
-            pause = visits.holiday_answer(
+            pause = family_pauses.holiday_answer(
                 session,
                 match,
                 kind,

@@ -29,7 +29,6 @@ from store.models import (
     EndedBy,
     Escalation,
     Match,
-    MatchPause,
     MatchStatus,
     OutboxMessage,
     OutboxStatus,
@@ -37,7 +36,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from store.validation import HORIZON, strip_controls
+from store.validation import strip_controls
 
 # Free text is kept up to this many characters (about a page). Longer text is cut and marked
 # with an ellipsis; nothing is refused, so a family never loses what it wrote to a limit.
@@ -48,10 +47,6 @@ ANSWER_WINDOW = timedelta(days=14)
 # How far a visit can be moved, and how long a pause may be asked for in the bot (that it lies
 # within two years from today is the domain's rule for every pause: followup.matches.check_near).
 MOVE_WINDOW = (timedelta(days=-7), timedelta(days=28))
-PAUSE_MAX = timedelta(days=366)
-PAUSE_HORIZON = HORIZON  # how far ahead the bot offers a school holiday's pause
-# A pause for a school holiday is named so (a pause's reason, shown to staff), then the holiday.
-HOLIDAY_PAUSE = N_("school holiday")
 
 WORRY_ACTION = N_("Call the volunteer family today; consider the duty to report (underretning).")
 STOP_ACTION = N_("Call the volunteer family; plan the extra child visit and ask about a re-match.")
@@ -344,78 +339,4 @@ def add_stop_reason(
         now=now,
         evidence={"source": "telegram", "reason": clean_text(text, locale=_lang(match))},
         suggested_action=STOP_ACTION,
-    )
-
-
-def family_pause(
-    session: Session,
-    match: Match,
-    first_day: date,
-    last_day: date,
-    *,
-    today: date,
-    actor: str,
-    reason: str = "telegram",
-) -> MatchPause:
-    """Pause visit prompts and missed-visit rules from ``first_day`` to ``last_day`` inclusive.
-
-    Raises :class:`VisitError` ("date") for a pause in the past, more than two years ahead,
-    backwards or over a year, and
-    ("overlap") when it overlaps a pause already there.
-    """
-    if match.status == MatchStatus.ENDED:
-        raise VisitError("state")
-    if first_day < today or last_day < first_day or last_day - first_day > PAUSE_MAX:
-        raise VisitError("date")
-    try:
-        match_ops.check_near(first_day, last_day)  # the domain's range, before a day is added
-        return match_ops.pause(
-            session, match, first_day, last_day + timedelta(days=1), reason, actor
-        )
-    except match_ops.FarDate as exc:
-        raise VisitError("date") from exc
-    except match_ops.MatchError as exc:
-        raise VisitError("overlap") from exc
-
-
-def holiday_answer(
-    session: Session,
-    match: Match,
-    kind: str,
-    first_day: date,
-    last_day: date,
-    *,
-    goes_on: bool,
-    today: date,
-    actor: str,
-) -> MatchPause | None:
-    """The family's answer to "do visits go on in the school holiday?".
-
-    No: the visit prompts and missed-visit rules pause from ``first_day`` (or today, when the
-    holiday has begun) to ``last_day``, with the holiday as the pause's reason. Yes: noted in
-    the audit trail, nothing changes. Raises :class:`VisitError` ("date") once the holiday is
-    over, and ("overlap") when a pause covers part of it already.
-    """
-    if last_day < today:
-        raise VisitError("date")
-    if goes_on:
-        if match.status == MatchStatus.ENDED:
-            raise VisitError("state")
-        record(
-            session,
-            actor,
-            "match.holiday_visits",
-            "match",
-            match.id,
-            holiday=f"{kind}-{first_day.year}",
-        )
-        return None
-    return family_pause(
-        session,
-        match,
-        max(first_day, today),
-        last_day,
-        today=today,
-        actor=actor,
-        reason=f"{HOLIDAY_PAUSE} {kind}-{first_day.year}",
     )

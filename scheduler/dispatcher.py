@@ -59,7 +59,6 @@ from scheduler.programme import Programme
 from scheduler.render import Templates
 from scheduler.restart import ask_about
 from scheduler.retry import RetryPolicy, is_database_down, until_written
-from scheduler.sms import segments as count_segments
 from store import clock as store_clock
 from store.models import Channel as ChannelName
 from store.models import OutboxMessage
@@ -247,7 +246,7 @@ class Dispatcher:
                 stats.claimed += claimed
                 for number, job in enumerate(jobs, 1):
                     if pacer is not None:
-                        await pacer.wait(_units(job))
+                        await pacer.wait(job.rate_units())
                     elif number % _STEP == 0:
                         await asyncio.sleep(0)  # a big batch's sends start in several turns
                     task = asyncio.create_task(self._send_into(job, done))
@@ -414,10 +413,3 @@ class Dispatcher:
         if found is not None:
             return Outcome(job, found.provider_id, found.segments, latency_ms=latency)
         return Outcome(job, error=error, latency_ms=latency)  # not sent: safe to retry
-
-
-def _units(job: Job) -> int:
-    """What a lane's rate counts: SMS segments, or one per message elsewhere."""
-    if job.channel == "sms":
-        return max(1, count_segments(job.message.body).segments)
-    return 1

@@ -26,6 +26,7 @@ from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve
 from scheduler.retry import DEFAULT_POLICY, RetryPolicy, RetrySpec, policy_for
 from scheduler.rules import next_allowed
+from scheduler.sms import segments as count_segments
 from store.models import (
     Audience,
     ContactPerson,
@@ -83,6 +84,12 @@ class Job:
     stored_body: str
     subject: str | None
     secret_parts: tuple[str, ...] = ()
+
+    def rate_units(self) -> int:
+        """What a lane's rate counts: SMS segments, or one per message elsewhere."""
+        if self.channel == "sms":
+            return max(1, count_segments(self.message.body).segments)
+        return 1
 
 
 @dataclass
