@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followup.escalations import NEXT_STEPS, RULES, UNKNOWN_NEXT_STEP, rule_title
+from followup.escalations import NEXT_STEPS, RULES, UNKNOWN_NEXT_STEP, UNKNOWN_RULE, rule_title
 from scheduler import i18n
 from scheduler.programme import load_all
 from scheduler.render import CHANNELS, TEMPLATES_DIR, available, render
@@ -142,6 +142,7 @@ def _escalation(rule: str, index: int, urgent: bool) -> dict[str, Any]:
         "since": since,
         "push": 1 + index % 3,
         "last_push": index % 4 == 3,
+        "title": RULES.get(rule, UNKNOWN_RULE),
         "next_step": NEXT_STEPS.get(rule, UNKNOWN_NEXT_STEP),
         "count": 1 + index % 3,
         "latest_at": since + timedelta(hours=5),
@@ -198,7 +199,9 @@ def staff_contexts(template: str, locale: str) -> Iterator[dict[str, Any]]:
             }
             yield {**base, **case}
             if template == "escalation_group":
-                yield {**base, "cases": [case, {**case, "match": None}]}
+                for reminders in (False, True):
+                    cases = [case, {**case, "match": None}]
+                    yield {**base, "cases": cases, "reminders": reminders}
 
 
 def _words_left(text: str) -> str:

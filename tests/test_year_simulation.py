@@ -243,8 +243,9 @@ def collect(app: AppContext, year: Year) -> None:
         for model, column in (
             (OutboxMessage, OutboxMessage.updated_at),
             (Task, Task.created_at),
+            # (Not ``last_notified_at``: that is when a push is due on the policy's clock, e.g.
+            # 08:00 for one queued at 07:00 that waits for working hours.)
             (Escalation, Escalation.updated_at),
-            (Escalation, Escalation.last_notified_at),
             (AuditEntry, AuditEntry.at),
         ):
             for stamp in session.scalars(select(column).where(column.is_not(None))):
