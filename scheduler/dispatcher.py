@@ -234,6 +234,11 @@ class Dispatcher:
                 if len(sending) >= slots:
                     await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
                     continue
+                if pacer is not None and done:
+                    # Recorded before the next claim: a kill leaves only one message in doubt.
+                    batch, done[:] = list(done), []
+                    await asyncio.to_thread(self._record_all, batch, now, stats)
+                    flushed_at = clock.monotonic()
                 if pacer is not None:
                     await pacer.ready()  # pace first, then claim: never the other way round
                 free = 1 if pacer is not None else slots - len(sending)
