@@ -51,8 +51,8 @@ def live(sandbox: SandboxServer, session_factory: sessionmaker[Session]) -> Iter
     yield sandbox
 
 
-def _press(page: Any, label: str) -> None:
-    page.locator("button", has_text=label).last.click()
+def _press(page: Any, label: str, timeout: float = 10_000) -> None:
+    page.locator("button", has_text=label).last.click(timeout=timeout)
 
 
 def test_sandbox_chat_visit_confirmation_and_a_month_of_the_clock(
@@ -96,7 +96,7 @@ def test_sandbox_chat_visit_confirmation_and_a_month_of_the_clock(
 
     # A month on, every due moment ticked: the next prompts arrived in the chat, and the
     # parent's SMS and the staff member's email are in the inbox.
-    _press(phone, "+1 måned")
+    _press(phone, "+1 måned", timeout=90_000)  # a month of ticks: slower on PostgreSQL
     assert "Tiden er spolet frem til fre. 10. apr. 2026" in phone.inner_text("main")
     assert phone.inner_text("main").count("Kom Barn A på besøg i dag?") >= 4
     phone.goto(f"{live.url}/sandbox/inbox?lang=da")
