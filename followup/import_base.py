@@ -16,9 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followup.import_file import ImportFailed, Problem, Table, said, shown
-from followup.import_rows import CONTACT_CHANNELS, RELATIONS, ROLES, STATUSES, Row, programme_of
-from followup.import_values import A_DATE, parse_date
-from followup.matches import sync_programmes
+from followup.import_rows import Row
+from followup.import_values import parse_date
 from scheduler import i18n
 from scheduler.i18n import N_
 from scheduler.programme import Programme
@@ -30,9 +29,7 @@ from store.models import (
     Locale,
     Match,
     MatchStatus,
-    Staff,
     VolunteerFamily,
-    WaitStatus,
 )
 from store.validation import has_control
 
@@ -175,75 +172,6 @@ class ImportRun:
                 person.row.fail("preferred_channel", said("sms needs a phone number"))
             elif channel == Channel.EMAIL and not email:
                 person.row.fail("preferred_channel", said("email needs an email address"))
-
-    def import_staff(self) -> ImportResult:
-        def read(row: Row) -> None:
-            row.text("name")
-            row.choice("role", ROLES)
-            row.text("region", required=False, limit=64)
-            row.email(required=True)
-            row.phone()
-            self.locale(row)
-
-        people = self._people(Staff, read)
-        self.check()
-        return self._write_people(Staff, "staff", people)
-
-    def import_families(self) -> ImportResult:
-        programme_rows = sync_programmes(self.session, self.programmes.values())
-
-        def read(row: Row) -> None:
-            row.text("name")
-            row.text("contact_name")
-            row.phone()
-            row.email()
-            row.text("region", required=False, limit=64)
-            self.locale(row)
-            row.choice("status", STATUSES, empty=None)
-            row.parse("status_since", optional_date, A_DATE)
-            programme_of(row, self.programmes, programme_rows, required=False)
-
-        people = self._people(VolunteerFamily, read)
-        self._reachable(people)
-        self._waiting_status(people)
-        self.check()
-        return self._write_people(VolunteerFamily, "volunteer_family", people)
-
-    def _waiting_status(self, people: list[Person]) -> None:
-        """A new status starts today unless the row says since when; a family waiting for a
-        match needs the programme it is approved for (its notes follow that programme)."""
-        for person in people:
-            values = person.row.values
-            status = values.get("status")
-            if status is None:  # no column, or an empty cell: the status stays as it is
-                values.pop("status", None)
-                values.pop("status_since", None)
-                continue
-            before = getattr(person.existing, "status", None)
-            if values.get("status_since") is None:
-                if before == status:
-                    values.pop("status_since", None)
-                else:
-                    values["status_since"] = self.today
-            if status == WaitStatus.WAITING and self._effective(person, "programme") is None:
-                person.row.fail(
-                    "programme",
-                    said("a family waiting for a match needs the programme it is approved for"),
-                )
-
-    def import_contacts(self) -> ImportResult:
-        def read(row: Row) -> None:
-            row.text("name")
-            row.choice("relation", RELATIONS)
-            row.phone()
-            row.email()
-            self.locale(row)
-            row.choice("preferred_channel", CONTACT_CHANNELS, empty=None)
-
-        people = self._people(ContactPerson, read)
-        self._reachable(people, preferred=True)
-        self.check()
-        return self._write_people(ContactPerson, "contact_person", people)
 
     def _write_people(self, model: type[Base], entity: str, people: list[Person]) -> ImportResult:
         result = ImportResult(self.file, self.kind)
