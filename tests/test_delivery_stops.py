@@ -164,7 +164,7 @@ def test_a_sigkill_while_twilio_holds_an_sms_records_it_sent_after_the_restart(
         while len(twilio.messages) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         twilio.fail_next(delay=4.0)  # the third SMS: Twilio takes it, but only after 4 s
-        time.sleep(1.8)  # paced at 1 SMS a second: the third is at Twilio now
+        twilio.wait_until_failures_taken()  # the third is at Twilio now, held
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         killed = statuses(session_factory)

@@ -206,6 +206,17 @@ class FakeTwilio(LocalServer):
         with self._cond:
             self._failures.extend(failure for _ in range(times))
 
+    def wait_until_failures_taken(self, timeout: float = 30.0) -> None:
+        """Block until every injected failure has met its request (a delayed one is then
+        being held); fail the test after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._failures:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{len(self._failures)} injected failures never met")
+                self._cond.wait(remaining)
+
     def set_outage(
         self,
         n_requests: int | None = None,
@@ -368,6 +379,7 @@ class FakeTwilio(LocalServer):
             for index, failure in enumerate(self._failures):
                 if failure.resource in (None, kind):
                     del self._failures[index]
+                    self._cond.notify_all()
                     return failure
         return None
 
