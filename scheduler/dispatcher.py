@@ -234,13 +234,13 @@ class Dispatcher:
                 if len(sending) >= slots:
                     await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
                     continue
+                if pacer is not None:
+                    await pacer.ready()  # pace first, then claim: never the other way round
                 if pacer is not None and done:
-                    # Recorded before the next claim: a kill leaves only one message in doubt.
+                    # Recorded before the next claim: a kill leaves only the one in flight.
                     batch, done[:] = list(done), []
                     await asyncio.to_thread(self._record_all, batch, now, stats)
                     flushed_at = clock.monotonic()
-                if pacer is not None:
-                    await pacer.ready()  # pace first, then claim: never the other way round
                 free = 1 if pacer is not None else slots - len(sending)
                 at = self._moment(now, started)
                 claimed, jobs = await asyncio.to_thread(
