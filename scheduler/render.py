@@ -185,6 +185,9 @@ def _environment(directory: Path, own: Path | None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # Read once per process: checking each file's mtime at every render would release the
+        # GIL thousands of times a second from the dispatcher's thread and starve the loop.
+        auto_reload=False,
     )
     helpers = {
         "date": _date,
