@@ -33,7 +33,9 @@ class SandboxChannel:
         # finish in one turn of the event loop and hold up everything else on it meanwhile.
         await asyncio.sleep(0)
         segments = max(1, count_segments(message.body).segments) if self.name == "sms" else None
-        return SendResult(provider_id=f"sandbox-{self._ids.getrandbits(128):032x}", segments=segments)
+        return SendResult(
+            provider_id=f"sandbox-{self._ids.getrandbits(128):032x}", segments=segments
+        )
 
     async def close(self) -> None:
         """Nothing to release."""
