@@ -85,6 +85,8 @@ class PreparingBatch:
     templates: dict[tuple[str, str, str], Templates] = field(default_factory=dict)
     # The sending window depends only on the channel, the programme and the time zone.
     windows: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    # The prompts the batch's reminders follow (scheduler.prepare_batch.prompts_of).
+    prompts: dict[Any, list[Any]] = field(default_factory=dict)
     _signing: str | None = None
 
     def render(self, row: OutboxMessage, locale: str, context: Mapping[str, Any]) -> Rendered:

@@ -24,7 +24,7 @@ from scheduler.i18n import N_
 from scheduler.links import secret_for, unsubscribe_token
 from scheduler.message_parts import LOCAL_URL, MOMENT, NEVER, PreparingBatch, aware
 from scheduler.outcomes import DispatchStats, Job, fallback
-from scheduler.prepare_batch import answered_prompts, batch_matches, preload
+from scheduler.prepare_batch import answered_prompts, batch_matches, preload, prompt_key, prompts_of
 from scheduler.programme import Programme
 from scheduler.recipients import Recipient, resolve, staff_recipient
 from scheduler.render import Rendered
@@ -61,6 +61,7 @@ class Preparer(PreparingBatch):
         matches = batch_matches(session, rows)
         preload(session, rows)
         answered = answered_prompts(session, rows)
+        self.prompts = prompts_of(session, rows)
         jobs: list[Job] = []
         for row in rows:
             try:
@@ -130,29 +131,22 @@ class Preparer(PreparingBatch):
         """For a reminder, the earliest moment it may go: its interval after its prompt was
         sent (or will be, while the prompt still waits); ``NEVER`` when the prompt expired,
         failed or was cancelled. None for a message that is no reminder."""
-        number = int((row.context or {}).get("reminder") or 0)
-        if number <= 0 or ":r" not in row.occurrence_key:
+        key = prompt_key(row)
+        if key is None:
             return None
         try:
+            number = int((row.context or {}).get("reminder") or 0)
             after = programme.touchpoint(row.touchpoint_id).reminders[number - 1].after
         except (KeyError, IndexError, ValueError):
             return None
-        prompts = self.session.execute(
-            select(OutboxMessage.status, OutboxMessage.sent_at, OutboxMessage.due_at).where(
-                OutboxMessage.match_id == row.match_id,
-                OutboxMessage.touchpoint_id == row.touchpoint_id,
-                OutboxMessage.occurrence_key == row.occurrence_key.rsplit(":r", 1)[0],
-                OutboxMessage.audience == row.audience,
-                OutboxMessage.recipient_id == row.recipient_id,
-            )
-        ).all()
+        prompts = self.prompts.get(key, [])
         if not prompts:
             return None
-        sent = [p.sent_at for p in prompts if p.sent_at is not None]
+        sent = [at for _, at, _ in prompts if at is not None]
         waiting = [
-            max(p.due_at, self.now)
-            for p in prompts
-            if p.status in (OutboxStatus.PLANNED, OutboxStatus.SENDING) and p.sent_at is None
+            max(due, self.now)
+            for status, at, due in prompts
+            if status in (OutboxStatus.PLANNED, OutboxStatus.SENDING) and at is None
         ]
         if not sent and not waiting:
             return NEVER

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -14,6 +14,7 @@ from store.models import (
     Audience,
     Match,
     OutboxMessage,
+    OutboxStatus,
     SparringSession,
     Staff,
     SurveyInvitation,
@@ -104,3 +105,47 @@ def answered_prompts(session: Session, rows: list[OutboxMessage]) -> set[int]:
         completed = {tuple(row) for row in session.execute(invitations)}
         answered.update(row_id for row_id, key in reminders.items() if key in completed)
     return answered
+
+
+PromptKey = tuple[int | None, str, str, str, int | None]
+
+
+def prompt_key(row: OutboxMessage) -> PromptKey | None:
+    """For a reminder, the key of the prompt it follows (match, touchpoint, occurrence,
+    audience, recipient); None for a message that is no reminder."""
+    if int((row.context or {}).get("reminder") or 0) <= 0 or ":r" not in row.occurrence_key:
+        return None
+    occurrence = row.occurrence_key.rsplit(":r", 1)[0]
+    return (row.match_id, row.touchpoint_id, occurrence, row.audience.value, row.recipient_id)
+
+
+def prompts_of(
+    session: Session, rows: list[OutboxMessage]
+) -> dict[PromptKey, list[tuple[OutboxStatus, datetime | None, datetime]]]:
+    """The prompts the batch's reminders follow (status, sent, due), with one query for the
+    whole batch instead of one per reminder."""
+    keys = {key for row in rows if (key := prompt_key(row)) is not None}
+    found: dict[PromptKey, list[tuple[OutboxStatus, datetime | None, datetime]]] = {}
+    if not keys:
+        return found
+    query = select(
+        OutboxMessage.match_id,
+        OutboxMessage.touchpoint_id,
+        OutboxMessage.occurrence_key,
+        OutboxMessage.audience,
+        OutboxMessage.recipient_id,
+        OutboxMessage.status,
+        OutboxMessage.sent_at,
+        OutboxMessage.due_at,
+    ).where(
+        OutboxMessage.match_id.in_({k[0] for k in keys if k[0] is not None}),
+        OutboxMessage.touchpoint_id.in_({k[1] for k in keys}),
+        OutboxMessage.occurrence_key.in_({k[2] for k in keys}),
+    )
+    for match_id, touchpoint, occurrence, audience, recipient, status, sent, due in session.execute(
+        query
+    ):
+        key = (match_id, touchpoint, occurrence, audience.value, recipient)
+        if key in keys:
+            found.setdefault(key, []).append((status, sent, due))
+    return found
