@@ -43,9 +43,9 @@ class OutboxMessage(TimestampMixin, Base):
 
     __tablename__ = "outbox_message"
     # Partial indexes: the dispatcher looks only for planned rows that are due (urgent first,
-    # then by due time) and for rows left in sending; callbacks look rows up by provider id. Rows that are sent, expired or cancelled
-    # (most of the table in time) are in none of them, and the planner's inserts of expired
-    # catch-up rows touch none of them either.
+    # then by due time) and for rows left in sending; callbacks look rows up by provider id.
+    # Rows that are sent, expired or cancelled (most of the table in time) are in none of them,
+    # and the planner's inserts of expired catch-up rows touch none of them either.
     __table_args__ = (
         Index(
             "ix_outbox_claim",
