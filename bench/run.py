@@ -626,9 +626,13 @@ def main() -> None:
         return args.db or f"sqlite:///{tmp}/bench-{next(files)}.db"
 
     def separate() -> str:
-        """A database of its own, for the event-loop check's three at once: on a server, the
-        given one's siblings ``<name>_1``, ``<name>_2``, ... (created when missing)."""
-        return sibling(args.db, next(files)) if args.db else database()
+        """A database of its own, for the event-loop check's three at once: on PostgreSQL the
+        given one's siblings ``<name>_1``, ``<name>_2``, ... (created when missing), else a
+        new SQLite file."""
+        server = (args.db or "").startswith("postgresql")
+        return (
+            sibling(args.db, next(files)) if server else f"sqlite:///{tmp}/bench-{next(files)}.db"
+        )
 
     if args.smoke:
         plans, drain, http, rate, rate_s, year, naive = [200], 500, 300, 20.0, 2.0, 20, 300

@@ -226,9 +226,15 @@ class Dispatcher:
         sending: set[asyncio.Task[None]] = set()
         done: list[Outcome] = []
         flushed_at = clock.monotonic()
-        # A sandbox lane hands nothing to a provider (a send ends at once and cannot be in
-        # doubt): its sending slots are a whole batch.
+        # A sandbox send ends at once and cannot be in doubt: its slots are a whole batch.
         slots = self.batch_size if name in self.sandbox else self.concurrency
+
+        async def record() -> None:
+            nonlocal flushed_at
+            batch, done[:] = list(done), []
+            await asyncio.to_thread(self._record_all, batch, now, stats)
+            flushed_at = clock.monotonic()
+
         try:
             while not self._stopping:
                 if len(sending) >= slots:
@@ -237,10 +243,7 @@ class Dispatcher:
                 if pacer is not None:
                     await pacer.ready()  # pace first, then claim: never the other way round
                 if pacer is not None and done:
-                    # Recorded before the next claim: a kill leaves only the one in flight.
-                    batch, done[:] = list(done), []
-                    await asyncio.to_thread(self._record_all, batch, now, stats)
-                    flushed_at = clock.monotonic()
+                    await record()  # before the next claim: a kill leaves only the one in flight
                 free = 1 if pacer is not None else slots - len(sending)
                 at = self._moment(now, started)
                 claimed, jobs = await asyncio.to_thread(
@@ -257,17 +260,14 @@ class Dispatcher:
                     task = asyncio.create_task(self._send_into(job, done))
                     sending.add(task)
                     task.add_done_callback(sending.discard)
-                # A paced lane has time to record each outcome at once (a kill then leaves
-                # only the message in flight in doubt); a fast one records in small groups.
+                # A paced lane records each outcome at once; a fast one in small groups.
                 due = len(done) >= self.record_every or clock.monotonic() - flushed_at > 1.0
                 if done and (pacer is not None or due):
-                    batch, done[:] = list(done), []
-                    await asyncio.to_thread(self._record_all, batch, now, stats)
-                    flushed_at = clock.monotonic()
+                    await record()
         finally:
             if sending:
                 await asyncio.gather(*sending, return_exceptions=True)
-            await asyncio.to_thread(self._record_all, list(done), now, stats)
+            await record()
         return stats
 
     def _claim_prepared(
